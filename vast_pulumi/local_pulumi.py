@@ -1,0 +1,214 @@
+"""Drive the real Pulumi CLI against a throw-away local backend, with no network.
+
+Used by our end-to-end tests, ``make demo`` and the benchmarks, and by users who want to test
+their own stacks against the Vast.ai emulator: everything Pulumi writes (``PULUMI_HOME``, the
+``file://`` state backend) lives under one directory, secrets use a passphrase, and the CLI is
+told never to phone home or download plugins.
+
+    with LocalBackend.temporary() as backend:
+        stack = backend.stack("examples/quickstart", "dev", config={"vast:apiUrl": url})
+        stack.up()
+        print(stack.outputs())
+        stack.destroy()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SETUP_HINT = "run `make setup` (it links or builds the Pulumi CLI into .venv/bin)"
+
+
+class PulumiNotFoundError(RuntimeError):
+    """No usable Pulumi CLI next to this Python or on PATH."""
+
+
+class PulumiCommandError(RuntimeError):
+    """A pulumi command exited non-zero; carries its combined output."""
+
+    def __init__(self, args: Sequence[str], returncode: int, output: str) -> None:
+        self.args_ = list(args)
+        self.returncode = returncode
+        self.output = output
+        tail = "\n".join(output.splitlines()[-40:])
+        super().__init__(f"`pulumi {' '.join(args)}` exited with {returncode}:\n{tail}")
+
+
+def toolchain_path() -> str:
+    """PATH with this interpreter's bin directory first.
+
+    The Python language host we build runs ``python3`` from PATH, and the dynamic provider plugin
+    does the same when no virtualenv is configured, so the virtualenv that has vast_pulumi
+    installed must come first.
+    """
+    venv_bin = str(Path(sys.executable).parent)
+    return os.pathsep.join([venv_bin, os.environ.get("PATH", "")])
+
+
+def find_pulumi() -> str:
+    """The pulumi executable the tests and demo use, or a clear error naming the fix."""
+    found = shutil.which("pulumi", path=toolchain_path())
+    if found is None:
+        raise PulumiNotFoundError(f"the Pulumi CLI was not found next to {sys.executable} or on PATH; {SETUP_HINT}")
+    companion = shutil.which("pulumi-resource-pulumi-python", path=toolchain_path())
+    if companion is None:
+        raise PulumiNotFoundError(f"pulumi-resource-pulumi-python was not found; {SETUP_HINT}")
+    return found
+
+
+@dataclass
+class LocalBackend:
+    """An isolated PULUMI_HOME plus a file:// state backend under ``root``."""
+
+    root: Path
+    passphrase: str = "vast-pulumi-local"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    @contextmanager
+    def temporary(cls, **kwargs: Any) -> Iterator[LocalBackend]:
+        with tempfile.TemporaryDirectory(prefix="vast-pulumi-") as tmp:
+            yield cls(Path(tmp), **kwargs)
+
+    def __post_init__(self) -> None:
+        self.pulumi = find_pulumi()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.home_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def home_dir(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def url(self) -> str:
+        return self.state_dir.as_uri()
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            PATH=toolchain_path(),
+            PULUMI_HOME=str(self.home_dir),
+            PULUMI_BACKEND_URL=self.url,
+            PULUMI_CONFIG_PASSPHRASE=self.passphrase,
+            PULUMI_SKIP_UPDATE_CHECK="true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+            PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK="true",
+            PYTHONUNBUFFERED="1",
+        )
+        env.pop("PULUMI_ACCESS_TOKEN", None)
+        env.update(self.extra_env)
+        return env
+
+    def stack(
+        self,
+        project_dir: str | os.PathLike[str],
+        name: str = "dev",
+        *,
+        config: Mapping[str, str] | None = None,
+        secrets: Mapping[str, str] | None = None,
+    ) -> Stack:
+        """Select (creating if needed) stack ``name`` of the project in ``project_dir``."""
+        stack = Stack(self, Path(project_dir), name)
+        stack.init()
+        for key, value in (config or {}).items():
+            stack.set_config(key, value)
+        for key, value in (secrets or {}).items():
+            stack.set_config(key, value, secret=True)
+        return stack
+
+    def state_file(self, project: str, stack: str) -> Path:
+        """Where the DIY backend keeps a stack's checkpoint (pkg/backend/diy/store.go)."""
+        return self.state_dir / ".pulumi" / "stacks" / project / f"{stack}.json"
+
+
+@dataclass
+class Stack:
+    backend: LocalBackend
+    project_dir: Path
+    name: str
+
+    def run(self, *args: str, check: bool = True, timeout: float | None = 1800) -> subprocess.CompletedProcess[str]:
+        """Run ``pulumi ARGS --stack NAME`` in the project directory; output is captured."""
+        argv = [self.backend.pulumi, *args, "--stack", self.name, "--non-interactive"]
+        proc = subprocess.run(
+            argv,
+            cwd=self.project_dir,
+            env=self.backend.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            raise PulumiCommandError(args, proc.returncode, proc.stdout)
+        return proc
+
+    def init(self) -> None:
+        argv = [self.backend.pulumi, "stack", "select", self.name, "--create", "--non-interactive"]
+        proc = subprocess.run(
+            argv, cwd=self.project_dir, env=self.backend.env(), capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise PulumiCommandError(argv[1:], proc.returncode, proc.stdout + proc.stderr)
+
+    def set_config(self, key: str, value: str, *, secret: bool = False) -> None:
+        # The value goes through stdin, never argv, so secrets stay out of process listings.
+        argv = [self.backend.pulumi, "config", "set", key, "--stack", self.name, "--non-interactive"]
+        argv.append("--secret" if secret else "--plaintext")
+        proc = subprocess.run(
+            argv,
+            cwd=self.project_dir,
+            env=self.backend.env(),
+            input=value,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise PulumiCommandError(argv[1:4], proc.returncode, proc.stdout + proc.stderr)
+
+    def up(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("up", "--yes", "--skip-preview", *extra, check=check)
+
+    def preview(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("preview", *extra, check=check)
+
+    def refresh(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("refresh", "--yes", "--skip-preview", *extra, check=check)
+
+    def destroy(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("destroy", "--yes", "--skip-preview", *extra, check=check)
+
+    def outputs(self, *, show_secrets: bool = False) -> dict[str, Any]:
+        args = ["stack", "output", "--json"] + (["--show-secrets"] if show_secrets else [])
+        result: dict[str, Any] = json.loads(self.run(*args).stdout)
+        return result
+
+    def export(self, *, show_secrets: bool = False) -> dict[str, Any]:
+        args = ["stack", "export"] + (["--show-secrets"] if show_secrets else [])
+        result: dict[str, Any] = json.loads(self.run(*args).stdout)
+        return result
+
+    def resources(self) -> list[dict[str, Any]]:
+        """The resources in the stack's checkpoint (from ``pulumi stack export``)."""
+        deployment = self.export().get("deployment", {})
+        resources: list[dict[str, Any]] = deployment.get("resources") or []
+        return resources
+
+    def remove(self) -> None:
+        self.run("stack", "rm", "--yes", "--force")
