@@ -141,22 +141,31 @@ class Stack:
     project_dir: Path
     name: str
 
-    def run(self, *args: str, check: bool = True, timeout: float | None = 1800) -> subprocess.CompletedProcess[str]:
-        """Run ``pulumi ARGS --stack NAME`` in the project directory; output is captured."""
+    def run(
+        self, *args: str, check: bool = True, echo: bool = False, timeout: float | None = 1800
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``pulumi ARGS --stack NAME`` in the project directory; output is captured
+        (and also streamed to our stdout with ``echo``)."""
         argv = [self.backend.pulumi, *args, "--stack", self.name, "--non-interactive"]
-        proc = subprocess.run(
+        with subprocess.Popen(
             argv,
             cwd=self.project_dir,
             env=self.backend.env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if check and proc.returncode != 0:
-            raise PulumiCommandError(args, proc.returncode, proc.stdout)
-        return proc
+        ) as proc:
+            assert proc.stdout is not None
+            lines = []
+            for line in proc.stdout:
+                lines.append(line)
+                if echo:
+                    print(line, end="", flush=True)
+            returncode = proc.wait(timeout=timeout)
+        output = "".join(lines)
+        if check and returncode != 0:
+            raise PulumiCommandError(args, returncode, output)
+        return subprocess.CompletedProcess(argv, returncode, output)
 
     def init(self) -> None:
         argv = [self.backend.pulumi, "stack", "select", self.name, "--create", "--non-interactive"]
@@ -182,17 +191,17 @@ class Stack:
         if proc.returncode != 0:
             raise PulumiCommandError(argv[1:4], proc.returncode, proc.stdout + proc.stderr)
 
-    def up(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run("up", "--yes", "--skip-preview", *extra, check=check)
+    def up(self, *extra: str, check: bool = True, echo: bool = False) -> subprocess.CompletedProcess[str]:
+        return self.run("up", "--yes", "--skip-preview", *extra, check=check, echo=echo)
 
-    def preview(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run("preview", *extra, check=check)
+    def preview(self, *extra: str, check: bool = True, echo: bool = False) -> subprocess.CompletedProcess[str]:
+        return self.run("preview", *extra, check=check, echo=echo)
 
-    def refresh(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run("refresh", "--yes", "--skip-preview", *extra, check=check)
+    def refresh(self, *extra: str, check: bool = True, echo: bool = False) -> subprocess.CompletedProcess[str]:
+        return self.run("refresh", "--yes", "--skip-preview", *extra, check=check, echo=echo)
 
-    def destroy(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.run("destroy", "--yes", "--skip-preview", *extra, check=check)
+    def destroy(self, *extra: str, check: bool = True, echo: bool = False) -> subprocess.CompletedProcess[str]:
+        return self.run("destroy", "--yes", "--skip-preview", *extra, check=check, echo=echo)
 
     def outputs(self, *, show_secrets: bool = False) -> dict[str, Any]:
         args = ["stack", "output", "--json"] + (["--show-secrets"] if show_secrets else [])

@@ -1,0 +1,51 @@
+"""The end-to-end harness: the real Pulumi CLI, a throw-away local backend, the Vast emulator.
+
+Every test in this directory is marked ``e2e``. A test asks for ``local_backend`` (and usually
+``vast_emulator``) and writes or points at a Pulumi project; see ``make_project``.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from vast_pulumi.local_pulumi import LocalBackend, PulumiNotFoundError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO_ROOT / "examples"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture
+def local_backend(tmp_path: Path) -> LocalBackend:
+    """An isolated PULUMI_HOME and file:// backend. Fails (never skips) without the engine."""
+    try:
+        return LocalBackend(tmp_path / "pulumi")
+    except PulumiNotFoundError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+ProjectFactory = Callable[[str, str], Path]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> ProjectFactory:
+    """Write a one-file Pulumi Python project; returns its directory."""
+
+    def make(name: str, program: str) -> Path:
+        project_dir = tmp_path / name
+        project_dir.mkdir()
+        (project_dir / "Pulumi.yaml").write_text(f"name: {name}\nruntime: python\n")
+        (project_dir / "__main__.py").write_text(textwrap.dedent(program))
+        return project_dir
+
+    return make
