@@ -203,6 +203,12 @@ class Stack:
     def destroy(self, *extra: str, check: bool = True, echo: bool = False) -> subprocess.CompletedProcess[str]:
         return self.run("destroy", "--yes", "--skip-preview", *extra, check=check, echo=echo)
 
+    def preview_steps(self, *extra: str) -> list[dict[str, Any]]:
+        """The steps `pulumi preview --json` plans: dicts with ``op`` (same, create, update,
+        replace, delete, ...), ``urn`` and, for updates, ``diffReasons``."""
+        steps: list[dict[str, Any]] = json.loads(self.run("preview", "--json", *extra).stdout)["steps"]
+        return steps
+
     def outputs(self, *, show_secrets: bool = False) -> dict[str, Any]:
         args = ["stack", "output", "--json"] + (["--show-secrets"] if show_secrets else [])
         result: dict[str, Any] = json.loads(self.run(*args).stdout)

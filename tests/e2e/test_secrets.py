@@ -1,0 +1,92 @@
+"""Issue 5 acceptance: no secret reaches the state file, `pulumi stack export`, the CLI's output
+or the provider's output in plaintext.
+
+Known values are seeded (the account's API key, a registry password in `image_login`); the
+secrets the API generates (endpoint and workergroup keys, the instance key, the Jupyter token)
+are read back from the emulator after `up`. Every one is then searched for in everything Pulumi
+wrote or printed. `stack export --show-secrets` is the positive control: there they must appear.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.vast_api import VastInventory
+from vast_pulumi.emulator import Emulator
+from vast_pulumi.local_pulumi import LocalBackend
+
+API_KEY = "vast-api-key-SEEDED-6b1e0c"
+REGISTRY_LOGIN = "-u deploy -p registry-password-SEEDED-91f2 ghcr.io"
+PROGRAM = """
+import pulumi
+from vast_pulumi import Endpoint, Instance, Workergroup
+
+config = pulumi.Config()
+endpoint = Endpoint("ep", max_workers=2)
+group = Workergroup("wg", endpoint_id=endpoint.id, search_params="gpu_name=RTX_4090")
+box = Instance(
+    "box",
+    offer_query="gpu_name=RTX_4090 num_gpus=1",
+    image="ghcr.io/acme/private:1",
+    image_login=config.require_secret("imageLogin"),
+    runtype="jupyter_proxy ssh_proxy",
+)
+pulumi.export("endpoint_key", endpoint.api_key)
+pulumi.export("instance_id", box.id)
+pulumi.export("ssh_host", box.ssh_host)
+"""
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(api_keys=[API_KEY], boot_seconds=1, seed=8) as emu:
+        yield emu
+
+
+def generated_secrets(emulator: Emulator, instance_id: str) -> dict[str, str]:
+    """The secrets the API made for us, as the emulator holds them."""
+    api = VastInventory(emulator.url, API_KEY)
+    (endpoint,) = api.endpoints()
+    (group,) = api.workergroups()
+    instance = api.instance(instance_id)
+    assert instance is not None
+    found = {
+        "endpoint api_key": endpoint["api_key"],
+        "workergroup api_key": group["api_key"],
+        "jupyter_token": instance["jupyter_token"],
+        "instance_api_key": emulator.instance_api_key(int(instance_id)),
+    }
+    assert all(isinstance(v, str) and len(v) >= 8 for v in found.values()), found
+    return found
+
+
+def test_no_secret_appears_in_plaintext_anywhere(
+    local_backend: LocalBackend, emulator: Emulator, make_project: Callable[[str, str], Path]
+) -> None:
+    stack = local_backend.stack(
+        make_project("secrets", PROGRAM),
+        config={"vast:apiUrl": emulator.url},
+        secrets={"vast:apiKey": API_KEY, "secrets:imageLogin": REGISTRY_LOGIN},
+    )
+    printed = [stack.preview().stdout, stack.up().stdout, stack.refresh().stdout]
+    outputs = stack.outputs()
+    secrets = {"API key": API_KEY, "image_login": REGISTRY_LOGIN, "registry password": "registry-password-SEEDED-91f2"}
+    secrets |= generated_secrets(emulator, outputs["instance_id"])
+
+    state_file = local_backend.state_file("secrets", "dev").read_text()
+    exported = json.dumps(stack.export())
+    printed.append(stack.run("stack", "output", "--json").stdout)
+    printed.append(stack.preview("--diff").stdout)
+    revealed = json.dumps(stack.export(show_secrets=True))
+    printed.append(stack.destroy().stdout)
+    places = {"state file": state_file, "stack export": exported, "CLI and provider output": "\n".join(printed)}
+
+    leaks = [(name, place) for name, value in secrets.items() for place, text in places.items() if value in text]
+    assert leaks == []
+    # Positive control: the values are in state, encrypted, and --show-secrets reveals them.
+    assert secrets["endpoint api_key"] in revealed
+    assert REGISTRY_LOGIN in revealed
