@@ -1,0 +1,109 @@
+"""Issue 5 acceptance: under injected faults, real rate limits and a killed `pulumi up`, the
+account ends with exactly what the stack's state says: no duplicates, no orphans."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.fleet import live_ids, managed_ids, set_faults, write_fleet_project
+from vast_pulumi.emulator import Emulator
+from vast_pulumi.local_pulumi import LocalBackend, Stack
+
+API_KEY = "e2e-resilience-key"
+FAULTS = "429=0.1,500=0.1,503=0.05,reset-before=0.03,reset-after=0.03"
+FLEET = 10
+EMPTY = {"endpoints": set(), "workergroups": set(), "instances": set()}
+
+
+def deploy(backend: LocalBackend, emulator: Emulator, project: Path) -> Stack:
+    config = {"vast:apiUrl": emulator.url}
+    return backend.stack(project, "dev", config=config, secrets={"vast:apiKey": API_KEY})
+
+
+@pytest.mark.parametrize("seed", range(1, 11))
+def test_fault_matrix_up_and_destroy_leave_no_duplicates_or_orphans(
+    local_backend: LocalBackend, tmp_path: Path, seed: int
+) -> None:
+    project = write_fleet_project(tmp_path / "fleet", "fleet", FLEET)
+    with Emulator(api_keys=[API_KEY], seed=seed, boot_seconds=1, latency_ms=20, faults=FAULTS) as emulator:
+        stack = deploy(local_backend, emulator, project)
+        started = time.monotonic()
+        stack.up()
+        up_seconds = time.monotonic() - started
+        faulted = sum(1 for r in emulator.request_log() if r.get("fault"))
+        managed = managed_ids(stack)
+        assert len(managed["instances"]) == FLEET + 1
+        assert live_ids(emulator, API_KEY) == managed
+
+        set_faults(emulator, FAULTS)
+        started = time.monotonic()
+        stack.destroy()
+        destroy_seconds = time.monotonic() - started
+        assert live_ids(emulator, API_KEY) == EMPTY
+        faulted_total = sum(1 for r in emulator.request_log() if r.get("fault"))
+        print(
+            f"\nfault-matrix seed={seed} faults_injected_up={faulted} faults_injected_total={faulted_total}"
+            f" up={up_seconds:.1f}s destroy={destroy_seconds:.1f}s"
+        )
+
+
+def test_real_rate_limits_deploy_with_zero_failures(local_backend: LocalBackend, tmp_path: Path) -> None:
+    project = write_fleet_project(tmp_path / "limited", "limited", 3)
+    with Emulator(api_keys=[API_KEY], seed=3, boot_seconds=1, rate_limits=True) as emulator:
+        stack = deploy(local_backend, emulator, project)
+        stack.up()
+        assert live_ids(emulator, API_KEY) == managed_ids(stack)
+        stack.destroy()
+        assert live_ids(emulator, API_KEY) == EMPTY
+        statuses = [r["status"] for r in emulator.request_log()]
+        print(f"\nrate-limited run: {len(statuses)} requests, {statuses.count(429)} answered 429")
+
+
+def asks_put_count(emulator: Emulator) -> int:
+    return sum(1 for r in emulator.request_log() if r["method"] == "PUT" and "/asks/" in r["path"])
+
+
+def kill_up_when(stack: Stack, emulator: Emulator, moment: int) -> None:
+    """Start `pulumi up` and SIGKILL its whole process group (CLI, language host, provider)
+    once `moment` offers have been rented, as a cancelled CI job would."""
+    backend = stack.backend
+    argv = [backend.pulumi, "up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack.name]
+    proc = subprocess.Popen(
+        argv,
+        cwd=stack.project_dir,
+        env=backend.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while asks_put_count(emulator) < moment and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "pulumi up finished before the kill moment"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.mark.parametrize("moment", [1, 3, 6])
+def test_killed_up_recovers_with_cancel_and_up_leaving_nothing_orphaned(
+    local_backend: LocalBackend, tmp_path: Path, moment: int
+) -> None:
+    project = write_fleet_project(tmp_path / "crash", "crash", 5)
+    with Emulator(api_keys=[API_KEY], seed=moment, boot_seconds=3) as emulator:
+        stack = deploy(local_backend, emulator, project)
+        kill_up_when(stack, emulator, moment)
+        # The documented recovery (README, "Recovering from an interrupted pulumi up").
+        stack.run("cancel", "--yes", check=False)
+        stack.refresh()
+        stack.up()
+        managed = managed_ids(stack)
+        assert len(managed["instances"]) == 6
+        assert live_ids(emulator, API_KEY) == managed
+        stack.destroy()
+        assert live_ids(emulator, API_KEY) == EMPTY
