@@ -1,0 +1,575 @@
+"""The package's only path to the Vast.ai API.
+
+Everything about transport lives here, so the resource modules only speak in typed calls
+(``create_endpoint``, ``get_instance``, ...):
+
+* one ``requests.Session`` per account and URL (see :func:`shared_client`), Bearer auth header only,
+  connect and read timeouts;
+* client-side pacing: the API enforces a minimum interval between calls per route and identity and
+  sends no ``Retry-After``, so calls to the same route are spaced by the published threshold
+  (scaled by ``VAST_PULUMI_PACING_SCALE``; ``0`` turns pacing off);
+* retries with capped exponential backoff and full jitter on 429, 5xx and connection failures, within
+  a bound on the total time of one call; a daily search-quota 429 is final;
+* non-idempotent creates (POST, ``PUT /asks/``) are never repeated after the request may have reached
+  the server: a dropped connection, a read timeout or a gateway error raises
+  :class:`~vast_pulumi.errors.VastConnectionError` with ``outcome_unknown`` set, and the resource looks
+  for what it tried to create;
+* JSON decoding, and every failure (including HTTP 200 with ``"success": false``) as a
+  :class:`~vast_pulumi.errors.VastApiError`;
+* short-lived, single-flight snapshots of the account's instance, endpoint and workergroup lists, so a
+  refresh of many resources or many readiness waits share one list call; any write made through the
+  client invalidates them.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+
+from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError
+from vast_pulumi.settings import ProviderSettings
+
+__all__ = ["ClientStats", "RetryPolicy", "VastClient", "shared_client"]
+
+_log = logging.getLogger("vast_pulumi")
+
+Row = dict[str, Any]
+
+# Minimum seconds between two calls of one route, from the thresholds the API publishes
+# (REFERENCE.md §7). Routes not listed are not paced.
+ROUTE_INTERVALS: Mapping[tuple[str, str], float] = {
+    ("PUT", "/api/v0/asks/{id}/"): 4.5,
+    ("GET", "/api/v0/instances/{id}/"): 2.0,
+    ("PUT", "/api/v0/instances/{id}/"): 1.0,
+    ("DELETE", "/api/v0/instances/{id}/"): 3.0,
+    ("GET", "/api/v1/instances/"): 1.0,
+    ("POST", "/api/v0/endptjobs/"): 4.0,
+    ("GET", "/api/v0/endptjobs/"): 3.0,
+    ("PUT", "/api/v0/endptjobs/{id}/"): 2.0,
+    ("DELETE", "/api/v0/endptjobs/{id}/"): 3.0,
+    ("POST", "/api/v0/workergroups/"): 4.0,
+    ("GET", "/api/v0/workergroups/"): 2.0,
+    ("PUT", "/api/v0/workergroups/{id}/"): 2.0,
+    ("DELETE", "/api/v0/workergroups/{id}/"): 3.0,
+    ("GET", "/api/v0/template/"): 3.0,
+}
+PACING_SCALE_ENV = "VAST_PULUMI_PACING_SCALE"
+INSTANCES_PAGE_SIZE = 25  # the API's maximum page size for /api/v1/instances/
+SNAPSHOT_MAX_AGE = 5.0  # seconds a list snapshot may be reused by reads
+
+_USER_AGENT = "vast-pulumi/0.1"
+_CONNECTION_POOL_SIZE = 64
+
+
+class _Kind(enum.Enum):
+    """What a call does to the server, which decides whether it may be repeated."""
+
+    READ = "read"  # repeatable, changes nothing
+    WRITE = "write"  # repeatable (sets a state), invalidates list snapshots
+    CREATE = "create"  # must not be repeated once it may have been applied
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failed calls are retried: full-jitter exponential backoff within a total time bound."""
+
+    max_attempts: int = 6
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    max_total: float = 180.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return random.uniform(0.0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
+class ClientStats:
+    """Counters for tests and benchmarks."""
+
+    requests: int
+    retries: int
+
+
+class VastClient:
+    """Typed calls to the Vast.ai API. Safe to share between threads."""
+
+    def __init__(
+        self,
+        settings: ProviderSettings,
+        *,
+        pacing_scale: float | None = None,
+        retry: RetryPolicy | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+    ) -> None:
+        self.settings = settings
+        self._retry = retry or RetryPolicy()
+        self._timeout = (connect_timeout, read_timeout)
+        self._pacer = _Pacer(ROUTE_INTERVALS, _pacing_scale() if pacing_scale is None else pacing_scale)
+        self._session = _new_session(settings.api_key)
+        self._counter_lock = threading.Lock()
+        self._requests = 0
+        self._retries = 0
+        self._instances = _Snapshot(self.list_instances)
+        self._endpoints = _Snapshot(self.list_endpoints)
+        self._workergroups = _Snapshot(self.list_workergroups)
+
+    def __repr__(self) -> str:
+        return f"VastClient({self.settings.api_url!r})"
+
+    def stats(self) -> ClientStats:
+        with self._counter_lock:
+            return ClientStats(requests=self._requests, retries=self._retries)
+
+    # -- endpoints (/api/v0/endptjobs/) -------------------------------------------------------------
+
+    def create_endpoint(self, body: Mapping[str, Any]) -> int:
+        reply = self._call("POST", "/api/v0/endptjobs/", body=body, kind=_Kind.CREATE)
+        return _new_id(reply, "POST /api/v0/endptjobs/", "result", "id")
+
+    def get_endpoint(self, endpoint_id: int) -> Row | None:
+        try:
+            reply = self._call("GET", f"/api/v0/endptjobs/{endpoint_id}/")
+        except VastApiError as error:
+            if error.is_not_found:
+                return None
+            raise
+        row = reply.get("result")
+        return row if isinstance(row, dict) else None
+
+    def list_endpoints(self) -> list[Row]:
+        try:
+            reply = self._call("GET", "/api/v0/endptjobs/")
+        except VastApiError as error:
+            # A user without endpoints may get 400 "No endpoints for user found" (REFERENCE.md §2.2).
+            if error.status == 400 and "no endpoints" in error.msg.lower():
+                return []
+            raise
+        return _rows(reply, "results")
+
+    def cached_endpoints(self, max_age: float = SNAPSHOT_MAX_AGE) -> list[Row]:
+        """The endpoint list, from a snapshot at most ``max_age`` old and newer than our last write."""
+        return self._endpoints.get(max_age)
+
+    def update_endpoint(self, endpoint_id: int, body: Mapping[str, Any]) -> None:
+        self._call("PUT", f"/api/v0/endptjobs/{endpoint_id}/", body=body, kind=_Kind.WRITE)
+
+    def delete_endpoint(self, endpoint_id: int) -> bool:
+        """Delete an endpoint (and, server-side, its workergroups); ``False`` if it was already gone."""
+        return self._delete(f"/api/v0/endptjobs/{endpoint_id}/")
+
+    # -- workergroups (/api/v0/workergroups/; there is no single-object GET) --------------------------
+
+    def create_workergroup(self, body: Mapping[str, Any]) -> int:
+        reply = self._call("POST", "/api/v0/workergroups/", body=body, kind=_Kind.CREATE)
+        return _new_id(reply, "POST /api/v0/workergroups/", "id", "result")
+
+    def list_workergroups(self) -> list[Row]:
+        return _rows(self._call("GET", "/api/v0/workergroups/"), "results")
+
+    def cached_workergroups(self, max_age: float = SNAPSHOT_MAX_AGE) -> list[Row]:
+        return self._workergroups.get(max_age)
+
+    def update_workergroup(self, workergroup_id: int, body: Mapping[str, Any]) -> None:
+        self._call("PUT", f"/api/v0/workergroups/{workergroup_id}/", body=body, kind=_Kind.WRITE)
+
+    def delete_workergroup(self, workergroup_id: int) -> bool:
+        return self._delete(f"/api/v0/workergroups/{workergroup_id}/")
+
+    # -- offers ------------------------------------------------------------------------------------------
+
+    def search_offers(self, query: Mapping[str, Any]) -> list[Row]:
+        """``POST /api/v0/bundles/`` with a query dict (``{field: {op: value}, "order": ..., ...}``)."""
+        return _rows(self._call("POST", "/api/v0/bundles/", body=query), "offers")
+
+    # -- instances ---------------------------------------------------------------------------------------
+
+    def create_instance(self, offer_id: int, body: Mapping[str, Any]) -> Row:
+        """Rent offer ``offer_id``; the reply carries ``new_contract`` (the instance id)."""
+        return self._call("PUT", f"/api/v0/asks/{offer_id}/", body=body, kind=_Kind.CREATE)
+
+    def get_instance(self, instance_id: int) -> Row | None:
+        try:
+            reply = self._call("GET", f"/api/v0/instances/{instance_id}/", params={"owner": "me"})
+        except VastApiError as error:
+            if error.is_not_found:
+                return None
+            raise
+        row = reply.get("instances")  # a destroyed instance reads as {"instances": null}
+        return row if isinstance(row, dict) and row else None
+
+    def list_instances(self) -> list[Row]:
+        """All of the account's instances, paging ``/api/v1/instances/`` 25 at a time."""
+        rows: list[Row] = []
+        token: str | None = None
+        seen_tokens: set[str] = set()
+        while True:
+            params: dict[str, Any] = {"limit": INSTANCES_PAGE_SIZE}
+            if token:
+                params["after_token"] = token
+            reply = self._call("GET", "/api/v1/instances/", params=params)
+            rows.extend(_rows(reply, "instances"))
+            token = reply.get("next_token")
+            if not token or token in seen_tokens:
+                return rows
+            seen_tokens.add(token)
+
+    def cached_instances(self, max_age: float = SNAPSHOT_MAX_AGE) -> list[Row]:
+        """The instance list, from a snapshot at most ``max_age`` old and newer than our last write.
+
+        Concurrent callers share one fetch (single flight), so N readers or N readiness waits cost
+        one paged list call per ``max_age`` instead of N single GETs.
+        """
+        return self._instances.get(max_age)
+
+    def update_instance_state(self, instance_id: int, state: str) -> None:
+        self._call("PUT", f"/api/v0/instances/{instance_id}/", body={"state": state}, kind=_Kind.WRITE)
+
+    def label_instance(self, instance_id: int, label: str) -> None:
+        self._call("PUT", f"/api/v0/instances/{instance_id}/", body={"label": label}, kind=_Kind.WRITE)
+
+    def update_instance_template(self, instance_id: int, body: Mapping[str, Any]) -> None:
+        """Change image, env, onstart, args or template; the instance is recreated on its machine."""
+        path = f"/api/v0/instances/update_template/{instance_id}/"
+        self._call("PUT", path, body={"id": instance_id, **body}, kind=_Kind.WRITE)
+
+    def destroy_instance(self, instance_id: int) -> bool:
+        """Destroy an instance; ``False`` if it was already gone."""
+        return self._delete(f"/api/v0/instances/{instance_id}/")
+
+    # -- transport ---------------------------------------------------------------------------------------
+
+    def _delete(self, path: str) -> bool:
+        try:
+            self._call("DELETE", path, body={}, kind=_Kind.WRITE)
+        except VastApiError as error:
+            if error.is_not_found:
+                return False
+            raise
+        return True
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        kind: _Kind = _Kind.READ,
+    ) -> Row:
+        try:
+            return self._call_with_retries(method, path, params, body, kind)
+        finally:
+            if kind is not _Kind.READ:
+                # Whatever the outcome, the server may have changed: later reads must see fresh lists.
+                for snapshot in (self._instances, self._endpoints, self._workergroups):
+                    snapshot.invalidate()
+
+    def _call_with_retries(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Mapping[str, Any] | None,
+        kind: _Kind,
+    ) -> Row:
+        route = route_template(path)
+        deadline = time.monotonic() + self._retry.max_total
+        url = self.settings.api_url + path
+        query = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (params or {}).items()}
+        attempt = 0
+        while True:
+            attempt += 1
+            self._pacer.wait_turn(method, route)
+            retry_after: float | None = None
+            try:
+                response = self._session.request(method, url, params=query, json=body, timeout=self._timeout)
+            except requests.RequestException as exc:
+                failure: VastApiError = _connection_failure(method, path, exc)
+            else:
+                self._count(requests=1)
+                try:
+                    return _decode(method, path, response)
+                except VastApiError as error:
+                    failure = error
+                retry_after = _retry_after_seconds(response)
+            failure = _final_form(failure, kind)
+            if not _is_retryable(failure, kind):
+                raise failure
+            delay = max(self._retry.delay(attempt), retry_after or 0.0)
+            if attempt >= self._retry.max_attempts or time.monotonic() + delay > deadline:
+                raise failure
+            self._count(retries=1)
+            _log.warning(
+                "vast: %s %s: %s; retry %d of %d in %.1f s",
+                method,
+                path,
+                _short_reason(failure),
+                attempt,
+                self._retry.max_attempts - 1,
+                delay,
+            )
+            time.sleep(delay)
+
+    def _count(self, *, requests: int = 0, retries: int = 0) -> None:
+        with self._counter_lock:
+            self._requests += requests
+            self._retries += retries
+
+
+# -- shared clients ---------------------------------------------------------------------------------------
+
+_clients: dict[ProviderSettings, VastClient] = {}
+_clients_lock = threading.Lock()
+
+
+def shared_client(settings: ProviderSettings) -> VastClient:
+    """The process-wide client for one account and URL.
+
+    Sharing matters: the API's rate limits are per identity, so pacing, list snapshots and the
+    connection pool must be common to every resource of every type in the process.
+    """
+    with _clients_lock:
+        client = _clients.get(settings)
+        if client is None:
+            client = _clients[settings] = VastClient(settings)
+        return client
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+
+
+def route_template(path: str) -> str:
+    """``/api/v0/instances/123/`` -> ``/api/v0/instances/{id}/`` (the key of pacing and log lines)."""
+    return re.sub(r"/\d+(?=/|$)", "/{id}", path.split("?", 1)[0])
+
+
+def _pacing_scale() -> float:
+    raw = os.environ.get(PACING_SCALE_ENV, "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else 1.0
+    except ValueError:
+        _log.warning("vast: ignoring %s=%r (not a number)", PACING_SCALE_ENV, raw)
+        return 1.0
+
+
+def _new_session(api_key: str) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=_CONNECTION_POOL_SIZE, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers.update(
+        {"Authorization": f"Bearer {api_key}", "Accept": "application/json", "User-Agent": _USER_AGENT}
+    )
+    return session
+
+
+def _decode(method: str, path: str, response: requests.Response) -> Row:
+    try:
+        payload: Any = response.json()
+    except ValueError:
+        payload = None
+    details = payload if isinstance(payload, dict) else {}
+    error = details.get("error") if isinstance(details.get("error"), str) else None
+    msg = _message(details, response.text)
+    if response.status_code == 401:
+        raise VastAuthError(method=method, path=path, status=401, error=error, msg=msg)
+    if not response.ok or details.get("success") is False:
+        raise VastApiError(method=method, path=path, status=response.status_code, error=error, msg=msg)
+    if payload is None or not isinstance(payload, dict):
+        raise VastApiError(
+            method=method, path=path, status=response.status_code, msg="the response is not a JSON object"
+        )
+    return payload
+
+
+def _message(details: Mapping[str, Any], text: str) -> str:
+    for key in ("msg", "message", "detail"):
+        value = details.get(key)
+        if isinstance(value, str) and value:
+            return value
+    if details:
+        return ""
+    return " ".join(text.split())[:300]
+
+
+def _connection_failure(method: str, path: str, exc: requests.RequestException) -> VastConnectionError:
+    return VastConnectionError(
+        method=method,
+        path=path,
+        reason=_describe_exception(exc),
+        outcome_unknown=_may_have_been_sent(exc),
+    )
+
+
+def _may_have_been_sent(exc: requests.RequestException) -> bool:
+    """False only when we know the request never left: the connection could not be established."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        cause = exc.args[0] if exc.args else None
+        cause = getattr(cause, "reason", cause)  # urllib3's MaxRetryError wraps the real reason
+        never_connected = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+        return not isinstance(cause, never_connected)
+    return True
+
+
+def _describe_exception(exc: requests.RequestException) -> str:
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, requests.ReadTimeout):
+        return "read timeout"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed" if not _may_have_been_sent(exc) else "connection dropped"
+    return type(exc).__name__
+
+
+def _final_form(failure: VastApiError, kind: _Kind) -> VastApiError:
+    # A gateway error (502/504) means the upstream may have processed the request: for a create, that
+    # is an unknown outcome, not a failure that is safe to repeat.
+    if kind is _Kind.CREATE and failure.status in (502, 504):
+        return VastConnectionError(
+            method=failure.method,
+            path=failure.path,
+            reason=f"gateway error {failure.status}",
+            outcome_unknown=True,
+        )
+    return failure
+
+
+def _is_retryable(failure: VastApiError, kind: _Kind) -> bool:
+    if isinstance(failure, VastConnectionError):
+        return not (failure.outcome_unknown and kind is _Kind.CREATE)
+    if failure.status == 429:
+        return not _is_quota_exhausted(failure.msg)
+    if failure.status in (500, 503):
+        return True
+    return failure.status in (502, 504) and kind is not _Kind.CREATE
+
+
+def _is_quota_exhausted(msg: str) -> bool:
+    lowered = msg.lower()
+    return "quota" in lowered or "daily" in lowered
+
+
+def _retry_after_seconds(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None  # an HTTP date; Vast never sends one
+
+
+def _short_reason(failure: VastApiError) -> str:
+    if isinstance(failure, VastConnectionError):
+        return failure.reason
+    return " ".join(str(part) for part in (failure.status, failure.error) if part)
+
+
+def _new_id(reply: Row, call: str, *keys: str) -> int:
+    """The new object's id, under whichever key this route uses (they disagree, REFERENCE.md §9)."""
+    for key in keys:
+        value = reply.get(key)
+        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+            return int(value)
+    method, path = call.split(" ", 1)
+    raise VastApiError(method=method, path=path, status=200, msg=f"the reply carries no id ({sorted(reply)})")
+
+
+def _rows(reply: Row, key: str) -> list[Row]:
+    rows = reply.get(key)
+    return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+
+
+class _Pacer:
+    """Spaces calls to one route by a minimum interval, across threads (a reservation per call)."""
+
+    def __init__(self, intervals: Mapping[tuple[str, str], float], scale: float) -> None:
+        self._intervals = {key: seconds * scale for key, seconds in intervals.items() if seconds * scale > 0}
+        self._next_slot: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def wait_turn(self, method: str, route: str) -> None:
+        interval = self._intervals.get((method, route))
+        if interval is None:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot.get((method, route), 0.0))
+            self._next_slot[(method, route)] = slot + interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+@dataclass
+class _Flight:
+    """One fetch of a list, which any number of threads may wait for."""
+
+    started: float
+    done: threading.Event = field(default_factory=threading.Event)
+    rows: list[Row] | None = None
+    error: BaseException | None = None
+
+
+class _Snapshot:
+    """A short-lived, single-flight cache of one list call.
+
+    A caller accepts a result fetched at most ``max_age`` seconds ago and after the last invalidation;
+    if a fetch satisfying that is already running, it waits for it instead of starting another.
+    """
+
+    def __init__(self, fetch: Callable[[], list[Row]]) -> None:
+        self._fetch = fetch
+        self._lock = threading.Lock()
+        self._latest: _Flight | None = None
+        self._running: _Flight | None = None
+        self._invalidated_at = float("-inf")
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._invalidated_at = time.monotonic()
+
+    def get(self, max_age: float) -> list[Row]:
+        with self._lock:
+            now = time.monotonic()
+            oldest_acceptable = max(now - max_age, self._invalidated_at)
+            latest, running = self._latest, self._running
+            if latest is not None and latest.rows is not None and latest.started >= oldest_acceptable:
+                return list(latest.rows)
+            if running is not None and running.started >= oldest_acceptable:
+                flight, leader = running, False
+            else:
+                flight, leader = _Flight(started=now), True
+                self._running = flight
+        if leader:
+            self._run(flight)
+        flight.done.wait()
+        if flight.error is not None:
+            raise flight.error
+        return list(flight.rows or [])
+
+    def _run(self, flight: _Flight) -> None:
+        try:
+            flight.rows = self._fetch()
+        except BaseException as error:
+            flight.error = error
+        with self._lock:
+            if self._running is flight:
+                self._running = None
+            if flight.rows is not None and (self._latest is None or flight.started > self._latest.started):
+                self._latest = flight
+        flight.done.set()

@@ -1,0 +1,87 @@
+"""The package's exceptions.
+
+Every failed Vast.ai API call surfaces as a :class:`VastApiError` (or one of its two subclasses), whose
+``str()`` is a single line fit for the Pulumi CLI: method, path (never the query string, which is where
+keys used to leak), HTTP status, the API's error code and its message.
+"""
+
+from __future__ import annotations
+
+# Error codes and messages the API uses for "there is no such thing". Not-found comes back as 404, as
+# 410 for offers that are gone, and as 400 with a "... not found for user" message on the serverless
+# routes (REFERENCE.md §2.4, §3.4, §7).
+_NOT_FOUND_CODES = frozenset({"no_such_ask", "no_such_workergroup", "not_found", "no_such_instance"})
+_NOT_FOUND_PHRASES = (
+    "not found",
+    "not available",
+    "no longer available",
+    "does not exist",
+    "invalid autojob id",
+)
+
+
+class VastConfigError(ValueError):
+    """The provider settings are unusable (no API key, an insecure URL)."""
+
+
+class VastApiError(Exception):
+    """A Vast.ai API call failed.
+
+    ``status`` is the HTTP status (``200`` for a ``{"success": false}`` body, ``None`` when no response
+    arrived), ``error`` the API's error code (``no_such_ask``), ``msg`` its human-readable message.
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        path: str,
+        status: int | None,
+        error: str | None = None,
+        msg: str = "",
+    ) -> None:
+        self.method = method
+        self.path = path.split("?", 1)[0]
+        self.status = status
+        self.error = error
+        self.msg = msg
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        detail = " ".join(part for part in (str(self.status or ""), self.error or "") if part)
+        message = f"{detail}: {self.msg}" if detail and self.msg else detail or self.msg
+        return f"Vast API {self.method} {self.path} failed: {message}"
+
+    @property
+    def is_not_found(self) -> bool:
+        """Whether the API says the addressed object does not exist (any of its several spellings)."""
+        if self.status == 404 or self.error in _NOT_FOUND_CODES:
+            return True
+        lowered = self.msg.lower()
+        return self.status in (400, 410) and any(phrase in lowered for phrase in _NOT_FOUND_PHRASES)
+
+
+class VastAuthError(VastApiError):
+    """The API rejected the API key (HTTP 401)."""
+
+    def _describe(self) -> str:
+        reason = " ".join(part for part in ("401", self.msg or "Invalid user key") if part)
+        return f"Vast API rejected the API key ({reason}); set vast:apiKey or VAST_API_KEY"
+
+
+class VastConnectionError(VastApiError):
+    """No usable response arrived: the connection failed, dropped or timed out.
+
+    ``outcome_unknown`` is true when the request may have reached the server and been applied (the
+    connection dropped after sending, or the read timed out). Callers making non-idempotent writes must
+    then look for the object they tried to create instead of blindly repeating the write.
+    """
+
+    def __init__(self, *, method: str, path: str, reason: str, outcome_unknown: bool) -> None:
+        self.reason = reason
+        self.outcome_unknown = outcome_unknown
+        super().__init__(method=method, path=path, status=None, msg=reason)
+
+    def _describe(self) -> str:
+        fate = "the request may have been applied" if self.outcome_unknown else "the request was not sent"
+        return f"Vast API {self.method} {self.path} failed: no response ({self.reason}); {fate}"
