@@ -1,0 +1,55 @@
+"""Where the API key and URL come from, and what is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vast_pulumi.errors import VastConfigError
+from vast_pulumi.settings import DEFAULT_API_URL, ProviderSettings
+
+
+def test_explicit_values_win_over_environment(tmp_path: Path) -> None:
+    env = {"VAST_API_KEY": "from-env", "VAST_URL": "https://env.example", "HOME": str(tmp_path)}
+    settings = ProviderSettings.resolve("from-config", "https://config.example", env=env)
+    assert (settings.api_key, settings.api_url) == ("from-config", "https://config.example")
+
+
+def test_environment_is_used_when_config_is_absent(tmp_path: Path) -> None:
+    env = {"VAST_API_KEY": "from-env", "VAST_URL": "https://env.example/", "HOME": str(tmp_path)}
+    settings = ProviderSettings.resolve(env=env)
+    assert (settings.api_key, settings.api_url) == ("from-env", "https://env.example")
+
+
+def test_cli_key_files_in_order_then_default_url(tmp_path: Path) -> None:
+    (tmp_path / ".vast_api_key").write_text("legacy-key\n")
+    env = {"HOME": str(tmp_path)}
+    assert ProviderSettings.resolve(env=env).api_key == "legacy-key"
+    xdg = tmp_path / "xdg" / "vastai"
+    xdg.mkdir(parents=True)
+    (xdg / "vast_api_key").write_text("  xdg-key \n")
+    settings = ProviderSettings.resolve(env={**env, "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+    assert (settings.api_key, settings.api_url) == ("xdg-key", DEFAULT_API_URL)
+
+
+def test_missing_key_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(VastConfigError, match=r"vast:apiKey.*VAST_API_KEY"):
+        ProviderSettings.resolve(env={"HOME": str(tmp_path)})
+
+
+@pytest.mark.parametrize("url", ["http://console.vast.ai", "http://10.0.0.5:8080"])
+def test_plain_http_to_a_remote_host_is_refused(url: str) -> None:
+    with pytest.raises(VastConfigError, match="refusing plain http"):
+        ProviderSettings("key", url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://localhost:1234", "http://[::1]:80"])
+def test_plain_http_to_loopback_is_allowed(url: str) -> None:
+    assert ProviderSettings("key", url).api_url == url
+
+
+def test_the_key_never_appears_in_repr() -> None:
+    settings = ProviderSettings("very-secret-key", "https://console.vast.ai")
+    assert "very-secret-key" not in repr(settings)
+    assert "very-secret-key" not in str(settings)

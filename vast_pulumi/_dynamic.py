@@ -1,0 +1,312 @@
+"""What the three dynamic providers and resources share.
+
+Provider side (:class:`VastProvider`), written around the traps of Python dynamic providers
+(``/work/shared/pulumi/DYNAMIC_PROVIDERS.md``):
+
+* The provider object is pickled into every resource's state, so it carries nothing: ``__getstate__``
+  returns ``{}``. ``configure()`` reads ``vast:apiKey``/``vast:apiUrl`` from the stack config at run
+  time, and the API client is built lazily, once, and shared by every provider in the process.
+* One provider object serves up to four threads at once; everything mutable here is guarded by a lock.
+* ``check`` validates the new inputs with the resource's pydantic model, turns each problem into a
+  ``CheckFailure`` naming the field and the rule (never the value), turns the floats the engine sends
+  back into ints, fills defaults, and leaves values that are unknown at preview alone.
+* ``diff`` compares the new inputs with the old outputs (which hold every input's effective value) and
+  lists the fields that force a replacement. It never calls the API, so a no-change preview costs nothing.
+* ``read`` says "gone" with ``ReadResult(None, {})`` and returns the refreshed inputs as well.
+
+Resource side (:class:`VastResource`): every output key is declared in the props (as ``None``) so the SDK
+creates its ``Output`` attribute, the caller's dict is copied, secret outputs are marked with
+``additional_secret_outputs``, and a *marker* (a hash of organization, project, stack, type and resource
+name) is passed as the hidden input ``_marker``: the create of an Endpoint or an Instance uses it to find
+what an interrupted earlier attempt made instead of making a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+import pulumi
+import pulumi.dynamic
+from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ReadResult
+from pulumi.output import Unknown
+from pydantic import BaseModel, ValidationError, ValidationInfo
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from vast_pulumi._server_pool import widen_provider_server_pool
+from vast_pulumi.client import VastClient, shared_client
+from vast_pulumi.settings import CONFIG_API_KEY, CONFIG_API_URL, ProviderSettings
+
+PROVIDER_KEY = "__provider"
+MARKER_KEY = "_marker"
+ADOPT_KEY = "adopt_id"
+# Inputs that only matter to create: never a reason to update or replace.
+_NOT_DIFFED = frozenset({PROVIDER_KEY, MARKER_KEY, ADOPT_KEY})
+
+Props = dict[str, Any]
+InputsT = TypeVar("InputsT", bound=BaseModel)
+
+
+# -- input models ------------------------------------------------------------------------------------------
+
+
+def is_unknown(value: object) -> bool:
+    """Whether a value (or anything nested in it) is not known yet, as at preview."""
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, Mapping):
+        return any(is_unknown(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_unknown(item) for item in value)
+    return False
+
+
+def rule_error(field: str, rule: str) -> PydanticCustomError:
+    """A model-level validation error attributed to ``field`` (pydantic would attribute it to no field)."""
+    return PydanticCustomError("vast_rule", "{rule}", {"field": field, "rule": rule})
+
+
+def unknown_fields(info: ValidationInfo) -> frozenset[str]:
+    """The inputs that are not known yet (at preview), as ``check`` passes them to the model."""
+    return cast(frozenset[str], (info.context or {}).get("unknown", frozenset()))
+
+
+def require_one_of(
+    model: BaseModel, info: ValidationInfo, names: Iterable[str], *, required: bool = True
+) -> None:
+    """Exactly one (or, with ``required=False``, at most one) of ``names`` is set.
+
+    A value still unknown at preview counts as set: it will be.
+    """
+    names = list(names)
+    unknown = unknown_fields(info)
+    present = [name for name in names if getattr(model, name) is not None or name in unknown]
+    listed = ", ".join(names)
+    if len(present) > 1:
+        raise rule_error(present[0], f"set only one of {listed} (got {', '.join(present)})")
+    if required and not present:
+        raise rule_error(names[0], f"set exactly one of {listed}")
+
+
+def describe_failures(error: ValidationError, model: type[BaseModel]) -> list[CheckFailure]:
+    """One ``CheckFailure`` per problem, reading "field: rule"; values never appear (they may be secret)."""
+    failures = []
+    for detail in error.errors(include_url=False):
+        field, where, rule = _locate(detail, model)
+        failures.append(CheckFailure(field, f"{where}: {rule}"))
+    return failures
+
+
+def _locate(detail: ErrorDetails, model: type[BaseModel]) -> tuple[str, str, str]:
+    """(input, where inside it, rule) of one pydantic error, e.g. ("env", "env.A", "must be a string")."""
+    ctx = detail.get("ctx") or {}
+    if detail["type"] == "vast_rule":
+        return str(ctx["field"]), str(ctx["field"]), str(ctx["rule"])
+    loc = [str(part) for part in detail["loc"]]
+    field = loc[0] if loc else model.__name__
+    kind = detail["type"]
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        rule = _bounds(model, field)
+    elif kind in ("int_from_float", "int_parsing", "int_type"):
+        rule = "must be a whole number"
+    elif kind in ("float_parsing", "float_type"):
+        rule = "must be a number"
+    elif kind == "string_too_long":
+        rule = f"must be at most {ctx.get('max_length')} characters"
+    elif kind == "extra_forbidden":
+        rule = f"is not an input of {model.__name__.removesuffix('Inputs')}"
+    elif kind == "missing":
+        rule = "is required"
+    else:
+        rule = detail["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    return field, ".".join(loc) or field, rule
+
+
+def _bounds(model: type[BaseModel], field: str) -> str:
+    info = model.model_fields.get(field)
+    words = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+    parts = [
+        f"{words[name]} {getattr(constraint, name):g}"
+        for constraint in (info.metadata if info else [])
+        for name in words
+        if getattr(constraint, name, None) is not None
+    ]
+    return "must be " + " and ".join(parts)
+
+
+# -- the provider base --------------------------------------------------------------------------------------
+
+
+class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
+    """The shared half of every provider; subclasses add create/read/update/delete."""
+
+    # The pickle holds no secret (see __getstate__), so it need not be encrypted in state.
+    serialize_as_secret_always = False
+
+    inputs_model: type[InputsT]
+    # Inputs whose change needs a new object.
+    replace_on_change: ClassVar[frozenset[str]] = frozenset()
+    # Inputs that, left unset, take whatever the API has: unset is never a change.
+    server_defaults: ClassVar[frozenset[str]] = frozenset()
+    # Secret inputs: never returned as refreshed inputs from read (outputs carry them, marked secret).
+    secret_inputs: ClassVar[frozenset[str]] = frozenset()
+    delete_before_replace: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._reset()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}  # the pickle names the class and nothing else: no key, no client
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._config_api_key: str | None = None
+        self._config_api_url: str | None = None
+        self._client: VastClient | None = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        # Instance creates hold their thread while machines boot; the server's default four would
+        # make a fleet boot in rounds.
+        widen_provider_server_pool()
+        with self._lock:
+            self._config_api_key = req.config.get(CONFIG_API_KEY) or None
+            self._config_api_url = req.config.get(CONFIG_API_URL) or None
+            self._client = None
+
+    @property
+    def client(self) -> VastClient:
+        """The process-wide client for the configured account, resolved on first use.
+
+        Deferred so that preview-only work (check, diff) needs neither a key nor the network.
+        """
+        with self._lock:
+            if self._client is None:
+                settings = ProviderSettings.resolve(self._config_api_key, self._config_api_url)
+                self._client = shared_client(settings)
+            return self._client
+
+    # -- check ------------------------------------------------------------------------------------------
+
+    def check(self, _olds: Props, news: Props) -> CheckResult:
+        hidden = {key: news[key] for key in (MARKER_KEY,) if key in news}
+        raw = {key: value for key, value in news.items() if key not in hidden and key != PROVIDER_KEY}
+        unknown = frozenset(key for key, value in raw.items() if is_unknown(value))
+        known = {key: value for key, value in raw.items() if key not in unknown and value is not None}
+        # Output-only keys arrive as None (the resource pre-declares them) and are dropped above.
+        try:
+            model = self.inputs_model.model_validate(known, context={"unknown": unknown})
+        except ValidationError as error:
+            return CheckResult({**raw, **hidden}, describe_failures(error, self.inputs_model))
+        inputs = model.model_dump(mode="json", exclude=set(unknown))
+        inputs.update({key: raw[key] for key in unknown})
+        return CheckResult({**inputs, **hidden}, [])
+
+    def parse(self, props: Props) -> InputsT:
+        """The inputs model of checked props (which arrive with floats where ints were)."""
+        fields = self.inputs_model.model_fields
+        return self.inputs_model.model_validate(
+            {key: value for key, value in props.items() if key in fields and value is not None}
+        )
+
+    # -- diff -------------------------------------------------------------------------------------------
+
+    def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
+        changed = [
+            key
+            for key in self.inputs_model.model_fields
+            if key not in _NOT_DIFFED and self.differs(key, olds, news)
+        ]
+        replaces = [key for key in changed if key in self.replace_on_change]
+        return DiffResult(
+            changes=bool(changed),
+            replaces=replaces,
+            delete_before_replace=self.delete_before_replace if replaces else None,
+        )
+
+    def differs(self, key: str, olds: Props, news: Props) -> bool:
+        """Whether input ``key`` changed; subclasses override it for fields with a normal form."""
+        new = news.get(key)
+        if is_unknown(new):
+            return True
+        if new is None and key in self.server_defaults:
+            return False
+        return not same_value(olds.get(key), new)
+
+    # -- outputs and reads ------------------------------------------------------------------------------
+
+    def outputs(self, inputs: BaseModel, computed: Mapping[str, Any]) -> Props:
+        """Complete outputs: every input's effective value, then what the API computed."""
+        return {**inputs.model_dump(mode="json", exclude={ADOPT_KEY}), **computed}
+
+    def read_result(self, id_: str, outs: Props, props: Props) -> ReadResult:
+        """A refresh result whose inputs match the refreshed outputs, so the next preview is clean."""
+        inputs = {
+            key: outs[key]
+            for key in self.inputs_model.model_fields
+            if key in outs and key not in self.secret_inputs and outs[key] is not None
+        }
+        inputs.update({key: props[key] for key in (MARKER_KEY,) if key in props})
+        return ReadResult(id_, outs, inputs)
+
+    @staticmethod
+    def gone() -> ReadResult:
+        """What read returns for an object that no longer exists: Pulumi then drops it from state."""
+        return ReadResult(None, {})
+
+
+def same_value(old: object, new: object) -> bool:
+    """Equality that survives the engine's int-to-float round trip (3 == 3.0, also inside containers)."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        return old.keys() == new.keys() and all(same_value(old[key], new[key]) for key in old)
+    if isinstance(old, list | tuple) and isinstance(new, list | tuple):
+        return len(old) == len(new) and all(same_value(a, b) for a, b in zip(old, new, strict=True))
+    if isinstance(old, bool) or isinstance(new, bool):
+        return old is new
+    return old == new
+
+
+def numeric_id(id_: str | int | float) -> int:
+    """Resource ids are strings in Pulumi and ints in the API."""
+    try:
+        return int(float(id_))
+    except (TypeError, ValueError):
+        raise ValueError(f"not a Vast.ai id: {id_!r}") from None
+
+
+# -- the resource base ------------------------------------------------------------------------------------
+
+
+class VastResource(pulumi.dynamic.Resource):
+    """Turns typed arguments into the props dict a dynamic resource needs."""
+
+    output_keys: ClassVar[tuple[str, ...]] = ()
+    secret_outputs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        provider: VastProvider[Any],
+        resource_name: str,
+        args: Mapping[str, Any],
+        opts: pulumi.ResourceOptions | None,
+    ) -> None:
+        props: Props = {key: None for key in self.output_keys}
+        props.update(args)  # a copy: the SDK adds __provider to the dict it is given
+        props[MARKER_KEY] = self.marker(resource_name)
+        secrets = pulumi.ResourceOptions(additional_secret_outputs=list(self.secret_outputs))
+        super().__init__(provider, resource_name, props, pulumi.ResourceOptions.merge(secrets, opts))
+
+    @classmethod
+    def type_token(cls) -> str:
+        return f"pulumi-python:{cls._resource_type_name}"
+
+    @classmethod
+    def marker(cls, resource_name: str) -> str:
+        """A stable fingerprint of this resource in this stack, for create to recognise its own work."""
+        where = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+        return hashlib.sha256(f"{where}/{cls.type_token()}/{resource_name}".encode()).hexdigest()[:16]

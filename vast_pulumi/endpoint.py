@@ -1,0 +1,255 @@
+"""A Vast.ai serverless endpoint (``/api/v0/endptjobs/``): the routing and autoscaling policy that its
+workergroups' GPU workers serve.
+
+>>> endpoint = Endpoint("inference", max_workers=4, cold_workers=1, inactivity_timeout=600)
+>>> pulumi.export("endpoint_key", endpoint.api_key)  # secret
+
+Every scaling field is sent explicitly (the API's, CLI's and UI's defaults disagree), so what the stack
+says is what runs. Every input updates in place except ``endpoint_name``, whose change replaces the
+endpoint. The name defaults to ``<resource name>-<8 hex>``, unique per stack.
+
+Existing endpoints: ``Endpoint.get("name", "1234")`` reads one without managing it; the ``adopt_id``
+input makes ``create`` take endpoint 1234 under management (updated to the inputs) instead of creating
+one. (``pulumi import`` cannot work with Python dynamic providers.)
+
+An interrupted ``pulumi up`` cannot leave a duplicate behind: the name is the endpoint's marker. If the
+create's reply is lost, the create looks the name up instead of posting again; and when the read after
+the create finds older endpoints with the same name (left by a run that was killed), it keeps the
+oldest and deletes the one it just made.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, TypedDict, Unpack
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from vast_pulumi._dynamic import Props, VastProvider, VastResource, numeric_id, rule_error, unknown_fields
+from vast_pulumi.client import Row
+from vast_pulumi.errors import VastConnectionError
+
+__all__ = ["Endpoint", "EndpointArgs", "EndpointInputs", "EndpointProvider"]
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_CREATE_ATTEMPTS = 3
+DEFAULT_COLD_WORKERS = 5
+_SCALING_FIELDS = (
+    "min_load",
+    "min_cold_load",
+    "target_util",
+    "cold_mult",
+    "cold_workers",
+    "max_workers",
+    "max_queue_time",
+    "target_queue_time",
+    "inactivity_timeout",
+)
+
+
+class EndpointInputs(BaseModel):
+    """The endpoint's inputs as the provider validates them; names and units are the API's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint_name: str | None = Field(None, max_length=255)  # required; the resource fills a default
+    min_load: float = Field(0.0, ge=0)  # perf units/s kept warm
+    min_cold_load: float = Field(0.0, ge=0)
+    target_util: float = Field(0.9, gt=0, le=1)
+    cold_mult: float = Field(2.5, ge=0)
+    cold_workers: int | None = Field(None, ge=0)  # default: 5, or max_workers if fewer
+    max_workers: int = Field(20, ge=0)
+    max_queue_time: float = Field(30.0, gt=0)  # seconds
+    target_queue_time: float = Field(10.0, gt=0)  # seconds
+    inactivity_timeout: int | None = None  # seconds idle before scale to zero; 0 disables, < 0 never
+    endpoint_state: Literal["active", "suspended", "stopped"] = "active"
+    adopt_id: int | None = Field(None, gt=0)
+
+    @field_validator("endpoint_name")
+    @classmethod
+    def _name_charset(cls, name: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError("must contain only letters, digits, '_' and '-'")
+        return name
+
+    @model_validator(mode="after")
+    def _complete(self, info: ValidationInfo) -> EndpointInputs:
+        if self.endpoint_name is None and "endpoint_name" not in unknown_fields(info):
+            raise rule_error("endpoint_name", "is required")
+        if {"cold_workers", "max_workers"} & unknown_fields(info):
+            return self
+        if self.cold_workers is None:
+            self.cold_workers = min(DEFAULT_COLD_WORKERS, self.max_workers)
+        elif self.cold_workers > self.max_workers:
+            raise rule_error("cold_workers", "must be <= max_workers")
+        return self
+
+
+class EndpointArgs(TypedDict, total=False):
+    """Inputs of :class:`Endpoint`; see :class:`EndpointInputs` for rules and defaults."""
+
+    endpoint_name: pulumi.Input[str]
+    min_load: pulumi.Input[float]
+    min_cold_load: pulumi.Input[float]
+    target_util: pulumi.Input[float]
+    cold_mult: pulumi.Input[float]
+    cold_workers: pulumi.Input[int]
+    max_workers: pulumi.Input[int]
+    max_queue_time: pulumi.Input[float]
+    target_queue_time: pulumi.Input[float]
+    inactivity_timeout: pulumi.Input[int]
+    endpoint_state: pulumi.Input[str]
+    adopt_id: pulumi.Input[int]
+
+
+class EndpointProvider(VastProvider[EndpointInputs]):
+    inputs_model = EndpointInputs
+    replace_on_change = frozenset({"endpoint_name"})
+    server_defaults = frozenset({"inactivity_timeout"})
+
+    def create(self, props: Props) -> CreateResult:
+        inputs = self.parse(props)
+        row = self._adopt(inputs) if inputs.adopt_id is not None else self._create(inputs)
+        return CreateResult(str(row["id"]), self._outputs(inputs, row))
+
+    def read(self, id_: str, props: Props) -> ReadResult:
+        row = self._find(numeric_id(id_))
+        if row is None:
+            return self.gone()
+        return self.read_result(str(row["id"]), self._outputs(props, row), props)
+
+    def update(self, id_: str, _olds: Props, news: Props) -> UpdateResult:
+        inputs = self.parse(news)
+        endpoint_id = numeric_id(id_)
+        self.client.update_endpoint(endpoint_id, _body(inputs, endpoint_id))
+        return UpdateResult(self._outputs(inputs, self._require(endpoint_id)))
+
+    def delete(self, id_: str, _props: Props) -> None:
+        self.client.delete_endpoint(numeric_id(id_))  # already gone is fine
+
+    # -- steps --------------------------------------------------------------------------------------
+
+    def _create(self, inputs: EndpointInputs) -> Row:
+        for _ in range(_CREATE_ATTEMPTS):
+            try:
+                new_id = self.client.create_endpoint(_body(inputs))
+            except VastConnectionError as error:
+                if not error.outcome_unknown:
+                    raise
+                # The POST may have been applied: the name tells whether it was.
+                same_name = _oldest_first(_named(self.client.list_endpoints(), inputs))
+                if same_name:
+                    return self._converge(inputs, same_name[0])
+                continue
+            return self._settle(inputs, new_id)
+        raise RuntimeError(
+            f"could not create endpoint {inputs.endpoint_name!r}: the API kept dropping the request"
+        )
+
+    def _settle(self, inputs: EndpointInputs, new_id: int) -> Row:
+        """After a create: the one read (the list also carries the endpoint's key) and duplicate cleanup."""
+        same_name = _oldest_first(_named(self.client.cached_endpoints(), inputs))
+        if not same_name:
+            return self._require(new_id)  # not listed yet
+        kept = same_name[0]
+        if kept["id"] != new_id:
+            # An earlier, interrupted run made this endpoint: keep it, drop ours.
+            self.client.delete_endpoint(new_id)
+        return self._converge(inputs, kept)  # also applies endpoint_state, which create cannot set
+
+    def _adopt(self, inputs: EndpointInputs) -> Row:
+        assert inputs.adopt_id is not None
+        row = self.client.get_endpoint(inputs.adopt_id)
+        if row is None:
+            raise ValueError(f"adopt_id: there is no endpoint {inputs.adopt_id} on this account")
+        return self._converge(inputs, row)
+
+    def _converge(self, inputs: EndpointInputs, row: Row) -> Row:
+        """Bring an existing endpoint to the inputs, if it differs (no call if it does not)."""
+        endpoint_id = int(row["id"])
+        wanted = _body(inputs, endpoint_id)
+        if all(row[key] == value for key, value in wanted.items() if key in row):
+            return row
+        self.client.update_endpoint(endpoint_id, wanted)
+        return self._require(endpoint_id)
+
+    def _find(self, endpoint_id: int) -> Row | None:
+        listed = [row for row in self.client.cached_endpoints() if row.get("id") == endpoint_id]
+        return listed[0] if listed else self.client.get_endpoint(endpoint_id)
+
+    def _require(self, endpoint_id: int) -> Row:
+        row = self._find(endpoint_id)
+        if row is None:
+            raise RuntimeError(f"endpoint {endpoint_id} vanished right after it was written")
+        return row
+
+    def _outputs(self, inputs: EndpointInputs | Props, row: Row) -> Props:
+        given = inputs.model_dump(mode="json") if isinstance(inputs, BaseModel) else inputs
+        effective = {key: row.get(key, given.get(key)) for key in EndpointInputs.model_fields}
+        effective.pop("adopt_id")
+        return {**effective, "api_key": row.get("api_key")}
+
+
+def _body(inputs: EndpointInputs, endpoint_id: int | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"endpoint_name": inputs.endpoint_name, "autoscaler_instance": "prod"}
+    body.update({key: getattr(inputs, key) for key in _SCALING_FIELDS})
+    if inputs.inactivity_timeout is None:
+        del body["inactivity_timeout"]  # the API's default
+    if endpoint_id is not None:
+        body.update(endptjob_id=endpoint_id, endpoint_state=inputs.endpoint_state)
+    return body
+
+
+def _named(rows: list[Row], inputs: EndpointInputs) -> list[Row]:
+    return [row for row in rows if row.get("endpoint_name") == inputs.endpoint_name]
+
+
+def _oldest_first(rows: list[Row]) -> list[Row]:
+    return sorted(rows, key=lambda row: int(row["id"]))
+
+
+class Endpoint(VastResource, module="vast", name="Endpoint"):
+    """A serverless endpoint. Outputs: the inputs' effective values and ``api_key`` (secret)."""
+
+    endpoint_name: pulumi.Output[str]
+    min_load: pulumi.Output[float]
+    min_cold_load: pulumi.Output[float]
+    target_util: pulumi.Output[float]
+    cold_mult: pulumi.Output[float]
+    cold_workers: pulumi.Output[int]
+    max_workers: pulumi.Output[int]
+    max_queue_time: pulumi.Output[float]
+    target_queue_time: pulumi.Output[float]
+    inactivity_timeout: pulumi.Output[int | None]
+    endpoint_state: pulumi.Output[str]
+    api_key: pulumi.Output[str]
+
+    output_keys = (*(key for key in EndpointInputs.model_fields if key != "adopt_id"), "api_key")
+    secret_outputs = ("api_key",)
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: EndpointArgs | None = None,
+        /,
+        opts: pulumi.ResourceOptions | None = None,
+        **kwargs: Unpack[EndpointArgs],
+    ) -> None:
+        values: dict[str, Any] = {**(args or {}), **kwargs}
+        if values.get("endpoint_name") is None:
+            values["endpoint_name"] = default_name(resource_name, self.marker(resource_name))
+        super().__init__(EndpointProvider(), resource_name, values, opts)
+
+    @classmethod
+    def get(
+        cls, resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
+    ) -> Endpoint:
+        """Read an existing endpoint into the program without managing it."""
+        return cls(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
+
+
+def default_name(resource_name: str, marker: str) -> str:
+    """``<resource name>-<8 hex>``, with characters the API refuses replaced by ``-``."""
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '-', resource_name)[:246]}-{marker[:8]}"
