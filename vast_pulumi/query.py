@@ -1,0 +1,317 @@
+"""The official CLI's offer query language, shared by the provider and the emulator.
+
+>>> parse_query("gpu_name=RTX_4090 num_gpus=1 gpu_ram>=24", default_filters=False)
+{'gpu_name': {'eq': 'RTX 4090'}, 'num_gpus': {'eq': '1'}, 'gpu_ram': {'gte': 24000.0}}
+
+The grammar and value conversions follow ``vastai/api/query.py::parse_query`` (vastai 1.9.1), which
+the server mirrors when it parses a workergroup's ``search_params``: ``field op value`` triples,
+``_`` in values becomes a space, ``true``/``false``/``null`` become JSON values, numbers stay strings
+(the server compares them numerically), sizes in GB become MB, durations in days become seconds,
+``any``/``*``/``?`` with ``=`` removes a filter, and ``in``/``notin`` take lists. Unlike the CLI,
+which only warns, an unknown field is an error: a typo would otherwise silently match everything.
+
+Standard library only: the provider imports this at every Pulumi preview.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["OFFER_FIELDS", "QueryError", "matches", "parse_query"]
+
+
+class QueryError(ValueError):
+    """A query the CLI grammar cannot parse, or a filter that names no offer field."""
+
+
+# vastai/api/query.py::offers_fields.
+OFFER_FIELDS: frozenset[str] = frozenset(
+    {
+        "bw_nvlink",
+        "cluster_id",
+        "compute_cap",
+        "cpu_arch",
+        "cpu_cores",
+        "cpu_cores_effective",
+        "cpu_ghz",
+        "cpu_ram",
+        "cuda_max_good",
+        "datacenter",
+        "direct_port_count",
+        "disk_bw",
+        "disk_space",
+        "dlperf",
+        "dlperf_per_dphtotal",
+        "dph_total",
+        "driver_version",
+        "duration",
+        "external",
+        "flops_per_dphtotal",
+        "geolocation",
+        "gpu_arch",
+        "gpu_display_active",
+        "gpu_frac",
+        "gpu_max_power",
+        "gpu_max_temp",
+        "gpu_mem_bw",
+        "gpu_name",
+        "gpu_ram",
+        "gpu_total_ram",
+        "has_avx",
+        "host_id",
+        "id",
+        "inet_down",
+        "inet_down_cost",
+        "inet_up",
+        "inet_up_cost",
+        "machine_id",
+        "min_bid",
+        "mobo_name",
+        "num_gpus",
+        "pci_gen",
+        "pcie_bw",
+        "reliability",
+        "rentable",
+        "rented",
+        "static_ip",
+        "storage_cost",
+        "total_flops",
+        "ubuntu_version",
+        "verification",
+        "verified",
+        "vms_enabled",
+    }
+)
+
+# vastai/api/query.py::offers_alias.
+_ALIASES = {
+    "cuda_vers": "cuda_max_good",
+    "display_active": "gpu_display_active",
+    "dlperf_usd": "dlperf_per_dphtotal",
+    "dph": "dph_total",
+    "flops_usd": "flops_per_dphtotal",
+}
+
+# vastai/api/query.py::offers_mult: the language takes GB and days, the API stores MB and seconds.
+_MULTIPLIERS = {"cpu_ram": 1000.0, "gpu_ram": 1000.0, "gpu_total_ram": 1000.0, "duration": 86400.0}
+
+# What `vastai search offers` adds unless -n (vastai/api/offers.py::search_offers).
+_DEFAULT_FILTERS = (("verified", True), ("external", False), ("rentable", True), ("rented", False))
+
+# The CLI's tokenizer, verbatim: field, optional operator, value (a [list], a "quoted string" or a word).
+_TOKEN = re.compile(
+    r"([a-zA-Z0-9_]+)( *[=><!]+| +(?:[lg]te?|nin|neq|eq|not ?eq|not ?in|in) )?( *)"
+    r"(\[[^\]]+\]|\"[^\"]+\"|[^ ]+)?( *)"
+)
+
+_OPERATORS = {
+    "=": "eq",
+    "==": "eq",
+    "eq": "eq",
+    "!=": "neq",
+    "neq": "neq",
+    "noteq": "neq",
+    "not eq": "neq",
+    ">": "gt",
+    "gt": "gt",
+    ">=": "gte",
+    "gte": "gte",
+    "<": "lt",
+    "lt": "lt",
+    "<=": "lte",
+    "lte": "lte",
+    "in": "in",
+    "notin": "notin",
+    "nin": "notin",
+    "not in": "notin",
+}
+
+_WILDCARDS = frozenset({"any", "*", "?"})
+_LITERALS: dict[str, Any] = {
+    "true": True,
+    "True": True,
+    "false": False,
+    "False": False,
+    "None": None,
+    "null": None,
+}
+
+
+def parse_query(text: str, *, default_filters: bool = True) -> dict[str, dict[str, Any]]:
+    """``"num_gpus>=2 gpu_name in [RTX_4090,RTX_3090]"`` -> ``{"num_gpus": {"gte": "2"}, ...}``.
+
+    With ``default_filters`` the CLI's defaults (verified, not external, rentable, not rented) come
+    first, so the query can override them (``verified=false``) or drop them (``rented=any``).
+    """
+    result: dict[str, dict[str, Any]] = (
+        {field: {"eq": value} for field, value in _DEFAULT_FILTERS} if default_filters else {}
+    )
+    text = text.strip()
+    tokens = _TOKEN.findall(text)
+    _check_consumed(text, tokens)
+    for field, op, _, value, _ in tokens:
+        _apply(result, field, op.strip(), value)
+    return result
+
+
+def _check_consumed(text: str, tokens: list[tuple[str, str, str, str, str]]) -> None:
+    """The CLI's "Unconsumed text" check: the tokens must spell out the whole query."""
+    joined = "".join("".join(token) for token in tokens)
+    if joined == text:
+        return
+    position = next((i for i, (a, b) in enumerate(zip(joined, text, strict=False)) if a != b), len(joined))
+    rest = text[position:].split(" ", 1)[0] or text[position:]
+    raise QueryError(f"cannot parse the query at {rest!r} (position {position}); quote values with spaces")
+
+
+def _apply(result: dict[str, dict[str, Any]], field: str, op: str, raw: str) -> None:
+    field = _ALIASES.get(field, field)
+    if field not in OFFER_FIELDS:
+        known = ", ".join(sorted(OFFER_FIELDS))
+        raise QueryError(f"unknown field {field!r}; known fields: {known}")
+    op_name = _OPERATORS.get(op)
+    if op_name is None:
+        shown = op or "(none)"
+        raise QueryError(f"{field}: unknown operator {shown!r}; use one of = != < <= > >= in notin")
+    value = raw.strip(",[]")
+    if not value:
+        raise QueryError(f"{field}: the value after {op!r} is blank")
+    if value in _WILDCARDS:
+        if op_name != "eq":
+            raise QueryError(f"{field}: the wildcard {value!r} only works with =")
+        result.pop(field, None)
+        return
+    result.setdefault(field, {})[op_name] = _convert(field, op_name, value)
+
+
+def _convert(field: str, op_name: str, value: str) -> Any:
+    if op_name in ("in", "notin"):
+        items = [part.strip() for part in value.split(",") if part.strip()]
+        return [_scalar(field, item) for item in items]
+    return _scalar(field, value)
+
+
+def _scalar(field: str, value: str) -> Any:
+    if field == "driver_version" and "." in value:
+        return _driver_number(value)
+    value = value.replace("_", " ").strip('"')
+    if field in _MULTIPLIERS:
+        try:
+            return float(value) * _MULTIPLIERS[field]
+        except ValueError:
+            raise QueryError(f"{field}: {value!r} is not a number") from None
+    return _LITERALS.get(value, value)
+
+
+def _driver_number(version: str) -> int:
+    """``"535.86.05"`` -> ``535086005``, as the CLI's ``numeric_version``."""
+    parts = version.strip('"').split(".")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        raise QueryError(f"driver_version: {version!r} is not of the form X.Y.Z")
+    return int("".join(part.zfill(3) for part in parts))
+
+
+# Matching, as the server does it for /bundles/ and for workergroup recruiting.
+
+
+def matches(offer: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
+    """Whether ``offer`` passes every ``{field: {op: value}}`` filter of ``query``.
+
+    Entries that are not filters (``order``, ``limit``, ``type``, ``allocated_storage``) are ignored.
+    The CLI sends numbers as strings; they compare numerically when the offer's value is a number.
+    """
+    for field, ops in query.items():
+        if not isinstance(ops, Mapping):
+            continue
+        actual = _offer_value(offer, _ALIASES.get(field, field))
+        for op, expected in ops.items():
+            if not _compare(field, actual, str(op), expected):
+                return False
+    return True
+
+
+def _offer_value(offer: Mapping[str, Any], field: str) -> Any:
+    value = offer.get(field)
+    if field == "driver_version" and isinstance(value, str) and value.count(".") == 2:
+        try:
+            return _driver_number(value)
+        except QueryError:
+            return value
+    return value
+
+
+def _compare(field: str, actual: Any, op: str, expected: Any) -> bool:
+    if op in ("in", "notin"):
+        if not isinstance(expected, list | tuple | set | frozenset):
+            expected = [expected]
+        found = any(_equal(field, actual, item) for item in expected)
+        return found if op == "in" else not found
+    if op == "eq":
+        return _equal(field, actual, expected)
+    if op == "neq":
+        return not _equal(field, actual, expected)
+    if op in ("gt", "gte", "lt", "lte"):
+        return _ordered(actual, op, expected)
+    raise QueryError(f"{field}: unknown operator {op!r}; use one of eq neq gt gte lt lte in notin")
+
+
+def _equal(field: str, actual: Any, expected: Any) -> bool:
+    if actual is None or expected is None:
+        return actual is expected
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return bool(_as_bool(actual) == _as_bool(expected))
+    if _is_number(actual):
+        number = _as_number(expected)
+        return number is not None and float(actual) == number
+    left, right = _text(actual), _text(expected)
+    # geolocation is free text ("Sweden, SE"); queries name the two-letter country code.
+    return left == right or (field == "geolocation" and left.rsplit(",", 1)[-1].strip() == right)
+
+
+def _ordered(actual: Any, op: str, expected: Any) -> bool:
+    left, right = _as_number(actual), _as_number(expected)
+    if left is None or right is None:
+        if not isinstance(actual, str) or not isinstance(expected, str):
+            return False
+        return _holds(actual, op, expected)
+    return _holds(left, op, right)
+
+
+def _holds(left: Any, op: str, right: Any) -> bool:
+    if op == "gt":
+        return bool(left > right)
+    if op == "gte":
+        return bool(left >= right)
+    if op == "lt":
+        return bool(left < right)
+    return bool(left <= right)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _as_number(value: Any) -> float | None:
+    if _is_number(value):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.replace("_", ""))
+        except ValueError:
+            return None
+    return None
+
+
+def _as_bool(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LITERALS.get(value.strip().lower().capitalize(), value)
+    if _is_number(value):
+        return bool(value)
+    return value
+
+
+def _text(value: Any) -> str:
+    # Raw JSON callers write "RTX_4090" (OpenAPI examples); the catalogue says "RTX 4090".
+    return str(value).replace("_", " ")
