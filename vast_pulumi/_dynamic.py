@@ -240,10 +240,6 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
 
     # -- outputs and reads ------------------------------------------------------------------------------
 
-    def outputs(self, inputs: BaseModel, computed: Mapping[str, Any]) -> Props:
-        """Complete outputs: every input's effective value, then what the API computed."""
-        return {**inputs.model_dump(mode="json", exclude={ADOPT_KEY}), **computed}
-
     def read_result(self, id_: str, outs: Props, props: Props) -> ReadResult:
         """A refresh result whose inputs match the refreshed outputs, so the next preview is clean."""
         inputs = {

@@ -1,0 +1,207 @@
+"""``diff``: new inputs against old outputs, with the replacements each resource needs. No API calls:
+these providers are not configured, so any call would fail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi.output import Unknown
+
+from vast_pulumi._dynamic import VastProvider
+from vast_pulumi.endpoint import EndpointProvider
+from vast_pulumi.instance import InstanceProvider
+from vast_pulumi.workergroup import WorkergroupProvider
+
+
+def checked(provider: VastProvider[Any], news: dict[str, Any]) -> dict[str, Any]:
+    result = provider.check({}, news)
+    assert result.failures == []
+    return {**result.inputs, "__provider": "new-blob"}
+
+
+def as_stored(outputs: dict[str, Any]) -> dict[str, Any]:
+    """Outputs as the engine hands them back: every number a float, plus the old __provider."""
+
+    def floats(value: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int):
+            return float(value)
+        if isinstance(value, dict):
+            return {k: floats(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [floats(v) for v in value]
+        return value
+
+    return {**floats(outputs), "__provider": "old-blob"}
+
+
+ENDPOINT = {"endpoint_name": "ep", "max_workers": 4.0, "cold_workers": 1.0, "_marker": "m1"}
+
+
+def endpoint_outputs() -> dict[str, Any]:
+    outputs = checked(EndpointProvider(), ENDPOINT)
+    outputs.pop("adopt_id")
+    outputs.pop("_marker")
+    return as_stored({**outputs, "api_key": "k", "inactivity_timeout": 60})
+
+
+def test_no_change_after_the_int_float_round_trip() -> None:
+    provider = EndpointProvider()
+    result = provider.diff("1", endpoint_outputs(), checked(provider, ENDPOINT))
+    assert (result.changes, result.replaces) == (False, [])
+
+
+def test_a_changed_provider_blob_marker_or_adopt_id_is_no_change() -> None:
+    provider = EndpointProvider()
+    news = checked(provider, {**ENDPOINT, "_marker": "other", "adopt_id": 7.0})
+    assert provider.diff("1", endpoint_outputs(), news).changes is False
+
+
+def test_endpoint_scaling_change_updates_in_place() -> None:
+    provider = EndpointProvider()
+    result = provider.diff("1", endpoint_outputs(), checked(provider, {**ENDPOINT, "max_workers": 7.0}))
+    assert (result.changes, result.replaces) == (True, [])
+
+
+def test_endpoint_rename_replaces() -> None:
+    provider = EndpointProvider()
+    result = provider.diff("1", endpoint_outputs(), checked(provider, {**ENDPOINT, "endpoint_name": "ep2"}))
+    assert (result.changes, result.replaces) == (True, ["endpoint_name"])
+
+
+def test_an_unset_server_default_is_no_change_and_setting_it_is_one() -> None:
+    provider = EndpointProvider()
+    old = endpoint_outputs()  # the API reported inactivity_timeout 60
+    assert provider.diff("1", old, checked(provider, ENDPOINT)).changes is False
+    assert (
+        provider.diff("1", old, checked(provider, {**ENDPOINT, "inactivity_timeout": 30.0})).changes is True
+    )
+
+
+def test_an_unknown_input_is_a_change_and_an_unknown_name_a_replacement() -> None:
+    provider = EndpointProvider()
+    news = checked(provider, {**ENDPOINT, "endpoint_name": Unknown()})
+    result = provider.diff("1", endpoint_outputs(), news)
+    assert (result.changes, result.replaces) == (True, ["endpoint_name"])
+
+
+WORKERGROUP = {"endpoint_id": "12", "search_params": "gpu_name=RTX_4090 num_gpus=1", "_marker": "m"}
+
+
+def workergroup_outputs(search_query: dict[str, Any]) -> dict[str, Any]:
+    outputs = checked(WorkergroupProvider(), WORKERGROUP)
+    outputs.pop("adopt_id")
+    outputs.pop("_marker")
+    server = {
+        "endpoint_name": "ep",
+        "gpu_ram": 24,
+        "cold_workers": 3,
+        "max_workers": 20,
+        "search_query": search_query,
+    }
+    return as_stored({**outputs, **server, "api_key": "k"})
+
+
+def stored_query(text: str) -> dict[str, Any]:
+    from vast_pulumi.query import parse_query
+
+    return parse_query(text)
+
+
+def test_search_params_compare_by_meaning_not_spelling() -> None:
+    provider = WorkergroupProvider()
+    old = workergroup_outputs(stored_query("gpu_name=RTX_4090 num_gpus=1"))
+    respelled = checked(provider, {**WORKERGROUP, "search_params": "num_gpus = 1   gpu_name=RTX_4090"})
+    assert provider.diff("5", old, respelled).changes is False
+    changed = checked(provider, {**WORKERGROUP, "search_params": "gpu_name=RTX_4090 num_gpus=2"})
+    assert (provider.diff("5", old, changed).changes, provider.diff("5", old, changed).replaces) == (True, [])
+
+
+def test_search_params_drift_on_the_server_is_a_change() -> None:
+    provider = WorkergroupProvider()
+    old = workergroup_outputs(stored_query("gpu_name=RTX_3090 num_gpus=1"))
+    assert provider.diff("5", old, checked(provider, WORKERGROUP)).changes is True
+
+
+def test_workergroup_moving_to_another_endpoint_replaces() -> None:
+    provider = WorkergroupProvider()
+    old = workergroup_outputs(stored_query(WORKERGROUP["search_params"]))
+    result = provider.diff("5", old, checked(provider, {**WORKERGROUP, "endpoint_id": "13"}))
+    assert result.replaces == ["endpoint_id"]
+
+
+def test_workergroup_naming_the_same_endpoint_by_name_is_no_change() -> None:
+    provider = WorkergroupProvider()
+    old = workergroup_outputs(stored_query(WORKERGROUP["search_params"]))
+    by_name = {key: value for key, value in WORKERGROUP.items() if key != "endpoint_id"}
+    assert provider.diff("5", old, checked(provider, {**by_name, "endpoint_name": "ep"})).changes is False
+
+
+def test_workergroup_unknown_endpoint_at_preview_replaces() -> None:
+    provider = WorkergroupProvider()
+    old = workergroup_outputs(stored_query(WORKERGROUP["search_params"]))
+    result = provider.diff("5", old, checked(provider, {**WORKERGROUP, "endpoint_id": Unknown()}))
+    assert result.replaces == ["endpoint_id"]
+
+
+BOX = {
+    "offer_query": "gpu_name=RTX_4090 num_gpus=1",
+    "image": "pytorch/pytorch",
+    "disk": 32.0,
+    "_marker": "m",
+}
+
+
+def instance_outputs() -> dict[str, Any]:
+    outputs = checked(InstanceProvider(), BOX)
+    outputs.pop("adopt_id")
+    outputs.pop("_marker")
+    computed = {"offer_id": 4242, "runtype": "ssh", "label": None, "ssh_host": "h", "ssh_port": 2222}
+    return as_stored({**outputs, **computed, "ports": {"22/tcp": "2222"}})
+
+
+def box_diff(**changes: Any) -> tuple[bool | None, list[str], bool | None]:
+    provider = InstanceProvider()
+    result = provider.diff("9", instance_outputs(), checked(provider, {**BOX, **changes}))
+    return result.changes, list(result.replaces or []), result.delete_before_replace
+
+
+def test_instance_no_change() -> None:
+    assert box_diff() == (False, [], None)
+
+
+def test_instance_offer_query_respelled_is_no_change() -> None:
+    assert box_diff(offer_query="num_gpus=1  gpu_name=RTX_4090") == (False, [], None)
+
+
+def test_instance_in_place_changes() -> None:
+    for change in (
+        {"label": "x"},
+        {"target_state": "stopped"},
+        {"image": "pytorch/pytorch:2"},
+        {"env": {"A": "1"}},
+        {"onstart": "echo hi"},
+        {"args_str": "--serve"},
+        {"order": "-dlperf"},
+        {"ready_timeout": 60.0},
+    ):
+        assert box_diff(**change) == (True, [], None), change
+
+
+def test_instance_replacements_destroy_the_old_one_first() -> None:
+    for field, value in (
+        ("offer_query", "gpu_name=RTX_3090"),
+        ("disk", 64.0),
+        ("runtype", "jupyter_proxy ssh_proxy"),
+        ("price", 0.5),
+        ("image_login", "-u a -p b ghcr.io"),
+    ):
+        assert box_diff(**{field: value}) == (True, [field], True), field
+
+
+def test_instance_pinning_the_offer_it_already_rented_is_no_change() -> None:
+    pinned = {key: value for key, value in BOX.items() if key != "offer_query"}
+    provider = InstanceProvider()
+    result = provider.diff("9", instance_outputs(), checked(provider, {**pinned, "offer_id": 4242.0}))
+    assert result.changes is False

@@ -1,0 +1,20 @@
+"""The public API: ``from vast_pulumi import ...``, importable without loading what it does not use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import vast_pulumi
+
+
+def test_every_public_name_resolves() -> None:
+    assert sorted(vast_pulumi.__all__) == sorted(vast_pulumi._EXPORTS)
+    for name in vast_pulumi.__all__:
+        assert getattr(vast_pulumi, name).__name__ == name
+
+
+def test_importing_the_package_loads_neither_pulumi_nor_the_resources() -> None:
+    probe = "import sys, vast_pulumi.settings; print([m for m in ('pulumi', 'pydantic') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

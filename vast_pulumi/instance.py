@@ -1,0 +1,600 @@
+"""A rented Vast.ai GPU instance.
+
+>>> box = Instance(
+...     "dev-box",
+...     offer_query="gpu_name=RTX_4090 num_gpus=1 reliability>0.98",
+...     image="pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
+...     disk=32,
+... )
+>>> pulumi.export("ssh", pulumi.Output.concat("ssh -p ", box.ssh_port.apply(str), " root@", box.ssh_host))
+
+**Which machine.** ``offer_id`` rents that offer; ``offer_query`` (the CLI's query language, with
+``order``, default cheapest first) is resolved at create to the best matching offer, moving on to the
+next one when an offer is taken meanwhile. With ``price`` the instance is interruptible at that bid.
+
+**Create** rents, then waits (unless ``wait_until_ready=False``) until the instance is in
+``target_state``, polling at growing intervals (1 s, x1.5, at most 30 s) for at most
+``ready_timeout`` seconds, and failing early when it exits, goes offline or reports an error. When the
+wait fails, the instance is destroyed before the error is raised, so nothing is left billing.
+
+**Updates.** In place: ``label`` and ``target_state`` (start/stop), and ``image``, ``env``, ``onstart``,
+``args``, ``args_str``, ``template_hash_id`` (the container is recreated on the same machine). A change of
+``offer_id``/``offer_query``, ``disk``, ``runtype``, ``price`` or ``image_login`` rents a new instance;
+the old one is destroyed first, so two GPUs are never paid for at once. ``order``, ``cancel_unavail``,
+``wait_until_ready`` and ``ready_timeout`` only matter to a create: changing them calls no API.
+
+**No duplicates.** Each instance carries its resource's marker in its environment
+(``VAST_PULUMI_MARKER``). A create first looks for a live instance with its marker and adopts it: a
+``pulumi up`` that was interrupted after renting converges when run again, and a rent whose reply was
+lost is found instead of repeated.
+
+**Existing instances.** ``Instance.get("name", "123")`` reads one without managing it; the ``adopt_id``
+input makes ``create`` take instance 123 under management (label, state and image brought to the
+inputs) instead of renting one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Literal, TypedDict, Unpack
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from vast_pulumi._dynamic import MARKER_KEY, Props, VastProvider, VastResource, numeric_id, require_one_of
+from vast_pulumi.client import Row
+from vast_pulumi.errors import VastApiError, VastConnectionError
+from vast_pulumi.offers import canonical_query, order_clause, search_offers
+from vast_pulumi.query import QueryError, parse_query
+
+__all__ = ["Instance", "InstanceArgs", "InstanceInputs", "InstanceProvider"]
+
+_log = logging.getLogger("vast_pulumi")
+
+MARKER_ENV = "VAST_PULUMI_MARKER"
+OFFER_CANDIDATES = 8
+_FIRST_POLL_SECONDS = 1.0
+_POLL_GROWTH = 1.5
+_MAX_POLL_SECONDS = 30.0
+# status_msg words that mean the container failed (those the official client's wait looks for).
+_ERROR_WORDS = ("error", "failed", "failure", "exception", "traceback", "oci runtime", "permission denied")
+_RUNTYPE_TOKENS = frozenset(
+    {
+        "ssh",
+        "ssh_proxy",
+        "ssh_direct",
+        "ssh_direc",
+        "jupyter",
+        "jupyter_proxy",
+        "jupyter_direct",
+        "jupyter_direc",
+    }
+) | {"args"}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PORT_FLAG = re.compile(r"^-p \d+(:\d+)?(/(tcp|udp))?$")
+# Inputs the instance keeps in its container config, changed in place with update_template.
+_TEMPLATE_FIELDS = ("image", "template_hash_id", "env", "onstart", "args", "args_str")
+
+
+class InstanceInputs(BaseModel):
+    """The instance's inputs as the provider validates them; names and units are the API's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    offer_id: int | None = Field(None, gt=0)
+    offer_query: str | None = None
+    order: str = "dph_total"
+    image: str | None = Field(None, min_length=1)
+    template_hash_id: str | None = Field(None, min_length=1)
+    disk: float = Field(10.0, gt=0)  # GB
+    label: str | None = Field(None, max_length=1024)
+    env: dict[str, str] = Field(default_factory=dict)
+    onstart: str | None = Field(None, max_length=4048)
+    args: list[str] | None = None
+    args_str: str | None = None
+    runtype: str | None = None
+    price: float | None = Field(None, gt=0, le=128)  # $/hour bid: interruptible
+    target_state: Literal["running", "stopped"] = "running"
+    image_login: str | None = None  # "-u user -p token registry"; secret
+    cancel_unavail: bool = True
+    wait_until_ready: bool = True
+    ready_timeout: float = Field(900.0, gt=0)  # seconds
+    adopt_id: int | None = Field(None, gt=0)
+
+    @field_validator("offer_query")
+    @classmethod
+    def _parsable(cls, query: str) -> str:
+        try:
+            parse_query(query)
+        except QueryError as error:
+            raise ValueError(str(error)) from None
+        return query
+
+    @field_validator("order")
+    @classmethod
+    def _order(cls, order: str) -> str:
+        order_clause(order)
+        return order
+
+    @field_validator("env")
+    @classmethod
+    def _env_keys(cls, env: dict[str, str]) -> dict[str, str]:
+        for key in env:
+            if key == MARKER_ENV:
+                raise ValueError(f"{MARKER_ENV} is reserved for vast-pulumi")
+            if not (_ENV_NAME.match(key) or _PORT_FLAG.match(key)):
+                raise ValueError(
+                    f"key {key!r} must be a variable name (letters, digits, '_') "
+                    "or a port mapping like '-p 8000:8000'"
+                )
+        return env
+
+    @field_validator("runtype")
+    @classmethod
+    def _runtype(cls, runtype: str) -> str:
+        unknown = [token for token in runtype.split() if token not in _RUNTYPE_TOKENS]
+        if unknown or not runtype.split():
+            raise ValueError(f"must be space-separated tokens from {', '.join(sorted(_RUNTYPE_TOKENS))}")
+        return runtype
+
+    @model_validator(mode="after")
+    def _exclusive(self, info: ValidationInfo) -> InstanceInputs:
+        if self.adopt_id is None:
+            require_one_of(self, info, ("offer_id", "offer_query"))
+        require_one_of(self, info, ("image", "template_hash_id"))
+        require_one_of(self, info, ("args", "args_str"), required=False)
+        return self
+
+
+class InstanceArgs(TypedDict, total=False):
+    """Inputs of :class:`Instance`; see :class:`InstanceInputs` for rules and defaults."""
+
+    offer_id: pulumi.Input[int]
+    offer_query: pulumi.Input[str]
+    order: pulumi.Input[str]
+    image: pulumi.Input[str]
+    template_hash_id: pulumi.Input[str]
+    disk: pulumi.Input[float]
+    label: pulumi.Input[str]
+    env: pulumi.Input[dict[str, pulumi.Input[str]]]
+    onstart: pulumi.Input[str]
+    args: pulumi.Input[list[pulumi.Input[str]]]
+    args_str: pulumi.Input[str]
+    runtype: pulumi.Input[str]
+    price: pulumi.Input[float]
+    target_state: pulumi.Input[str]
+    image_login: pulumi.Input[str]
+    cancel_unavail: pulumi.Input[bool]
+    wait_until_ready: pulumi.Input[bool]
+    ready_timeout: pulumi.Input[float]
+    adopt_id: pulumi.Input[int]
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """An instance a create holds: rented now, found by its marker, or adopted by id."""
+
+    instance_id: int
+    offer_id: int | None
+    instance_api_key: str | None
+    ours: bool  # made for this resource (so a failed start destroys it), not the user's own
+
+
+class InstanceNotReadyError(RuntimeError):
+    """The instance did not reach its target state."""
+
+
+class InstanceProvider(VastProvider[InstanceInputs]):
+    inputs_model = InstanceInputs
+    replace_on_change = frozenset({"offer_id", "offer_query", "disk", "runtype", "price", "image_login"})
+    server_defaults = frozenset({"offer_id", "offer_query", "image", "template_hash_id", "label", "runtype"})
+    secret_inputs = frozenset({"image_login"})
+    delete_before_replace = True  # never two GPUs billing at once; and the marker must be free
+
+    def create(self, props: Props) -> CreateResult:
+        inputs = self.parse(props)
+        marker = str(props.get(MARKER_KEY) or "")
+        if inputs.adopt_id is not None:
+            launch = self._adopt(inputs)
+        else:
+            launch = self._marked(marker, inputs) or self._rent(inputs, marker)
+        row = self._settle(launch, inputs)
+        return CreateResult(
+            str(launch.instance_id), self._outputs(inputs.model_dump(mode="json"), row, launch)
+        )
+
+    def read(self, id_: str, props: Props) -> ReadResult:
+        instance_id = numeric_id(id_)
+        row = self._row(instance_id)
+        if row is None:
+            return self.gone()
+        launch = _Launch(instance_id, props.get("offer_id"), props.get("instance_api_key"), ours=False)
+        outs = self._outputs(props, row, launch)
+        outs["label"] = row.get("label")  # drift shows; the other inputs are not read back (see above)
+        if row.get("intended_status") in ("running", "stopped"):
+            outs["target_state"] = row["intended_status"]
+        return self.read_result(id_, outs, props)
+
+    def update(self, id_: str, olds: Props, news: Props) -> UpdateResult:
+        inputs = self.parse(news)
+        instance_id = numeric_id(id_)
+        marker = str(news.get(MARKER_KEY) or "")
+        restarted = self._apply_changes(instance_id, olds, inputs, marker)
+        if restarted and inputs.wait_until_ready:
+            row = self._wait(instance_id, inputs, starting=True)
+        else:
+            row = self._require(instance_id)
+        launch = _Launch(instance_id, olds.get("offer_id"), olds.get("instance_api_key"), ours=False)
+        return UpdateResult(self._outputs(inputs.model_dump(mode="json"), row, launch))
+
+    def delete(self, id_: str, _props: Props) -> None:
+        self.client.destroy_instance(numeric_id(id_))  # already gone is fine
+
+    def differs(self, key: str, olds: Props, news: Props) -> bool:
+        new = news.get(key)
+        if key == "offer_query" and isinstance(new, str) and isinstance(olds.get(key), str):
+            return canonical_query(parse_query(new)) != canonical_query(parse_query(olds[key]))
+        return super().differs(key, olds, news)
+
+    # -- create -------------------------------------------------------------------------------------
+
+    def _rent(self, inputs: InstanceInputs, marker: str) -> _Launch:
+        body = _create_body(inputs, marker)
+        candidates = self._candidates(inputs)
+        for offer_id in candidates:
+            try:
+                reply = self.client.create_instance(offer_id, body)
+            except VastConnectionError as error:
+                if not error.outcome_unknown:
+                    raise
+                # The rent may have happened: the marker tells. If not, this offer is in doubt: next.
+                found = self._marked(marker, inputs, fresh=True)
+                if found is not None:
+                    return found
+                continue
+            except VastApiError as error:
+                if error.is_not_found:  # no_such_ask: taken since the search
+                    _log.warning("vast: offer %s is no longer available; trying the next one", offer_id)
+                    continue
+                raise
+            instance_id = int(reply["new_contract"])
+            _log.warning("vast: rented instance %s from offer %s", instance_id, offer_id)
+            return _Launch(instance_id, offer_id, reply.get("instance_api_key"), ours=True)
+        raise RuntimeError(
+            f"could not rent any of the {len(candidates)} offers tried ({_describe_offer(inputs)}): "
+            "all were taken meanwhile; run again"
+        )
+
+    def _candidates(self, inputs: InstanceInputs) -> list[int]:
+        if inputs.offer_id is not None:
+            return [inputs.offer_id]
+        assert inputs.offer_query is not None
+        offers = search_offers(
+            self.client,
+            inputs.offer_query,
+            order=inputs.order,
+            limit=OFFER_CANDIDATES,
+            interruptible=inputs.price is not None,
+        )
+        if inputs.price is not None:
+            offers = [offer for offer in offers if offer.min_bid is None or offer.min_bid <= inputs.price]
+        if not offers:
+            raise RuntimeError(f"no offer matches {_describe_offer(inputs)} right now")
+        return [offer.id for offer in offers]
+
+    def _marked(self, marker: str, inputs: InstanceInputs, *, fresh: bool = False) -> _Launch | None:
+        """A live instance carrying this resource's marker: what an interrupted create rented."""
+        if not marker:
+            return None
+        rows = self.client.list_instances() if fresh else self.client.cached_instances()
+        found = next((row for row in rows if _env_of(row).get(MARKER_ENV) == marker), None)
+        if found is None:
+            return None
+        _log.warning(
+            "vast: adopting instance %s, rented for this resource by an earlier attempt", found["id"]
+        )
+        instance_id = int(found["id"])
+        if inputs.label is not None and found.get("label") != inputs.label:
+            self.client.label_instance(instance_id, inputs.label)
+        return _Launch(instance_id, _offer_of(found), None, ours=True)
+
+    def _adopt(self, inputs: InstanceInputs) -> _Launch:
+        assert inputs.adopt_id is not None
+        row = self.client.get_instance(inputs.adopt_id)
+        if row is None:
+            raise ValueError(f"adopt_id: there is no instance {inputs.adopt_id} on this account")
+        current = {
+            "label": row.get("label"),
+            "target_state": row.get("intended_status"),
+            "image": row.get("image_uuid"),
+        }
+        current.update({key: getattr(inputs, key) for key in _TEMPLATE_FIELDS if key != "image"})
+        self._apply_changes(inputs.adopt_id, current, inputs, marker="")
+        return _Launch(inputs.adopt_id, _offer_of(row), None, ours=False)
+
+    def _settle(self, launch: _Launch, inputs: InstanceInputs) -> Row:
+        """Wait for the target state; a failed start of an instance made for us destroys it first."""
+        try:
+            if inputs.wait_until_ready:
+                return self._wait(launch.instance_id, inputs, starting=not launch.ours)
+            return self._require(launch.instance_id)
+        except Exception as error:
+            if not launch.ours:
+                raise
+            raise InstanceNotReadyError(
+                f"{error}. {self._destroy_after_failure(launch.instance_id)}"
+            ) from error
+
+    def _destroy_after_failure(self, instance_id: int) -> str:
+        try:
+            self.client.destroy_instance(instance_id)
+        except Exception as error:
+            return (
+                f"Destroying it failed too ({error}); it may still be billing: "
+                f"destroy it yourself (vastai destroy instance {instance_id})"
+            )
+        return f"Instance {instance_id} was destroyed, so nothing is left billing"
+
+    # -- update -------------------------------------------------------------------------------------
+
+    def _apply_changes(self, instance_id: int, olds: Props, inputs: InstanceInputs, marker: str) -> bool:
+        """Label, container config and state, each only if it changed; True if the container restarts."""
+        if inputs.label is not None and inputs.label != olds.get("label"):
+            self.client.label_instance(instance_id, inputs.label)
+        news = inputs.model_dump(mode="json")
+        template_changed = [key for key in _TEMPLATE_FIELDS if self.differs(key, olds, news)]
+        if template_changed:
+            self.client.update_instance_template(instance_id, _template_body(inputs, marker))
+        state_changed = inputs.target_state != olds.get("target_state")
+        if state_changed:
+            self.client.update_instance_state(instance_id, inputs.target_state)
+        return bool(template_changed) or state_changed
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def _wait(self, instance_id: int, inputs: InstanceInputs, *, starting: bool) -> Row:
+        """Poll (shared list snapshots, growing intervals) until the instance is in its target state.
+
+        ``starting``: the instance may begin stopped or exited (adopted, or restarted by an update), so
+        those states are not failures.
+        """
+        target = inputs.target_state
+        deadline = time.monotonic() + inputs.ready_timeout
+        interval = _FIRST_POLL_SECONDS
+        while True:
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+            row = self._row(instance_id, max_age=interval)
+            if row is None:
+                raise InstanceNotReadyError(f"instance {instance_id} disappeared while starting")
+            if row.get("intended_status") == target and _actual(row) == target:
+                return row
+            failure = _failure(row, target, starting=starting)
+            if failure:
+                raise InstanceNotReadyError(f"instance {instance_id} failed to become {target}: {failure}")
+            if time.monotonic() >= deadline:
+                raise InstanceNotReadyError(
+                    f"instance {instance_id} was not {target} after {inputs.ready_timeout:g} s "
+                    f"(status {_actual(row)!r}: {row.get('status_msg') or 'no message'})"
+                )
+            interval = min(interval * _POLL_GROWTH, _MAX_POLL_SECONDS)
+
+    def _row(self, instance_id: int, max_age: float | None = None) -> Row | None:
+        """The instance's row: from the shared list snapshot, else (not listed yet, or gone) one GET."""
+        rows = self.client.cached_instances() if max_age is None else self.client.cached_instances(max_age)
+        listed = next((row for row in rows if row.get("id") == instance_id), None)
+        return listed if listed is not None else self.client.get_instance(instance_id)
+
+    def _require(self, instance_id: int) -> Row:
+        row = self._row(instance_id)
+        if row is None:
+            raise InstanceNotReadyError(f"instance {instance_id} is gone")
+        return row
+
+    def _outputs(self, given: Props, row: Row, launch: _Launch) -> Props:
+        outputs = {key: given.get(key) for key in InstanceInputs.model_fields if key != "adopt_id"}
+        outputs.update(
+            offer_id=launch.offer_id if launch.offer_id is not None else given.get("offer_id"),
+            runtype=given.get("runtype") or _effective_runtype(given),
+            label=row.get("label") if given.get("label") is None else given.get("label"),
+            actual_status=_actual(row),
+            ssh_host=row.get("ssh_host"),
+            ssh_port=_int_or_none(row.get("ssh_port")),
+            public_ipaddr=row.get("public_ipaddr"),
+            ports=_ports(row.get("ports")),
+            gpu_name=row.get("gpu_name"),
+            num_gpus=_int_or_none(row.get("num_gpus")),
+            dph_total=row.get("dph_total"),
+            machine_id=_int_or_none(row.get("machine_id")),
+            instance_api_key=launch.instance_api_key,
+            jupyter_token=row.get("jupyter_token"),
+        )
+        return outputs
+
+
+# -- request bodies -------------------------------------------------------------------------------------
+
+
+def _create_body(inputs: InstanceInputs, marker: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "client_id": "me",
+        "disk": inputs.disk,
+        "target_state": inputs.target_state,
+        "cancel_unavail": inputs.cancel_unavail,
+        "env": _env_with_marker(inputs.env, marker),
+    }
+    optional = {
+        "image": inputs.image,
+        "template_hash_id": inputs.template_hash_id,
+        "label": inputs.label,
+        "onstart": inputs.onstart,
+        "args": inputs.args,
+        "args_str": inputs.args_str,
+        "runtype": _effective_runtype(inputs.model_dump()),
+        "price": inputs.price,
+        "image_login": inputs.image_login,
+    }
+    body.update({key: value for key, value in optional.items() if value is not None})
+    return body
+
+
+def _template_body(inputs: InstanceInputs, marker: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"env": _env_with_marker(inputs.env, marker)}
+    for key in ("image", "template_hash_id", "onstart", "args", "args_str"):
+        if getattr(inputs, key) is not None:
+            body[key] = getattr(inputs, key)
+    return body
+
+
+def _env_with_marker(env: dict[str, str], marker: str) -> dict[str, str]:
+    return {**env, MARKER_ENV: marker} if marker else dict(env)
+
+
+def _effective_runtype(inputs: Props) -> str | None:
+    """The runtype sent: as given; else the template's (none sent); else args or ssh."""
+    if inputs.get("runtype"):
+        return str(inputs["runtype"])
+    if inputs.get("template_hash_id"):
+        return None
+    return "args" if inputs.get("args") or inputs.get("args_str") else "ssh"
+
+
+# -- reading rows -----------------------------------------------------------------------------------------
+
+
+def _actual(row: Row) -> str | None:
+    status = row.get("actual_status")
+    return str(status) if status is not None else None
+
+
+def _failure(row: Row, target: str, *, starting: bool) -> str | None:
+    """Why waiting longer is pointless, or None."""
+    message = str(row.get("status_msg") or "")
+    actual = _actual(row)
+    if target == "running":
+        if actual in ("offline", "unknown") or (actual == "exited" and not starting):
+            return f"status {actual!r} ({message or 'no message'})"
+        if any(word in message.lower() for word in _ERROR_WORDS):
+            return f"status {actual!r}: {message}"
+    if row.get("intended_status") not in (None, target) and not starting:
+        return f"the API says it is meant to be {row.get('intended_status')!r}"
+    return None
+
+
+def _env_of(row: Row) -> dict[str, str]:
+    """``extra_env`` comes as ``[[key, value], ...]`` (sometimes as a dict)."""
+    env = row.get("extra_env")
+    if isinstance(env, dict):
+        return {str(k): str(v) for k, v in env.items()}
+    if isinstance(env, list):
+        return {
+            str(pair[0]): str(pair[1]) for pair in env if isinstance(pair, list | tuple) and len(pair) == 2
+        }
+    return {}
+
+
+def _offer_of(row: Row) -> int | None:
+    return _int_or_none(row.get("ask_id") if row.get("ask_id") is not None else row.get("bundle_id"))
+
+
+def _ports(ports: Any) -> dict[str, str]:
+    """``{"22/tcp": [{"HostIp": "0.0.0.0", "HostPort": "41022"}, ...]}`` -> ``{"22/tcp": "41022"}``."""
+    if not isinstance(ports, dict):
+        return {}
+    mapped = {}
+    for container_port, bindings in ports.items():
+        if not isinstance(bindings, list) or not bindings:
+            continue
+        ipv4 = [b for b in bindings if isinstance(b, dict) and ":" not in str(b.get("HostIp", ""))]
+        chosen = (ipv4 or bindings)[0]
+        if isinstance(chosen, dict) and chosen.get("HostPort") is not None:
+            mapped[str(container_port)] = str(chosen["HostPort"])
+    return mapped
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _describe_offer(inputs: InstanceInputs) -> str:
+    return (
+        f"offer {inputs.offer_id}" if inputs.offer_id is not None else f"offer_query {inputs.offer_query!r}"
+    )
+
+
+class Instance(VastResource, module="vast", name="Instance"):
+    """A rented GPU instance. Outputs: connection details, hardware and price of the rented offer,
+    ``instance_api_key`` and ``jupyter_token`` (secrets), and the inputs' effective values."""
+
+    offer_id: pulumi.Output[int]
+    offer_query: pulumi.Output[str | None]
+    order: pulumi.Output[str]
+    image: pulumi.Output[str | None]
+    template_hash_id: pulumi.Output[str | None]
+    disk: pulumi.Output[float]
+    label: pulumi.Output[str | None]
+    env: pulumi.Output[dict[str, str]]
+    onstart: pulumi.Output[str | None]
+    args: pulumi.Output[list[str] | None]
+    args_str: pulumi.Output[str | None]
+    runtype: pulumi.Output[str | None]
+    price: pulumi.Output[float | None]
+    target_state: pulumi.Output[str]
+    image_login: pulumi.Output[str | None]
+    cancel_unavail: pulumi.Output[bool]
+    wait_until_ready: pulumi.Output[bool]
+    ready_timeout: pulumi.Output[float]
+    actual_status: pulumi.Output[str]
+    ssh_host: pulumi.Output[str]
+    ssh_port: pulumi.Output[int]
+    public_ipaddr: pulumi.Output[str]
+    ports: pulumi.Output[dict[str, str]]
+    gpu_name: pulumi.Output[str]
+    num_gpus: pulumi.Output[int]
+    dph_total: pulumi.Output[float]
+    machine_id: pulumi.Output[int]
+    instance_api_key: pulumi.Output[str]
+    jupyter_token: pulumi.Output[str]
+
+    output_keys = (
+        *(key for key in InstanceInputs.model_fields if key != "adopt_id"),
+        "actual_status",
+        "ssh_host",
+        "ssh_port",
+        "public_ipaddr",
+        "ports",
+        "gpu_name",
+        "num_gpus",
+        "dph_total",
+        "machine_id",
+        "instance_api_key",
+        "jupyter_token",
+    )
+    secret_outputs = ("instance_api_key", "jupyter_token", "image_login")
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: InstanceArgs | None = None,
+        /,
+        opts: pulumi.ResourceOptions | None = None,
+        **kwargs: Unpack[InstanceArgs],
+    ) -> None:
+        values: dict[str, Any] = {**(args or {}), **kwargs}
+        if values.get("image_login") is not None:
+            # Stored encrypted in state even when given as a plain string.
+            values["image_login"] = pulumi.Output.secret(values["image_login"])
+        super().__init__(InstanceProvider(), resource_name, values, opts)
+
+    @classmethod
+    def get(
+        cls, resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
+    ) -> Instance:
+        """Read an existing instance into the program without managing it."""
+        return cls(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))

@@ -1,0 +1,158 @@
+"""Searching GPU offers with the CLI's query language.
+
+>>> from vast_pulumi import get_offers
+>>> cheapest = get_offers("gpu_name=RTX_4090 num_gpus=1 reliability>0.98", limit=3)
+>>> cheapest[0].dph_total, cheapest[0].gpu_ram  # $/hour, MB
+
+``get_offers`` works inside a Pulumi program (it runs at preview as well as at ``up``, reading
+``vast:apiKey``/``vast:apiUrl`` from the stack config) and outside one (environment, then the CLI's key
+file). Queries use the CLI's grammar and defaults: ``verified``, ``rentable``, unrented, not external,
+sizes in GB; ``order`` is a comma-separated list of fields, ``-`` for descending (``"-dlperf,dph_total"``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pydantic import BaseModel, ConfigDict
+
+from vast_pulumi.client import VastClient, shared_client
+from vast_pulumi.query import parse_query
+from vast_pulumi.settings import ProviderSettings
+
+__all__ = ["Offer", "canonical_query", "get_offers", "order_clause", "search_offers"]
+
+DEFAULT_ORDER = "dph_total"
+DEFAULT_LIMIT = 64
+
+
+class Offer(BaseModel):
+    """A rentable machine offer. Extra API fields are kept (``offer.model_extra``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: int
+    machine_id: int | None = None
+    host_id: int | None = None
+    gpu_name: str | None = None
+    num_gpus: int | None = None
+    gpu_ram: float | None = None  # MB per GPU
+    cpu_ram: float | None = None  # MB
+    cpu_cores_effective: float | None = None
+    disk_space: float | None = None  # GB
+    dph_total: float | None = None  # $/hour, on-demand
+    min_bid: float | None = None  # $/hour, lowest interruptible bid
+    reliability: float | None = None
+    geolocation: str | None = None
+    verified: bool | None = None
+    cuda_max_good: float | None = None
+    inet_down: float | None = None  # Mb/s
+    inet_up: float | None = None
+    dlperf: float | None = None
+    score: float | None = None
+
+
+def order_clause(order: str) -> list[list[str]]:
+    """``"-score,dph_total"`` -> ``[["score", "desc"], ["dph_total", "asc"]]``."""
+    clauses = []
+    for term in (part.strip() for part in order.split(",")):
+        if not term:
+            continue
+        descending = term.startswith("-")
+        field = term.lstrip("-+")
+        if not field.isidentifier():
+            raise ValueError(f"order: {term!r} is not a field name")
+        clauses.append([field, "desc" if descending else "asc"])
+    if not clauses:
+        raise ValueError("order: name at least one field")
+    return clauses
+
+
+def search_offers(
+    client: VastClient,
+    query: str,
+    *,
+    order: str = DEFAULT_ORDER,
+    limit: int = DEFAULT_LIMIT,
+    interruptible: bool = False,
+) -> list[Offer]:
+    """Offers matching ``query``, best first by ``order``.
+
+    ``interruptible`` searches bid prices (for instances rented with a ``price``) instead of on-demand.
+    """
+    clauses = order_clause(order)
+    body: dict[str, Any] = {
+        **parse_query(query),
+        "order": clauses,
+        "type": "bid" if interruptible else "on-demand",
+        "limit": limit,
+    }
+    offers = [Offer.model_validate(row) for row in client.search_offers(body)]
+    # Like the CLI: the search index lags, so drop offers already rented; and sort ourselves, so
+    # "best first" holds whatever order the server used.
+    available = [offer for offer in offers if not (offer.model_extra or {}).get("rented")]
+    return _sorted(available, clauses)[:limit]
+
+
+def get_offers(
+    query: str,
+    *,
+    order: str = DEFAULT_ORDER,
+    limit: int = DEFAULT_LIMIT,
+    interruptible: bool = False,
+    api_key: str | None = None,
+    api_url: str | None = None,
+) -> list[Offer]:
+    """Search offers from a Pulumi program or a script; see the module docstring."""
+    config = _program_config()
+    settings = ProviderSettings.resolve(
+        api_key or config.get("apiKey"),
+        api_url or config.get("apiUrl"),
+    )
+    return search_offers(
+        shared_client(settings), query, order=order, limit=limit, interruptible=interruptible
+    )
+
+
+def canonical_query(query: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A parsed query in a form where equal meaning means equal value ("1", 1 and 1.0 alike)."""
+    if query is None:
+        return None
+    return {field: {op: _canonical(value) for op, value in ops.items()} for field, ops in query.items()}
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, list):
+        return sorted((_canonical(item) for item in value), key=repr)
+    if isinstance(value, bool) or value is None:
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _program_config() -> dict[str, str | None]:
+    """``vast:*`` stack config when running inside a Pulumi program, else nothing."""
+    try:
+        config = pulumi.Config("vast")
+        return {"apiKey": config.get("apiKey"), "apiUrl": config.get("apiUrl")}
+    except Exception:  # not in a program: the SDK has no settings to read config from
+        return {}
+
+
+def _sorted(offers: list[Offer], clauses: list[list[str]]) -> list[Offer]:
+    # Stable sorts from the last key to the first; offers lacking a field go last either way.
+    for field, direction in reversed(clauses):
+        present = [o for o in offers if isinstance(_field(o, field), int | float | str)]
+        missing = [o for o in offers if not isinstance(_field(o, field), int | float | str)]
+        present.sort(key=lambda offer: _field(offer, field), reverse=direction == "desc")
+        offers = present + missing
+    return offers
+
+
+def _field(offer: Offer, field: str) -> Any:
+    if field in Offer.model_fields:
+        return getattr(offer, field)
+    return (offer.model_extra or {}).get(field)

@@ -1,0 +1,283 @@
+"""A Vast.ai workergroup (``/api/v0/workergroups/``): how an endpoint recruits its GPU workers.
+
+>>> Workergroup(
+...     "workers",
+...     endpoint_id=endpoint.id,
+...     search_params="gpu_name=RTX_4090 num_gpus=1",
+...     launch_args="--image vllm/vllm-openai:latest --disk 64",
+... )
+
+The group names its endpoint by ``endpoint_id`` or ``endpoint_name`` (exactly one; either may be an
+output of an :class:`~vast_pulumi.Endpoint` or a stack reference) and its workers by a template
+(``template_hash`` or ``template_id``) or by an offer query ``search_params`` in the CLI's language,
+with ``launch_args`` (exactly one of the three). ``gpu_ram`` (GB), ``cold_workers`` and ``max_workers``
+are optional: left unset, the endpoint's policy applies. The endpoint's scaling fields (``min_load``,
+``target_util``, ``cold_mult``) are deliberately absent: the API ignores them at this level.
+
+Moving a group to another endpoint replaces it; everything else updates in place. ``search_params`` is
+compared by meaning (as the API parses it, default filters included), not by spelling.
+
+Existing groups: ``Workergroup.get("name", "567")`` reads one; the ``adopt_id`` input makes ``create``
+take group 567 under management (updated to the inputs) instead of creating one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from typing import Any, TypedDict, Unpack
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from vast_pulumi._dynamic import Props, VastProvider, VastResource, numeric_id, require_one_of
+from vast_pulumi.client import Row
+from vast_pulumi.errors import VastConnectionError
+from vast_pulumi.offers import canonical_query
+from vast_pulumi.query import QueryError, parse_query
+
+__all__ = ["Workergroup", "WorkergroupArgs", "WorkergroupInputs", "WorkergroupProvider"]
+
+_CREATE_ATTEMPTS = 3
+# Our clock and the API's may differ: how early a group may look created and still be ours.
+_CLOCK_SKEW_SECONDS = 120.0
+_OPTIONAL_FIELDS = ("template_hash", "template_id", "launch_args", "gpu_ram", "cold_workers", "max_workers")
+
+
+class WorkergroupInputs(BaseModel):
+    """The workergroup's inputs as the provider validates them; names and units are the API's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint_id: int | None = Field(None, gt=0)
+    endpoint_name: str | None = Field(None, min_length=1, max_length=255)
+    template_hash: str | None = Field(None, min_length=1)
+    template_id: int | None = Field(None, gt=0)
+    search_params: str | None = None  # offer query, CLI grammar
+    launch_args: str | None = None  # CLI-style create-instance arguments for the workers
+    gpu_ram: float | None = Field(None, gt=0)  # GB of VRAM a worker needs
+    cold_workers: int | None = Field(None, ge=0)
+    max_workers: int | None = Field(None, ge=0)
+    adopt_id: int | None = Field(None, gt=0)
+
+    @field_validator("search_params")
+    @classmethod
+    def _parsable(cls, query: str) -> str:
+        try:
+            parse_query(query)
+        except QueryError as error:
+            raise ValueError(str(error)) from None
+        return query
+
+    @model_validator(mode="after")
+    def _one_endpoint_one_worker_spec(self, info: ValidationInfo) -> WorkergroupInputs:
+        require_one_of(self, info, ("endpoint_id", "endpoint_name"))
+        require_one_of(self, info, ("template_hash", "template_id", "search_params"))
+        return self
+
+
+class WorkergroupArgs(TypedDict, total=False):
+    """Inputs of :class:`Workergroup`; see :class:`WorkergroupInputs` for rules."""
+
+    endpoint_id: pulumi.Input[int | str]
+    endpoint_name: pulumi.Input[str]
+    template_hash: pulumi.Input[str]
+    template_id: pulumi.Input[int]
+    search_params: pulumi.Input[str]
+    launch_args: pulumi.Input[str]
+    gpu_ram: pulumi.Input[float]
+    cold_workers: pulumi.Input[int]
+    max_workers: pulumi.Input[int]
+    adopt_id: pulumi.Input[int]
+
+
+class WorkergroupProvider(VastProvider[WorkergroupInputs]):
+    inputs_model = WorkergroupInputs
+    replace_on_change = frozenset({"endpoint_id", "endpoint_name"})
+    # One endpoint reference and one worker spec are given; the others are whatever the API reports.
+    server_defaults = frozenset(
+        {"endpoint_id", "endpoint_name", "template_hash", "template_id", "search_params"}
+    )
+    server_defaults |= frozenset({"launch_args", "gpu_ram", "cold_workers", "max_workers"})
+
+    def create(self, props: Props) -> CreateResult:
+        inputs = self.parse(props)
+        row = self._adopt(inputs) if inputs.adopt_id is not None else self._create(inputs)
+        return CreateResult(str(row["id"]), _outputs(inputs.model_dump(mode="json"), row))
+
+    def read(self, id_: str, props: Props) -> ReadResult:
+        row = self._find(numeric_id(id_))
+        if row is None:
+            return self.gone()
+        return self.read_result(str(row["id"]), _outputs(props, row), props)
+
+    def update(self, id_: str, olds: Props, news: Props) -> UpdateResult:
+        inputs = self.parse(news)
+        group_id = numeric_id(id_)
+        self.client.update_workergroup(group_id, _body(inputs, group_id, olds.get("endpoint_id")))
+        return UpdateResult(_outputs(inputs.model_dump(mode="json"), self._require(group_id)))
+
+    def delete(self, id_: str, _props: Props) -> None:
+        self.client.delete_workergroup(numeric_id(id_))  # already gone (or gone with its endpoint) is fine
+
+    def differs(self, key: str, olds: Props, news: Props) -> bool:
+        new = news.get(key)
+        if key == "search_params" and isinstance(new, str):
+            stored = olds.get("search_query")
+            if not isinstance(stored, dict):
+                stored = parse_query(olds["search_params"]) if olds.get("search_params") else None
+            return canonical_query(parse_query(new)) != canonical_query(stored)
+        return super().differs(key, olds, news)
+
+    # -- steps --------------------------------------------------------------------------------------
+
+    def _create(self, inputs: WorkergroupInputs) -> Row:
+        body = _body(inputs)
+        for _ in range(_CREATE_ATTEMPTS):
+            started = time.time()
+            try:
+                new_id = self.client.create_workergroup(body)
+            except VastConnectionError as error:
+                if not error.outcome_unknown:
+                    raise
+                made = self._made_since(inputs, started)
+                if made is not None:
+                    return made
+                continue
+            return self._require(new_id)
+        raise RuntimeError("could not create the workergroup: the API kept dropping the request")
+
+    def _made_since(self, inputs: WorkergroupInputs, started: float) -> Row | None:
+        """The group a lost create made, if it made one: same endpoint and workers, created since."""
+        matches = [
+            row
+            for row in self.client.list_workergroups()
+            if _same_target(inputs, row) and _created_at(row) >= started - _CLOCK_SKEW_SECONDS
+        ]
+        return min(matches, key=lambda row: int(row["id"])) if matches else None
+
+    def _adopt(self, inputs: WorkergroupInputs) -> Row:
+        assert inputs.adopt_id is not None
+        row = self._find(inputs.adopt_id)
+        if row is None:
+            raise ValueError(f"adopt_id: there is no workergroup {inputs.adopt_id} on this account")
+        if not _same_endpoint(inputs, row):
+            raise ValueError(
+                f"adopt_id: workergroup {inputs.adopt_id} belongs to endpoint {row.get('endpoint_id')}; "
+                "a workergroup cannot move to another endpoint"
+            )
+        self.client.update_workergroup(int(row["id"]), _body(inputs, int(row["id"]), row.get("endpoint_id")))
+        return self._require(int(row["id"]))
+
+    def _find(self, group_id: int) -> Row | None:
+        # There is no single-group GET: reads share one list call.
+        return next((row for row in self.client.cached_workergroups() if row.get("id") == group_id), None)
+
+    def _require(self, group_id: int) -> Row:
+        row = self._find(group_id) or next(
+            (row for row in self.client.list_workergroups() if row.get("id") == group_id), None
+        )
+        if row is None:
+            raise RuntimeError(f"workergroup {group_id} is not listed right after it was written")
+        return row
+
+
+def _body(inputs: WorkergroupInputs, group_id: int | None = None, endpoint_id: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"autoscaler_instance": "prod"}
+    if inputs.endpoint_id is not None:
+        body["endpoint_id"] = inputs.endpoint_id
+    else:
+        body["endpoint_name"] = inputs.endpoint_name
+    # The API wants search_params even with a template (an empty query then).
+    body["search_params"] = inputs.search_params or ""
+    body.update({key: getattr(inputs, key) for key in _OPTIONAL_FIELDS if getattr(inputs, key) is not None})
+    if group_id is not None:
+        body["autojob_id"] = group_id
+        if endpoint_id is not None:
+            body["endpoint_id"] = int(endpoint_id)  # updates need the id, not only the name
+    return body
+
+
+def _outputs(given: Props, row: Row) -> Props:
+    outputs = {key: row.get(key, given.get(key)) for key in WorkergroupInputs.model_fields}
+    outputs.pop("adopt_id")
+    outputs["search_params"] = given.get("search_params")  # the API keeps only the parsed form
+    outputs["search_query"] = row.get("search_query")
+    outputs["api_key"] = row.get("api_key")
+    return outputs
+
+
+def _same_endpoint(inputs: WorkergroupInputs, row: Row) -> bool:
+    if inputs.endpoint_id is not None:
+        return bool(row.get("endpoint_id") == inputs.endpoint_id)
+    return bool(row.get("endpoint_name") == inputs.endpoint_name)
+
+
+def _same_target(inputs: WorkergroupInputs, row: Row) -> bool:
+    if not _same_endpoint(inputs, row):
+        return False
+    if inputs.template_hash is not None or inputs.template_id is not None:
+        return bool(
+            row.get("template_hash") == inputs.template_hash or row.get("template_id") == inputs.template_id
+        )
+    wanted = canonical_query(parse_query(inputs.search_params or ""))
+    stored = row.get("search_query")
+    return isinstance(stored, dict) and canonical_query(stored) == wanted
+
+
+def _created_at(row: Row) -> float:
+    """``created_at`` as epoch seconds; the API has sent both epoch numbers and ISO strings."""
+    value = row.get("created_at")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return float("-inf")
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.UTC)
+        return moment.timestamp()
+    return float("-inf")
+
+
+class Workergroup(VastResource, module="vast", name="Workergroup"):
+    """A workergroup. Outputs: the inputs' effective values, ``search_query`` (as the API parsed
+    ``search_params``) and ``api_key`` (secret)."""
+
+    endpoint_id: pulumi.Output[int]
+    endpoint_name: pulumi.Output[str]
+    template_hash: pulumi.Output[str | None]
+    template_id: pulumi.Output[int | None]
+    search_params: pulumi.Output[str | None]
+    launch_args: pulumi.Output[str | None]
+    gpu_ram: pulumi.Output[float]
+    cold_workers: pulumi.Output[int]
+    max_workers: pulumi.Output[int]
+    search_query: pulumi.Output[dict[str, Any]]
+    api_key: pulumi.Output[str]
+
+    output_keys = (
+        *(key for key in WorkergroupInputs.model_fields if key != "adopt_id"),
+        "search_query",
+        "api_key",
+    )
+    secret_outputs = ("api_key",)
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: WorkergroupArgs | None = None,
+        /,
+        opts: pulumi.ResourceOptions | None = None,
+        **kwargs: Unpack[WorkergroupArgs],
+    ) -> None:
+        super().__init__(WorkergroupProvider(), resource_name, {**(args or {}), **kwargs}, opts)
+
+    @classmethod
+    def get(
+        cls, resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
+    ) -> Workergroup:
+        """Read an existing workergroup into the program without managing it."""
+        return cls(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
