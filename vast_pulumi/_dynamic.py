@@ -240,14 +240,27 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
 
     # -- outputs and reads ------------------------------------------------------------------------------
 
+    def given(self, inputs: BaseModel, props: Props) -> Props:
+        """Checked inputs as outputs keep them: normalised values and the marker, not ``adopt_id``."""
+        return {**inputs.model_dump(mode="json", exclude={ADOPT_KEY}), MARKER_KEY: props.get(MARKER_KEY)}
+
     def read_result(self, id_: str, outs: Props, props: Props) -> ReadResult:
-        """A refresh result whose inputs match the refreshed outputs, so the next preview is clean."""
-        inputs = {
-            key: outs[key]
-            for key in self.inputs_model.model_fields
-            if key in outs and key not in self.secret_inputs and outs[key] is not None
-        }
-        inputs.update({key: props[key] for key in (MARKER_KEY,) if key in props})
+        """A refresh result. The stored inputs are left alone unless the refresh found drift; then they
+        carry the drifted values, so the next preview shows what it will change back.
+
+        Only inputs check always fills are rebuilt, plus the drifted ones: returned inputs replace the
+        stored ones wholesale, and any extra key would show as a spurious change.
+        """
+        fields = [key for key in self.inputs_model.model_fields if key in outs]
+        drifted = [key for key in fields if not same_value(props.get(key), outs[key])]
+        if not drifted:
+            return ReadResult(id_, outs)
+        always_set = [key for key in fields if key not in self.server_defaults and props.get(key) is not None]
+        inputs = {key: outs[key] for key in (*always_set, *drifted) if outs[key] is not None}
+        for key in self.secret_inputs:
+            inputs.pop(key, None)
+        if props.get(MARKER_KEY) is not None:
+            inputs[MARKER_KEY] = props[MARKER_KEY]
         return ReadResult(id_, outs, inputs)
 
     @staticmethod

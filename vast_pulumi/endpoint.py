@@ -27,7 +27,15 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from vast_pulumi._dynamic import Props, VastProvider, VastResource, numeric_id, rule_error, unknown_fields
+from vast_pulumi._dynamic import (
+    MARKER_KEY,
+    Props,
+    VastProvider,
+    VastResource,
+    numeric_id,
+    rule_error,
+    unknown_fields,
+)
 from vast_pulumi.client import Row
 from vast_pulumi.errors import VastConnectionError
 
@@ -112,19 +120,19 @@ class EndpointProvider(VastProvider[EndpointInputs]):
     def create(self, props: Props) -> CreateResult:
         inputs = self.parse(props)
         row = self._adopt(inputs) if inputs.adopt_id is not None else self._create(inputs)
-        return CreateResult(str(row["id"]), self._outputs(inputs, row))
+        return CreateResult(str(row["id"]), _outputs(self.given(inputs, props), row))
 
     def read(self, id_: str, props: Props) -> ReadResult:
         row = self._find(numeric_id(id_))
         if row is None:
             return self.gone()
-        return self.read_result(str(row["id"]), self._outputs(props, row), props)
+        return self.read_result(str(row["id"]), _outputs(props, row), props)
 
     def update(self, id_: str, _olds: Props, news: Props) -> UpdateResult:
         inputs = self.parse(news)
         endpoint_id = numeric_id(id_)
         self.client.update_endpoint(endpoint_id, _body(inputs, endpoint_id))
-        return UpdateResult(self._outputs(inputs, self._require(endpoint_id)))
+        return UpdateResult(_outputs(self.given(inputs, news), self._require(endpoint_id)))
 
     def delete(self, id_: str, _props: Props) -> None:
         self.client.delete_endpoint(numeric_id(id_))  # already gone is fine
@@ -185,11 +193,11 @@ class EndpointProvider(VastProvider[EndpointInputs]):
             raise RuntimeError(f"endpoint {endpoint_id} vanished right after it was written")
         return row
 
-    def _outputs(self, inputs: EndpointInputs | Props, row: Row) -> Props:
-        given = inputs.model_dump(mode="json") if isinstance(inputs, BaseModel) else inputs
-        effective = {key: row.get(key, given.get(key)) for key in EndpointInputs.model_fields}
-        effective.pop("adopt_id")
-        return {**effective, "api_key": row.get("api_key")}
+
+def _outputs(given: Props, row: Row) -> Props:
+    """Every input's effective value (the API's, where it reports one), the marker, the endpoint's key."""
+    effective = {key: row.get(key, given.get(key)) for key in Endpoint.output_keys}
+    return {**effective, MARKER_KEY: given.get(MARKER_KEY), "api_key": row.get("api_key")}
 
 
 def _body(inputs: EndpointInputs, endpoint_id: int | None = None) -> dict[str, Any]:

@@ -150,6 +150,9 @@ class InstanceInputs(BaseModel):
         return self
 
 
+_INPUT_KEYS = tuple(key for key in InstanceInputs.model_fields if key != "adopt_id")
+
+
 class InstanceArgs(TypedDict, total=False):
     """Inputs of :class:`Instance`; see :class:`InstanceInputs` for rules and defaults."""
 
@@ -203,9 +206,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         else:
             launch = self._marked(marker, inputs) or self._rent(inputs, marker)
         row = self._settle(launch, inputs)
-        return CreateResult(
-            str(launch.instance_id), self._outputs(inputs.model_dump(mode="json"), row, launch)
-        )
+        return CreateResult(str(launch.instance_id), self._outputs(self.given(inputs, props), row, launch))
 
     def read(self, id_: str, props: Props) -> ReadResult:
         instance_id = numeric_id(id_)
@@ -229,7 +230,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         else:
             row = self._require(instance_id)
         launch = _Launch(instance_id, olds.get("offer_id"), olds.get("instance_api_key"), ours=False)
-        return UpdateResult(self._outputs(inputs.model_dump(mode="json"), row, launch))
+        return UpdateResult(self._outputs(self.given(inputs, news), row, launch))
 
     def delete(self, id_: str, _props: Props) -> None:
         self.client.destroy_instance(numeric_id(id_))  # already gone is fine
@@ -395,7 +396,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         return row
 
     def _outputs(self, given: Props, row: Row, launch: _Launch) -> Props:
-        outputs = {key: given.get(key) for key in InstanceInputs.model_fields if key != "adopt_id"}
+        outputs = {key: given.get(key) for key in (*_INPUT_KEYS, MARKER_KEY)}
         outputs.update(
             offer_id=launch.offer_id if launch.offer_id is not None else given.get("offer_id"),
             runtype=given.get("runtype") or _effective_runtype(given),
@@ -563,7 +564,7 @@ class Instance(VastResource, module="vast", name="Instance"):
     jupyter_token: pulumi.Output[str]
 
     output_keys = (
-        *(key for key in InstanceInputs.model_fields if key != "adopt_id"),
+        *_INPUT_KEYS,
         "actual_status",
         "ssh_host",
         "ssh_port",

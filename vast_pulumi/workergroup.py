@@ -31,7 +31,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from vast_pulumi._dynamic import Props, VastProvider, VastResource, numeric_id, require_one_of
+from vast_pulumi._dynamic import MARKER_KEY, Props, VastProvider, VastResource, numeric_id, require_one_of
 from vast_pulumi.client import Row
 from vast_pulumi.errors import VastConnectionError
 from vast_pulumi.offers import canonical_query
@@ -104,7 +104,7 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
     def create(self, props: Props) -> CreateResult:
         inputs = self.parse(props)
         row = self._adopt(inputs) if inputs.adopt_id is not None else self._create(inputs)
-        return CreateResult(str(row["id"]), _outputs(inputs.model_dump(mode="json"), row))
+        return CreateResult(str(row["id"]), _outputs(self.given(inputs, props), row))
 
     def read(self, id_: str, props: Props) -> ReadResult:
         row = self._find(numeric_id(id_))
@@ -116,7 +116,7 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
         inputs = self.parse(news)
         group_id = numeric_id(id_)
         self.client.update_workergroup(group_id, _body(inputs, group_id, olds.get("endpoint_id")))
-        return UpdateResult(_outputs(inputs.model_dump(mode="json"), self._require(group_id)))
+        return UpdateResult(_outputs(self.given(inputs, news), self._require(group_id)))
 
     def delete(self, id_: str, _props: Props) -> None:
         self.client.delete_workergroup(numeric_id(id_))  # already gone (or gone with its endpoint) is fine
@@ -200,12 +200,11 @@ def _body(inputs: WorkergroupInputs, group_id: int | None = None, endpoint_id: A
 
 
 def _outputs(given: Props, row: Row) -> Props:
-    outputs = {key: row.get(key, given.get(key)) for key in WorkergroupInputs.model_fields}
-    outputs.pop("adopt_id")
-    outputs["search_params"] = given.get("search_params")  # the API keeps only the parsed form
-    outputs["search_query"] = row.get("search_query")
-    outputs["api_key"] = row.get("api_key")
-    return outputs
+    """Every input's effective value (the API's, where it reports one), the marker, the parsed query
+    and the group's key."""
+    effective = {key: row.get(key, given.get(key)) for key in Workergroup.output_keys}
+    effective["search_params"] = given.get("search_params")  # the API keeps only the parsed form
+    return {**effective, MARKER_KEY: given.get(MARKER_KEY)}
 
 
 def _same_endpoint(inputs: WorkergroupInputs, row: Row) -> bool:
