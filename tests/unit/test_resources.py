@@ -1,0 +1,115 @@
+"""The program side: what each resource registers with the engine (type token, props, the marker),
+run with Pulumi's mocks. The provider methods are not involved here."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pulumi
+import pytest
+
+from vast_pulumi import Endpoint, EndpointArgs, Instance, Workergroup
+
+REGISTERED: list[pulumi.runtime.MockResourceArgs] = []
+
+
+class Mocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        REGISTERED.append(args)
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+@pytest.fixture(autouse=True)
+def mocks() -> None:
+    REGISTERED.clear()
+    pulumi.runtime.set_mocks(Mocks(), project="proj", stack="dev", preview=False)
+
+
+def registered(name: str) -> pulumi.runtime.MockResourceArgs:
+    (found,) = [args for args in REGISTERED if args.name == name]
+    return found
+
+
+@pulumi.runtime.test
+def test_endpoint_registers_its_type_default_name_and_marker() -> Any:
+    endpoint = Endpoint("my.api", max_workers=3)
+
+    def check(_: Any) -> None:
+        args = registered("my.api")
+        assert args.typ == "pulumi-python:dynamic/vast:Endpoint"
+        assert re.fullmatch(r"[0-9a-f]{16}", args.inputs["_marker"])
+        assert args.inputs["endpoint_name"] == f"my-api-{args.inputs['_marker'][:8]}"
+        assert args.inputs["max_workers"] == 3
+        assert "__provider" in args.inputs
+
+    return endpoint.urn.apply(check)
+
+
+@pulumi.runtime.test
+def test_markers_differ_by_resource_name_and_type() -> Any:
+    Endpoint("a")
+    Endpoint("b")
+    group = Workergroup("a", endpoint_name="x", search_params="gpu_name=RTX_4090")
+
+    def check(_: Any) -> None:
+        markers = {(args.typ, args.name): args.inputs["_marker"] for args in REGISTERED}
+        assert len(set(markers.values())) == 3
+
+    return group.urn.apply(check)
+
+
+@pulumi.runtime.test
+def test_a_typed_args_object_and_keywords_are_equivalent() -> Any:
+    Endpoint("typed", EndpointArgs(max_workers=2, endpoint_name="n1"))
+    last = Endpoint("kw", max_workers=2, endpoint_name="n2")
+
+    def check(_: Any) -> None:
+        assert registered("typed").inputs["max_workers"] == registered("kw").inputs["max_workers"] == 2
+        assert registered("typed").inputs["endpoint_name"] == "n1"
+
+    return last.urn.apply(check)
+
+
+@pulumi.runtime.test
+def test_an_instance_input_named_args_is_an_input_not_the_args_object() -> Any:
+    box = Instance("box", offer_id=1, image="img", args=["--serve", "8000"])
+
+    def check(_: Any) -> None:
+        assert registered("box").inputs["args"] == ["--serve", "8000"]
+
+    return box.urn.apply(check)
+
+
+@pulumi.runtime.test
+def test_the_callers_dict_is_not_mutated() -> Any:
+    args = EndpointArgs(max_workers=1)
+    endpoint = Endpoint("first", args)
+    Endpoint("second", args)  # the SDK would refuse a dict that already holds __provider
+
+    def check(_: Any) -> None:
+        assert dict(args) == {"max_workers": 1}
+
+    return endpoint.urn.apply(check)
+
+
+@pulumi.runtime.test
+def test_every_output_is_an_attribute() -> Any:
+    box = Instance("box2", offer_query="num_gpus=1", image="img")
+    for key in Instance.output_keys:
+        assert isinstance(getattr(box, key), pulumi.Output), key
+    return box.urn
+
+
+@pulumi.runtime.test
+def test_get_reads_an_existing_resource_by_id() -> Any:
+    existing = Endpoint.get("existing", "4242")
+
+    def check(_: Any) -> None:
+        args = registered("existing")
+        assert (args.typ, args.resource_id) == ("pulumi-python:dynamic/vast:Endpoint", "4242")
+
+    return existing.urn.apply(check)
