@@ -498,8 +498,13 @@ def _rows(reply: Row, key: str) -> list[Row]:
 class _Pacer:
     """Spaces calls to one route by a minimum interval, across threads (a reservation per call)."""
 
+    # The API measures intervals between arrivals; a little slack absorbs network jitter.
+    _SLACK = 1.05
+
     def __init__(self, intervals: Mapping[tuple[str, str], float], scale: float) -> None:
-        self._intervals = {key: seconds * scale for key, seconds in intervals.items() if seconds * scale > 0}
+        self._intervals = {
+            key: seconds * scale * self._SLACK for key, seconds in intervals.items() if seconds * scale > 0
+        }
         self._next_slot: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
 

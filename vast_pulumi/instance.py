@@ -301,7 +301,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         instance_id = int(found["id"])
         if inputs.label is not None and found.get("label") != inputs.label:
             self.client.label_instance(instance_id, inputs.label)
-        return _Launch(instance_id, _offer_of(found), None, ours=True)
+        return _Launch(instance_id, inputs.offer_id, None, ours=True)
 
     def _adopt(self, inputs: InstanceInputs) -> _Launch:
         assert inputs.adopt_id is not None
@@ -315,7 +315,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         }
         current.update({key: getattr(inputs, key) for key in _TEMPLATE_FIELDS if key != "image"})
         self._apply_changes(inputs.adopt_id, current, inputs, marker="")
-        return _Launch(inputs.adopt_id, _offer_of(row), None, ours=False)
+        return _Launch(inputs.adopt_id, None, None, ours=False)
 
     def _settle(self, launch: _Launch, inputs: InstanceInputs) -> Row:
         """Wait for the target state; a failed start of an instance made for us destroys it first."""
@@ -444,9 +444,11 @@ def _create_body(inputs: InstanceInputs, marker: str) -> dict[str, Any]:
 
 def _template_body(inputs: InstanceInputs, marker: str) -> dict[str, Any]:
     body: dict[str, Any] = {"env": _env_with_marker(inputs.env, marker)}
-    for key in ("image", "template_hash_id", "onstart", "args", "args_str"):
+    for key in ("image", "template_hash_id", "onstart", "args"):
         if getattr(inputs, key) is not None:
             body[key] = getattr(inputs, key)
+    if inputs.args_str is not None:
+        body["args"] = inputs.args_str  # this route takes the string form under "args"
     return body
 
 
@@ -495,10 +497,6 @@ def _env_of(row: Row) -> dict[str, str]:
             str(pair[0]): str(pair[1]) for pair in env if isinstance(pair, list | tuple) and len(pair) == 2
         }
     return {}
-
-
-def _offer_of(row: Row) -> int | None:
-    return _int_or_none(row.get("ask_id") if row.get("ask_id") is not None else row.get("bundle_id"))
 
 
 def _ports(ports: Any) -> dict[str, str]:

@@ -42,6 +42,9 @@ __all__ = ["Workergroup", "WorkergroupArgs", "WorkergroupInputs", "WorkergroupPr
 _CREATE_ATTEMPTS = 3
 # Our clock and the API's may differ: how early a group may look created and still be ours.
 _CLOCK_SKEW_SECONDS = 120.0
+# The filters the API merges into every workergroup's search_params (OpenAPI create workergroup). Not
+# the CLI's defaults: the server does not add external=false.
+SERVER_DEFAULT_QUERY = "verified=true rentable=true rented=false"
 _OPTIONAL_FIELDS = ("template_hash", "template_id", "launch_args", "gpu_ram", "cold_workers", "max_workers")
 
 
@@ -126,8 +129,8 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
         if key == "search_params" and isinstance(new, str):
             stored = olds.get("search_query")
             if not isinstance(stored, dict):
-                stored = parse_query(olds["search_params"]) if olds.get("search_params") else None
-            return canonical_query(parse_query(new)) != canonical_query(stored)
+                stored = stored_query(olds["search_params"]) if olds.get("search_params") else None
+            return canonical_query(stored_query(new)) != canonical_query(stored)
         return super().differs(key, olds, news)
 
     # -- steps --------------------------------------------------------------------------------------
@@ -183,6 +186,11 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
         return row
 
 
+def stored_query(search_params: str) -> dict[str, Any]:
+    """The ``search_query`` the API stores for ``search_params``: the query over its defaults."""
+    return parse_query(f"{SERVER_DEFAULT_QUERY} {search_params}", default_filters=False)
+
+
 def _body(inputs: WorkergroupInputs, group_id: int | None = None, endpoint_id: Any = None) -> dict[str, Any]:
     body: dict[str, Any] = {"autoscaler_instance": "prod"}
     if inputs.endpoint_id is not None:
@@ -220,7 +228,7 @@ def _same_target(inputs: WorkergroupInputs, row: Row) -> bool:
         return bool(
             row.get("template_hash") == inputs.template_hash or row.get("template_id") == inputs.template_id
         )
-    wanted = canonical_query(parse_query(inputs.search_params or ""))
+    wanted = canonical_query(stored_query(inputs.search_params or ""))
     stored = row.get("search_query")
     return isinstance(stored, dict) and canonical_query(stored) == wanted
 

@@ -103,15 +103,19 @@ def workergroup_outputs(search_query: dict[str, Any]) -> dict[str, Any]:
     return as_stored({**outputs, **server, "api_key": "k"})
 
 
-def stored_query(text: str) -> dict[str, Any]:
-    from vast_pulumi.query import parse_query
-
-    return parse_query(text)
+# What the API stores for "gpu_name=RTX_4090 num_gpus=1": the parsed query over its own defaults.
+STORED = {
+    "verified": {"eq": True},
+    "rentable": {"eq": True},
+    "rented": {"eq": False},
+    "gpu_name": {"eq": "RTX 4090"},
+    "num_gpus": {"eq": "1"},
+}
 
 
 def test_search_params_compare_by_meaning_not_spelling() -> None:
     provider = WorkergroupProvider()
-    old = workergroup_outputs(stored_query("gpu_name=RTX_4090 num_gpus=1"))
+    old = workergroup_outputs(STORED)
     respelled = checked(provider, {**WORKERGROUP, "search_params": "num_gpus = 1   gpu_name=RTX_4090"})
     assert provider.diff("5", old, respelled).changes is False
     changed = checked(provider, {**WORKERGROUP, "search_params": "gpu_name=RTX_4090 num_gpus=2"})
@@ -120,27 +124,27 @@ def test_search_params_compare_by_meaning_not_spelling() -> None:
 
 def test_search_params_drift_on_the_server_is_a_change() -> None:
     provider = WorkergroupProvider()
-    old = workergroup_outputs(stored_query("gpu_name=RTX_3090 num_gpus=1"))
+    old = workergroup_outputs({**STORED, "gpu_name": {"eq": "RTX 3090"}})
     assert provider.diff("5", old, checked(provider, WORKERGROUP)).changes is True
 
 
 def test_workergroup_moving_to_another_endpoint_replaces() -> None:
     provider = WorkergroupProvider()
-    old = workergroup_outputs(stored_query(WORKERGROUP["search_params"]))
+    old = workergroup_outputs(STORED)
     result = provider.diff("5", old, checked(provider, {**WORKERGROUP, "endpoint_id": "13"}))
     assert result.replaces == ["endpoint_id"]
 
 
 def test_workergroup_naming_the_same_endpoint_by_name_is_no_change() -> None:
     provider = WorkergroupProvider()
-    old = workergroup_outputs(stored_query(WORKERGROUP["search_params"]))
+    old = workergroup_outputs(STORED)
     by_name = {key: value for key, value in WORKERGROUP.items() if key != "endpoint_id"}
     assert provider.diff("5", old, checked(provider, {**by_name, "endpoint_name": "ep"})).changes is False
 
 
 def test_workergroup_unknown_endpoint_at_preview_replaces() -> None:
     provider = WorkergroupProvider()
-    old = workergroup_outputs(stored_query(WORKERGROUP["search_params"]))
+    old = workergroup_outputs(STORED)
     result = provider.diff("5", old, checked(provider, {**WORKERGROUP, "endpoint_id": Unknown()}))
     assert result.replaces == ["endpoint_id"]
 
