@@ -1,0 +1,376 @@
+"""The HTTP layer: Vast's console API routes, each a thin translation to one backend call.
+
+A route's handler gets a :class:`Call` (the authenticated account, the JSON body, path and query
+parameters) and returns the response body, or ``(status, body)``. Authentication, the rate limit,
+body parsing and turning :class:`ApiError` into the API's JSON error happen once, in :func:`api`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from vast_pulumi.emulator.backend import Backend
+from vast_pulumi.emulator.control import control_routes
+from vast_pulumi.emulator.errors import ApiError
+from vast_pulumi.emulator.middleware import ACCOUNT_KEY, ROUTE_KEY, EmulatorMiddleware
+from vast_pulumi.emulator.models import Account, JsonDict
+from vast_pulumi.emulator.runtime import Runtime
+from vast_pulumi.emulator.schemas import parse_ids
+
+Result = JsonDict | tuple[int, JsonDict]
+
+
+@dataclass
+class Call:
+    backend: Backend
+    account: Account
+    body: JsonDict
+    query: dict[str, str]
+    id: int  # the {id} path parameter, 0 when the route has none
+
+
+Handler = Callable[[Call], Result]
+
+
+def route_template(path: str) -> str:
+    """``/api/v0/instances/{id:int}/`` -> ``/api/v0/instances/{id}/``."""
+    return re.sub(r"\{(\w+):\w+\}", r"{\1}", path)
+
+
+def api_key_of(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.query_params.get("api_key")  # legacy, still accepted by the API
+
+
+async def json_body(request: Request) -> JsonDict:
+    """The JSON object sent (the CLI sends one even with GET and DELETE); ``{}`` when none."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_request", "Invalid json body") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "The JSON body must be an object")
+    return body
+
+
+def api(runtime: Runtime, handler: Handler, *, authenticated: bool = True) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        template = route_template(request.scope["route"].path)
+        request.scope[ROUTE_KEY] = template
+        try:
+            account = _account(runtime, request, template) if authenticated else None
+            call = Call(
+                backend=runtime.backend,
+                account=account,  # type: ignore[arg-type]  # unauthenticated handlers never read it
+                body=await json_body(request),
+                query=dict(request.query_params),
+                id=int(request.path_params.get("id", 0)),
+            )
+            result = handler(call)
+        except ApiError as error:
+            return JSONResponse(error.body(), status_code=error.status)
+        status, body = result if isinstance(result, tuple) else (200, result)
+        return JSONResponse(body, status_code=status)
+
+    return endpoint
+
+
+def _account(runtime: Runtime, request: Request, template: str) -> Account:
+    account = runtime.backend.authenticate(api_key_of(request))
+    request.scope[ACCOUNT_KEY] = account.label
+    runtime.limiter.check(account.label, request.method, template)
+    return account
+
+
+# Endpoints (/endptjobs/).
+
+
+def list_endpoints(c: Call) -> Result:
+    return {"success": True, "results": c.backend.list_endpoints(c.account)}
+
+
+def create_endpoint(c: Call) -> Result:
+    return {"success": True, "result": c.backend.create_endpoint(c.account, c.body)}
+
+
+def get_endpoint(c: Call) -> Result:
+    return {"success": True, "result": c.backend.get_endpoint(c.account, c.id)}
+
+
+def update_endpoint(c: Call) -> Result:
+    c.backend.update_endpoint(c.account, c.id, c.body)
+    return {"success": True}
+
+
+def delete_endpoint(c: Call) -> Result:
+    return c.backend.delete_endpoint(c.account, c.id)
+
+
+# Workergroups (/workergroups/ and /autojobs/).
+
+
+def list_workergroups(c: Call) -> Result:
+    return {"success": True, "results": c.backend.list_workergroups(c.account)}
+
+
+def create_workergroup(c: Call) -> Result:
+    return {"success": True, "id": c.backend.create_workergroup(c.account, c.body)}
+
+
+def update_workergroup(c: Call) -> Result:
+    c.backend.update_workergroup(c.account, c.id, c.body)
+    return {"success": True}
+
+
+def delete_workergroup(c: Call) -> Result:
+    return c.backend.delete_workergroup(c.account, c.id)
+
+
+# Offers.
+
+
+def search_bundles(c: Call) -> Result:
+    query = c.body
+    if not query and "q" in c.query:  # very old clients: GET /bundles/?q=<json>
+        query = _json_object(c.query["q"], "q")
+    return {"offers": c.backend.search_offers(query)}
+
+
+def search_asks(c: Call) -> Result:
+    query = c.body.get("q", {})
+    if not isinstance(query, dict):
+        raise ApiError(400, "invalid_request", "q must be a JSON object")
+    return {"offers": c.backend.search_offers(query)}
+
+
+def _json_object(text: str, name: str) -> JsonDict:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ApiError(400, "invalid_request", f"{name} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_request", f"{name} must be a JSON object")
+    return value
+
+
+# Instances.
+
+
+def create_instance(c: Call) -> Result:
+    return c.backend.create_instance(c.account, c.id, c.body)
+
+
+def show_instance(c: Call) -> Result:
+    return {"instances": c.backend.get_instance(c.account, c.id)}
+
+
+def deprecated_instances(c: Call) -> Result:
+    return 410, {
+        "success": False,
+        "error": "deprecated_endpoint",
+        "msg": "/api/v0/instances/ is deprecated. Use /api/v1/instances/ instead.",
+    }
+
+
+def list_instances_v1(c: Call) -> Result:
+    return c.backend.list_instances(c.account, c.query)
+
+
+def instance_filters(c: Call) -> Result:
+    return {"success": True, "filters": c.backend.instance_filters(c.account)}
+
+
+def manage_instance(c: Call) -> Result:
+    c.backend.manage_instance(c.account, c.id, c.body)
+    return {"success": True}
+
+
+def manage_instances(c: Call) -> Result:
+    c.backend.manage_instances(c.account, parse_ids(c.body, "ids"), c.body)
+    return {"success": True}
+
+
+def destroy_instance(c: Call) -> Result:
+    c.backend.destroy_instance(c.account, c.id)
+    return {"success": True}
+
+
+def destroy_instances(c: Call) -> Result:
+    c.backend.destroy_instances(c.account, parse_ids(c.body, "instance_ids"))
+    return {"success": True}
+
+
+def update_instance_template(c: Call) -> Result:
+    return {"success": True, "updated_instance": c.backend.update_instance_template(c.account, c.id, c.body)}
+
+
+def restart_instance(c: Call) -> Result:
+    c.backend.restart_instance(c.account, c.id)
+    return {"success": True}
+
+
+def change_bid(c: Call) -> Result:
+    c.backend.change_bid(c.account, c.id, c.body)
+    return {"success": True}
+
+
+# Templates.
+
+
+def search_templates(c: Call) -> Result:
+    filters = _json_object(c.query.get("select_filters") or "{}", "select_filters")
+    return {"success": True, "templates": c.backend.search_templates(c.account, filters)}
+
+
+def create_template(c: Call) -> Result:
+    row, created = c.backend.create_template(c.account, c.body)
+    return {
+        "success": True,
+        "msg": "Template created" if created else "Existing template found",
+        "template": row,
+    }
+
+
+def edit_template(c: Call) -> Result:
+    return {
+        "success": True,
+        "msg": "Template updated",
+        "template": c.backend.edit_template(c.account, c.body),
+    }
+
+
+def delete_template(c: Call) -> Result:
+    c.backend.delete_template(c.account, c.body)
+    return {"success": True, "msg": "Template deleted"}
+
+
+# The caller and the GPU catalogue (used by the CLI for completions and its role).
+
+
+def current_user(c: Call) -> Result:
+    label = c.account.label
+    return {
+        "id": c.account.user_id,
+        "username": label,
+        "email": f"{label}@emulator.invalid",
+        "fullname": f"Vast emulator {label}",
+        "balance": 0.0,
+        "credit": 100.0,
+        "has_billing": True,
+        "host_agreement_accepted": False,
+        "ssh_key": None,
+    }
+
+
+def gpu_names(c: Call) -> Result:
+    return {"gpu_names": c.backend.gpu_names()}
+
+
+def gpu_types(c: Call) -> Result:
+    return {"gpu_types": [{"canonical_name": name} for name in c.backend.gpu_names()]}
+
+
+ROUTES: Sequence[tuple[str, str, Handler]] = (
+    ("GET", "/api/v0/endptjobs/", list_endpoints),
+    ("POST", "/api/v0/endptjobs/", create_endpoint),
+    ("GET", "/api/v0/endptjobs/{id:int}/", get_endpoint),
+    ("PUT", "/api/v0/endptjobs/{id:int}/", update_endpoint),
+    ("DELETE", "/api/v0/endptjobs/{id:int}/", delete_endpoint),
+    *(
+        route
+        for prefix in ("/api/v0/workergroups/", "/api/v0/autojobs/")
+        for route in (
+            ("GET", prefix, list_workergroups),
+            ("POST", prefix, create_workergroup),
+            ("PUT", prefix + "{id:int}/", update_workergroup),
+            ("DELETE", prefix + "{id:int}/", delete_workergroup),
+        )
+    ),
+    ("POST", "/api/v0/bundles/", search_bundles),
+    ("GET", "/api/v0/bundles/", search_bundles),
+    ("PUT", "/api/v0/search/asks/", search_asks),
+    ("PUT", "/api/v0/asks/{id:int}/", create_instance),
+    ("GET", "/api/v0/instances/", deprecated_instances),
+    ("PUT", "/api/v0/instances/", manage_instances),
+    ("DELETE", "/api/v0/instances/", destroy_instances),
+    ("GET", "/api/v0/instances/filters/", instance_filters),
+    ("GET", "/api/v0/instances/{id:int}/", show_instance),
+    ("PUT", "/api/v0/instances/{id:int}/", manage_instance),
+    ("DELETE", "/api/v0/instances/{id:int}/", destroy_instance),
+    ("PUT", "/api/v0/instances/update_template/{id:int}/", update_instance_template),
+    ("PUT", "/api/v0/instances/reboot/{id:int}/", restart_instance),
+    ("PUT", "/api/v0/instances/recycle/{id:int}/", restart_instance),
+    ("PUT", "/api/v0/instances/bid_price/{id:int}/", change_bid),
+    ("GET", "/api/v1/instances/", list_instances_v1),
+    ("GET", "/api/v0/template/", search_templates),
+    ("POST", "/api/v0/template/", create_template),
+    ("PUT", "/api/v0/template/", edit_template),
+    ("DELETE", "/api/v0/template/", delete_template),
+    ("GET", "/api/v1/template/", search_templates),
+    ("PUT", "/api/v1/template/", edit_template),
+    ("GET", "/api/v0/users/current/", current_user),
+)
+# Public, no key needed: the CLI fetches these without credentials.
+PUBLIC_ROUTES: Sequence[tuple[str, str, Handler]] = (
+    ("GET", "/api/v0/gpu_names/unique/", gpu_names),
+    ("GET", "/api/v0/gpu_types/", gpu_types),
+)
+
+
+def _routes(runtime: Runtime) -> list[BaseRoute]:
+    by_path: dict[str, dict[str, Callable[[Request], Any]]] = {}
+    for method, path, handler in ROUTES:
+        by_path.setdefault(path, {})[method] = api(runtime, handler)
+    for method, path, handler in PUBLIC_ROUTES:
+        by_path.setdefault(path, {})[method] = api(runtime, handler, authenticated=False)
+    return [Route(path, _dispatch(methods), methods=list(methods)) for path, methods in by_path.items()]
+
+
+def _dispatch(methods: dict[str, Callable[[Request], Any]]) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Any:
+        handler = methods.get(request.method) or methods["GET"]  # HEAD is answered as GET
+        return await handler(request)
+
+    return endpoint
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 405:
+        body = ApiError(
+            405, "method_not_allowed", f"{request.method} is not allowed on {_path(request)}"
+        ).body()
+    elif status == 404:
+        body = ApiError(404, "not_found", f"No API endpoint at {_path(request)}").body()
+    else:
+        body = ApiError(status, "server_error", "Internal server error").body()
+    return JSONResponse(body, status_code=status)
+
+
+def build_app(runtime: Runtime) -> EmulatorMiddleware:
+    """The whole emulator as an ASGI app for uvicorn."""
+    starlette = Starlette(
+        routes=[*_routes(runtime), *control_routes(runtime)],
+        exception_handlers={HTTPException: _http_error, Exception: _http_error},
+    )
+    starlette.router.redirect_slashes = False
+    return EmulatorMiddleware(starlette, runtime)
+
+
+def _path(request: Request) -> str:
+    return str(request.scope.get("original_path", request.url.path))

@@ -1,0 +1,130 @@
+"""The control plane under ``/_emulator/``: for tests, never part of Vast's API.
+
+No account key; loopback clients only. Routes:
+
+- ``GET /_emulator/requests[?since=N]`` -> ``{"requests": [entry, ...]}`` (the request log)
+- ``POST /_emulator/reset`` -> ``{"success": true}`` (fresh state, empty log)
+- ``GET /_emulator/faults`` / ``PUT /_emulator/faults`` ``{"spec": "500=0.1"}`` or
+  ``{"faults": {"500": 0.1}}`` -> ``{"spec": ..., "faults": {...}}``
+- ``GET /_emulator/inventory`` -> ``{"accounts": [{"account", "user_id", "endpoints",
+  "workergroups", "instances"}]}``
+- ``POST /_emulator/instances/{id}/destroy``: the host destroys the instance
+- ``POST /_emulator/instances/{id}/status`` ``{"actual_status": "exited", "status_msg": "..."}``
+- ``PATCH /_emulator/{endpoints|workergroups|instances}/{id}`` ``{field: value}``: drift
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from vast_pulumi.emulator.errors import ApiError
+from vast_pulumi.emulator.faults import FaultSpec, FaultSpecError
+from vast_pulumi.emulator.models import JsonDict
+from vast_pulumi.emulator.runtime import Runtime
+
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+Handler = Callable[[Runtime, Request, JsonDict], Awaitable[JsonDict]]
+
+
+def _guarded(runtime: Runtime, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        client = request.client.host if request.client else None
+        if client not in LOOPBACK:
+            return JSONResponse(ApiError(403, "forbidden", "The control plane is loopback-only").body(), 403)
+        try:
+            return JSONResponse(await handler(runtime, request, await _body(request)))
+        except ApiError as error:
+            return JSONResponse(error.body(), status_code=error.status)
+
+    return endpoint
+
+
+async def _body(request: Request) -> JsonDict:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_request", "Invalid json body") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "The JSON body must be an object")
+    return body
+
+
+async def requests_log(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    since = request.query_params.get("since", "0")
+    if not since.isdigit():
+        raise ApiError(400, "invalid_request", "since must be a non-negative integer")
+    return {"requests": runtime.log.entries(int(since))}
+
+
+async def reset(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    runtime.reset()
+    return {"success": True}
+
+
+async def faults(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    if request.method == "PUT":
+        spec = body.get("faults", body.get("spec", ""))
+        if not isinstance(spec, str | dict):
+            raise ApiError(400, "invalid_args", "Invalid args: spec: a string like '500=0.1' or an object")
+        try:
+            runtime.faults.spec = FaultSpec.parse(spec)
+        except FaultSpecError as error:
+            raise ApiError(400, "invalid_args", f"Invalid args: spec: {error}") from None
+    return {"spec": str(runtime.faults.spec), "faults": runtime.faults.spec.as_dict()}
+
+
+async def inventory(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    return {"accounts": runtime.backend.inventory()}
+
+
+async def host_destroy(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    runtime.backend.host_destroy_instance(int(request.path_params["id"]))
+    return {"success": True}
+
+
+async def host_status(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    status, message = body.get("actual_status"), body.get("status_msg")
+    if not isinstance(status, str | None) or not isinstance(message, str | None):
+        raise ApiError(400, "invalid_args", "Invalid args: actual_status and status_msg are strings")
+    instance_id = int(request.path_params["id"])
+    runtime.backend.host_set_status(instance_id, status, message)
+    return {"success": True, "instance": runtime.backend.instance_row(instance_id)}
+
+
+async def drift(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    row = runtime.backend.drift(request.path_params["kind"], int(request.path_params["id"]), body)
+    return {"success": True, "row": row}
+
+
+def control_routes(runtime: Runtime) -> list[BaseRoute]:
+    table: list[tuple[str, str, Handler]] = [
+        ("/_emulator/requests/", "GET", requests_log),
+        ("/_emulator/reset/", "POST", reset),
+        ("/_emulator/faults/", "GET", faults),
+        ("/_emulator/faults/", "PUT", faults),
+        ("/_emulator/inventory/", "GET", inventory),
+        ("/_emulator/instances/{id:int}/destroy/", "POST", host_destroy),
+        ("/_emulator/instances/{id:int}/status/", "POST", host_status),
+        ("/_emulator/{kind}/{id:int}/", "PATCH", drift),
+    ]
+    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+    for path, method, handler in table:
+        by_path.setdefault(path, {})[method] = _guarded(runtime, handler)
+    return [Route(path, _by_method(methods), methods=list(methods)) for path, methods in by_path.items()]
+
+
+def _by_method(methods: dict[str, Callable[[Request], Awaitable[Response]]]) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        handler = methods.get(request.method) or methods["GET"]
+        return await handler(request)
+
+    return endpoint

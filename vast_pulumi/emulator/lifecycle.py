@@ -1,0 +1,167 @@
+"""An instance's state machine, computed from timestamps whenever it is read.
+
+Created (or started again) at ``phase_started``, a running instance has ``actual_status`` null
+while the host provisions it (first boot only), then ``loading`` while the image is pulled, then
+``running`` once ``boot_seconds`` have passed. Stopping is immediate. A status the host reported out
+of band (control plane: ``exited``, ``offline``, ...) holds until the user starts or stops it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from vast_pulumi.emulator.models import Instance, JsonDict
+
+# The share of the boot spent with actual_status null (scheduling on the host) before "loading".
+PROVISIONING_SHARE = 0.2
+SSH_BASE_PORT = 10000
+# Offer columns an instance row carries over from the machine it runs on.
+MACHINE_FIELDS = (
+    "machine_id",
+    "host_id",
+    "bundle_id",
+    "gpu_name",
+    "num_gpus",
+    "gpu_ram",
+    "gpu_arch",
+    "gpu_frac",
+    "gpu_lanes",
+    "gpu_mem_bw",
+    "bw_nvlink",
+    "compute_cap",
+    "cuda_max_good",
+    "driver_version",
+    "total_flops",
+    "dlperf",
+    "dlperf_per_dphtotal",
+    "flops_per_dphtotal",
+    "cpu_arch",
+    "cpu_name",
+    "cpu_cores",
+    "cpu_cores_effective",
+    "cpu_ram",
+    "mobo_name",
+    "pci_gen",
+    "pcie_bw",
+    "disk_bw",
+    "disk_name",
+    "inet_up",
+    "inet_down",
+    "inet_up_cost",
+    "inet_down_cost",
+    "direct_port_count",
+    "dph_base",
+    "min_bid",
+    "storage_cost",
+    "verification",
+    "geolocation",
+    "public_ipaddr",
+    "static_ip",
+    "external",
+    "os_version",
+    "end_date",
+)
+
+
+@dataclass(frozen=True)
+class Status:
+    actual_status: str | None
+    cur_state: str
+    status_msg: str | None
+
+
+def status(instance: Instance, now: float, boot_seconds: float) -> Status:
+    if instance.status_override is not None:
+        override = instance.status_override
+        actual = override.get("actual_status")
+        return Status(actual, str(override.get("cur_state", "running")), override.get("status_msg"))
+    if instance.intended_status == "stopped":
+        return Status("stopped", "stopped", "Stopped.")
+    elapsed = now - instance.phase_started
+    if elapsed >= boot_seconds:
+        return Status("running", "running", f"success, running {instance.image or 'template image'}/ssh")
+    if instance.first_boot and elapsed < boot_seconds * PROVISIONING_SHARE:
+        return Status(None, "running", None)
+    return Status("loading", "running", f"Pulling image {instance.image or 'template image'}")
+
+
+def render(instance: Instance, now: float, boot_seconds: float) -> JsonDict:
+    """The instance as ``GET /instances/{id}/`` and ``/api/v1/instances/`` show it."""
+    state = status(instance, now, boot_seconds)
+    row: JsonDict = {key: instance.offer.get(key) for key in MACHINE_FIELDS}
+    row.update(
+        id=instance.id,
+        label=instance.label,
+        actual_status=state.actual_status,
+        intended_status=instance.intended_status,
+        cur_state=state.cur_state,
+        next_state=instance.intended_status,
+        status_msg=state.status_msg,
+        image_uuid=instance.image,
+        image_args=list(instance.args or []),
+        image_runtype=instance.runtype,
+        extra_env=[[k, v] for k, v in instance.env.items()],
+        onstart=instance.onstart,
+        jupyter_token=instance.jupyter_token,
+        template_id=instance.template_id,
+        template_hash_id=instance.template_hash_id,
+        template_name=instance.template_name,
+        **_connectivity(instance, running=state.actual_status == "running"),
+        **_pricing(instance),
+        disk_space=instance.disk,
+        gpu_totalram=instance.offer.get("gpu_total_ram"),
+        reliability2=instance.offer.get("reliability2"),
+        start_date=instance.start_date,
+        uptime_mins=_uptime_minutes(instance, now, state),
+        gpu_util=0.0 if state.actual_status == "running" else None,
+        gpu_temp=None,
+        rentable=True,
+        volume_info=[],
+    )
+    row.update(instance.overrides)
+    return row
+
+
+def _connectivity(instance: Instance, *, running: bool) -> dict[str, Any]:
+    ssh_port = SSH_BASE_PORT + instance.id % 50000
+    direct_start = 20000 + (instance.id % 400) * 100
+    return {
+        "ssh_host": f"ssh{instance.id % 9 + 1}.vast.ai",
+        "ssh_port": ssh_port,
+        "ssh_idx": str(instance.id % 9 + 1),
+        "machine_dir_ssh_port": direct_start,
+        "direct_port_start": direct_start,
+        "direct_port_end": direct_start + 99,
+        "local_ipaddrs": "10.0.0.5 172.17.0.2",
+        "ports": _ports(instance, direct_start) if running else {},
+    }
+
+
+def _ports(instance: Instance, direct_start: int) -> dict[str, list[dict[str, str]]]:
+    """Docker's port map: 22 always, plus every ``-p A:B`` the env asked for."""
+    container_ports = ["22/tcp"]
+    for key in instance.env:
+        if key.startswith("-p "):
+            inner = key[3:].split(":")[-1]
+            container_ports.append(inner if "/" in inner else f"{inner}/tcp")
+    return {
+        port: [{"HostIp": "0.0.0.0", "HostPort": str(direct_start + n)}]
+        for n, port in enumerate(dict.fromkeys(container_ports))
+    }
+
+
+def _pricing(instance: Instance) -> dict[str, Any]:
+    storage_hourly = instance.offer["storage_cost"] * instance.disk / 730.0
+    base = instance.price if instance.price is not None else instance.offer["dph_base"]
+    return {
+        "is_bid": instance.price is not None,
+        "dph_total": round(base + storage_hourly, 6),
+        "storage_total_cost": round(storage_hourly, 6),
+    }
+
+
+def _uptime_minutes(instance: Instance, now: float, state: Status) -> float | None:
+    if state.actual_status != "running":
+        return None
+    return round((now - instance.phase_started) / 60.0, 2)

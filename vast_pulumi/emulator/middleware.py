@@ -1,0 +1,147 @@
+"""The outermost ASGI layer: trailing slashes, latency, injected faults and the request log.
+
+It wraps the Starlette app and sits directly under uvicorn, because dropping a connection needs
+uvicorn's own ``send`` (whose owner holds the socket's transport); any middleware in between would
+hide it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from vast_pulumi.emulator.faults import RESET_AFTER, RESET_BEFORE, status_error
+from vast_pulumi.emulator.requestlog import redacted_path
+from vast_pulumi.emulator.runtime import Runtime
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CONTROL_PREFIX = "/_emulator/"
+API_PREFIX = "/api/"
+# Keys the routes leave in the scope for the log.
+ACCOUNT_KEY = "vast_emulator.account"
+ROUTE_KEY = "vast_emulator.route"
+
+
+class EmulatorMiddleware:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope = _with_trailing_slash(scope)
+        if scope["path"].startswith(CONTROL_PREFIX):
+            await self.app(scope, receive, send)  # the control plane: no faults, no log
+            return
+        await self._logged(scope, receive, send)
+
+    async def _logged(self, scope: Scope, receive: Receive, send: Send) -> None:
+        is_api = scope["path"].startswith(API_PREFIX)
+        fault = self.runtime.faults.draw() if is_api else None
+        exchange = _Exchange(self.runtime, scope, fault)
+        delay = self.runtime.latency.next_seconds() if is_api else 0.0
+        if delay:
+            await asyncio.sleep(delay)
+        if fault == RESET_BEFORE:
+            exchange.finish(None)
+            await _drop_connection(send)
+            return
+        if fault is not None and fault != RESET_AFTER:
+            error = status_error(int(fault))
+            exchange.finish(error.status)
+            await _send_json(send, error.status, error.body())
+            return
+        recorder = _Recorder(send, exchange, swallow=fault == RESET_AFTER)
+        await self.app(scope, receive, recorder)
+        exchange.finish(recorder.status)
+        if fault == RESET_AFTER:
+            await _drop_connection(send)
+
+
+class _Exchange:
+    """One request's log entry, written once, before the client can see the answer (so a test
+    that reads the log right after a response always finds that response in it)."""
+
+    def __init__(self, runtime: Runtime, scope: Scope, fault: str | None) -> None:
+        self._runtime = runtime
+        self._scope = scope
+        self._fault = fault
+        self._arrived = time.time()
+        self._started = time.perf_counter()
+        self._done = False
+
+    def finish(self, status: int | None) -> None:
+        if self._done:
+            return
+        self._done = True
+        scope = self._scope
+        self._runtime.log.add(
+            time=self._arrived,
+            account=scope.get(ACCOUNT_KEY),
+            method=scope["method"],
+            path=redacted_path(scope.get("original_path", scope["path"]), scope.get("query_string", b"")),
+            route=scope.get(ROUTE_KEY),
+            status=status,
+            duration_ms=round((time.perf_counter() - self._started) * 1000.0, 3),
+            fault=self._fault,
+        )
+
+
+class _Recorder:
+    """Passes messages on (or swallows them, for reset-after), remembers the status, and finishes
+    the log entry just before the last body chunk goes out."""
+
+    def __init__(self, send: Send, exchange: _Exchange, *, swallow: bool) -> None:
+        self._send = send
+        self._exchange = exchange
+        self._swallow = swallow
+        self.status: int | None = None
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+        if self._swallow:
+            return
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            self._exchange.finish(self.status)
+        await self._send(message)
+
+
+def _with_trailing_slash(scope: Scope) -> Scope:
+    """The API answers ``/users/current`` and ``/users/current/`` alike; routes are written with it."""
+    path = scope["path"]
+    if path.endswith("/"):
+        return scope
+    return {**scope, "path": path + "/", "raw_path": (path + "/").encode(), "original_path": path}
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _drop_connection(send: Send) -> None:
+    """Close the TCP connection without an answer: the client sees a ConnectionError.
+
+    uvicorn's ``send`` is a bound method of its request cycle, which holds the transport. Aborting
+    it closes the socket at once; yielding to the loop lets uvicorn notice the disconnect, so it
+    does not try to answer 500 on a closed connection.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        raise RuntimeError("cannot drop the connection: not running under uvicorn's h11 protocol")
+    transport.abort()
+    for _ in range(2):
+        await asyncio.sleep(0)

@@ -1,0 +1,161 @@
+"""What the emulated service stores: plain dataclasses, serialisable with ``dataclasses.asdict``.
+
+Fields named like the API's row fields hold exactly what the API shows; anything derived (an
+instance's status, its ports) is computed when a row is rendered (see ``lifecycle``). ``overrides``
+holds out-of-band edits made through the control plane (drift) and wins over every stored field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+JsonDict = dict[str, Any]
+
+
+@dataclass
+class Endpoint:
+    id: int
+    endpoint_name: str
+    api_key: str
+    user_id: int
+    created_at: float
+    min_load: float = 0.0
+    min_cold_load: float = 0.0
+    target_util: float = 0.9
+    cold_mult: float = 2.5
+    cold_workers: int = 5
+    max_workers: int = 20
+    max_queue_time: float = 30.0
+    target_queue_time: float = 10.0
+    inactivity_timeout: int | None = None
+    endpoint_state: str = "active"
+    auto_delete_in_seconds: float | None = None
+    auto_delete_due_24h: bool = False
+    overrides: JsonDict = field(default_factory=dict)
+
+
+@dataclass
+class Workergroup:
+    id: int
+    endpoint_id: int
+    endpoint_name: str
+    user_id: int
+    created_at: float
+    api_key: str
+    search_query: JsonDict
+    template_hash: str | None = None
+    template_id: int | None = None
+    launch_args: str | None = None
+    gpu_ram: float = 24.0
+    cold_workers: int = 3
+    max_workers: int = 20
+    test_workers: int = 3
+    min_load: float = 1.0
+    target_util: float = 0.9
+    cold_mult: float = 3.0
+    overrides: JsonDict = field(default_factory=dict)
+
+
+@dataclass
+class Template:
+    id: int
+    hash_id: str
+    creator_id: int
+    created_at: float
+    content: JsonDict
+    # Edits make a new hash even when the content is unchanged (the API's hash_id is a version).
+    revision: int = 0
+
+
+@dataclass
+class Instance:
+    id: int
+    user_id: int
+    offer: JsonDict  # the accepted offer, as it was rendered for the disk asked for
+    image: str | None
+    disk: float
+    runtype: str
+    env: dict[str, str]
+    onstart: str | None
+    args: list[str] | None
+    label: str | None
+    jupyter_token: str
+    instance_api_key: str
+    start_date: float
+    intended_status: str  # "running" | "stopped"
+    # When the current (re)start began, and whether it is the first one: the lifecycle is
+    # computed from these, so no background thread moves instances along.
+    phase_started: float
+    first_boot: bool = True
+    price: float | None = None  # bid ($/h) for an interruptible instance
+    template_id: int | None = None
+    template_hash_id: str | None = None
+    template_name: str | None = None
+    image_login: str | None = None
+    status_override: JsonDict | None = None  # {"actual_status", "status_msg"} set by the host
+    overrides: JsonDict = field(default_factory=dict)
+
+
+@dataclass
+class Account:
+    label: str  # non-secret name used in logs and the inventory, e.g. "account-1"
+    key_digest: str  # sha256 of the API key: the key itself is never stored
+    user_id: int
+    endpoints: dict[int, Endpoint] = field(default_factory=dict)
+    workergroups: dict[int, Workergroup] = field(default_factory=dict)
+    instances: dict[int, Instance] = field(default_factory=dict)
+
+
+@dataclass
+class State:
+    """Everything the service knows. Ids are global, as on the real service."""
+
+    seed: int
+    accounts: dict[str, Account] = field(default_factory=dict)  # by label
+    templates: dict[int, Template] = field(default_factory=dict)
+    offers: dict[int, JsonDict] = field(default_factory=dict)  # the live catalogue, by offer id
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def next_id(self, kind: str) -> int:
+        self.counters[kind] = self.counters.get(kind, FIRST_IDS[kind] - 1) + 1
+        return self.counters[kind]
+
+
+# Distinct ranges per kind, so an id used for the wrong kind of resource never finds anything.
+FIRST_IDS = {
+    "endpoint": 4001,
+    "workergroup": 12001,
+    "template": 200001,
+    "instance": 20000001,
+    "offer": 30000001,
+    "machine": 40001,
+    "host": 100001,
+    "user": 210001,
+}
+
+
+def field_names(model: type[Any]) -> frozenset[str]:
+    return frozenset(f.name for f in fields(model))
+
+
+def state_from_dict(data: JsonDict) -> State:
+    """Inverse of ``dataclasses.asdict(state)`` (JSON turned the int keys into strings)."""
+    return State(
+        seed=int(data["seed"]),
+        accounts={label: _account(raw) for label, raw in data["accounts"].items()},
+        templates={int(k): Template(**v) for k, v in data["templates"].items()},
+        offers={int(k): v for k, v in data["offers"].items()},
+        counters={str(k): int(v) for k, v in data["counters"].items()},
+    )
+
+
+def _account(raw: JsonDict) -> Account:
+    return Account(
+        label=raw["label"],
+        key_digest=raw["key_digest"],
+        user_id=int(raw["user_id"]),
+        endpoints={int(k): Endpoint(**v) for k, v in raw["endpoints"].items()},
+        workergroups={int(k): Workergroup(**v) for k, v in raw["workergroups"].items()},
+        instances={int(k): Instance(**v) for k, v in raw["instances"].items()},
+    )

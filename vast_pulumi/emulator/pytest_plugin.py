@@ -1,0 +1,40 @@
+"""Pytest fixtures (registered through the ``pytest11`` entry point ``vast_emulator``).
+
+- ``vast_emulator``: a running :class:`Emulator` per test, one account with key ``test-key``
+  (:data:`DEFAULT_API_KEY`), instances running 0.2 s after create.
+- ``vast_emulator_factory``: ``vast_emulator_factory(**options)`` starts one with any
+  :class:`Emulator` options; every one started is stopped after the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from vast_pulumi.emulator.server import Emulator
+
+FAST_BOOT_SECONDS = 0.2
+
+EmulatorFactory = Callable[..., Emulator]
+
+
+@pytest.fixture
+def vast_emulator_factory() -> Iterator[EmulatorFactory]:
+    started: list[Emulator] = []
+
+    def start(**options: Any) -> Emulator:
+        options.setdefault("boot_seconds", FAST_BOOT_SECONDS)
+        emulator = Emulator(**options).start()
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in reversed(started):
+        emulator.stop()
+
+
+@pytest.fixture
+def vast_emulator(vast_emulator_factory: EmulatorFactory) -> Emulator:
+    return vast_emulator_factory()

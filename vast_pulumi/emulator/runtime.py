@@ -1,0 +1,78 @@
+"""One running emulator's parts: the backend, the request log, faults, rate limits and latency."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from vast_pulumi.emulator.backend import Backend
+from vast_pulumi.emulator.faults import FaultInjector, FaultSpec
+from vast_pulumi.emulator.persistence import StateFile
+from vast_pulumi.emulator.ratelimit import RateLimiter
+from vast_pulumi.emulator.requestlog import RequestLog
+
+DEFAULT_API_KEY = "test-key"
+
+
+@dataclass
+class Settings:
+    api_keys: Sequence[str] = field(default_factory=lambda: [DEFAULT_API_KEY])
+    seed: int = 0
+    boot_seconds: float = 5.0
+    latency_ms: float = 0.0
+    rate_limits: bool = False
+    rate_limit_scale: float = 1.0
+    faults: str | Mapping[str, float] | None = None
+    state: str | os.PathLike[str] | None = None
+
+
+class Latency:
+    """``--latency-ms``: a delay per API response, jittered by up to a quarter either way."""
+
+    def __init__(self, milliseconds: float, seed: int) -> None:
+        self.milliseconds = milliseconds
+        self._seed = seed
+        self._rng = random.Random(seed ^ 0x5EED)
+        self._lock = threading.Lock()
+
+    def next_seconds(self) -> float:
+        if self.milliseconds <= 0:
+            return 0.0
+        with self._lock:
+            jitter = self._rng.uniform(-0.25, 0.25)
+        return self.milliseconds * (1.0 + jitter) / 1000.0
+
+    def reseed(self) -> None:
+        with self._lock:
+            self._rng = random.Random(self._seed ^ 0x5EED)
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        state_file = StateFile(settings.state) if settings.state is not None else None
+        loaded = state_file.load() if state_file is not None else None
+        self.backend = Backend(
+            settings.api_keys,
+            seed=settings.seed,
+            boot_seconds=settings.boot_seconds,
+            state=loaded,
+            saver=state_file.save if state_file is not None else None,
+        )
+        if state_file is not None:
+            self.backend.save()  # the file exists from the start, with any new accounts
+        self.log = RequestLog()
+        self.faults = FaultInjector(FaultSpec.parse(settings.faults), settings.seed)
+        self.limiter = RateLimiter(enabled=settings.rate_limits, scale=settings.rate_limit_scale)
+        self.latency = Latency(settings.latency_ms, settings.seed)
+
+    def reset(self) -> None:
+        """Fresh state, empty log, rate-limit clocks cleared, fault and latency draws from the start."""
+        self.backend.reset()
+        self.log.clear()
+        self.limiter.reset()
+        self.faults.reseed()
+        self.latency.reseed()

@@ -1,0 +1,192 @@
+"""Serving the emulator with uvicorn: in a background thread (:class:`Emulator`) or in the main
+thread until a signal (``python -m vast_pulumi.emulator``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from vast_pulumi.emulator.app import build_app
+from vast_pulumi.emulator.backend import Backend
+from vast_pulumi.emulator.faults import FaultSpec
+from vast_pulumi.emulator.runtime import DEFAULT_API_KEY, Runtime, Settings
+
+STARTUP_TIMEOUT = 30.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: whoever runs it decides how it stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket (port 0: a free one), bound before uvicorn starts so its port is known."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def make_server(runtime: Runtime, log_level: str = "warning") -> _Server:
+    config = uvicorn.Config(
+        build_app(runtime),
+        lifespan="off",
+        http="h11",
+        loop="asyncio",
+        log_config=None,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
+    return _Server(config)
+
+
+class Emulator:
+    """The emulator on a free loopback port, in a background thread.
+
+    >>> with Emulator(api_keys=["k1"], boot_seconds=0.5, seed=1) as emu:
+    ...     requests.get(emu.url + "/api/v0/endptjobs/", headers={"Authorization": "Bearer k1"})
+    """
+
+    def __init__(
+        self,
+        api_keys: Sequence[str] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        boot_seconds: float = 5.0,
+        latency_ms: float = 0.0,
+        rate_limits: bool = False,
+        rate_limit_scale: float = 1.0,
+        faults: str | Mapping[str, float] | None = None,
+        state: str | os.PathLike[str] | None = None,
+    ) -> None:
+        settings = Settings(
+            api_keys=list(api_keys) if api_keys else [DEFAULT_API_KEY],
+            seed=seed,
+            boot_seconds=boot_seconds,
+            latency_ms=latency_ms,
+            rate_limits=rate_limits,
+            rate_limit_scale=rate_limit_scale,
+            faults=faults,
+            state=state,
+        )
+        self.runtime = Runtime(settings)
+        self._host, self._port = host, port
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``, the API base URL (what ``vast:apiUrl``/``--url`` take)."""
+        if self._url is None:
+            raise RuntimeError("the emulator is not running: use start() or a with block")
+        return self._url
+
+    @property
+    def backend(self) -> Backend:
+        return self.runtime.backend
+
+    @property
+    def api_keys(self) -> list[str]:
+        return list(self.runtime.settings.api_keys)
+
+    def start(self) -> Emulator:
+        sock = bind(self._host, self._port)
+        self._server = make_server(self.runtime)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="vast-emulator", daemon=True
+        )
+        self._thread.start()
+        _wait_until(lambda: self._server is not None and self._server.started, self._thread)
+        self._url = url_of(sock)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+        self._url = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # For tests: the same things the control plane offers, without HTTP.
+
+    def request_log(self, since: int = 0) -> list[dict[str, Any]]:
+        return self.runtime.log.entries(since)
+
+    def reset(self) -> None:
+        self.runtime.reset()
+
+    def set_faults(self, spec: str | Mapping[str, float] | None) -> None:
+        self.runtime.faults.spec = FaultSpec.parse(spec)
+
+    def inventory(self) -> list[dict[str, Any]]:
+        return self.backend.inventory()
+
+    def instance_api_key(self, instance_id: int) -> str:
+        return self.backend.instance_api_key(instance_id)
+
+
+def _wait_until(ready: Callable[[], bool], thread: threading.Thread) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not ready():
+        if not thread.is_alive():
+            raise RuntimeError("the emulator's server thread exited during startup")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the emulator did not start within {STARTUP_TIMEOUT:.0f} s")
+        time.sleep(0.005)
+
+
+def serve_forever(runtime: Runtime, sock: socket.socket, on_ready: Callable[[str], None]) -> None:
+    """Serve in this (main) thread until SIGINT or SIGTERM, then shut down gracefully."""
+    server = make_server(runtime)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, _request_exit, server)
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.005)
+        if server.started:
+            on_ready(url_of(sock))
+        await serving
+
+    asyncio.run(main())
+
+
+def _request_exit(server: uvicorn.Server) -> None:
+    if server.should_exit:
+        server.force_exit = True  # a second signal: stop waiting for open connections
+    server.should_exit = True

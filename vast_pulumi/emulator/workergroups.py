@@ -1,0 +1,133 @@
+"""Workergroups (``/api/v0/workergroups/``, alias ``/api/v0/autojobs/``).
+
+The server parses ``search_params`` with the CLI's grammar and stores the parsed query, with its own
+defaults (verified, rentable, not rented) merged in unless the query overrides or drops them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from vast_pulumi.emulator import endpoints, templates
+from vast_pulumi.emulator.errors import ApiError, invalid_args
+from vast_pulumi.emulator.models import Account, Endpoint, JsonDict, State, Workergroup
+from vast_pulumi.emulator.schemas import WorkergroupBody, parse
+from vast_pulumi.query import OFFER_FIELDS, QueryError, parse_query
+
+# The server's defaults (OpenAPI create_autogroup), written in the query language so that a query
+# can override them (verified=false) or drop them (rented=any) exactly as it would the CLI's.
+SERVER_DEFAULTS = "verified=true rentable=true rented=false"
+OPERATORS = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "in", "notin"})
+NO_ENDPOINT = "Please assign your workergroup to a valid endpoint identifier"
+
+
+def row(group: Workergroup) -> JsonDict:
+    data = asdict(group)
+    overrides = data.pop("overrides")
+    return {**data, **overrides}
+
+
+def search_query(params: str | Mapping[str, Any] | None, template_filters: Mapping[str, Any]) -> JsonDict:
+    """What the server stores for ``search_params``: the parsed query over the defaults."""
+    defaults = parse_query(SERVER_DEFAULTS, default_filters=False)
+    # Precedence: the server's defaults, then the template's filters, then the request's query.
+    result = {**defaults, **{k: dict(v) for k, v in template_filters.items() if isinstance(v, Mapping)}}
+    if params is None:
+        return result
+    if isinstance(params, str):
+        try:
+            named = parse_query(params, default_filters=False)
+            merged = parse_query(f"{SERVER_DEFAULTS} {params}", default_filters=False)
+        except QueryError as error:
+            raise invalid_args("search_params", str(error)) from None
+        for dropped in set(defaults) - set(merged):  # e.g. rented=any
+            result.pop(dropped, None)
+        return {**result, **{k: merged[k] for k in named}}
+    _check_query_dict(params)
+    return {**result, **{k: dict(v) for k, v in params.items()}}
+
+
+def _check_query_dict(params: Mapping[str, Any]) -> None:
+    for field, ops in params.items():
+        if field not in OFFER_FIELDS:
+            raise invalid_args("search_params", f"unknown field {field!r}")
+        if not isinstance(ops, Mapping) or not set(ops) <= OPERATORS:
+            raise invalid_args("search_params", f"{field}: expected {{operator: value}}")
+
+
+def _endpoint(account: Account, endpoint_id: int | None, endpoint_name: str | None) -> Endpoint:
+    if endpoint_id is not None and endpoint_id in account.endpoints:
+        return account.endpoints[endpoint_id]
+    if endpoint_name is not None:
+        found = endpoints.by_name(account, endpoint_name)
+        if found is not None:
+            return found
+    raise ApiError(400, "invalid_args", NO_ENDPOINT)
+
+
+def _template_fields(state: State, account: Account, given: dict[str, Any]) -> dict[str, Any]:
+    """Both template names, resolved (the API stores the pair), and the template's offer filters."""
+    if given.get("template_hash") is None and given.get("template_id") is None:
+        return {}
+    template = templates.resolve(
+        state, account, hash_id=given.get("template_hash"), template_id=given.get("template_id")
+    )
+    return {"template_hash": template.hash_id, "template_id": template.id, "_filters": template.content}
+
+
+def create(state: State, account: Account, body: dict[str, Any], now: float) -> int:
+    given = parse(WorkergroupBody, body).given()
+    endpoint = _endpoint(account, given.pop("endpoint_id", None), given.pop("endpoint_name", None))
+    template = _template_fields(state, account, given)
+    filters = (template.pop("_filters", None) or {}).get("extra_filters") or {}
+    query = search_query(given.pop("search_params", None), filters)
+    group = Workergroup(
+        id=state.next_id("workergroup"),
+        endpoint_id=endpoint.id,
+        endpoint_name=endpoint.endpoint_name,
+        user_id=account.user_id,
+        created_at=now,
+        api_key=secrets.token_hex(32),
+        search_query=query,
+        **{**given, **template},
+    )
+    account.workergroups[group.id] = group
+    return group.id
+
+
+def find(account: Account, group_id: int) -> Workergroup:
+    group = account.workergroups.get(group_id)
+    if group is None:
+        raise ApiError(400, "not_found", "Workgroup not found for user")
+    return group
+
+
+def update(state: State, account: Account, group_id: int, body: dict[str, Any]) -> None:
+    group = find(account, group_id)
+    given = parse(WorkergroupBody, body).given()
+    # Everything is checked before anything changes: a rejected update leaves the group as it was.
+    endpoint_id, endpoint_name = given.pop("endpoint_id", None), given.pop("endpoint_name", None)
+    if endpoint_id is not None or endpoint_name is not None:
+        endpoint = _endpoint(account, endpoint_id, endpoint_name)
+        given.update(endpoint_id=endpoint.id, endpoint_name=endpoint.endpoint_name)
+    template = _template_fields(state, account, given)
+    template.pop("_filters", None)
+    if "search_params" in given:
+        given["search_query"] = search_query(given.pop("search_params"), {})
+    for key, value in {**given, **template}.items():
+        setattr(group, key, value)
+
+
+def delete(account: Account, group_id: int) -> JsonDict:
+    if group_id not in account.workergroups:
+        raise ApiError(404, "no_such_workergroup", "No workergroup by that id is available.", id=group_id)
+    del account.workergroups[group_id]
+    return {
+        "success": True,
+        "deleted_workers": [],
+        "failed_workers": [],
+        "msg": f"Deleted workergroup {group_id} and 0 workers",
+    }
