@@ -9,20 +9,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from vast_pulumi.emulator.server import Emulator
+if TYPE_CHECKING:
+    from vast_pulumi.emulator.server import Emulator
 
 FAST_BOOT_SECONDS = 0.2
 
-EmulatorFactory = Callable[..., Emulator]
+EmulatorFactory = Callable[..., "Emulator"]
 
 
 @pytest.fixture
 def vast_emulator_factory() -> Iterator[EmulatorFactory]:
     started: list[Emulator] = []
+
+    # Imported here, not at module level: pytest loads this plugin in every run of the project,
+    # and most runs never start an emulator.
+    from vast_pulumi.emulator.server import Emulator
 
     def start(**options: Any) -> Emulator:
         options.setdefault("boot_seconds", FAST_BOOT_SECONDS)

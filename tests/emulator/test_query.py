@@ -1,0 +1,152 @@
+"""vast_pulumi.query: the CLI's grammar (checked against vastai 1.9.1's own parser), its
+stricter unknown-field rule, and matching offers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from vastai.api.query import offers_alias, offers_fields, offers_mult
+from vastai.api.query import parse_query as cli_parse_query
+
+from vast_pulumi.query import OFFER_FIELDS, QueryError, matches, parse_query
+
+CLI_DEFAULTS = {"verified": {"eq": True}, "external": {"eq": False}, "rentable": {"eq": True}, "rented": {"eq": False}}
+
+QUERIES = [
+    "",
+    "gpu_name=RTX_4090 num_gpus=1 reliability>0.95",
+    "num_gpus>=2 gpu_name in [RTX_4090,RTX_3090]",
+    'gpu_name in ["RTX 4090", "RTX 3090"] geolocation notin [CN,VN]',
+    "rented=any",
+    "verified=False cpu_ram>=64",
+    "disk_space>146 duration>24 gpu_ram>10 cuda_vers>=12.1 direct_port_count>=2 driver_version >= 535.86.05",
+    "reliability > 0.99  num_gpus>=4 verified=False",
+    "dph<1.5 dph > 0.1",
+    'gpu_name = "RTX A6000"',
+    "num_gpus nin [1,2]",
+    "inet_down not in [1,2]",
+    "reliability gte 0.9 total_flops lt 100",
+    "rentable=null static_ip=True",
+    "gpu_total_ram>=80 dlperf_usd>100 flops_usd>2 display_active=false",
+    "num_gpus!=1 num_gpus==2 compute_cap neq 800 geolocation eq SE",
+    "verified=* external=?",
+]
+
+
+@pytest.mark.parametrize("text", QUERIES)
+def test_parse_query_equals_the_official_cli_parser(text: str) -> None:
+    expected = cli_parse_query(
+        text, {k: dict(v) for k, v in CLI_DEFAULTS.items()}, offers_fields, offers_alias, offers_mult
+    )
+    assert parse_query(text) == expected
+
+
+@pytest.mark.parametrize("text", QUERIES)
+def test_parse_query_without_defaults_equals_the_cli_with_no_default(text: str) -> None:
+    assert parse_query(text, default_filters=False) == cli_parse_query(
+        text, {}, offers_fields, offers_alias, offers_mult
+    )
+
+
+def test_parse_query_converts_units_underscores_bools_and_lists() -> None:
+    parsed = parse_query(
+        "gpu_ram>=24 duration>2 gpu_name=RTX_4090 verified=false geolocation in [SE,NO]", default_filters=False
+    )
+    assert parsed == {
+        "gpu_ram": {"gte": 24000.0},
+        "duration": {"gt": 172800.0},
+        "gpu_name": {"eq": "RTX 4090"},
+        "verified": {"eq": False},
+        "geolocation": {"in": ["SE", "NO"]},
+    }
+
+
+def test_default_filters_can_be_overridden_or_dropped() -> None:
+    assert parse_query("verified=false")["verified"] == {"eq": False}
+    assert "rented" not in parse_query("rented=any")
+    assert parse_query("") == CLI_DEFAULTS
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("gpu_colour=red", "gpu_colour"),
+        ("num_gpus=1 flux_capacitor>1", "flux_capacitor"),
+        ("num_gpus=>1", "=>"),
+        ("num_gpus>>1", ">>"),
+        ("num_gpus", "num_gpus"),
+        ("gpu_ram>lots", "lots"),
+        ("reliability>any", "any"),
+        ("num_gpus=1 'x", "'x"),
+        ("driver_version>=1.2", "1.2"),
+        ("num_gpus=", "num_gpus"),
+    ],
+)
+def test_bad_queries_raise_query_error_naming_the_bad_token(text: str, named: str) -> None:
+    with pytest.raises(QueryError) as error:
+        parse_query(text)
+    assert named in str(error.value)
+    assert isinstance(error.value, ValueError)
+
+
+def test_unknown_field_error_lists_the_known_fields() -> None:
+    with pytest.raises(QueryError, match="known fields: .*gpu_name.*num_gpus"):
+        parse_query("gpu_nam=RTX_4090")
+
+
+def test_offer_fields_are_the_clis() -> None:
+    assert set(offers_fields) == OFFER_FIELDS
+
+
+OFFER: dict[str, Any] = {
+    "gpu_name": "RTX 4090",
+    "num_gpus": 1,
+    "reliability": 0.97,
+    "gpu_ram": 24564,
+    "verified": True,
+    "external": False,
+    "rentable": True,
+    "rented": False,
+    "geolocation": "Sweden, SE",
+    "driver_version": "550.54.14",
+    "cuda_max_good": 12.4,
+    "dph_total": 0.41,
+    "static_ip": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("gpu_name=RTX_4090 num_gpus=1 reliability>0.95", True),
+        ("reliability>0.97", False),
+        ("reliability>=0.97", True),
+        ("num_gpus in [2,4]", False),
+        ("num_gpus notin [2,4]", True),
+        ("num_gpus!=1", False),
+        ("gpu_ram>=24", True),
+        ("gpu_ram>=25", False),
+        ("driver_version>=535.86.05", True),
+        ("driver_version<535.86.05", False),
+        ("cuda_vers>=12.1", True),
+        ("dph<0.4", False),
+        ("geolocation in [SE,NO]", True),
+        ("geolocation=NO", False),
+        ("verified=false", False),
+        ("static_ip=null", True),
+        ('gpu_name in ["RTX 3090", RTX_4090]', True),
+    ],
+)
+def test_matches_compares_the_clis_string_numbers_numerically(text: str, expected: bool) -> None:
+    assert matches(OFFER, parse_query(text)) is expected
+
+
+def test_matches_ignores_the_non_filter_keys_of_a_search_body() -> None:
+    body = {"gpu_name": {"eq": "RTX_4090"}, "order": [["score", "desc"]], "limit": 3, "type": "on-demand"}
+    assert matches(OFFER, body)
+
+
+def test_matches_rejects_an_unknown_operator() -> None:
+    with pytest.raises(QueryError, match="approx"):
+        matches(OFFER, {"num_gpus": {"approx": 1}})
