@@ -105,7 +105,12 @@ def test_official_cli_endpoint_workergroup_and_instance_lifecycle(
 
     # Workergroup: create (the CLI prints a dict, --raw or not), show.
     output = cli.ok(
-        "create", "workergroup", "--endpoint_id", str(endpoint_id), "--search_params", "gpu_name=RTX_4090 num_gpus=1"
+        "create",
+        "workergroup",
+        "--endpoint_id",
+        str(endpoint_id),
+        "--search_params",
+        "gpu_name=RTX_4090 num_gpus=1",
     )
     group_id = printed_dict(output)["id"]
     group = account.workergroups[group_id]
@@ -141,7 +146,9 @@ def test_official_cli_endpoint_workergroup_and_instance_lifecycle(
     assert f"starting instance {instance_id}." in cli.ok("start", "instance", str(instance_id))
     assert wait_for_status(cli, instance_id, "running")["intended_status"] == "running"
 
-    assert f"label for {instance_id} set to contract-box." in cli.ok("label", "instance", str(instance_id), "contract-box")
+    assert f"label for {instance_id} set to contract-box." in cli.ok(
+        "label", "instance", str(instance_id), "contract-box"
+    )
     assert account.instances[instance_id].label == "contract-box"
     listed = cli.json("show", "instances")
     assert [(r["id"], r["label"]) for r in listed] == [(instance_id, "contract-box")]

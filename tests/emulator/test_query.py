@@ -11,7 +11,12 @@ from vastai.api.query import parse_query as cli_parse_query
 
 from vast_pulumi.query import OFFER_FIELDS, QueryError, matches, parse_query
 
-CLI_DEFAULTS = {"verified": {"eq": True}, "external": {"eq": False}, "rentable": {"eq": True}, "rented": {"eq": False}}
+CLI_DEFAULTS = {
+    "verified": {"eq": True},
+    "external": {"eq": False},
+    "rentable": {"eq": True},
+    "rented": {"eq": False},
+}
 
 QUERIES = [
     "",
@@ -51,7 +56,8 @@ def test_parse_query_without_defaults_equals_the_cli_with_no_default(text: str) 
 
 def test_parse_query_converts_units_underscores_bools_and_lists() -> None:
     parsed = parse_query(
-        "gpu_ram>=24 duration>2 gpu_name=RTX_4090 verified=false geolocation in [SE,NO]", default_filters=False
+        "gpu_ram>=24 duration>2 gpu_name=RTX_4090 verified=false geolocation in [SE,NO]",
+        default_filters=False,
     )
     assert parsed == {
         "gpu_ram": {"gte": 24000.0},
@@ -91,7 +97,7 @@ def test_bad_queries_raise_query_error_naming_the_bad_token(text: str, named: st
 
 
 def test_unknown_field_error_lists_the_known_fields() -> None:
-    with pytest.raises(QueryError, match="known fields: .*gpu_name.*num_gpus"):
+    with pytest.raises(QueryError, match=r"known fields: .*gpu_name.*num_gpus"):
         parse_query("gpu_nam=RTX_4090")
 
 
