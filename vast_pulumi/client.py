@@ -193,8 +193,12 @@ class VastClient:
     # -- offers ------------------------------------------------------------------------------------------
 
     def search_offers(self, query: Mapping[str, Any]) -> list[Row]:
-        """``POST /api/v0/bundles/`` with a query dict (``{field: {op: value}, "order": ..., ...}``)."""
-        return _rows(self._call("POST", "/api/v0/bundles/", body=query), "offers")
+        """Offers matching a query dict (``{field: {op: value}, "order": ..., ...}``).
+
+        ``GET /api/v0/bundles/?q=<json>`` rather than the CLI's POST of the same dict: a search
+        changes nothing, and saying so lets proxies, logs and request counts treat it as a read.
+        """
+        return _rows(self._call("GET", "/api/v0/bundles/", params={"q": dict(query)}), "offers")
 
     # -- instances ---------------------------------------------------------------------------------------
 

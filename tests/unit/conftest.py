@@ -5,23 +5,48 @@ default and the suite must stay fast."""
 from __future__ import annotations
 
 import os
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 
 from vast_pulumi._dynamic import VastProvider
+from vast_pulumi.emulator import Emulator
 
 os.environ["VAST_PULUMI_PACING_SCALE"] = "0"
 
-API_KEY = "unit-test-key"
-P = TypeVar("P", bound=VastProvider)  # type: ignore[type-arg]
+P = TypeVar("P", bound=VastProvider[Any])
 
 
-def configured(provider: P, url: str, api_key: str = API_KEY) -> P:
+def configured(provider: P, url: str, api_key: str) -> P:
     """``provider`` after the ``configure`` call the server makes, with the stack's vast:* config."""
     provider.configure(ConfigureRequest(Config({"vast:apiKey": api_key, "vast:apiUrl": url}, "proj")))
     return provider
+
+
+def api_calls(emulator: Emulator, since: int = 0) -> list[tuple[str, str]]:
+    """(method, route) of every Vast API request the emulator logged after the first ``since``."""
+    return [
+        (entry["method"], entry["route"] or entry["path"])
+        for entry in emulator.request_log()[since:]
+        if str(entry["path"]).startswith("/api/")
+    ]
+
+
+@pytest.fixture
+def emulator(vast_emulator_factory: Callable[..., Emulator]) -> Emulator:
+    return vast_emulator_factory(seed=1, boot_seconds=0.3)
+
+
+@pytest.fixture
+def connect(emulator: Emulator) -> Callable[[P], P]:
+    """Configure a provider for the test's emulator account."""
+
+    def connect(provider: P) -> P:
+        return configured(provider, emulator.url, emulator.api_keys[0])
+
+    return connect
 
 
 @pytest.fixture(autouse=True)
@@ -33,3 +58,16 @@ def _no_ambient_credentials(
     monkeypatch.delenv("VAST_URL", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+
+
+def seed_for(faulted: list[bool], probability: float) -> int:
+    """An emulator seed whose first requests are faulted exactly as ``faulted`` says, for a fault
+    injected with ``probability``: the emulator draws one ``random.Random(seed).random()`` per API
+    request, in arrival order, and faults the request when the draw is below the probability."""
+    import random
+
+    for seed in range(100_000):
+        rng = random.Random(seed)
+        if [rng.random() < probability for _ in faulted] == faulted:
+            return seed
+    raise AssertionError(f"no seed gives {faulted}")

@@ -42,7 +42,7 @@ def serialized(provider: VastProvider[Any]) -> str:
 def test_provider_pickle_is_tiny_keyless_and_loads_in_a_fresh_process(
     provider_class: type[VastProvider[Any]],
 ) -> None:
-    provider = configured(provider_class(), "http://127.0.0.1:9", api_key=SECRET_KEY)
+    provider = configured(provider_class(), "http://127.0.0.1:9", SECRET_KEY)
     assert provider.client.settings.api_key == SECRET_KEY  # configured and the client built
     blob = serialized(provider)
     raw = base64.b64decode(blob)
@@ -64,7 +64,7 @@ def test_provider_pickle_is_tiny_keyless_and_loads_in_a_fresh_process(
 def test_equal_providers_serialize_identically() -> None:
     """One blob per class: the server then caches a single provider object, and no diff ever shows
     a changed ``__provider`` between runs."""
-    first = configured(EndpointProvider(), "http://127.0.0.1:9", api_key="one")
+    first = configured(EndpointProvider(), "http://127.0.0.1:9", "one")
     second = EndpointProvider()
     assert serialized(first) == serialized(second)
 

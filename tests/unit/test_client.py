@@ -1,0 +1,267 @@
+"""The client: retries, what is never retried, errors, auth, pacing, list snapshots."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from tests.unit.conftest import api_calls, seed_for
+from vast_pulumi.client import RetryPolicy, VastClient
+from vast_pulumi.emulator import Emulator
+from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError
+from vast_pulumi.settings import ProviderSettings
+
+FAST_RETRIES = RetryPolicy(base_delay=0.01, max_delay=0.05)
+KEY = "client-test-key"
+
+
+def client_for(emulator: Emulator, **options: Any) -> VastClient:
+    options.setdefault("retry", FAST_RETRIES)
+    options.setdefault("pacing_scale", 0.0)
+    return VastClient(ProviderSettings(emulator.api_keys[0], emulator.url), **options)
+
+
+@pytest.fixture
+def faulty(vast_emulator_factory: Callable[..., Emulator]) -> Callable[..., Emulator]:
+    """An emulator whose first requests fail as listed (``faulty("429", [True, False])``)."""
+
+    def start(kind: str, pattern: list[bool], probability: float = 0.5) -> Emulator:
+        seed = seed_for(pattern, probability)
+        return vast_emulator_factory(api_keys=[KEY], seed=seed, faults=f"{kind}={probability}")
+
+    return start
+
+
+@pytest.mark.parametrize("kind", ["429", "500", "503", "502", "reset-before"])
+def test_a_read_that_fails_once_is_retried_and_succeeds(
+    faulty: Callable[..., Emulator], kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator = faulty(kind, [True, False])
+    client = client_for(emulator)
+    with caplog.at_level(logging.WARNING, logger="vast_pulumi"):
+        assert client.list_endpoints() == []
+    assert api_calls(emulator) == [("GET", "/api/v0/endptjobs/")] * 2
+    assert client.stats().retries == 1
+    (line,) = caplog.messages
+    assert line.startswith("vast: GET /api/v0/endptjobs/: ") and "retry 1 of" in line
+    assert KEY not in line
+
+
+def test_a_create_whose_reply_is_lost_is_not_repeated(faulty: Callable[..., Emulator]) -> None:
+    emulator = faulty("reset-after", [True, False])
+    client = client_for(emulator)
+    with pytest.raises(VastConnectionError) as caught:
+        client.create_endpoint({"endpoint_name": "once"})
+    assert caught.value.outcome_unknown
+    assert "may have been applied" in str(caught.value)
+    assert api_calls(emulator) == [("POST", "/api/v0/endptjobs/")]
+    assert [row["endpoint_name"] for row in client.list_endpoints()] == ["once"]  # it was applied
+
+
+@pytest.mark.parametrize("kind", ["429", "500", "503"])
+def test_a_create_refused_with_a_status_is_retried(faulty: Callable[..., Emulator], kind: str) -> None:
+    emulator = faulty(kind, [True, False])
+    client = client_for(emulator)
+    client.create_endpoint({"endpoint_name": "retried"})
+    assert api_calls(emulator) == [("POST", "/api/v0/endptjobs/")] * 2
+    assert len(client.list_endpoints()) == 1
+
+
+def test_a_gateway_error_on_a_create_is_an_unknown_outcome(faulty: Callable[..., Emulator]) -> None:
+    emulator = faulty("504", [True, False])
+    with pytest.raises(VastConnectionError) as caught:
+        client_for(emulator).create_endpoint({"endpoint_name": "maybe"})
+    assert caught.value.outcome_unknown
+    assert api_calls(emulator) == [("POST", "/api/v0/endptjobs/")]
+
+
+def test_retries_stop_after_the_attempt_limit(faulty: Callable[..., Emulator]) -> None:
+    emulator = faulty("500", [True] * 3, probability=1.0)
+    client = client_for(emulator, retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.01))
+    with pytest.raises(VastApiError, match=r"GET /api/v0/endptjobs/ failed: 500 server_error"):
+        client.list_endpoints()
+    assert len(api_calls(emulator)) == 3
+
+
+def test_retries_stop_at_the_time_bound(faulty: Callable[..., Emulator]) -> None:
+    emulator = faulty("500", [True] * 3, probability=1.0)
+    client = client_for(
+        emulator, retry=RetryPolicy(max_attempts=50, base_delay=0.2, max_delay=0.2, max_total=0.5)
+    )
+    started = time.monotonic()
+    with pytest.raises(VastApiError):
+        client.list_endpoints()
+    assert time.monotonic() - started < 1.0
+    assert len(api_calls(emulator)) < 50
+
+
+def test_a_rejected_key_is_one_clear_line(vast_emulator: Emulator) -> None:
+    client = VastClient(ProviderSettings("wrong-key", vast_emulator.url), pacing_scale=0)
+    with pytest.raises(VastAuthError) as caught:
+        client.list_instances()
+    assert str(caught.value) == (
+        "Vast API rejected the API key (401 Invalid user key); set vast:apiKey or VAST_API_KEY"
+    )
+    assert client.stats().retries == 0
+
+
+def test_the_key_travels_in_the_header_only(vast_emulator: Emulator) -> None:
+    client = client_for(vast_emulator)
+    client.list_instances()
+    client.search_offers({"num_gpus": {"eq": "1"}, "limit": 1})
+    paths = [entry["path"] for entry in vast_emulator.request_log()]
+    assert paths and not any("api_key" in path for path in paths)
+
+
+def test_an_error_names_method_path_status_code_and_message(vast_emulator: Emulator) -> None:
+    with pytest.raises(VastApiError) as caught:
+        client_for(vast_emulator).create_instance(123, {"image": "x"})
+    assert str(caught.value) == (
+        "Vast API PUT /api/v0/asks/123/ failed: 404 no_such_ask: Instance type by id 123 is not available."
+    )
+    assert caught.value.is_not_found
+
+
+def test_list_instances_pages_through_every_instance(vast_emulator: Emulator) -> None:
+    client = client_for(vast_emulator)
+    offers = client.search_offers({"limit": 30, "order": [["dph_total", "asc"]]})
+    for offer in offers[:27]:
+        client.create_instance(offer["id"], {"image": "img", "disk": 10.0})
+    mark = len(vast_emulator.request_log())
+    rows = client.list_instances()
+    assert len({row["id"] for row in rows}) == 27
+    assert api_calls(vast_emulator, mark) == [("GET", "/api/v1/instances/")] * 2
+
+
+def test_a_destroyed_instance_reads_as_none(vast_emulator: Emulator) -> None:
+    client = client_for(vast_emulator)
+    (offer,) = client.search_offers({"limit": 1})
+    instance_id = int(client.create_instance(offer["id"], {"image": "img"})["new_contract"])
+    assert client.get_instance(instance_id) is not None
+    assert client.destroy_instance(instance_id) is True
+    assert client.get_instance(instance_id) is None
+    assert client.destroy_instance(instance_id) is False  # gone already: not an error
+
+
+def test_concurrent_snapshot_readers_share_one_list_call(vast_emulator: Emulator) -> None:
+    client = client_for(vast_emulator)
+    results: list[int] = []
+    barrier = threading.Barrier(12)
+
+    def read() -> None:
+        barrier.wait()
+        results.append(len(client.cached_instances()))
+
+    threads = [threading.Thread(target=read) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [0] * 12
+    assert api_calls(vast_emulator) == [("GET", "/api/v1/instances/")]
+
+
+def test_a_write_makes_the_next_snapshot_read_fetch_again(vast_emulator: Emulator) -> None:
+    client = client_for(vast_emulator)
+    assert client.cached_endpoints() == []
+    assert client.cached_endpoints() == []  # reused
+    client.create_endpoint({"endpoint_name": "fresh"})
+    assert [row["endpoint_name"] for row in client.cached_endpoints()] == ["fresh"]
+    assert api_calls(vast_emulator) == [
+        ("GET", "/api/v0/endptjobs/"),
+        ("POST", "/api/v0/endptjobs/"),
+        ("GET", "/api/v0/endptjobs/"),
+    ]
+
+
+def test_pacing_keeps_a_route_under_its_rate_limit(vast_emulator_factory: Callable[..., Emulator]) -> None:
+    emulator = vast_emulator_factory(rate_limits=True, rate_limit_scale=0.1)  # GET endptjobs: 0.3 s
+    paced = client_for(emulator, pacing_scale=0.1)
+    started = time.monotonic()
+    for _ in range(4):
+        paced.list_endpoints()
+    assert time.monotonic() - started >= 0.9
+    assert [entry["status"] for entry in emulator.request_log()] == [200] * 4
+    assert paced.stats().retries == 0
+
+
+def test_without_pacing_the_same_calls_meet_429s(vast_emulator_factory: Callable[..., Emulator]) -> None:
+    emulator = vast_emulator_factory(rate_limits=True, rate_limit_scale=0.1)
+    unpaced = client_for(
+        emulator, pacing_scale=0.0, retry=RetryPolicy(max_attempts=20, base_delay=0.1, max_delay=0.4)
+    )
+    for _ in range(4):
+        unpaced.list_endpoints()
+    assert 429 in [entry["status"] for entry in emulator.request_log()]
+    assert unpaced.stats().retries > 0
+
+
+# -- answers the emulator does not give: a scripted server --------------------------------------------
+
+
+class Scripted(BaseHTTPRequestHandler):
+    script: ClassVar[list[tuple[int, dict[str, str], str]]] = []
+    seen: ClassVar[list[str]] = []
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        Scripted.seen.append(self.path)
+        status, headers, body = Scripted.script.pop(0)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[..., VastClient]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+
+    def client(*answers: tuple[int, dict[str, str], str], **options: Any) -> VastClient:
+        Scripted.script, Scripted.seen = list(answers), []
+        url = f"http://127.0.0.1:{server.server_port}"
+        return VastClient(ProviderSettings(KEY, url), pacing_scale=0, **{"retry": FAST_RETRIES, **options})
+
+    yield client
+    server.shutdown()
+
+
+OK = (200, {}, json.dumps({"success": True, "results": []}))
+
+
+def test_a_daily_quota_429_is_final(scripted: Callable[..., VastClient]) -> None:
+    client = scripted((429, {}, "Daily search quota exceeded"), OK)
+    with pytest.raises(VastApiError, match="429: Daily search quota exceeded"):
+        client.list_endpoints()
+    assert len(Scripted.seen) == 1
+
+
+def test_retry_after_is_honoured_when_present(scripted: Callable[..., VastClient]) -> None:
+    client = scripted((429, {"Retry-After": "0.4"}, "slow down"), OK)
+    started = time.monotonic()
+    assert client.list_endpoints() == []
+    assert time.monotonic() - started >= 0.4
+
+
+def test_http_200_with_success_false_is_an_error(scripted: Callable[..., VastClient]) -> None:
+    client = scripted((200, {}, json.dumps({"success": False, "error": "invalid_args", "msg": "no"})))
+    with pytest.raises(VastApiError, match="failed: 200 invalid_args: no"):
+        client.list_endpoints()
+
+
+def test_a_body_that_is_not_json_is_an_error(scripted: Callable[..., VastClient]) -> None:
+    client = scripted((200, {}, "<html>maintenance</html>"))
+    with pytest.raises(VastApiError, match="not a JSON object"):
+        client.list_endpoints()
