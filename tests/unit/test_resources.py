@@ -51,27 +51,26 @@ def test_endpoint_registers_its_type_default_name_and_marker() -> Any:
 
 @pulumi.runtime.test
 def test_markers_differ_by_resource_name_and_type() -> Any:
-    Endpoint("a")
-    Endpoint("b")
+    first, second = Endpoint("a"), Endpoint("b")
     group = Workergroup("a", endpoint_name="x", search_params="gpu_name=RTX_4090")
 
     def check(_: Any) -> None:
         markers = {(args.typ, args.name): args.inputs["_marker"] for args in REGISTERED}
-        assert len(set(markers.values())) == 3
+        assert len(markers) == len(set(markers.values())) == 3
 
-    return group.urn.apply(check)
+    return pulumi.Output.all(first.urn, second.urn, group.urn).apply(check)
 
 
 @pulumi.runtime.test
 def test_a_typed_args_object_and_keywords_are_equivalent() -> Any:
-    Endpoint("typed", EndpointArgs(max_workers=2, endpoint_name="n1"))
-    last = Endpoint("kw", max_workers=2, endpoint_name="n2")
+    typed = Endpoint("typed", EndpointArgs(max_workers=2, endpoint_name="n1"))
+    keywords = Endpoint("kw", max_workers=2, endpoint_name="n2")
 
     def check(_: Any) -> None:
         assert registered("typed").inputs["max_workers"] == registered("kw").inputs["max_workers"] == 2
         assert registered("typed").inputs["endpoint_name"] == "n1"
 
-    return last.urn.apply(check)
+    return pulumi.Output.all(typed.urn, keywords.urn).apply(check)
 
 
 @pulumi.runtime.test
@@ -87,13 +86,13 @@ def test_an_instance_input_named_args_is_an_input_not_the_args_object() -> Any:
 @pulumi.runtime.test
 def test_the_callers_dict_is_not_mutated() -> Any:
     args = EndpointArgs(max_workers=1)
-    endpoint = Endpoint("first", args)
-    Endpoint("second", args)  # the SDK would refuse a dict that already holds __provider
+    first = Endpoint("first", args)
+    second = Endpoint("second", args)  # the SDK would refuse a dict that already holds __provider
 
     def check(_: Any) -> None:
         assert dict(args) == {"max_workers": 1}
 
-    return endpoint.urn.apply(check)
+    return pulumi.Output.all(first.urn, second.urn).apply(check)
 
 
 @pulumi.runtime.test
