@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -40,6 +41,7 @@ class EmulatorMiddleware:
             await self.app(scope, receive, send)
             return
         scope = _with_trailing_slash(scope)
+        _no_delay(send)
         if scope["path"].startswith(CONTROL_PREFIX):
             await self.app(scope, receive, send)  # the control plane: no faults, no log
             return
@@ -132,6 +134,20 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
+def _transport(send: Send) -> Any:
+    """uvicorn's transport for this connection: its ``send`` is a bound method of the request cycle."""
+    return getattr(getattr(send, "__self__", None), "transport", None)
+
+
+def _no_delay(send: Send) -> None:
+    """TCP_NODELAY on the connection (the listening socket sets it too, where accepted sockets
+    inherit it): without it each small answer waits 40 ms for the client's delayed ACK."""
+    transport = _transport(send)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 async def _drop_connection(send: Send) -> None:
     """Close the TCP connection without an answer: the client sees a ConnectionError.
 
@@ -139,7 +155,7 @@ async def _drop_connection(send: Send) -> None:
     it closes the socket at once; yielding to the loop lets uvicorn notice the disconnect, so it
     does not try to answer 500 on a closed connection.
     """
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    transport = _transport(send)
     if transport is None:
         raise RuntimeError("cannot drop the connection: not running under uvicorn's h11 protocol")
     transport.abort()

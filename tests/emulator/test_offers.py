@@ -1,0 +1,116 @@
+"""The offer market: /bundles/ and /search/asks/ filtering, ordering, limits; one rent per offer."""
+
+from __future__ import annotations
+
+from tests.emulator.conftest import Api
+from vast_pulumi.emulator import Emulator
+from vast_pulumi.query import parse_query
+
+CLI_QUERY = {
+    **parse_query("gpu_name=RTX_4090 num_gpus=1 reliability>0.95"),
+    "order": [["score", "desc"]],
+    "type": "on-demand",
+    "allocated_storage": 5.0,
+}
+
+
+def test_catalogue_is_large_realistic_and_seeded(emulator: Emulator) -> None:
+    offers = list(emulator.backend.state.offers.values())
+    assert len(offers) >= 150
+    assert {"RTX 4090", "RTX 3090", "A100 SXM4", "H100 SXM", "L40S", "RTX A6000"} <= {
+        o["gpu_name"] for o in offers
+    }
+    assert {o["num_gpus"] for o in offers} == {1, 2, 4, 8}
+    single_4090 = [o for o in offers if o["gpu_name"] == "RTX 4090" and o["num_gpus"] == 1]
+    assert len(single_4090) >= 40
+    again = Emulator(api_keys=["x"], seed=1).backend.state.offers
+    assert again == emulator.backend.state.offers  # same seed, same market
+    assert Emulator(api_keys=["x"], seed=2).backend.state.offers != again
+
+
+def test_offer_rows_have_the_documented_fields_in_api_units(api: Api) -> None:
+    offer = api.offers(gpu_name={"eq": "RTX 4090"}, limit=1)[0]
+    for field in (
+        "id ask_contract_id bundle_id machine_id host_id num_gpus gpu_name gpu_ram gpu_total_ram gpu_frac "
+        "compute_cap cuda_max_good driver_version cpu_cores_effective cpu_ram disk_space disk_bw inet_up "
+        "inet_down direct_port_count dph_base dph_total min_bid storage_cost dlperf dlperf_per_dphtotal score "
+        "reliability reliability2 verification verified rentable rented is_bid geolocation public_ipaddr "
+        "static_ip hosting_type vms_enabled start_date end_date duration"
+    ).split():
+        assert field in offer, field
+    assert offer["gpu_ram"] > 20000  # MB
+    assert offer["disk_space"] < 100000  # GB
+    assert offer["rented"] is False
+    assert offer["dph_total"] > offer["dph_base"]  # storage is priced in
+
+
+def test_cli_style_query_filters_and_orders(api: Api) -> None:
+    offers = api.offers(**CLI_QUERY)
+    assert len(offers) >= 20
+    for offer in offers:
+        assert (offer["gpu_name"], offer["num_gpus"], offer["verified"], offer["external"]) == (
+            "RTX 4090",
+            1,
+            True,
+            False,
+        )
+        assert offer["reliability"] > 0.95
+    scores = [o["score"] for o in offers]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_order_ascending_limit_and_in_operator(api: Api) -> None:
+    offers = api.offers(
+        gpu_name={"in": ["RTX_3090", "RTX 4090"]},
+        num_gpus={"gte": "2"},
+        order=[["dph_total", "asc"]],
+        limit=5,
+    )
+    assert len(offers) == 5
+    assert {o["gpu_name"] for o in offers} <= {"RTX 3090", "RTX 4090"}
+    assert all(o["num_gpus"] >= 2 for o in offers)
+    prices = [o["dph_total"] for o in offers]
+    assert prices == sorted(prices)
+
+
+def test_search_asks_takes_the_query_under_q(api: Api) -> None:
+    response = api.put("/api/v0/search/asks/", {"select_cols": ["*"], "q": {**CLI_QUERY, "limit": 3}})
+    assert response.status_code == 200
+    assert [o["id"] for o in response.json()["offers"]] == [o["id"] for o in api.offers(**CLI_QUERY, limit=3)]
+
+
+def test_bid_search_prices_at_the_minimum_bid(api: Api) -> None:
+    on_demand = {o["id"]: o for o in api.offers(gpu_name={"eq": "H100 SXM"})}
+    bids = api.offers(gpu_name={"eq": "H100 SXM"}, type="bid")
+    assert bids
+    for offer in bids:
+        assert offer["is_bid"] is True
+        assert offer["dph_total"] < on_demand[offer["id"]]["dph_total"]
+
+
+def test_unknown_search_field_is_a_400(api: Api) -> None:
+    response = api.post("/api/v0/bundles/", {"flux_capacitor": {"gt": 1}})
+    assert response.status_code == 400
+    assert "flux_capacitor" in response.json()["msg"]
+
+
+def test_a_rented_offer_is_gone_no_such_ask(api: Api) -> None:
+    offer_id = api.offers(gpu_name={"eq": "RTX 4090"}, limit=1)[0]["id"]
+    api.rent(offer_id)
+    again = api.put(f"/api/v0/asks/{offer_id}/", {"image": "pytorch/pytorch"})
+    assert again.status_code == 404
+    assert again.json() == {
+        "success": False,
+        "error": "no_such_ask",
+        "msg": f"Instance type by id {offer_id} is not available.",
+        "ask_id": offer_id,
+    }
+    assert offer_id not in [o["id"] for o in api.offers(gpu_name={"eq": "RTX 4090"})]
+
+
+def test_the_market_never_runs_dry_of_rtx_4090s(api: Api) -> None:
+    query = {**CLI_QUERY, "order": [["dph_total", "asc"]], "limit": 1}
+    before = len(api.offers(**{**CLI_QUERY, "limit": 1000}))
+    rented = {api.rent(api.offers(**query)[0]["id"]) for _ in range(45)}
+    assert len(rented) == 45
+    assert len(api.offers(**{**CLI_QUERY, "limit": 1000})) == before
