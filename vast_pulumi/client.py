@@ -161,9 +161,9 @@ class VastClient:
             raise
         return _rows(reply, "results")
 
-    def cached_endpoints(self, max_age: float = SNAPSHOT_MAX_AGE) -> list[Row]:
+    def cached_endpoints(self, max_age: float | None = None) -> list[Row]:
         """The endpoint list, from a snapshot at most ``max_age`` old and newer than our last write."""
-        return self._endpoints.get(max_age)
+        return self._endpoints.get(SNAPSHOT_MAX_AGE if max_age is None else max_age)
 
     def update_endpoint(self, endpoint_id: int, body: Mapping[str, Any]) -> None:
         self._call("PUT", f"/api/v0/endptjobs/{endpoint_id}/", body=body, kind=_Kind.WRITE)
@@ -181,8 +181,8 @@ class VastClient:
     def list_workergroups(self) -> list[Row]:
         return _rows(self._call("GET", "/api/v0/workergroups/"), "results")
 
-    def cached_workergroups(self, max_age: float = SNAPSHOT_MAX_AGE) -> list[Row]:
-        return self._workergroups.get(max_age)
+    def cached_workergroups(self, max_age: float | None = None) -> list[Row]:
+        return self._workergroups.get(SNAPSHOT_MAX_AGE if max_age is None else max_age)
 
     def update_workergroup(self, workergroup_id: int, body: Mapping[str, Any]) -> None:
         self._call("PUT", f"/api/v0/workergroups/{workergroup_id}/", body=body, kind=_Kind.WRITE)
@@ -232,13 +232,13 @@ class VastClient:
                 return rows
             seen_tokens.add(token)
 
-    def cached_instances(self, max_age: float = SNAPSHOT_MAX_AGE) -> list[Row]:
+    def cached_instances(self, max_age: float | None = None) -> list[Row]:
         """The instance list, from a snapshot at most ``max_age`` old and newer than our last write.
 
         Concurrent callers share one fetch (single flight), so N readers or N readiness waits cost
         one paged list call per ``max_age`` instead of N single GETs.
         """
-        return self._instances.get(max_age)
+        return self._instances.get(SNAPSHOT_MAX_AGE if max_age is None else max_age)
 
     def update_instance_state(self, instance_id: int, state: str) -> None:
         self._call("PUT", f"/api/v0/instances/{instance_id}/", body={"state": state}, kind=_Kind.WRITE)

@@ -377,15 +377,15 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             if failure:
                 raise InstanceNotReadyError(f"instance {instance_id} failed to become {target}: {failure}")
             if time.monotonic() >= deadline:
+                waited = f"{inputs.ready_timeout:g} s"
                 raise InstanceNotReadyError(
-                    f"instance {instance_id} was not {target} after {inputs.ready_timeout:g} s "
-                    f"(status {_actual(row)!r}: {row.get('status_msg') or 'no message'})"
+                    f"instance {instance_id} was not {target} after {waited} ({_describe(row)})"
                 )
             interval = min(interval * _POLL_GROWTH, _MAX_POLL_SECONDS)
 
     def _row(self, instance_id: int, max_age: float | None = None) -> Row | None:
         """The instance's row: from the shared list snapshot, else (not listed yet, or gone) one GET."""
-        rows = self.client.cached_instances() if max_age is None else self.client.cached_instances(max_age)
+        rows = self.client.cached_instances(max_age)
         listed = next((row for row in rows if row.get("id") == instance_id), None)
         return listed if listed is not None else self.client.get_instance(instance_id)
 
@@ -473,15 +473,21 @@ def _actual(row: Row) -> str | None:
     return str(status) if status is not None else None
 
 
+def _describe(row: Row) -> str:
+    actual = _actual(row)
+    status = "not started yet" if actual is None else f"status {actual!r}"
+    return f"{status}: {row.get('status_msg')}" if row.get("status_msg") else status
+
+
 def _failure(row: Row, target: str, *, starting: bool) -> str | None:
     """Why waiting longer is pointless, or None."""
     message = str(row.get("status_msg") or "")
     actual = _actual(row)
     if target == "running":
         if actual in ("offline", "unknown") or (actual == "exited" and not starting):
-            return f"status {actual!r} ({message or 'no message'})"
+            return _describe(row)
         if any(word in message.lower() for word in _ERROR_WORDS):
-            return f"status {actual!r}: {message}"
+            return _describe(row)
     if row.get("intended_status") not in (None, target) and not starting:
         return f"the API says it is meant to be {row.get('intended_status')!r}"
     return None

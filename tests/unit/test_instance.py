@@ -1,0 +1,337 @@
+"""Instance provider lifecycle against the emulator: renting, waiting, failing cleanly, updating,
+refreshing, and never renting twice."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.unit.conftest import api_calls, configured, seed_for
+from vast_pulumi.client import Row
+from vast_pulumi.emulator import Emulator
+from vast_pulumi.instance import MARKER_ENV, InstanceNotReadyError, InstanceProvider
+from vast_pulumi.offers import search_offers
+
+QUERY = "gpu_name=RTX_4090 num_gpus=1"
+MARKER = "feedfacecafebeef"
+RENT = ("PUT", "/api/v0/asks/{id}/")
+LIST = ("GET", "/api/v1/instances/")
+
+
+@pytest.fixture(autouse=True)
+def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("vast_pulumi.instance._FIRST_POLL_SECONDS", 0.1)
+
+
+@pytest.fixture
+def provider(connect: Callable[[InstanceProvider], InstanceProvider]) -> InstanceProvider:
+    return connect(InstanceProvider())
+
+
+def checked(provider: InstanceProvider, **changes: Any) -> dict[str, Any]:
+    inputs = {"offer_query": QUERY, "image": "pytorch/pytorch", "disk": 16.0, "_marker": MARKER, **changes}
+    result = provider.check({}, {"__provider": "blob", **inputs})
+    assert result.failures == []
+    return {**result.inputs, "__provider": "blob"}
+
+
+def instances(emulator: Emulator) -> list[Row]:
+    rows: list[Row] = emulator.inventory()[0]["instances"]
+    return rows
+
+
+def env_of(row: Row) -> dict[str, str]:
+    return {key: value for key, value in row["extra_env"]}
+
+
+def test_create_rents_the_cheapest_match_and_waits_until_running(
+    provider: InstanceProvider, emulator: Emulator
+) -> None:
+    cheapest = search_offers(provider.client, QUERY, order="dph_total", limit=1)[0]
+    mark = len(emulator.request_log())
+    created = provider.create(checked(provider, env={"A": "1", "-p 8000:8000": "1"}))
+    (row,) = instances(emulator)
+    outs = created.outs
+    assert outs is not None
+    assert created.id == str(row["id"])
+    assert outs["offer_id"] == cheapest.id
+    assert outs["actual_status"] == row["actual_status"] == "running"
+    assert (outs["ssh_host"], outs["ssh_port"]) == (row["ssh_host"], row["ssh_port"])
+    assert outs["ports"] == {port: bindings[0]["HostPort"] for port, bindings in row["ports"].items()}
+    assert set(outs["ports"]) == {"22/tcp", "8000/tcp"}
+    assert (outs["gpu_name"], outs["num_gpus"]) == ("RTX 4090", 1)
+    assert outs["instance_api_key"] == emulator.instance_api_key(int(created.id))
+    assert outs["env"] == {"A": "1", "-p 8000:8000": "1"}  # as given: the marker is ours
+    assert env_of(row)[MARKER_ENV] == MARKER
+    assert api_calls(emulator, mark).count(RENT) == 1
+    assert ("GET", "/api/v0/instances/{id}/") not in api_calls(emulator, mark)
+
+
+def test_diff_after_create_is_clean(provider: InstanceProvider, emulator: Emulator) -> None:
+    news = checked(provider)
+    created = provider.create(news)
+    assert created.outs is not None
+    mark = len(emulator.request_log())
+    assert provider.diff(created.id, created.outs, news).changes is False
+    assert api_calls(emulator, mark) == []
+
+
+def test_an_offer_taken_meanwhile_moves_on_to_the_next(
+    provider: InstanceProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Someone rents the best offer between our search and our rent.
+    best = search_offers(provider.client, QUERY, limit=1)[0]
+    provider.client.create_instance(best.id, {"image": "someone-else"})
+    real_search = provider.client.search_offers
+    monkeypatch.setattr(
+        provider.client, "search_offers", lambda query: [best.model_dump(), *real_search(query)]
+    )
+    created = provider.create(checked(provider))
+    assert created.outs is not None and created.outs["offer_id"] != best.id
+    assert len(instances(emulator)) == 2
+
+
+def test_a_taken_pinned_offer_fails_clearly(provider: InstanceProvider, emulator: Emulator) -> None:
+    best = search_offers(provider.client, QUERY, limit=1)[0]
+    provider.client.create_instance(best.id, {"image": "someone-else"})
+    pinned = checked(provider, offer_query=None, offer_id=float(best.id))
+    with pytest.raises(RuntimeError, match=f"could not rent any of the 1 offers tried \\(offer {best.id}\\)"):
+        provider.create(pinned)
+    assert len(instances(emulator)) == 1
+
+
+def test_no_matching_offer_fails_before_renting(provider: InstanceProvider, emulator: Emulator) -> None:
+    with pytest.raises(RuntimeError, match="no offer matches"):
+        provider.create(checked(provider, offer_query="num_gpus>64"))
+    assert RENT not in api_calls(emulator)
+
+
+def test_a_lost_rent_reply_adopts_the_rented_instance(vast_emulator_factory: Callable[..., Emulator]) -> None:
+    # Requests: marker lookup, search, the rent (reply lost), the lookup that finds it, then polls.
+    emulator = vast_emulator_factory(
+        seed=seed_for([False, False, True] + [False] * 12, 0.3), faults="reset-after=0.3"
+    )
+    provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
+    created = provider.create(checked(provider))
+    emulator.set_faults(None)
+    (row,) = instances(emulator)
+    assert created.id == str(row["id"])
+    assert api_calls(emulator).count(RENT) == 1
+
+
+def test_an_instance_left_by_an_interrupted_run_is_adopted_not_rented_again(
+    provider: InstanceProvider, emulator: Emulator
+) -> None:
+    offer = search_offers(provider.client, QUERY, limit=1)[0]
+    left = provider.client.create_instance(
+        offer.id, {"image": "pytorch/pytorch", "env": {MARKER_ENV: MARKER}}
+    )
+    mark = len(emulator.request_log())
+    created = provider.create(checked(provider))
+    assert created.id == str(left["new_contract"])
+    assert RENT not in api_calls(emulator, mark)
+    assert len(instances(emulator)) == 1
+
+
+def fail_when_rented(emulator: Emulator, status: str, message: str) -> threading.Thread:
+    """Once an instance exists (and before it boots), make its host report ``status``."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            rows = instances(emulator)
+            if rows:
+                emulator.backend.host_set_status(int(rows[0]["id"]), status, message)
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        ("exited", "container exited"),
+        ("loading", "Error response from daemon: pull access denied"),
+        ("offline", ""),
+    ],
+)
+def test_a_failed_start_destroys_the_instance_before_raising(
+    vast_emulator_factory: Callable[..., Emulator], status: str, message: str
+) -> None:
+    emulator = vast_emulator_factory(boot_seconds=30)
+    provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
+    watcher = fail_when_rented(emulator, status, message)
+    with pytest.raises(InstanceNotReadyError, match="failed to become running") as caught:
+        provider.create(checked(provider))
+    watcher.join()
+    assert "was destroyed, so nothing is left billing" in str(caught.value)
+    assert instances(emulator) == []
+
+
+def test_a_start_that_times_out_destroys_the_instance(vast_emulator_factory: Callable[..., Emulator]) -> None:
+    emulator = vast_emulator_factory(boot_seconds=30)
+    provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
+    started = time.monotonic()
+    with pytest.raises(InstanceNotReadyError, match=r"was not running after 0.5 s \(not started yet\)"):
+        provider.create(checked(provider, ready_timeout=0.5))
+    assert time.monotonic() - started < 3
+    assert instances(emulator) == []
+
+
+def test_without_waiting_create_returns_at_once(vast_emulator_factory: Callable[..., Emulator]) -> None:
+    emulator = vast_emulator_factory(boot_seconds=30)
+    provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
+    created = provider.create(checked(provider, wait_until_ready=False))
+    assert created.outs is not None and created.outs["actual_status"] in (None, "loading")
+
+
+def test_readiness_polls_grow_so_a_long_boot_costs_few_reads(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = vast_emulator_factory(boot_seconds=3)
+    provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
+    provider.create(checked(provider))
+    polls = api_calls(emulator).count(LIST) - 1  # the first list is the marker lookup
+    # 0.1 s growing x1.5: 3 s of boot take about 8 polls; polling every 0.1 s would take 30.
+    assert 5 <= polls <= 10
+
+
+def test_concurrent_creates_share_their_readiness_polls(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = vast_emulator_factory(boot_seconds=2)
+    provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
+    errors: list[BaseException] = []
+
+    def create(index: int) -> None:
+        try:
+            provider.create(checked(provider, _marker=f"{index:016x}"))
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=create, args=(index,)) for index in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(instances(emulator)) == 6
+    calls = api_calls(emulator)
+    alone = 8  # polls one create of a 2 s boot makes on its own
+    assert calls.count(LIST) <= 6 + alone * 2  # 6 marker lookups, then shared polls
+    assert ("GET", "/api/v0/instances/{id}/") not in calls
+
+
+def test_refresh_of_many_instances_costs_a_list_call_per_25(
+    provider: InstanceProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offers = search_offers(provider.client, "num_gpus=1", limit=30)
+    rented = [provider.client.create_instance(o.id, {"image": "img"})["new_contract"] for o in offers[:30]]
+    assert len(rented) == 30
+    fresh = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
+    mark = len(emulator.request_log())
+    results: list[Any] = []
+    threads = [
+        threading.Thread(
+            target=lambda i=i: results.append(fresh.read(str(i), {"offer_id": 1, "image": "img"}))
+        )
+        for i in rented
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(int(r.id) for r in results) == sorted(rented)
+    assert api_calls(emulator, mark) == [LIST, LIST]
+
+
+def test_read_of_an_instance_destroyed_out_of_band_says_gone(
+    provider: InstanceProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("vast_pulumi.client.SNAPSHOT_MAX_AGE", 0.0)  # as in a fresh `pulumi refresh`
+    created = provider.create(checked(provider))
+    assert created.outs is not None
+    emulator.backend.host_destroy_instance(int(created.id))
+    read = provider.read(created.id, created.outs)
+    assert (read.id, read.outs) == (None, {})
+
+
+def test_read_after_create_keeps_outputs_and_inputs(provider: InstanceProvider) -> None:
+    created = provider.create(checked(provider))
+    assert created.outs is not None
+    read = provider.read(created.id, created.outs)
+    assert (read.outs, read.inputs) == (created.outs, None)
+
+
+def test_label_and_state_update_in_place(provider: InstanceProvider, emulator: Emulator) -> None:
+    created = provider.create(checked(provider))
+    assert created.outs is not None
+    news = checked(provider, label="renamed", target_state="stopped")
+    assert provider.diff(created.id, created.outs, news).replaces == []
+    mark = len(emulator.request_log())
+    updated = provider.update(created.id, created.outs, news)
+    assert updated.outs is not None
+    (row,) = instances(emulator)
+    assert (row["label"], row["intended_status"], row["actual_status"]) == ("renamed", "stopped", "stopped")
+    assert (updated.outs["label"], updated.outs["actual_status"]) == ("renamed", "stopped")
+    assert updated.outs["instance_api_key"] == created.outs["instance_api_key"]
+    assert api_calls(emulator, mark).count(("PUT", "/api/v0/instances/{id}/")) == 2
+    assert RENT not in api_calls(emulator, mark)
+
+
+def test_image_and_env_update_in_place_and_keep_the_marker(
+    provider: InstanceProvider, emulator: Emulator
+) -> None:
+    created = provider.create(checked(provider))
+    assert created.outs is not None
+    news = checked(provider, image="pytorch/pytorch:2", env={"B": "2"}, args_str="--serve now")
+    updated = provider.update(created.id, created.outs, news)
+    (row,) = instances(emulator)
+    assert row["id"] == int(created.id)
+    assert (row["image_uuid"], row["image_args"], row["actual_status"]) == (
+        "pytorch/pytorch:2",
+        ["--serve", "now"],
+        "running",
+    )
+    assert env_of(row) == {"B": "2", MARKER_ENV: MARKER}
+    assert updated.outs is not None and updated.outs["image"] == "pytorch/pytorch:2"
+
+
+def test_delete_is_one_call(provider: InstanceProvider, emulator: Emulator) -> None:
+    created = provider.create(checked(provider))
+    assert created.outs is not None
+    mark = len(emulator.request_log())
+    provider.delete(created.id, created.outs)
+    provider.delete(created.id, created.outs)  # already gone: fine
+    assert instances(emulator) == []
+    assert api_calls(emulator, mark) == [("DELETE", "/api/v0/instances/{id}/")] * 2
+
+
+def test_adopt_id_manages_an_existing_instance_without_renting(
+    provider: InstanceProvider, emulator: Emulator
+) -> None:
+    offer = search_offers(provider.client, QUERY, limit=1)[0]
+    existing = int(
+        provider.client.create_instance(offer.id, {"image": "pytorch/pytorch", "label": "old"})[
+            "new_contract"
+        ]
+    )
+    mark = len(emulator.request_log())
+    created = provider.create(checked(provider, offer_query=None, adopt_id=float(existing), label="managed"))
+    assert created.id == str(existing)
+    assert instances(emulator)[0]["label"] == "managed"
+    assert RENT not in api_calls(emulator, mark)
+
+
+def test_an_interruptible_instance_bids_its_price(provider: InstanceProvider, emulator: Emulator) -> None:
+    created = provider.create(checked(provider, price=5.0))
+    (row,) = instances(emulator)
+    assert row["is_bid"] is True
+    assert created.outs is not None and created.outs["price"] == 5.0
