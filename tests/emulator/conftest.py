@@ -89,4 +89,24 @@ def other_api(emulator: Emulator) -> Api:
     return Api(emulator.url, OTHER_KEY)
 
 
+class ManualClock:
+    """The backend's clock, moved by the test: lifecycle checks that no scheduler hiccup can flake."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(emulator: Emulator) -> ManualClock:
+    manual = ManualClock()
+    emulator.backend.clock = manual
+    return manual
+
+
 ApiFactory = Callable[[str, str | None], Api]

@@ -30,13 +30,50 @@ def test_catalogue_is_large_realistic_and_seeded(emulator: Emulator) -> None:
 
 def test_offer_rows_have_the_documented_fields_in_api_units(api: Api) -> None:
     offer = api.offers(gpu_name={"eq": "RTX 4090"}, limit=1)[0]
-    for field in (
-        "id ask_contract_id bundle_id machine_id host_id num_gpus gpu_name gpu_ram gpu_total_ram gpu_frac "
-        "compute_cap cuda_max_good driver_version cpu_cores_effective cpu_ram disk_space disk_bw inet_up "
-        "inet_down direct_port_count dph_base dph_total min_bid storage_cost dlperf dlperf_per_dphtotal score "
-        "reliability reliability2 verification verified rentable rented is_bid geolocation public_ipaddr "
-        "static_ip hosting_type vms_enabled start_date end_date duration"
-    ).split():
+    for field in [
+        "id",
+        "ask_contract_id",
+        "bundle_id",
+        "machine_id",
+        "host_id",
+        "num_gpus",
+        "gpu_name",
+        "gpu_ram",
+        "gpu_total_ram",
+        "gpu_frac",
+        "compute_cap",
+        "cuda_max_good",
+        "driver_version",
+        "cpu_cores_effective",
+        "cpu_ram",
+        "disk_space",
+        "disk_bw",
+        "inet_up",
+        "inet_down",
+        "direct_port_count",
+        "dph_base",
+        "dph_total",
+        "min_bid",
+        "storage_cost",
+        "dlperf",
+        "dlperf_per_dphtotal",
+        "score",
+        "reliability",
+        "reliability2",
+        "verification",
+        "verified",
+        "rentable",
+        "rented",
+        "is_bid",
+        "geolocation",
+        "public_ipaddr",
+        "static_ip",
+        "hosting_type",
+        "vms_enabled",
+        "start_date",
+        "end_date",
+        "duration",
+    ]:
         assert field in offer, field
     assert offer["gpu_ram"] > 20000  # MB
     assert offer["disk_space"] < 100000  # GB

@@ -1,0 +1,77 @@
+"""Authentication and account isolation."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.emulator.conftest import KEY, Api
+from vast_pulumi.emulator import Emulator
+
+AUTH_ERROR = {"success": False, "error": "auth_error", "msg": "Invalid user key"}
+
+
+@pytest.mark.parametrize("key", [None, "wrong-key"])
+def test_missing_or_unknown_key_is_401_invalid_user_key(emulator: Emulator, key: str | None) -> None:
+    api = Api(emulator.url, key)
+    for method, path in [
+        ("GET", "/api/v0/endptjobs/"),
+        ("POST", "/api/v0/workergroups/"),
+        ("PUT", "/api/v0/asks/1/"),
+        ("GET", "/api/v1/instances/"),
+        ("GET", "/api/v0/instances/5/"),
+    ]:
+        response = api.call(method, path, {})
+        assert (response.status_code, response.json()) == (401, AUTH_ERROR), (method, path)
+
+
+def test_the_legacy_api_key_query_parameter_authenticates(emulator: Emulator) -> None:
+    api = Api(emulator.url, None)
+    response = api.get("/api/v0/endptjobs/", api_key=KEY)
+    assert response.json() == {"success": True, "results": []}
+
+
+def test_accounts_never_see_each_others_resources(api: Api, other_api: Api) -> None:
+    endpoint_id = api.endpoint(endpoint_name="mine")
+    group_id = api.workergroup(endpoint_id)
+    instance_id = api.rent(label="mine")
+
+    assert other_api.get("/api/v0/endptjobs/").json()["results"] == []
+    assert other_api.get("/api/v0/workergroups/").json()["results"] == []
+    assert other_api.get("/api/v1/instances/").json()["instances"] == []
+    assert other_api.get(f"/api/v0/instances/{instance_id}/").json() == {"instances": None}
+    assert other_api.get(f"/api/v0/endptjobs/{endpoint_id}/").status_code == 400
+
+    # Nor change or delete them, nor hang a workergroup on them.
+    assert other_api.put(f"/api/v0/endptjobs/{endpoint_id}/", {"max_workers": 1}).status_code == 400
+    assert other_api.delete(f"/api/v0/endptjobs/{endpoint_id}/").status_code == 400
+    assert other_api.put(f"/api/v0/instances/{instance_id}/", {"label": "theirs"}).status_code == 404
+    assert other_api.delete(f"/api/v0/instances/{instance_id}/").status_code == 404
+    assert other_api.delete(f"/api/v0/workergroups/{group_id}/").status_code == 404
+    hijack = other_api.post(
+        "/api/v0/workergroups/", {"endpoint_id": endpoint_id, "search_params": "num_gpus=1"}
+    )
+    assert hijack.status_code == 400
+    by_name = other_api.post(
+        "/api/v0/workergroups/", {"endpoint_name": "mine", "search_params": "num_gpus=1"}
+    )
+    assert by_name.status_code == 400
+
+    assert api.instance(instance_id)["label"] == "mine"  # type: ignore[index]
+    assert len(api.get("/api/v0/workergroups/").json()["results"]) == 1
+
+
+def test_a_private_template_is_invisible_to_other_accounts_and_a_public_one_is_not(
+    api: Api, other_api: Api
+) -> None:
+    private = api.post("/api/v0/template/", {"name": "p", "image": "a/b"}).json()["template"]
+    public = api.post("/api/v0/template/", {"name": "q", "image": "c/d", "private": False}).json()["template"]
+    seen = {t["hash_id"] for t in other_api.get("/api/v0/template/").json()["templates"]}
+    assert public["hash_id"] in seen
+    assert private["hash_id"] not in seen
+
+
+def test_users_current_describes_the_caller_without_its_key(api: Api, other_api: Api) -> None:
+    mine, theirs = api.get("/api/v0/users/current").json(), other_api.get("/api/v0/users/current/").json()
+    assert mine["id"] != theirs["id"]
+    assert "api_key" not in mine
+    assert mine["host_agreement_accepted"] is False
