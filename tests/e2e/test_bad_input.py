@@ -7,6 +7,7 @@ real CLI against the emulator.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,7 +102,8 @@ def test_bad_input_fails_preview_naming_the_field_with_no_write(
     before = len(emulator.request_log())
     result = stack.preview(check=False)
     assert result.returncode != 0, result.stdout
-    assert f"{field}" in result.stdout
+    # The engine names the property; our rule text starts with the field (or a path inside it).
+    assert re.search(rf"property {field} value .* has a problem: {field}[.:]", result.stdout), result.stdout
     assert "Traceback" not in result.stdout
     writes = [r for r in emulator.request_log()[before:] if r["method"] in {"POST", "PUT", "DELETE", "PATCH"}]
     assert writes == []
