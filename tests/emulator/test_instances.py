@@ -194,6 +194,7 @@ def test_create_refuses_bad_bodies_and_keeps_the_offer(
     assert response.status_code == status
     assert response.json()["error"] == error
     assert named in response.json()["msg"]
+    assert response.json()["ask_id"] == offer_id
     assert offer_id in emulator.backend.state.offers
 
 

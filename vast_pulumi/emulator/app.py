@@ -11,19 +11,19 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from vast_pulumi.emulator.backend import Backend
 from vast_pulumi.emulator.control import control_routes
 from vast_pulumi.emulator.errors import ApiError
 from vast_pulumi.emulator.middleware import ACCOUNT_KEY, ROUTE_KEY, EmulatorMiddleware
 from vast_pulumi.emulator.models import Account, JsonDict
+from vast_pulumi.emulator.routing import Endpoint, method_routes
 from vast_pulumi.emulator.runtime import Runtime
 from vast_pulumi.emulator.schemas import parse_ids
 
@@ -68,7 +68,7 @@ async def json_body(request: Request) -> JsonDict:
     return body
 
 
-def api(runtime: Runtime, handler: Handler, *, authenticated: bool = True) -> Callable[[Request], Any]:
+def api(runtime: Runtime, handler: Handler, *, authenticated: bool = True) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         template = route_template(request.scope["route"].path)
         request.scope[ROUTE_KEY] = template
@@ -333,20 +333,11 @@ PUBLIC_ROUTES: Sequence[tuple[str, str, Handler]] = (
 
 
 def _routes(runtime: Runtime) -> list[BaseRoute]:
-    by_path: dict[str, dict[str, Callable[[Request], Any]]] = {}
-    for method, path, handler in ROUTES:
-        by_path.setdefault(path, {})[method] = api(runtime, handler)
-    for method, path, handler in PUBLIC_ROUTES:
-        by_path.setdefault(path, {})[method] = api(runtime, handler, authenticated=False)
-    return [Route(path, _dispatch(methods), methods=list(methods)) for path, methods in by_path.items()]
-
-
-def _dispatch(methods: dict[str, Callable[[Request], Any]]) -> Callable[[Request], Any]:
-    async def endpoint(request: Request) -> Any:
-        handler = methods.get(request.method) or methods["GET"]  # HEAD is answered as GET
-        return await handler(request)
-
-    return endpoint
+    rows = [(method, path, api(runtime, handler)) for method, path, handler in ROUTES]
+    rows += [
+        (method, path, api(runtime, handler, authenticated=False)) for method, path, handler in PUBLIC_ROUTES
+    ]
+    return method_routes(rows)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

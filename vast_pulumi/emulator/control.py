@@ -17,22 +17,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from vast_pulumi.emulator.errors import ApiError
 from vast_pulumi.emulator.faults import FaultSpec, FaultSpecError
 from vast_pulumi.emulator.models import JsonDict
+from vast_pulumi.emulator.routing import Endpoint, method_routes
 from vast_pulumi.emulator.runtime import Runtime
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 Handler = Callable[[Runtime, Request, JsonDict], Awaitable[JsonDict]]
 
 
-def _guarded(runtime: Runtime, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def _guarded(runtime: Runtime, handler: Handler) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         client = request.client.host if request.client else None
         if client not in LOOPBACK:
@@ -107,24 +107,13 @@ async def drift(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
 
 def control_routes(runtime: Runtime) -> list[BaseRoute]:
     table: list[tuple[str, str, Handler]] = [
-        ("/_emulator/requests/", "GET", requests_log),
-        ("/_emulator/reset/", "POST", reset),
-        ("/_emulator/faults/", "GET", faults),
-        ("/_emulator/faults/", "PUT", faults),
-        ("/_emulator/inventory/", "GET", inventory),
-        ("/_emulator/instances/{id:int}/destroy/", "POST", host_destroy),
-        ("/_emulator/instances/{id:int}/status/", "POST", host_status),
-        ("/_emulator/{kind}/{id:int}/", "PATCH", drift),
+        ("GET", "/_emulator/requests/", requests_log),
+        ("POST", "/_emulator/reset/", reset),
+        ("GET", "/_emulator/faults/", faults),
+        ("PUT", "/_emulator/faults/", faults),
+        ("GET", "/_emulator/inventory/", inventory),
+        ("POST", "/_emulator/instances/{id:int}/destroy/", host_destroy),
+        ("POST", "/_emulator/instances/{id:int}/status/", host_status),
+        ("PATCH", "/_emulator/{kind}/{id:int}/", drift),
     ]
-    by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
-    for path, method, handler in table:
-        by_path.setdefault(path, {})[method] = _guarded(runtime, handler)
-    return [Route(path, _by_method(methods), methods=list(methods)) for path, methods in by_path.items()]
-
-
-def _by_method(methods: dict[str, Callable[[Request], Awaitable[Response]]]) -> Callable[[Request], Any]:
-    async def endpoint(request: Request) -> Response:
-        handler = methods.get(request.method) or methods["GET"]
-        return await handler(request)
-
-    return endpoint
+    return method_routes((method, path, _guarded(runtime, handler)) for method, path, handler in table)

@@ -20,20 +20,25 @@ from vast_pulumi.emulator.schemas import (
 
 def create(state: State, account: Account, offer_id: int, body: dict[str, Any], now: float) -> JsonDict:
     """Rent the offer; ``{"success": true, "new_contract": id, "instance_api_key": ...}``."""
+    try:
+        return _create(state, account, offer_id, body, now)
+    except ApiError as error:
+        error.extra.setdefault("ask_id", offer_id)  # every create error names the offer
+        raise
+
+
+def _create(state: State, account: Account, offer_id: int, body: dict[str, Any], now: float) -> JsonDict:
     if offer_id not in state.offers:
-        raise ApiError(
-            404, "no_such_ask", f"Instance type by id {offer_id} is not available.", ask_id=offer_id
-        )
+        raise ApiError(404, "no_such_ask", f"Instance type by id {offer_id} is not available.")
     request = parse(CreateInstanceBody, body)
     template = _template(state, account, request)
-    config = _configuration(request, template, offer_id)
+    config = _configuration(request, template)
     offer = state.offers[offer_id]
     if request.price is not None and request.price < offer["min_bid"]:
         raise ApiError(
             400,
             "invalid_price",
             f"Your bid of {request.price} is below the minimum bid of {offer['min_bid']} for this offer.",
-            ask_id=offer_id,
         )
     catalogue.take_offer(state, offer_id)
     instance = Instance(
@@ -73,7 +78,7 @@ def _template(state: State, account: Account, request: CreateInstanceBody) -> Te
         raise ApiError(400, "invalid_args", error.msg.replace("template_hash", "template_hash_id")) from None
 
 
-def _configuration(request: CreateInstanceBody, template: Template | None, offer_id: int) -> dict[str, Any]:
+def _configuration(request: CreateInstanceBody, template: Template | None) -> dict[str, Any]:
     """Image, env, onstart, args and runtype: the request's, over the template's."""
     base = template.content if template else {}
     image = request.image or _template_image(base)
