@@ -33,10 +33,16 @@ Result = JsonDict | tuple[int, JsonDict]
 @dataclass
 class Call:
     backend: Backend
-    account: Account
+    caller: Account | None  # None on the public routes
     body: JsonDict
     query: dict[str, str]
     id: int  # the {id} path parameter, 0 when the route has none
+
+    @property
+    def account(self) -> Account:
+        if self.caller is None:
+            raise RuntimeError("an unauthenticated route asked for the account")
+        return self.caller
 
 
 Handler = Callable[[Call], Result]
@@ -76,7 +82,7 @@ def api(runtime: Runtime, handler: Handler, *, authenticated: bool = True) -> En
             account = _account(runtime, request, template) if authenticated else None
             call = Call(
                 backend=runtime.backend,
-                account=account,  # type: ignore[arg-type]  # unauthenticated handlers never read it
+                caller=account,
                 body=await json_body(request),
                 query=dict(request.query_params),
                 id=int(request.path_params.get("id", 0)),
