@@ -7,7 +7,7 @@ holds out-of-band edits made through the control plane (drift) and wins over eve
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 JsonDict = dict[str, Any]
@@ -133,10 +133,6 @@ FIRST_IDS = {
     "host": 100001,
     "user": 210001,
 }
-
-
-def field_names(model: type[Any]) -> frozenset[str]:
-    return frozenset(f.name for f in fields(model))
 
 
 def state_from_dict(data: JsonDict) -> State:

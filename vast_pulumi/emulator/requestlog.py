@@ -5,7 +5,6 @@ redacted from paths."""
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -55,7 +54,3 @@ class RequestLog:
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
-
-
-def now() -> float:
-    return time.time()
