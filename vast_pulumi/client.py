@@ -86,10 +86,10 @@ class _Kind(enum.Enum):
 class RetryPolicy:
     """How failed calls are retried: full-jitter exponential backoff within a total time bound."""
 
-    max_attempts: int = 6
+    max_attempts: int = 10
     base_delay: float = 1.0
     max_delay: float = 30.0
-    max_total: float = 180.0
+    max_total: float = 300.0
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""

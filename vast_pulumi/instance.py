@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, Unpack
@@ -56,7 +57,8 @@ __all__ = ["Instance", "InstanceArgs", "InstanceInputs", "InstanceProvider"]
 _log = logging.getLogger("vast_pulumi")
 
 MARKER_ENV = "VAST_PULUMI_MARKER"
-OFFER_CANDIDATES = 8
+OFFER_SEARCH_LIMIT = 64  # offers fetched per query: concurrent creates each need their own
+OFFER_ATTEMPTS = 8  # offers one create tries before giving up
 _FIRST_POLL_SECONDS = 1.0
 _POLL_GROWTH = 1.5
 _MAX_POLL_SECONDS = 30.0
@@ -187,6 +189,31 @@ class _Launch:
     ours: bool  # made for this resource (so a failed start destroys it), not the user's own
 
 
+class _OfferClaims:
+    """Offers this process has set out to rent.
+
+    Concurrent creates resolve the same query to the same offers, best first. Without claims they
+    would all try the best one, and all but one would spend a rent (paced at 4.5 s) on an offer that
+    is gone; with them, each takes the best offer no other create took. An offer is never rented
+    twice, so a claim is never released.
+    """
+
+    def __init__(self) -> None:
+        self._claimed: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()
+
+    def claim(self, market: str, offer_id: int) -> bool:
+        """Claim an offer of the market at API URL ``market``; False if it was claimed already."""
+        with self._lock:
+            if (market, offer_id) in self._claimed:
+                return False
+            self._claimed.add((market, offer_id))
+            return True
+
+
+_CLAIMS = _OfferClaims()
+
+
 class InstanceNotReadyError(RuntimeError):
     """The instance did not reach its target state."""
 
@@ -245,8 +272,13 @@ class InstanceProvider(VastProvider[InstanceInputs]):
 
     def _rent(self, inputs: InstanceInputs, marker: str) -> _Launch:
         body = _create_body(inputs, marker)
-        candidates = self._candidates(inputs)
-        for offer_id in candidates:
+        tried = 0
+        for offer_id in self._candidates(inputs):
+            if inputs.offer_id is None and not _CLAIMS.claim(self.client.settings.api_url, offer_id):
+                continue  # a concurrent create of this process is renting it
+            if tried == OFFER_ATTEMPTS:
+                break
+            tried += 1
             try:
                 reply = self.client.create_instance(offer_id, body)
             except VastConnectionError as error:
@@ -266,7 +298,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             _log.warning("vast: rented instance %s from offer %s", instance_id, offer_id)
             return _Launch(instance_id, offer_id, reply.get("instance_api_key"), ours=True)
         raise RuntimeError(
-            f"could not rent any of the {len(candidates)} offers tried ({_describe_offer(inputs)}): "
+            f"could not rent any of the {tried} offers tried ({_describe_offer(inputs)}): "
             "all were taken meanwhile; run again"
         )
 
@@ -278,7 +310,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             self.client,
             inputs.offer_query,
             order=inputs.order,
-            limit=OFFER_CANDIDATES,
+            limit=OFFER_SEARCH_LIMIT,
             interruptible=inputs.price is not None,
         )
         if inputs.price is not None:

@@ -224,6 +224,7 @@ def test_concurrent_creates_share_their_readiness_polls(
     assert errors == []
     assert len(instances(emulator)) == 6
     calls = api_calls(emulator)
+    assert calls.count(RENT) == 6  # each took a different offer: no rent wasted on a taken one
     alone = 8  # polls one create of a 2 s boot makes on its own
     assert calls.count(LIST) <= 6 + alone * 2  # 6 marker lookups, then shared polls
     assert ("GET", "/api/v0/instances/{id}/") not in calls
