@@ -35,6 +35,7 @@ from pulumi.output import Unknown
 from pydantic import BaseModel, ValidationError, ValidationInfo
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from vast_pulumi._engine_watch import watch_engine
 from vast_pulumi._server_pool import widen_provider_server_pool
 from vast_pulumi.client import VastClient, shared_client
 from vast_pulumi.settings import CONFIG_API_KEY, CONFIG_API_URL, ProviderSettings
@@ -174,6 +175,8 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
         # Instance creates hold their thread while machines boot; the server's default four would
         # make a fleet boot in rounds.
         widen_provider_server_pool()
+        # Orphaned by a killed `pulumi up`, we would keep renting machines nobody records.
+        watch_engine()
         with self._lock:
             self._config_api_key = req.config.get(CONFIG_API_KEY) or None
             self._config_api_url = req.config.get(CONFIG_API_URL) or None
