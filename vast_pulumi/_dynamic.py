@@ -6,13 +6,15 @@ Provider side (:class:`VastProvider`), written around the traps of Python dynami
 * The provider object is pickled into every resource's state, so it carries nothing: ``__getstate__``
   returns ``{}``. ``configure()`` reads ``vast:apiKey``/``vast:apiUrl`` from the stack config at run
   time, and the API client is built lazily, once, and shared by every provider in the process.
-* One provider object serves up to four threads at once; everything mutable here is guarded by a lock.
+* One provider object serves every concurrent call of its resource type; what it holds is guarded by a
+  lock.
 * ``check`` validates the new inputs with the resource's pydantic model, turns each problem into a
   ``CheckFailure`` naming the field and the rule (never the value), turns the floats the engine sends
   back into ints, fills defaults, and leaves values that are unknown at preview alone.
 * ``diff`` compares the new inputs with the old outputs (which hold every input's effective value) and
   lists the fields that force a replacement. It never calls the API, so a no-change preview costs nothing.
-* ``read`` says "gone" with ``ReadResult(None, {})`` and returns the refreshed inputs as well.
+* ``read`` says "gone" with ``ReadResult(None, {})``; when a refresh finds drift it returns the drifted
+  inputs too, so the next preview shows what it will change back.
 
 Resource side (:class:`VastResource`): every output key is declared in the props (as ``None``) so the SDK
 creates its ``Output`` attribute, the caller's dict is copied, secret outputs are marked with
