@@ -18,3 +18,13 @@ def test_importing_the_package_loads_neither_pulumi_nor_the_resources() -> None:
     probe = "import sys, vast_pulumi.settings; print([m for m in ('pulumi', 'pydantic') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_provider_modules_load_no_http_stack_until_a_call() -> None:
+    """A no-change preview runs check and diff only: it should not pay for importing requests."""
+    probe = (
+        "import sys, vast_pulumi.endpoint, vast_pulumi.workergroup, vast_pulumi.instance; "
+        "print('requests' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
