@@ -31,10 +31,12 @@ def test_fault_matrix_up_and_destroy_leave_no_duplicates_or_orphans(
     local_backend: LocalBackend, tmp_path: Path, seed: int
 ) -> None:
     project = write_fleet_project(tmp_path / "fleet", "fleet", FLEET)
+    # No client-side pacing: every injected 429 must be met by the retry path, not avoided.
+    local_backend.extra_env["VAST_PULUMI_PACING_SCALE"] = "0"
     with Emulator(api_keys=[API_KEY], seed=seed, boot_seconds=1, latency_ms=20, faults=FAULTS) as emulator:
         stack = deploy(local_backend, emulator, project)
         started = time.monotonic()
-        stack.up()
+        up_output = stack.up().stdout
         up_seconds = time.monotonic() - started
         faulted = sum(1 for r in emulator.request_log() if r.get("fault"))
         managed = managed_ids(stack)
@@ -43,12 +45,16 @@ def test_fault_matrix_up_and_destroy_leave_no_duplicates_or_orphans(
 
         set_faults(emulator, FAULTS)
         started = time.monotonic()
-        stack.destroy()
+        destroy_output = stack.destroy().stdout
         destroy_seconds = time.monotonic() - started
         assert live_ids(emulator, API_KEY) == EMPTY
         faulted_total = sum(1 for r in emulator.request_log() if r.get("fault"))
+        # Provider log lines appear twice (live, then under Diagnostics); count the Diagnostics copy.
+        logged = [line.strip() for line in (up_output + destroy_output).splitlines() if line.startswith("    vast: ")]
         print(
-            f"\nfault-matrix seed={seed} faults_injected_up={faulted} faults_injected_total={faulted_total}"
+            f"\nfault-matrix seed={seed} faults_injected={faulted}+{faulted_total - faulted}"
+            f" client_retries={sum('; retry ' in line for line in logged)}"
+            f" adopted_by_marker={sum('adopting' in line for line in logged)}"
             f" up={up_seconds:.1f}s destroy={destroy_seconds:.1f}s"
         )
 
