@@ -183,7 +183,6 @@ def test_instance_in_place_changes() -> None:
     for change in (
         {"label": "x"},
         {"target_state": "stopped"},
-        {"image": "pytorch/pytorch:2"},
         {"env": {"A": "1"}},
         {"onstart": "echo hi"},
         {"args_str": "--serve"},
@@ -196,6 +195,7 @@ def test_instance_in_place_changes() -> None:
 def test_instance_replacements_destroy_the_old_one_first() -> None:
     for field, value in (
         ("offer_query", "gpu_name=RTX_3090"),
+        ("image", "pytorch/pytorch:2"),
         ("disk", 64.0),
         ("runtype", "jupyter_proxy ssh_proxy"),
         ("price", 0.5),
