@@ -20,6 +20,7 @@ oldest and deletes the one it just made.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Literal, TypedDict, Unpack
 
@@ -41,6 +42,7 @@ from vast_pulumi.errors import VastConnectionError
 
 __all__ = ["Endpoint", "EndpointArgs", "EndpointInputs", "EndpointProvider"]
 
+_log = logging.getLogger("vast_pulumi")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _CREATE_ATTEMPTS = 3
 DEFAULT_COLD_WORKERS = 5
@@ -163,7 +165,15 @@ class EndpointProvider(VastProvider[EndpointInputs]):
             return self._require(new_id)  # not listed yet
         kept = same_name[0]
         if kept["id"] != new_id:
-            # An earlier, interrupted run made this endpoint: keep it, drop ours.
+            # An earlier, interrupted run made this endpoint: keep it, drop ours. Said out loud, since
+            # an endpoint someone else named alike would be taken over the same way.
+            _log.warning(
+                "vast: endpoint %r already existed (id %s): taking it over as the leftover of an "
+                "interrupted run, and deleting the duplicate %s",
+                inputs.endpoint_name,
+                kept["id"],
+                new_id,
+            )
             self.client.delete_endpoint(new_id)
         return self._converge(inputs, kept)  # also applies endpoint_state, which create cannot set
 
