@@ -101,8 +101,8 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
     # One endpoint reference and one worker spec are given; the others are whatever the API reports.
     server_defaults = frozenset(
         {"endpoint_id", "endpoint_name", "template_hash", "template_id", "search_params"}
+        | {"launch_args", "gpu_ram", "cold_workers", "max_workers"}
     )
-    server_defaults |= frozenset({"launch_args", "gpu_ram", "cold_workers", "max_workers"})
 
     def create(self, props: Props) -> CreateResult:
         inputs = self.parse(props)
@@ -178,9 +178,7 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
         return next((row for row in self.client.cached_workergroups() if row.get("id") == group_id), None)
 
     def _require(self, group_id: int) -> Row:
-        row = self._find(group_id) or next(
-            (row for row in self.client.list_workergroups() if row.get("id") == group_id), None
-        )
+        row = self._find(group_id)  # fresh: our write made the snapshot stale
         if row is None:
             raise RuntimeError(f"workergroup {group_id} is not listed right after it was written")
         return row
