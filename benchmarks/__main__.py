@@ -1,7 +1,7 @@
 """Run the benchmarks, print their tables, and write benchmarks/RESULTS.md.
 
-    python -m benchmarks                 # all
-    python -m benchmarks economy refresh # some
+python -m benchmarks                 # all
+python -m benchmarks economy refresh # some
 """
 
 from __future__ import annotations
@@ -27,13 +27,17 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def machine() -> str:
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.machine()}"
+    return f"{system}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def main(names: list[str]) -> int:
     unknown = set(names) - set(BENCHMARKS)
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        print(
+            f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}",
+            file=sys.stderr,
+        )
         return 2
     tables = []
     for name in names or list(BENCHMARKS):
@@ -42,7 +46,8 @@ def main(names: list[str]) -> int:
             table = BENCHMARKS[name](Path(tmp))
         print(table.markdown(), flush=True)
         tables.append(table)
-    header = f"# Benchmark results\n\n{datetime.date.today().isoformat()} on {machine()}. Produced by `make bench`.\n\n"
+    today = datetime.date.today().isoformat()
+    header = f"# Benchmark results\n\n{today} on {machine()}. Produced by `make bench`.\n\n"
     RESULTS.write_text(header + "\n".join(t.markdown() for t in tables))
     print(f"wrote {RESULTS}")
     return 0

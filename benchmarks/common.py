@@ -61,12 +61,15 @@ def fleet_program(count: int) -> str:
     return (
         "from vast_pulumi import Instance\n\n"
         f"for index in range({count}):\n"
-        f'    Instance(f"gpu-{{index}}", offer_query="{INSTANCE_QUERY}", image="vastai/base-image", disk=16)\n'
+        f'    Instance(f"gpu-{{index}}", offer_query="{INSTANCE_QUERY}", image="vastai/base-image",'
+        " disk=16)\n"
     )
 
 
 def new_stack(backend: LocalBackend, emulator: Emulator, project: Path, name: str = "bench") -> Stack:
-    return backend.stack(project, name, config={"vast:apiUrl": emulator.url}, secrets={"vast:apiKey": API_KEY})
+    return backend.stack(
+        project, name, config={"vast:apiUrl": emulator.url}, secrets={"vast:apiKey": API_KEY}
+    )
 
 
 def api_calls(emulator: Emulator, since: int = 0) -> list[dict[str, Any]]:

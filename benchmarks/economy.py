@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from benchmarks.common import API_KEY, Table, api_calls, count_by_route, fleet_program, new_stack, write_project
+from benchmarks.common import (
+    API_KEY,
+    Table,
+    api_calls,
+    count_by_route,
+    fleet_program,
+    new_stack,
+    write_project,
+)
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.local_pulumi import LocalBackend
 
@@ -14,7 +22,10 @@ BOOT_TIMES = (5, 20, 60)
 REFRESH_FLEET = 32
 
 ENDPOINT = 'from vast_pulumi import Endpoint\nendpoint = Endpoint("ep", max_workers=2)\n'
-WORKERGROUP = 'from vast_pulumi import Workergroup\nWorkergroup("wg", endpoint_id=endpoint.id, search_params="gpu_name=RTX_4090")\n'
+WORKERGROUP = (
+    "from vast_pulumi import Workergroup\n"
+    'Workergroup("wg", endpoint_id=endpoint.id, search_params="gpu_name=RTX_4090")\n'
+)
 
 
 def split(calls: list[dict[str, object]]) -> tuple[int, int]:
@@ -45,7 +56,13 @@ def serverless_rows(root: Path, table: Table) -> None:
         mark = len(emulator.request_log())
         stack.destroy()
         writes, reads = split(api_calls(emulator, mark))
-        table.add("destroy endpoint + workergroup", writes, reads, "1 call per resource + <= 1 confirmation", _ok(writes <= 2 and reads <= 1))
+        table.add(
+            "destroy endpoint + workergroup",
+            writes,
+            reads,
+            "1 call per resource + <= 1 confirmation",
+            _ok(writes <= 2 and reads <= 1),
+        )
 
 
 def instance_rows(root: Path, table: Table) -> None:
@@ -58,15 +75,28 @@ def instance_rows(root: Path, table: Table) -> None:
             stack.up()
             writes, reads = split(api_calls(emulator, mark))
             polls[boot] = reads
-            table.add(f"create instance, boot {boot} s", writes, reads, "1 write + O(log boot) polls", _ok(writes == 1))
+            table.add(
+                f"create instance, boot {boot} s",
+                writes,
+                reads,
+                "1 write + O(log boot) polls",
+                _ok(writes == 1),
+            )
             mark = len(emulator.request_log())
             stack.destroy()
             writes, reads = split(api_calls(emulator, mark))
-            table.add(f"destroy instance (boot {boot} s run)", writes, reads, "1 call + <= 1 confirmation", _ok(writes == 1 and reads <= 1))
+            table.add(
+                f"destroy instance (boot {boot} s run)",
+                writes,
+                reads,
+                "1 call + <= 1 confirmation",
+                _ok(writes == 1 and reads <= 1),
+            )
     growth = polls[BOOT_TIMES[-1]] - polls[BOOT_TIMES[0]]
     table.verdicts.append(
-        f"readiness reads at boot {', '.join(f'{b} s: {polls[b]}' for b in BOOT_TIMES)} — a 12x longer boot costs {growth} more reads"
-        f" (log2(12) = {math.log2(12):.1f}; linear polling every 10 s would add {(BOOT_TIMES[-1] - BOOT_TIMES[0]) // 10})"
+        f"readiness reads at boot {', '.join(f'{b} s: {polls[b]}' for b in BOOT_TIMES)};"
+        f" a 12x longer boot costs {growth} more reads (log2(12) = {math.log2(12):.1f};"
+        f" polling every 10 s would add {(BOOT_TIMES[-1] - BOOT_TIMES[0]) // 10})"
     )
 
 
@@ -80,7 +110,13 @@ def refresh_rows(root: Path, table: Table) -> None:
         calls = api_calls(emulator, mark)
         bound = math.ceil(REFRESH_FLEET / 25) + 1
         lists = sum(1 for c in calls if "/api/v1/instances" in str(c["path"]))
-        table.add(f"refresh {REFRESH_FLEET} instances", 0, len(calls), f"<= {bound} list calls", _ok(len(calls) <= bound))
+        table.add(
+            f"refresh {REFRESH_FLEET} instances",
+            0,
+            len(calls),
+            f"<= {bound} list calls",
+            _ok(len(calls) <= bound),
+        )
         table.verdicts.append(f"refresh calls by route: {count_by_route(calls)} ({lists} list calls)")
         stack.destroy("--parallel", "64")
 

@@ -25,25 +25,43 @@ VAST_PROGRAM = (
     f"for index in range({RESOURCES}):\n"
     '    Endpoint(f"ep-{index}", max_workers=2)\n'
 )
-NOOP_PROGRAM = f"from benchmarks.noop import Noop\n\nfor index in range({RESOURCES}):\n    Noop(f\"noop-{{index}}\")\n"
+NOOP_PROGRAM = (
+    f'from benchmarks.noop import Noop\n\nfor index in range({RESOURCES}):\n    Noop(f"noop-{{index}}")\n'
+)
 
 
 def import_seconds() -> float:
     """Median wall time of importing the provider modules in a fresh interpreter, with the Pulumi
     SDK already loaded (as it is in the provider server)."""
-    runs = [float(subprocess.run([sys.executable, "-c", IMPORT_PROBE], capture_output=True, text=True, check=True).stdout) for _ in range(RUNS)]
+    runs = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", IMPORT_PROBE], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(RUNS)
+    ]
     return statistics.median(runs)
 
 
 def provider_blob_sizes(stack_export: dict[str, object]) -> list[int]:
     resources = stack_export["deployment"]["resources"]  # type: ignore[index]
-    return [len(base64.b64decode(r["outputs"]["__provider"])) for r in resources if "__provider" in r.get("outputs", {})]
+    return [
+        len(base64.b64decode(r["outputs"]["__provider"]))
+        for r in resources
+        if "__provider" in r.get("outputs", {})
+    ]
 
 
 def run(root: Path) -> Table:
     table = Table("Overhead", ["measure", "value", "target", "verdict"])
     seconds = import_seconds()
-    table.add("import vast_pulumi provider modules (median of 5)", f"{seconds * 1000:.0f} ms", "<= 200 ms", "met" if seconds <= 0.2 else "MISSED")
+    table.add(
+        "import vast_pulumi provider modules (median of 5)",
+        f"{seconds * 1000:.0f} ms",
+        "<= 200 ms",
+        "met" if seconds <= 0.2 else "MISSED",
+    )
 
     backend = LocalBackend(root / "backend", extra_env={"PYTHONPATH": str(REPO_ROOT)})
     with Emulator(api_keys=[API_KEY], seed=5) as emulator:
@@ -52,7 +70,12 @@ def run(root: Path) -> Table:
         vast.up("--parallel", "64")
         noop.up("--parallel", "64")
         sizes = provider_blob_sizes(vast.export(show_secrets=True))
-        table.add("provider blob in state (largest)", f"{max(sizes)} bytes", "< 1024 bytes", "met" if max(sizes) < 1024 else "MISSED")
+        table.add(
+            "provider blob in state (largest)",
+            f"{max(sizes)} bytes",
+            "< 1024 bytes",
+            "met" if max(sizes) < 1024 else "MISSED",
+        )
         vast_times, noop_times = [], []
         for _ in range(3):  # interleaved, so drift on a noisy machine hits both alike
             with timed() as t:

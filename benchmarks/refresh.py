@@ -21,13 +21,20 @@ def per_instance_seconds(url: str, ids: list[int]) -> float:
     headers = {"Authorization": f"Bearer {API_KEY}"}
     with timed() as elapsed:
         for instance_id in ids:
-            while requests.get(f"{url}/api/v0/instances/{instance_id}/", headers=headers, timeout=10).status_code == 429:
+            while (
+                requests.get(
+                    f"{url}/api/v0/instances/{instance_id}/", headers=headers, timeout=10
+                ).status_code
+                == 429
+            ):
                 time.sleep(SINGLE_GET_THRESHOLD / 4)
     return elapsed[0]
 
 
 def run(root: Path) -> Table:
-    table = Table(f"Rate-limited refresh of {FLEET} instances (real thresholds)", ["variant", "seconds", "API calls"])
+    table = Table(
+        f"Rate-limited refresh of {FLEET} instances (real thresholds)", ["variant", "seconds", "API calls"]
+    )
     state = root / "emulator-state.json"
     backend = LocalBackend(root / "backend")
     project = write_project(root / "fleet", "fleet", fleet_program(FLEET))

@@ -22,7 +22,9 @@ ANCHOR_SIZES = (1, 8)
 
 
 def pulumi_up_seconds(root: Path, count: int, *extra: str) -> float:
-    with Emulator(api_keys=[API_KEY], seed=count, boot_seconds=BOOT_SECONDS, latency_ms=LATENCY_MS) as emulator:
+    with Emulator(
+        api_keys=[API_KEY], seed=count, boot_seconds=BOOT_SECONDS, latency_ms=LATENCY_MS
+    ) as emulator:
         backend = LocalBackend(root / f"backend-{count}-{len(extra)}")
         project = write_project(root / f"fleet-{count}-{len(extra)}", "fleet", fleet_program(count))
         stack = new_stack(backend, emulator, project)
@@ -41,23 +43,39 @@ def vastai(url: str, *args: str) -> object:
 
 def official_client_seconds(count: int) -> float:
     """Rent `count` instances one by one with the official CLI, polling each until it runs."""
-    with Emulator(api_keys=[API_KEY], seed=count, boot_seconds=BOOT_SECONDS, latency_ms=LATENCY_MS) as emulator:
-        with timed() as elapsed:
-            offers = vastai(emulator.url, "search", "offers", INSTANCE_QUERY, "-o", "dph_total")
-            assert isinstance(offers, list) and len(offers) >= count
-            for offer in offers[:count]:
-                created = vastai(emulator.url, "create", "instance", str(offer["id"]), "--image", "vastai/base-image", "--disk", "16")
-                assert isinstance(created, dict)
-                while True:
-                    shown = vastai(emulator.url, "show", "instance", str(created["new_contract"]))
-                    if isinstance(shown, dict) and shown.get("actual_status") == "running":
-                        break
-                    time.sleep(2)
+    with (
+        Emulator(
+            api_keys=[API_KEY], seed=count, boot_seconds=BOOT_SECONDS, latency_ms=LATENCY_MS
+        ) as emulator,
+        timed() as elapsed,
+    ):
+        offers = vastai(emulator.url, "search", "offers", INSTANCE_QUERY, "-o", "dph_total")
+        assert isinstance(offers, list) and len(offers) >= count
+        for offer in offers[:count]:
+            created = vastai(
+                emulator.url,
+                "create",
+                "instance",
+                str(offer["id"]),
+                "--image",
+                "vastai/base-image",
+                "--disk",
+                "16",
+            )
+            assert isinstance(created, dict)
+            while True:
+                shown = vastai(emulator.url, "show", "instance", str(created["new_contract"]))
+                if isinstance(shown, dict) and shown.get("actual_status") == "running":
+                    break
+                time.sleep(2)
     return elapsed[0]
 
 
 def run(root: Path) -> Table:
-    table = Table("Flat scale (boot 10 s, latency 50 ms)", ["N", "pulumi up --parallel 64 (s)", "pulumi up, default parallel (s)", "official client (s)"])
+    table = Table(
+        "Flat scale (boot 10 s, latency 50 ms)",
+        ["N", "pulumi up --parallel 64 (s)", "pulumi up, default parallel (s)", "official client (s)"],
+    )
     cores = os.cpu_count() or 1
     default_parallel = {n: pulumi_up_seconds(root, n) for n in (1, 32)}
     wide = {n: pulumi_up_seconds(root, n, "--parallel", "64") for n in SIZES}
@@ -69,7 +87,9 @@ def run(root: Path) -> Table:
     flat = wide[32] / wide[1]
     table.verdicts += [
         f"T(32)/T(1) with --parallel 64 = {flat:.2f} (target <= 1.5: {'met' if flat <= 1.5 else 'MISSED'})",
-        f"T(32)/T(1) with Pulumi's default parallelism (4 x {cores} cores = {4 * cores}) = {default_parallel[32] / default_parallel[1]:.2f}",
-        f"official client T(8)/T(1) = {anchor[8] / anchor[1]:.2f}; pulumi T(8)/T(1) = {wide[8] / wide[1]:.2f}",
+        f"T(32)/T(1) with Pulumi's default parallelism (4 x {cores} cores = {4 * cores})"
+        f" = {default_parallel[32] / default_parallel[1]:.2f}",
+        f"official client T(8)/T(1) = {anchor[8] / anchor[1]:.2f};"
+        f" pulumi T(8)/T(1) = {wide[8] / wide[1]:.2f}",
     ]
     return table

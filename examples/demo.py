@@ -26,7 +26,10 @@ def main() -> int:
     started = time.monotonic()
     api_key = secrets.token_hex(16)  # a throw-away account on the emulator
     step("starting the Vast.ai API emulator on a free loopback port")
-    with Emulator(api_keys=[api_key], boot_seconds=5, seed=7) as emulator, tempfile.TemporaryDirectory() as tmp:
+    with (
+        Emulator(api_keys=[api_key], boot_seconds=5, seed=7) as emulator,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         print(f"    emulator at {emulator.url}")
         try:
             backend = LocalBackend(Path(tmp))
@@ -34,7 +37,9 @@ def main() -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         step(f"creating stack '{STACK}' of {REPO_ROOT / 'Pulumi.yaml'} in a local backend ({backend.url})")
-        stack = backend.stack(REPO_ROOT, STACK, config={"vast:apiUrl": emulator.url}, secrets={"vast:apiKey": api_key})
+        stack = backend.stack(
+            REPO_ROOT, STACK, config={"vast:apiUrl": emulator.url}, secrets={"vast:apiKey": api_key}
+        )
         try:
             step("pulumi up: an endpoint, a workergroup and an RTX 4090 instance")
             stack.up(echo=True)

@@ -36,7 +36,7 @@ def widen_provider_server_pool(workers: int = PROVIDER_SERVER_WORKERS) -> bool:
         if executor is None:
             return False
         # The stdlib reads _max_workers on every submit to decide whether to start a thread.
-        executor._max_workers = max(executor._max_workers, workers)  # type: ignore[attr-defined]
+        executor._max_workers = max(executor._max_workers, workers)
         _widened = True
         return True
 

@@ -59,7 +59,9 @@ def find_pulumi() -> str:
     """The pulumi executable the tests and demo use, or a clear error naming the fix."""
     found = shutil.which("pulumi", path=toolchain_path())
     if found is None:
-        raise PulumiNotFoundError(f"the Pulumi CLI was not found next to {sys.executable} or on PATH; {SETUP_HINT}")
+        raise PulumiNotFoundError(
+            f"the Pulumi CLI was not found next to {sys.executable} or on PATH; {SETUP_HINT}"
+        )
     companion = shutil.which("pulumi-resource-pulumi-python", path=toolchain_path())
     if companion is None:
         raise PulumiNotFoundError(f"pulumi-resource-pulumi-python was not found; {SETUP_HINT}")
@@ -194,13 +196,19 @@ class Stack:
     def up(self, *extra: str, check: bool = True, echo: bool = False) -> subprocess.CompletedProcess[str]:
         return self.run("up", "--yes", "--skip-preview", *extra, check=check, echo=echo)
 
-    def preview(self, *extra: str, check: bool = True, echo: bool = False) -> subprocess.CompletedProcess[str]:
+    def preview(
+        self, *extra: str, check: bool = True, echo: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         return self.run("preview", *extra, check=check, echo=echo)
 
-    def refresh(self, *extra: str, check: bool = True, echo: bool = False) -> subprocess.CompletedProcess[str]:
+    def refresh(
+        self, *extra: str, check: bool = True, echo: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         return self.run("refresh", "--yes", "--skip-preview", *extra, check=check, echo=echo)
 
-    def destroy(self, *extra: str, check: bool = True, echo: bool = False) -> subprocess.CompletedProcess[str]:
+    def destroy(
+        self, *extra: str, check: bool = True, echo: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         return self.run("destroy", "--yes", "--skip-preview", *extra, check=check, echo=echo)
 
     def preview_steps(self, *extra: str) -> list[dict[str, Any]]:

@@ -26,7 +26,8 @@ def write_fleet_project(directory: Path, name: str, fleet_size: int) -> Path:
     (directory / "Pulumi.yaml").write_text(f"name: {name}\nruntime: python\n")
     fleet = f"""
         for index in range({fleet_size}):
-            Instance(f"fleet-{{index}}", offer_query="num_gpus=1 reliability>0.9", image="vastai/base-image", disk=16)
+            Instance(f"fleet-{{index}}", offer_query="num_gpus=1 reliability>0.9", image="vastai/base-image",
+                     disk=16)
     """
     (directory / "__main__.py").write_text(QUICKSTART.read_text() + textwrap.dedent(fleet))
     return directory

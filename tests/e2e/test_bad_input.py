@@ -40,8 +40,16 @@ CASES = [
     ("wg-no-endpoint-ref", WORKERGROUP.format("search_params='gpu_name=RTX_4090'"), "endpoint_id"),
     ("wg-template-and-search", WORKERGROUP.format("template_hash='abc', " + GOOD_WG), "template_hash"),
     ("wg-no-worker-spec", WORKERGROUP.format("endpoint_name='ep'"), "search_params"),
-    ("wg-query-grammar", WORKERGROUP.format("endpoint_name='ep', search_params='num_gpus>>1'"), "search_params"),
-    ("wg-query-unknown-field", WORKERGROUP.format("endpoint_name='ep', search_params='gpu_colour=red'"), "search_params"),
+    (
+        "wg-query-grammar",
+        WORKERGROUP.format("endpoint_name='ep', search_params='num_gpus>>1'"),
+        "search_params",
+    ),
+    (
+        "wg-query-unknown-field",
+        WORKERGROUP.format("endpoint_name='ep', search_params='gpu_colour=red'"),
+        "search_params",
+    ),
     ("wg-gpu-ram-negative", WORKERGROUP.format(GOOD_WG + ", gpu_ram=-1"), "gpu_ram"),
     ("wg-max-workers-negative", WORKERGROUP.format(GOOD_WG + ", max_workers=-3"), "max_workers"),
     ("box-offer-id-and-query", INSTANCE.format("offer_id=5, " + GOOD_BOX), "offer_id"),
@@ -82,7 +90,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, emulator: Emulator) -> Stack
     project.mkdir()
     (project / "Pulumi.yaml").write_text("name: bad-input\nruntime: python\n")
     (project / "__main__.py").write_text("")
-    return backend.stack(project, "dev", config={"vast:apiUrl": emulator.url}, secrets={"vast:apiKey": API_KEY})
+    return backend.stack(
+        project, "dev", config={"vast:apiUrl": emulator.url}, secrets={"vast:apiKey": API_KEY}
+    )
 
 
 def write_program(stack: Stack, expression: str) -> None:

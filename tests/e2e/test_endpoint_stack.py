@@ -44,11 +44,18 @@ def test_endpoint_stack_up_preview_destroy(
     assert outputs["max_workers"] == 3
 
     state = json.loads(local_backend.state_file("endpoint-stack", "dev").read_text())
-    (endpoint,) = [r for r in state["checkpoint"]["latest"]["resources"] if r["type"] == "pulumi-python:dynamic/vast:Endpoint"]
+    (endpoint,) = [
+        r
+        for r in state["checkpoint"]["latest"]["resources"]
+        if r["type"] == "pulumi-python:dynamic/vast:Endpoint"
+    ]
     assert endpoint["id"] == str(outputs["id"])
     assert endpoint["outputs"]["endpoint_name"] == "e2e-endpoint"
     # the endpoint's own API key is a secret output: ciphertext in state, never the value
-    assert endpoint["outputs"]["api_key"]["4dabf18193072939515e22adb298388d"] == "1b47061264138c4ac30d75fd1eb44270"
+    assert (
+        endpoint["outputs"]["api_key"]["4dabf18193072939515e22adb298388d"]
+        == "1b47061264138c4ac30d75fd1eb44270"
+    )
     assert "ciphertext" in endpoint["outputs"]["api_key"]
 
     stack.preview("--expect-no-changes")

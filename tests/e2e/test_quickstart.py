@@ -39,7 +39,9 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def stack(local_backend: LocalBackend, emulator: Emulator, project: Path) -> Stack:
-    return local_backend.stack(project, "dev", config={"vast:apiUrl": emulator.url}, secrets={"vast:apiKey": API_KEY})
+    return local_backend.stack(
+        project, "dev", config={"vast:apiUrl": emulator.url}, secrets={"vast:apiKey": API_KEY}
+    )
 
 
 def edit(project: Path, old: str, new: str) -> None:
@@ -59,7 +61,9 @@ def ops(steps: list[dict[str, object]]) -> dict[str, list[str]]:
     return by_op
 
 
-def test_up_creates_everything_and_preview_then_has_no_changes(stack: Stack, inventory: VastInventory) -> None:
+def test_up_creates_everything_and_preview_then_has_no_changes(
+    stack: Stack, inventory: VastInventory
+) -> None:
     stack.up()
     outputs = stack.outputs()
     ids = inventory.ids()
@@ -85,10 +89,16 @@ def test_changing_endpoint_max_workers_is_exactly_one_in_place_update(
     assert (int(endpoint["id"]), endpoint["max_workers"]) == (endpoint_id, 7)
 
 
-def test_changing_instance_image_is_exactly_one_replace(stack: Stack, project: Path, inventory: VastInventory) -> None:
+def test_changing_instance_image_is_exactly_one_replace(
+    stack: Stack, project: Path, inventory: VastInventory
+) -> None:
     stack.up()
     old_id = int(stack.outputs()["instance_id"])
-    edit(project, 'image="pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime"', 'image="pytorch/pytorch:2.6.0-cuda12.6-cudnn9-runtime"')
+    edit(
+        project,
+        'image="pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime"',
+        'image="pytorch/pytorch:2.6.0-cuda12.6-cudnn9-runtime"',
+    )
     planned = ops(stack.preview_steps())
     assert planned.get("replace") == ["dev-box"]
     assert "update" not in planned
@@ -105,7 +115,9 @@ def test_instance_destroyed_out_of_band_leaves_state_on_refresh_and_up_recreates
     old_id = int(stack.outputs()["instance_id"])
     requests.post(f"{emulator.url}/_emulator/instances/{old_id}/destroy", timeout=10).raise_for_status()
     stack.refresh()
-    instance_urns = [r["urn"] for r in stack.resources() if r["type"] == "pulumi-python:dynamic/vast:Instance"]
+    instance_urns = [
+        r["urn"] for r in stack.resources() if r["type"] == "pulumi-python:dynamic/vast:Instance"
+    ]
     assert instance_urns == []
     stack.up()
     new_id = int(stack.outputs()["instance_id"])

@@ -50,7 +50,11 @@ def test_fault_matrix_up_and_destroy_leave_no_duplicates_or_orphans(
         assert live_ids(emulator, API_KEY) == EMPTY
         faulted_total = sum(1 for r in emulator.request_log() if r.get("fault"))
         # Provider log lines appear twice (live, then under Diagnostics); count the Diagnostics copy.
-        logged = [line.strip() for line in (up_output + destroy_output).splitlines() if line.startswith("    vast: ")]
+        logged = [
+            line.strip()
+            for line in (up_output + destroy_output).splitlines()
+            if line.startswith("    vast: ")
+        ]
         print(
             f"\nfault-matrix seed={seed} faults_injected={faulted}+{faulted_total - faulted}"
             f" client_retries={sum('; retry ' in line for line in logged)}"

@@ -74,7 +74,11 @@ def test_no_secret_appears_in_plaintext_anywhere(
     )
     printed = [stack.preview().stdout, stack.up().stdout, stack.refresh().stdout]
     outputs = stack.outputs()
-    secrets = {"API key": API_KEY, "image_login": REGISTRY_LOGIN, "registry password": "registry-password-SEEDED-91f2"}
+    secrets = {
+        "API key": API_KEY,
+        "image_login": REGISTRY_LOGIN,
+        "registry password": "registry-password-SEEDED-91f2",
+    }
     secrets |= generated_secrets(emulator, outputs["instance_id"])
 
     state_file = local_backend.state_file("secrets", "dev").read_text()
@@ -83,9 +87,15 @@ def test_no_secret_appears_in_plaintext_anywhere(
     printed.append(stack.preview("--diff").stdout)
     revealed = json.dumps(stack.export(show_secrets=True))
     printed.append(stack.destroy().stdout)
-    places = {"state file": state_file, "stack export": exported, "CLI and provider output": "\n".join(printed)}
+    places = {
+        "state file": state_file,
+        "stack export": exported,
+        "CLI and provider output": "\n".join(printed),
+    }
 
-    leaks = [(name, place) for name, value in secrets.items() for place, text in places.items() if value in text]
+    leaks = [
+        (name, place) for name, value in secrets.items() for place, text in places.items() if value in text
+    ]
     assert leaks == []
     # Positive control: the values are in state, encrypted, and --show-secrets reveals them.
     assert secrets["endpoint api_key"] in revealed
