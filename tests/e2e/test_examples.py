@@ -28,8 +28,8 @@ def test_workers_stack_puts_a_workergroup_on_the_platform_stacks_endpoint(
     projects = tmp_path / "multi-stack"
     shutil.copytree(MULTI_STACK, projects)
     settings = {"config": {"vast:apiUrl": emulator.url}, "secrets": {"vast:apiKey": API_KEY}}
-    platform = local_backend.stack(projects / "platform", "prod", **settings)  # type: ignore[arg-type]
-    workers = local_backend.stack(projects / "workers", "prod", **settings)  # type: ignore[arg-type]
+    platform = local_backend.stack(projects / "platform", "prod", **settings)
+    workers = local_backend.stack(projects / "workers", "prod", **settings)
 
     platform.up()
     workers.up()

@@ -18,7 +18,7 @@ from vast_pulumi.local_pulumi import LocalBackend, Stack
 API_KEY = "e2e-resilience-key"
 FAULTS = "429=0.1,500=0.1,503=0.05,reset-before=0.03,reset-after=0.03"
 FLEET = 10
-EMPTY = {"endpoints": set(), "workergroups": set(), "instances": set()}
+EMPTY: dict[str, set[int]] = {"endpoints": set(), "workergroups": set(), "instances": set()}
 
 
 def deploy(backend: LocalBackend, emulator: Emulator, project: Path) -> Stack:
