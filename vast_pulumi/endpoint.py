@@ -62,7 +62,7 @@ _SCALING_FIELDS = (
 class EndpointInputs(BaseModel):
     """The endpoint's inputs as the provider validates them; names and units are the API's."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     endpoint_name: str | None = Field(None, max_length=255)  # required; the resource fills a default
     min_load: float = Field(0.0, ge=0)  # perf units/s kept warm

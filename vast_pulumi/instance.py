@@ -88,7 +88,7 @@ _TEMPLATE_FIELDS = ("image", "template_hash_id", "env", "onstart", "args", "args
 class InstanceInputs(BaseModel):
     """The instance's inputs as the provider validates them; names and units are the API's."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     offer_id: int | None = Field(None, gt=0)
     offer_query: str | None = None

@@ -51,7 +51,7 @@ _OPTIONAL_FIELDS = ("template_hash", "template_id", "launch_args", "gpu_ram", "c
 class WorkergroupInputs(BaseModel):
     """The workergroup's inputs as the provider validates them; names and units are the API's."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     endpoint_id: int | None = Field(None, gt=0)
     endpoint_name: str | None = Field(None, min_length=1, max_length=255)
