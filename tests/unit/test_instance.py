@@ -287,22 +287,30 @@ def test_label_and_state_update_in_place(provider: InstanceProvider, emulator: E
     assert RENT not in api_calls(emulator, mark)
 
 
-def test_image_and_env_update_in_place_and_keep_the_marker(
+def test_env_and_args_update_in_place_and_keep_the_marker(
     provider: InstanceProvider, emulator: Emulator
 ) -> None:
     created = provider.create(checked(provider))
     assert created.outs is not None
-    news = checked(provider, image="pytorch/pytorch:2", env={"B": "2"}, args_str="--serve now")
+    news = checked(provider, env={"B": "2"}, args_str="--serve now", onstart="echo hi")
+    assert provider.diff(created.id, created.outs, news).replaces == []
     updated = provider.update(created.id, created.outs, news)
     (row,) = instances(emulator)
     assert row["id"] == int(created.id)
-    assert (row["image_uuid"], row["image_args"], row["actual_status"]) == (
-        "pytorch/pytorch:2",
+    assert (row["image_args"], row["onstart"], row["actual_status"]) == (
         ["--serve", "now"],
+        "echo hi",
         "running",
     )
     assert env_of(row) == {"B": "2", MARKER_ENV: MARKER}
-    assert updated.outs is not None and updated.outs["image"] == "pytorch/pytorch:2"
+    assert updated.outs is not None and updated.outs["env"] == {"B": "2"}
+
+
+def test_a_new_image_is_a_replacement(provider: InstanceProvider) -> None:
+    created = provider.create(checked(provider))
+    assert created.outs is not None
+    result = provider.diff(created.id, created.outs, checked(provider, image="pytorch/pytorch:2"))
+    assert (result.replaces, result.delete_before_replace) == (["image"], True)
 
 
 def test_delete_is_one_call(provider: InstanceProvider, emulator: Emulator) -> None:
