@@ -6,8 +6,10 @@ Everything about transport lives here, so the resource modules only speak in typ
 * one ``requests.Session`` per account and URL (see :func:`shared_client`), Bearer auth header only,
   connect and read timeouts;
 * client-side pacing: the API enforces a minimum interval between calls per route and identity and
-  sends no ``Retry-After``, so calls to the same route are spaced by the published threshold
-  (scaled by ``VAST_PULUMI_PACING_SCALE``; ``0`` turns pacing off);
+  sends no ``Retry-After``, so once a route has answered 429, later calls to it are spaced by its
+  published threshold (scaled by ``VAST_PULUMI_PACING_SCALE``; ``0`` turns pacing off). Routes are
+  not paced before that: a server that does not limit them (the emulator, a generous account) is
+  used at full speed, and the first 429 costs one retry;
 * retries with capped exponential backoff and full jitter on 429, 5xx and connection failures, within
   a bound on the total time of one call; a daily search-quota 429 is final;
 * non-idempotent creates (POST, ``PUT /asks/``) are never repeated after the request may have reached
@@ -89,7 +91,7 @@ class RetryPolicy:
 
     max_attempts: int = 10
     base_delay: float = 1.0
-    max_delay: float = 30.0
+    max_delay: float = 10.0  # the API's rate-limit intervals are 1-4.5 s; longer waits only delay the error
     max_total: float = 300.0
 
     def delay(self, attempt: int) -> float:
@@ -313,6 +315,8 @@ class VastClient:
                     return _decode(method, path, response)
                 except VastApiError as error:
                     failure = error
+                    if error.status == 429:
+                        self._pacer.engage(method, route)
                 retry_after = _retry_after_seconds(response)
             failure = _final_form(failure, kind)
             if not _is_retryable(failure, kind):
@@ -511,7 +515,8 @@ def _rows(reply: Row, key: str) -> list[Row]:
 
 
 class _Pacer:
-    """Spaces calls to one route by a minimum interval, across threads (a reservation per call)."""
+    """Spaces calls to a route by its minimum interval, across threads (a reservation per call), once
+    the route has been rate limited."""
 
     # The API measures intervals between arrivals; a little slack absorbs network jitter.
     _SLACK = 1.05
@@ -521,11 +526,22 @@ class _Pacer:
             key: seconds * scale * self._SLACK for key, seconds in intervals.items() if seconds * scale > 0
         }
         self._next_slot: dict[tuple[str, str], float] = {}
+        self._engaged: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+
+    def engage(self, method: str, route: str) -> None:
+        """The route answered 429: pace it from now on, starting a full interval from now (the API's
+        clock runs from the last call it accepted, which was no later than this)."""
+        key = (method, route)
+        interval = self._intervals.get(key)
+        with self._lock:
+            self._engaged.add(key)
+            if interval is not None:
+                self._next_slot[key] = max(self._next_slot.get(key, 0.0), time.monotonic() + interval)
 
     def wait_turn(self, method: str, route: str) -> None:
         interval = self._intervals.get((method, route))
-        if interval is None:
+        if interval is None or (method, route) not in self._engaged:
             return
         with self._lock:
             now = time.monotonic()

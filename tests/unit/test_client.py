@@ -181,15 +181,28 @@ def test_a_write_makes_the_next_snapshot_read_fetch_again(vast_emulator: Emulato
     ]
 
 
-def test_pacing_keeps_a_route_under_its_rate_limit(vast_emulator_factory: Callable[..., Emulator]) -> None:
+def test_pacing_engages_at_the_first_429_and_keeps_the_route_under_its_limit(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
     emulator = vast_emulator_factory(rate_limits=True, rate_limit_scale=0.1)  # GET endptjobs: 0.3 s
     paced = client_for(emulator, pacing_scale=0.1)
+    for _ in range(6):
+        paced.list_endpoints()
+    statuses = [entry["status"] for entry in emulator.request_log()]
+    # The second call meets the limit once; from then on the route is paced and never limited again.
+    assert statuses == [200, 429, 200, 200, 200, 200, 200]
+    assert paced.stats().retries == 1
+
+
+def test_routes_are_not_paced_before_the_server_limits_them(vast_emulator_factory: Callable[..., Emulator]) -> None:
+    emulator = vast_emulator_factory()  # no rate limits
+    client = client_for(emulator, pacing_scale=1.0)  # GET endptjobs would be spaced by 3 s
     started = time.monotonic()
     for _ in range(4):
-        paced.list_endpoints()
-    assert time.monotonic() - started >= 0.9
-    assert [entry["status"] for entry in emulator.request_log()] == [200] * 4
-    assert paced.stats().retries == 0
+        client.list_endpoints()
+    # Paced, four calls would take at least 9 s.
+    assert time.monotonic() - started < 4.5
+    assert client.stats().retries == 0
 
 
 def test_without_pacing_the_same_calls_meet_429s(vast_emulator_factory: Callable[..., Emulator]) -> None:
