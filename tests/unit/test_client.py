@@ -194,7 +194,9 @@ def test_pacing_engages_at_the_first_429_and_keeps_the_route_under_its_limit(
     assert paced.stats().retries == 1
 
 
-def test_routes_are_not_paced_before_the_server_limits_them(vast_emulator_factory: Callable[..., Emulator]) -> None:
+def test_routes_are_not_paced_before_the_server_limits_them(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
     emulator = vast_emulator_factory()  # no rate limits
     client = client_for(emulator, pacing_scale=1.0)  # GET endptjobs would be spaced by 3 s
     started = time.monotonic()
