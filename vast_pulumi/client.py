@@ -198,10 +198,10 @@ class VastClient:
     def search_offers(self, query: Mapping[str, Any]) -> list[Row]:
         """Offers matching a query dict (``{field: {op: value}, "order": ..., ...}``).
 
-        ``GET /api/v0/bundles/?q=<json>`` rather than the CLI's POST of the same dict: a search
-        changes nothing, and saying so lets proxies, logs and request counts treat it as a read.
+        ``POST /api/v0/bundles/`` with the dict as body, as the official client sends it (a GET with
+        ``?q=`` is only evidenced by old clients). A search changes nothing: it is a read here.
         """
-        return _rows(self._call("GET", "/api/v0/bundles/", params={"q": dict(query)}), "offers")
+        return _rows(self._call("POST", "/api/v0/bundles/", body=dict(query)), "offers")
 
     # -- instances ---------------------------------------------------------------------------------------
 
