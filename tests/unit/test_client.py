@@ -253,7 +253,7 @@ def scripted() -> Iterator[Callable[..., VastClient]]:
     server.shutdown()
 
 
-OK = (200, {}, json.dumps({"success": True, "results": []}))
+OK: tuple[int, dict[str, str], str] = (200, {}, json.dumps({"success": True, "results": []}))
 
 
 def test_a_daily_quota_429_is_final(scripted: Callable[..., VastClient]) -> None:
