@@ -24,6 +24,11 @@ BENCHMARKS: dict[str, Callable[[Path], Table]] = {
     "overhead": overhead.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
+HEADER = (
+    "# Benchmark results\n\nProduced by `make bench` (`python -m benchmarks [name ...]` reruns some);"
+    " each table is measured in one run, on the machine and date under it.\n\n"
+)
+START, END = "<!-- benchmark: ", "<!-- end -->"
 
 
 def machine() -> str:
@@ -34,23 +39,35 @@ def machine() -> str:
 def main(names: list[str]) -> int:
     unknown = set(names) - set(BENCHMARKS)
     if unknown:
-        print(
-            f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose from {', '.join(BENCHMARKS)}",
-            file=sys.stderr,
-        )
+        chosen = ", ".join(sorted(unknown))
+        print(f"unknown benchmark(s): {chosen}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
-    tables = []
+    sections = read_sections()
     for name in names or list(BENCHMARKS):
         print(f"==> benchmark: {name}", flush=True)
         with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
             table = BENCHMARKS[name](Path(tmp))
         print(table.markdown(), flush=True)
-        tables.append(table)
-    today = datetime.date.today().isoformat()
-    header = f"# Benchmark results\n\n{today} on {machine()}. Produced by `make bench`.\n\n"
-    RESULTS.write_text(header + "\n".join(t.markdown() for t in tables))
+        today = datetime.date.today().isoformat()
+        sections[name] = f"{table.markdown()}\n_{today}, {machine()}._\n"
+        write_sections(sections)
     print(f"wrote {RESULTS}")
     return 0
+
+
+def read_sections() -> dict[str, str]:
+    """The tables already in RESULTS.md, by benchmark name: a run of some benchmarks keeps the rest."""
+    sections: dict[str, str] = {}
+    if RESULTS.exists():
+        for chunk in RESULTS.read_text().split(START)[1:]:
+            name, _, rest = chunk.partition(" -->\n")
+            sections[name] = rest.split(END)[0]
+    return sections
+
+
+def write_sections(sections: dict[str, str]) -> None:
+    body = "".join(f"{START}{name} -->\n{sections[name]}{END}\n\n" for name in BENCHMARKS if name in sections)
+    RESULTS.write_text(HEADER + body)
 
 
 if __name__ == "__main__":
