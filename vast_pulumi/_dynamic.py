@@ -40,6 +40,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from vast_pulumi._engine_watch import watch_engine
 from vast_pulumi._server_pool import widen_provider_server_pool
 from vast_pulumi.client import VastClient, shared_client
+from vast_pulumi.query import QueryError, parse_query
 from vast_pulumi.settings import CONFIG_API_KEY, CONFIG_API_URL, ProviderSettings
 
 PROVIDER_KEY = "__provider"
@@ -91,6 +92,15 @@ def require_one_of(
         raise rule_error(present[0], f"set only one of {listed} (got {', '.join(present)})")
     if required and not present:
         raise rule_error(names[0], f"set exactly one of {listed}")
+
+
+def parsable_query(query: str) -> str:
+    """A field validator: ``query`` is in the official CLI's offer query language."""
+    try:
+        parse_query(query)
+    except QueryError as error:
+        raise ValueError(str(error)) from None
+    return query
 
 
 def describe_failures(error: ValidationError, model: type[BaseModel]) -> list[CheckFailure]:

@@ -48,11 +48,19 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from vast_pulumi._dynamic import MARKER_KEY, Props, VastProvider, VastResource, numeric_id, require_one_of
+from vast_pulumi._dynamic import (
+    MARKER_KEY,
+    Props,
+    VastProvider,
+    VastResource,
+    numeric_id,
+    parsable_query,
+    require_one_of,
+)
 from vast_pulumi.client import Row
 from vast_pulumi.errors import VastApiError, VastConnectionError
 from vast_pulumi.offers import canonical_query, order_clause, search_offers
-from vast_pulumi.query import QueryError, parse_query
+from vast_pulumi.query import parse_query
 
 __all__ = ["Instance", "InstanceArgs", "InstanceInputs", "InstanceProvider"]
 
@@ -110,14 +118,7 @@ class InstanceInputs(BaseModel):
     ready_timeout: float = Field(900.0, gt=0)  # seconds
     adopt_id: int | None = Field(None, gt=0)
 
-    @field_validator("offer_query")
-    @classmethod
-    def _parsable(cls, query: str) -> str:
-        try:
-            parse_query(query)
-        except QueryError as error:
-            raise ValueError(str(error)) from None
-        return query
+    _parsable = field_validator("offer_query")(parsable_query)
 
     @field_validator("order")
     @classmethod

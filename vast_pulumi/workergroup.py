@@ -31,11 +31,19 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from vast_pulumi._dynamic import MARKER_KEY, Props, VastProvider, VastResource, numeric_id, require_one_of
+from vast_pulumi._dynamic import (
+    MARKER_KEY,
+    Props,
+    VastProvider,
+    VastResource,
+    numeric_id,
+    parsable_query,
+    require_one_of,
+)
 from vast_pulumi.client import Row
 from vast_pulumi.errors import VastConnectionError
 from vast_pulumi.offers import canonical_query
-from vast_pulumi.query import QueryError, parse_query
+from vast_pulumi.query import parse_query
 
 __all__ = ["Workergroup", "WorkergroupArgs", "WorkergroupInputs", "WorkergroupProvider"]
 
@@ -64,14 +72,7 @@ class WorkergroupInputs(BaseModel):
     max_workers: int | None = Field(None, ge=0)
     adopt_id: int | None = Field(None, gt=0)
 
-    @field_validator("search_params")
-    @classmethod
-    def _parsable(cls, query: str) -> str:
-        try:
-            parse_query(query)
-        except QueryError as error:
-            raise ValueError(str(error)) from None
-        return query
+    _parsable = field_validator("search_params")(parsable_query)
 
     @model_validator(mode="after")
     def _one_endpoint_one_worker_spec(self, info: ValidationInfo) -> WorkergroupInputs:

@@ -23,7 +23,7 @@ from vast_pulumi.emulator.control import control_routes
 from vast_pulumi.emulator.errors import ApiError
 from vast_pulumi.emulator.middleware import ACCOUNT_KEY, ROUTE_KEY, EmulatorMiddleware
 from vast_pulumi.emulator.models import Account, JsonDict
-from vast_pulumi.emulator.routing import Endpoint, method_routes
+from vast_pulumi.emulator.routing import Endpoint, json_body, method_routes
 from vast_pulumi.emulator.runtime import Runtime
 from vast_pulumi.emulator.schemas import parse_ids
 
@@ -58,20 +58,6 @@ def api_key_of(request: Request) -> str | None:
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
     return request.query_params.get("api_key")  # legacy, still accepted by the API
-
-
-async def json_body(request: Request) -> JsonDict:
-    """The JSON object sent (the CLI sends one even with GET and DELETE); ``{}`` when none."""
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_request", "Invalid json body") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "The JSON body must be an object")
-    return body
 
 
 def api(runtime: Runtime, handler: Handler, *, authenticated: bool = True) -> Endpoint:

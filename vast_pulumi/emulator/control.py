@@ -15,7 +15,6 @@ No account key; loopback clients only. Routes:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -25,7 +24,7 @@ from starlette.routing import BaseRoute
 from vast_pulumi.emulator.errors import ApiError
 from vast_pulumi.emulator.faults import FaultSpec, FaultSpecError
 from vast_pulumi.emulator.models import JsonDict
-from vast_pulumi.emulator.routing import Endpoint, method_routes
+from vast_pulumi.emulator.routing import Endpoint, json_body, method_routes
 from vast_pulumi.emulator.runtime import Runtime
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -38,24 +37,11 @@ def _guarded(runtime: Runtime, handler: Handler) -> Endpoint:
         if client not in LOOPBACK:
             return JSONResponse(ApiError(403, "forbidden", "The control plane is loopback-only").body(), 403)
         try:
-            return JSONResponse(await handler(runtime, request, await _body(request)))
+            return JSONResponse(await handler(runtime, request, await json_body(request)))
         except ApiError as error:
             return JSONResponse(error.body(), status_code=error.status)
 
     return endpoint
-
-
-async def _body(request: Request) -> JsonDict:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_request", "Invalid json body") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "The JSON body must be an object")
-    return body
 
 
 async def requests_log(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
