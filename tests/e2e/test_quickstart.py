@@ -32,7 +32,7 @@ def inventory(emulator: Emulator) -> VastInventory:
 def project(tmp_path: Path) -> Path:
     """A copy of the quickstart program the test may edit."""
     target = tmp_path / "quickstart"
-    shutil.copytree(QUICKSTART, target)
+    shutil.copytree(QUICKSTART, target, ignore=shutil.ignore_patterns(".venv"))
     (target / "Pulumi.yaml").write_text("name: vast-quickstart\nruntime: python\n")
     return target
 
