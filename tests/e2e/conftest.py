@@ -25,13 +25,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+def backend_or_fail(root: Path) -> LocalBackend:
+    """An isolated PULUMI_HOME and file:// backend under ``root``. Fails (never skips) without the
+    engine, with the hint to run `make setup`."""
+    try:
+        return LocalBackend(root)
+    except PulumiNotFoundError as exc:
+        missing = str(exc)  # fail outside the handler, so the message is shown once
+    pytest.fail(missing, pytrace=False)
+
+
 @pytest.fixture
 def local_backend(tmp_path: Path) -> LocalBackend:
-    """An isolated PULUMI_HOME and file:// backend. Fails (never skips) without the engine."""
-    try:
-        return LocalBackend(tmp_path / "pulumi")
-    except PulumiNotFoundError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    return backend_or_fail(tmp_path / "pulumi")
 
 
 ProjectFactory = Callable[[str, str], Path]

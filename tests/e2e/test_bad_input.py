@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import backend_or_fail
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.local_pulumi import LocalBackend, PulumiNotFoundError, Stack
+from vast_pulumi.local_pulumi import Stack
 
 API_KEY = "e2e-bad-input-key"
 ENDPOINT = "Endpoint('ep', {})"
@@ -82,10 +83,7 @@ def emulator() -> Iterator[Emulator]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, emulator: Emulator) -> Stack:
     root = tmp_path_factory.mktemp("bad-input")
-    try:
-        backend = LocalBackend(root / "pulumi")
-    except PulumiNotFoundError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    backend = backend_or_fail(root / "pulumi")
     project = root / "project"
     project.mkdir()
     (project / "Pulumi.yaml").write_text("name: bad-input\nruntime: python\n")
