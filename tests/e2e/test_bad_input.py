@@ -40,7 +40,7 @@ CASES = [
     ("wg-both-endpoint-refs", WORKERGROUP.format("endpoint_id=1, " + GOOD_WG), "endpoint_id"),
     ("wg-no-endpoint-ref", WORKERGROUP.format("search_params='gpu_name=RTX_4090'"), "endpoint_id"),
     ("wg-template-and-search", WORKERGROUP.format("template_hash='abc', " + GOOD_WG), "template_hash"),
-    ("wg-no-worker-spec", WORKERGROUP.format("endpoint_name='ep'"), "search_params"),
+    ("wg-no-worker-spec", WORKERGROUP.format("endpoint_name='ep'"), "template_hash"),
     (
         "wg-query-grammar",
         WORKERGROUP.format("endpoint_name='ep', search_params='num_gpus>>1'"),
