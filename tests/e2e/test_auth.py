@@ -1,0 +1,53 @@
+"""Issue 5: a wrong or missing API key is one clear line at `pulumi up`, never the key, never a
+traceback wall, and nothing is created."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.vast_api import VastInventory
+from vast_pulumi.emulator import Emulator
+from vast_pulumi.local_pulumi import LocalBackend
+
+RIGHT_KEY = "e2e-auth-right-key"
+WRONG_KEY = "e2e-auth-WRONG-key-5d1c"
+PROGRAM = "from vast_pulumi import Endpoint\n\nEndpoint('ep')\n"
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(api_keys=[RIGHT_KEY], seed=1) as emu:
+        yield emu
+
+
+def test_wrong_key_is_one_clear_line(
+    local_backend: LocalBackend, emulator: Emulator, make_project: Callable[[str, str], Path]
+) -> None:
+    stack = local_backend.stack(
+        make_project("wrongkey", PROGRAM),
+        config={"vast:apiUrl": emulator.url},
+        secrets={"vast:apiKey": WRONG_KEY},
+    )
+    output = stack.up(check=False).stdout
+    assert "Vast API rejected the API key (401 Invalid user key); set vast:apiKey or VAST_API_KEY" in output
+    assert WRONG_KEY not in output
+    assert "Traceback" not in output
+    assert VastInventory(emulator.url, RIGHT_KEY).endpoints() == []
+
+
+def test_missing_key_names_where_to_set_it(
+    local_backend: LocalBackend, emulator: Emulator, make_project: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    # No stack config, no VAST_API_KEY, and a home without the official client's key files.
+    local_backend.extra_env.update(
+        HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"), VAST_API_KEY=""
+    )
+    stack = local_backend.stack(make_project("nokey", PROGRAM), config={"vast:apiUrl": emulator.url})
+    result = stack.up(check=False)
+    assert result.returncode != 0
+    assert "vast:apiKey" in result.stdout and "VAST_API_KEY" in result.stdout
+    assert "Traceback" not in result.stdout
+    assert VastInventory(emulator.url, RIGHT_KEY).endpoints() == []
