@@ -104,7 +104,7 @@ def kill_up_when(stack: Stack, emulator: Emulator, moment: int) -> None:
 def test_killed_up_recovers_with_cancel_and_up_leaving_nothing_orphaned(
     local_backend: LocalBackend, tmp_path: Path, moment: int
 ) -> None:
-    project = write_fleet_project(tmp_path / "crash", "crash", 5)
+    project = write_fleet_project(tmp_path / "crash", "crash", 5, workergroup=False)
     with Emulator(api_keys=[API_KEY], seed=moment, boot_seconds=3) as emulator:
         stack = deploy(local_backend, emulator, project)
         kill_up_when(stack, emulator, moment)

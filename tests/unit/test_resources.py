@@ -3,7 +3,9 @@ run with Pulumi's mocks. The provider methods are not involved here."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pulumi
@@ -24,9 +26,16 @@ class Mocks(pulumi.runtime.Mocks):
 
 
 @pytest.fixture(autouse=True)
-def mocks() -> None:
+def mocks() -> Iterator[None]:
+    # Pulumi's mocks run on the current event loop; an earlier test's asyncio.run() leaves the main
+    # thread with none, so each test gets its own.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     REGISTERED.clear()
     pulumi.runtime.set_mocks(Mocks(), project="proj", stack="dev", preview=False)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def registered(name: str) -> pulumi.runtime.MockResourceArgs:
