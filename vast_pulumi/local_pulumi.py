@@ -14,12 +14,15 @@ told never to phone home or download plugins.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -156,14 +159,28 @@ class Stack:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,  # so a timeout can stop the command and its children at once
         ) as proc:
             assert proc.stdout is not None
+            # The deadline must hold while we read: waiting after EOF would never end on a hang.
+            deadline = threading.Timer(timeout, _kill_group, (proc.pid,)) if timeout else None
+            if deadline:
+                deadline.start()
             lines = []
-            for line in proc.stdout:
-                lines.append(line)
-                if echo:
-                    print(line, end="", flush=True)
-            returncode = proc.wait(timeout=timeout)
+            try:
+                for line in proc.stdout:
+                    lines.append(line)
+                    if echo:
+                        print(line, end="", flush=True)
+                returncode = proc.wait()
+            except KeyboardInterrupt:
+                os.killpg(proc.pid, signal.SIGINT)  # its own session: pass Ctrl-C on, let it stop cleanly
+                raise
+            finally:
+                if deadline:
+                    deadline.cancel()
+            if deadline and deadline.finished.is_set() and returncode < 0:
+                lines.append(f"\n(killed after the {timeout:g} s timeout)\n")
         output = "".join(lines)
         if check and returncode != 0:
             raise PulumiCommandError(args, returncode, output)
@@ -235,3 +252,8 @@ class Stack:
 
     def remove(self) -> None:
         self.run("stack", "rm", "--yes", "--force")
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
