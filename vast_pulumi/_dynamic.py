@@ -19,8 +19,8 @@ Provider side (:class:`VastProvider`), written around the traps of Python dynami
 Resource side (:class:`VastResource`): every output key is declared in the props (as ``None``) so the SDK
 creates its ``Output`` attribute, the caller's dict is copied, secret outputs are marked with
 ``additional_secret_outputs``, and a *marker* (a hash of organization, project, stack, type and resource
-name) is passed as the hidden input ``_marker``: the create of an Endpoint or an Instance uses it to find
-what an interrupted earlier attempt made instead of making a duplicate.
+name) is passed as the hidden input ``_marker``: every create uses it to find what an interrupted
+earlier attempt made instead of making a duplicate.
 """
 
 from __future__ import annotations

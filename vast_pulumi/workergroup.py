@@ -17,20 +17,27 @@ are optional: left unset, the endpoint's policy applies. The endpoint's scaling 
 Moving a group to another endpoint replaces it; everything else updates in place. ``search_params`` is
 compared by meaning (as the API parses it, default filters included), not by spelling.
 
+**No duplicates.** A group carries its resource's marker in ``launch_args`` (as the workers' environment
+variable ``VAST_PULUMI_GROUP_MARKER``; see :mod:`vast_pulumi._launch_args`), added on the way to the API
+and taken off on the way back, so state and diffs show only what the program says. A create whose reply
+was lost looks for the marker instead of posting again; a create that finds an older group with its
+marker (made by a ``pulumi up`` killed before it could record it) keeps that group, with the workers it
+has recruited, and deletes the one it just made.
+
 Existing groups: ``Workergroup.get("name", "567")`` reads one; the ``adopt_id`` input makes ``create``
 take group 567 under management (updated to the inputs) instead of creating one.
 """
 
 from __future__ import annotations
 
-import datetime
-import time
+import logging
 from typing import Any, TypedDict, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from vast_pulumi import _launch_args
 from vast_pulumi._dynamic import (
     MARKER_KEY,
     Props,
@@ -48,8 +55,7 @@ from vast_pulumi.query import parse_query
 __all__ = ["Workergroup", "WorkergroupArgs", "WorkergroupInputs", "WorkergroupProvider"]
 
 _CREATE_ATTEMPTS = 3
-# Our clock and the API's may differ: how early a group may look created and still be ours.
-_CLOCK_SKEW_SECONDS = 120.0
+_log = logging.getLogger("vast_pulumi")
 # The filters the API merges into every workergroup's search_params (OpenAPI create workergroup). Not
 # the CLI's defaults: the server does not add external=false.
 SERVER_DEFAULT_QUERY = "verified=true rentable=true rented=false"
@@ -73,6 +79,7 @@ class WorkergroupInputs(BaseModel):
     adopt_id: int | None = Field(None, gt=0)
 
     _parsable = field_validator("search_params")(parsable_query)
+    _launch_args_readable = field_validator("launch_args")(_launch_args.validate)
 
     @model_validator(mode="after")
     def _one_endpoint_one_worker_spec(self, info: ValidationInfo) -> WorkergroupInputs:
@@ -107,7 +114,9 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
 
     def create(self, props: Props) -> CreateResult:
         inputs = self.parse(props)
-        row = self._adopt(inputs) if inputs.adopt_id is not None else self._create(inputs)
+        marker = str(props.get(MARKER_KEY) or "")
+        make = self._adopt if inputs.adopt_id is not None else self._create
+        row = make(inputs, marker)
         return CreateResult(str(row["id"]), _outputs(self.given(inputs, props), row))
 
     def read(self, id_: str, props: Props) -> ReadResult:
@@ -119,7 +128,8 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
     def update(self, id_: str, olds: Props, news: Props) -> UpdateResult:
         inputs = self.parse(news)
         group_id = numeric_id(id_)
-        self.client.update_workergroup(group_id, _body(inputs, group_id, olds.get("endpoint_id")))
+        marker = str(news.get(MARKER_KEY) or "")
+        self.client.update_workergroup(group_id, _body(inputs, marker, group_id, olds.get("endpoint_id")))
         return UpdateResult(_outputs(self.given(inputs, news), self._require(group_id)))
 
     def delete(self, id_: str, _props: Props) -> None:
@@ -132,36 +142,79 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
             if not isinstance(stored, dict):
                 stored = stored_query(olds["search_params"]) if olds.get("search_params") else None
             return canonical_query(stored_query(new)) != canonical_query(stored)
+        if key == "launch_args" and isinstance(new, str):
+            return not _launch_args.same(olds.get(key), new)
         return super().differs(key, olds, news)
 
     # -- steps --------------------------------------------------------------------------------------
 
-    def _create(self, inputs: WorkergroupInputs) -> Row:
-        body = _body(inputs)
+    def _create(self, inputs: WorkergroupInputs, marker: str) -> Row:
         for _ in range(_CREATE_ATTEMPTS):
-            started = time.time()
             try:
-                new_id = self.client.create_workergroup(body)
+                new_id = self.client.create_workergroup(_body(inputs, marker))
             except VastConnectionError as error:
                 if not error.outcome_unknown:
                     raise
-                made = self._made_since(inputs, started)
-                if made is not None:
-                    return made
+                if not marker:
+                    raise RuntimeError(
+                        "a workergroup create's outcome is unknown and it has no marker to find it by; "
+                        "check `vastai show workergroups` before running again"
+                    ) from error
+                # The POST may have been applied: the marker tells whether it was.
+                marked = self._marked(inputs, marker, self.client.list_workergroups())
+                if marked:
+                    return self._keep_oldest(inputs, marker, marked)
                 continue
-            return self._require(new_id)
+            return self._settle(inputs, marker, new_id)
         raise RuntimeError("could not create the workergroup: the API kept dropping the request")
 
-    def _made_since(self, inputs: WorkergroupInputs, started: float) -> Row | None:
-        """The group a lost create made, if it made one: same endpoint and workers, created since."""
-        matches = [
-            row
-            for row in self.client.list_workergroups()
-            if _same_target(inputs, row) and _created_at(row) >= started - _CLOCK_SKEW_SECONDS
-        ]
-        return min(matches, key=lambda row: int(row["id"])) if matches else None
+    def _settle(self, inputs: WorkergroupInputs, marker: str, new_id: int) -> Row:
+        """After a create: the one read (the list also carries the group's key), which also shows
+        whether an earlier run, killed before it wrote state, made a group for this resource."""
+        marked = self._marked(inputs, marker, self.client.cached_workergroups())
+        if [row["id"] for row in marked] in ([], [new_id]):
+            return self._require(new_id)
+        return self._keep_oldest(inputs, marker, marked)
 
-    def _adopt(self, inputs: WorkergroupInputs) -> Row:
+    def _keep_oldest(self, inputs: WorkergroupInputs, marker: str, marked: list[Row]) -> Row:
+        """Adopt the oldest group with our marker and delete the rest straight away.
+
+        The oldest may have recruited workers already; the others (the one just made among them)
+        would recruit a second set for the same resource.
+        """
+        kept, duplicates = marked[0], [int(row["id"]) for row in marked[1:]]
+        _log.warning(
+            "vast: workergroup %s carries this resource's marker: adopting it%s",
+            kept["id"],
+            f" and deleting the duplicate {', '.join(map(str, duplicates))}" if duplicates else "",
+        )
+        for duplicate in duplicates:
+            self.client.delete_workergroup(duplicate)
+        return self._converge(inputs, marker, kept)
+
+    @staticmethod
+    def _marked(inputs: WorkergroupInputs, marker: str, rows: list[Row]) -> list[Row]:
+        """This resource's groups, oldest first: its marker, on its endpoint.
+
+        The endpoint matters: a replacement moves the group to another endpoint, and the new group
+        must not take the old one (which carries the same marker) for a leftover.
+        """
+        mine = [
+            row
+            for row in rows
+            if marker
+            and _launch_args.marker_of(row.get("launch_args")) == marker
+            and _same_endpoint(inputs, row)
+        ]
+        return sorted(mine, key=lambda row: int(row["id"]))
+
+    def _converge(self, inputs: WorkergroupInputs, marker: str, row: Row) -> Row:
+        """Bring an existing group to the inputs (an interrupted run may have made it from older ones)."""
+        group_id = int(row["id"])
+        self.client.update_workergroup(group_id, _body(inputs, marker, group_id, row.get("endpoint_id")))
+        return self._require(group_id)
+
+    def _adopt(self, inputs: WorkergroupInputs, marker: str) -> Row:
         assert inputs.adopt_id is not None
         row = self._find(inputs.adopt_id)
         if row is None:
@@ -171,8 +224,7 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
                 f"adopt_id: workergroup {inputs.adopt_id} belongs to endpoint {row.get('endpoint_id')}; "
                 "a workergroup cannot move to another endpoint"
             )
-        self.client.update_workergroup(int(row["id"]), _body(inputs, int(row["id"]), row.get("endpoint_id")))
-        return self._require(int(row["id"]))
+        return self._converge(inputs, marker, row)  # from now on it carries our marker too
 
     def _find(self, group_id: int) -> Row | None:
         # There is no single-group GET: reads share one list call.
@@ -190,7 +242,9 @@ def stored_query(search_params: str) -> dict[str, Any]:
     return parse_query(f"{SERVER_DEFAULT_QUERY} {search_params}", default_filters=False)
 
 
-def _body(inputs: WorkergroupInputs, group_id: int | None = None, endpoint_id: Any = None) -> dict[str, Any]:
+def _body(
+    inputs: WorkergroupInputs, marker: str, group_id: int | None = None, endpoint_id: Any = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"autoscaler_instance": "prod"}
     if inputs.endpoint_id is not None:
         body["endpoint_id"] = inputs.endpoint_id
@@ -199,6 +253,8 @@ def _body(inputs: WorkergroupInputs, group_id: int | None = None, endpoint_id: A
     # The API wants search_params even with a template (an empty query then).
     body["search_params"] = inputs.search_params or ""
     body.update({key: getattr(inputs, key) for key in _OPTIONAL_FIELDS if getattr(inputs, key) is not None})
+    if marker:
+        body["launch_args"] = _launch_args.with_marker(inputs.launch_args, marker)
     if group_id is not None:
         body["autojob_id"] = group_id
         if endpoint_id is not None:
@@ -211,6 +267,9 @@ def _outputs(given: Props, row: Row) -> Props:
     and the group's key."""
     effective = {key: row.get(key, given.get(key)) for key in Workergroup.output_keys}
     effective["search_params"] = given.get("search_params")  # the API keeps only the parsed form
+    listed = _launch_args.without_marker(row.get("launch_args"))
+    given_args = given.get("launch_args")
+    effective["launch_args"] = given_args if _launch_args.same(given_args, listed) else listed
     return {**effective, MARKER_KEY: given.get(MARKER_KEY)}
 
 
@@ -218,34 +277,6 @@ def _same_endpoint(inputs: WorkergroupInputs, row: Row) -> bool:
     if inputs.endpoint_id is not None:
         return bool(row.get("endpoint_id") == inputs.endpoint_id)
     return bool(row.get("endpoint_name") == inputs.endpoint_name)
-
-
-def _same_target(inputs: WorkergroupInputs, row: Row) -> bool:
-    if not _same_endpoint(inputs, row):
-        return False
-    if inputs.template_hash is not None or inputs.template_id is not None:
-        return bool(
-            row.get("template_hash") == inputs.template_hash or row.get("template_id") == inputs.template_id
-        )
-    wanted = canonical_query(stored_query(inputs.search_params or ""))
-    stored = row.get("search_query")
-    return isinstance(stored, dict) and canonical_query(stored) == wanted
-
-
-def _created_at(row: Row) -> float:
-    """``created_at`` as epoch seconds; the API has sent both epoch numbers and ISO strings."""
-    value = row.get("created_at")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return float("-inf")
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=datetime.UTC)
-        return moment.timestamp()
-    return float("-inf")
 
 
 class Workergroup(VastResource, module="vast", name="Workergroup"):

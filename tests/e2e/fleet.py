@@ -21,17 +21,8 @@ KINDS = {
 }
 
 
-# Without a workergroup: a group killed between the API's reply and the state write cannot be
-# recognised by the next run (it has no field for a marker; README "Known limitations").
-ENDPOINT_AND_INSTANCE = """from vast_pulumi import Endpoint, Instance
-
-Endpoint("inference", max_workers=4)
-Instance("dev-box", offer_query="gpu_name=RTX_4090 num_gpus=1", image="pytorch/pytorch", disk=32)
-"""
-
-
-def write_fleet_project(directory: Path, name: str, fleet_size: int, *, workergroup: bool = True) -> Path:
-    """The quickstart (or, without ``workergroup``, an endpoint and an instance) plus a fleet."""
+def write_fleet_project(directory: Path, name: str, fleet_size: int) -> Path:
+    """The quickstart plus a fleet of ``fleet_size`` instances."""
     directory.mkdir(parents=True)
     (directory / "Pulumi.yaml").write_text(f"name: {name}\nruntime: python\n")
     fleet = f"""
@@ -39,8 +30,7 @@ def write_fleet_project(directory: Path, name: str, fleet_size: int, *, workergr
             Instance(f"fleet-{{index}}", offer_query="num_gpus=1 reliability>0.9", image="vastai/base-image",
                      disk=16)
     """
-    base = QUICKSTART.read_text() if workergroup else ENDPOINT_AND_INSTANCE
-    (directory / "__main__.py").write_text(base + textwrap.dedent(fleet))
+    (directory / "__main__.py").write_text(QUICKSTART.read_text() + textwrap.dedent(fleet))
     return directory
 
 

@@ -53,6 +53,11 @@ CASES = [
     ),
     ("wg-gpu-ram-negative", WORKERGROUP.format(GOOD_WG + ", gpu_ram=-1"), "gpu_ram"),
     ("wg-max-workers-negative", WORKERGROUP.format(GOOD_WG + ", max_workers=-3"), "max_workers"),
+    (
+        "wg-launch-args-unbalanced-quote",
+        WORKERGROUP.format(GOOD_WG + ', launch_args="--image \'x"'),
+        "launch_args",
+    ),
     ("box-offer-id-and-query", INSTANCE.format("offer_id=5, " + GOOD_BOX), "offer_id"),
     ("box-no-offer", INSTANCE.format("image='pytorch/pytorch'"), "offer_id"),
     ("box-query-unknown-field", INSTANCE.format("offer_query='flux_capacitor>1', image='x'"), "offer_query"),

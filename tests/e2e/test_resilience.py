@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -75,13 +76,26 @@ def test_real_rate_limits_deploy_with_zero_failures(local_backend: LocalBackend,
         print(f"\nrate-limited run: {len(statuses)} requests, {statuses.count(429)} answered 429")
 
 
+def rented(count: int) -> Callable[[Emulator], bool]:
+    """The moment ``count`` offers have been rented."""
+    return lambda emulator: asks_put_count(emulator) >= count
+
+
 def asks_put_count(emulator: Emulator) -> int:
     return sum(1 for r in emulator.request_log() if r["method"] == "PUT" and "/asks/" in r["path"])
 
 
-def kill_up_when(stack: Stack, emulator: Emulator, moment: int) -> None:
-    """Start `pulumi up` and SIGKILL its whole process group (CLI, language host, provider)
-    once `moment` offers have been rented, as a cancelled CI job would."""
+def workergroup_created(emulator: Emulator) -> bool:
+    """The moment the API has answered the workergroup's POST (the log has it before the client)."""
+    return any(
+        r["method"] == "POST" and r["route"] == "/api/v0/workergroups/" and r["status"] == 200
+        for r in emulator.request_log()
+    )
+
+
+def kill_up_when(stack: Stack, emulator: Emulator, moment: Callable[[Emulator], bool]) -> None:
+    """Start `pulumi up` and SIGKILL its whole process group (CLI, language host, provider) at
+    ``moment``, as a cancelled CI job would."""
     backend = stack.backend
     argv = [backend.pulumi, "up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack.name]
     proc = subprocess.Popen(
@@ -93,27 +107,51 @@ def kill_up_when(stack: Stack, emulator: Emulator, moment: int) -> None:
         start_new_session=True,
     )
     deadline = time.monotonic() + 120
-    while asks_put_count(emulator) < moment and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while not moment(emulator) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert proc.poll() is None, "pulumi up finished before the kill moment"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 
 
-@pytest.mark.parametrize("moment", [1, 3, 6])
+def recover(stack: Stack) -> None:
+    """The documented recovery (README, "Recovering from an interrupted pulumi up")."""
+    stack.run("cancel", "--yes", check=False)
+    stack.refresh()
+    stack.up()
+
+
+@pytest.mark.parametrize("rents", [1, 3, 6])
 def test_killed_up_recovers_with_cancel_and_up_leaving_nothing_orphaned(
-    local_backend: LocalBackend, tmp_path: Path, moment: int
+    local_backend: LocalBackend, tmp_path: Path, rents: int
 ) -> None:
-    project = write_fleet_project(tmp_path / "crash", "crash", 5, workergroup=False)
-    with Emulator(api_keys=[API_KEY], seed=moment, boot_seconds=3) as emulator:
+    project = write_fleet_project(tmp_path / "crash", "crash", 5)
+    with Emulator(api_keys=[API_KEY], seed=rents, boot_seconds=3) as emulator:
         stack = deploy(local_backend, emulator, project)
-        kill_up_when(stack, emulator, moment)
-        # The documented recovery (README, "Recovering from an interrupted pulumi up").
-        stack.run("cancel", "--yes", check=False)
-        stack.refresh()
-        stack.up()
+        kill_up_when(stack, emulator, rented(rents))
+        recover(stack)
         managed = managed_ids(stack)
         assert len(managed["instances"]) == 6
+        assert live_ids(emulator, API_KEY) == managed
+        stack.destroy()
+        assert live_ids(emulator, API_KEY) == EMPTY
+
+
+def test_a_workergroup_created_by_a_killed_up_is_adopted_not_duplicated(
+    local_backend: LocalBackend, tmp_path: Path
+) -> None:
+    project = write_fleet_project(tmp_path / "crash-wg", "crash-wg", 0)
+    # Latency holds the provider in the read that follows the POST, so the kill lands after the
+    # API made the group and before Pulumi could record it.
+    with Emulator(api_keys=[API_KEY], seed=7, boot_seconds=3, latency_ms=400) as emulator:
+        stack = deploy(local_backend, emulator, project)
+        kill_up_when(stack, emulator, workergroup_created)
+        (leftover,) = live_ids(emulator, API_KEY)["workergroups"]
+        recorded = [r for r in stack.resources() if r["type"].endswith(":Workergroup")]
+        assert recorded == [], "the kill came too late: state already has the workergroup"
+        recover(stack)
+        managed = managed_ids(stack)
+        assert managed["workergroups"] == {leftover}
         assert live_ids(emulator, API_KEY) == managed
         stack.destroy()
         assert live_ids(emulator, API_KEY) == EMPTY

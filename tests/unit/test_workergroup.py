@@ -8,11 +8,14 @@ from typing import Any
 import pytest
 
 from tests.unit.conftest import api_calls, configured, seed_for
+from vast_pulumi._launch_args import marker_of, with_marker
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.workergroup import WorkergroupProvider
 
 LIST = ("GET", "/api/v0/workergroups/")
 CREATE = ("POST", "/api/v0/workergroups/")
+UPDATE = ("PUT", "/api/v0/workergroups/{id}/")
+DELETE = ("DELETE", "/api/v0/workergroups/{id}/")
 
 
 @pytest.fixture
@@ -93,7 +96,7 @@ def test_update_changes_the_group_in_place(
     )
     assert updated.outs["search_query"] == row["search_query"]
     assert provider.diff(created.id, updated.outs, news).changes is False
-    assert api_calls(emulator, mark) == [("PUT", "/api/v0/workergroups/{id}/"), LIST]
+    assert api_calls(emulator, mark) == [UPDATE, LIST]
 
 
 def test_a_group_deleted_with_its_endpoint_reads_as_gone_and_deletes_fine(
@@ -109,7 +112,7 @@ def test_a_group_deleted_with_its_endpoint_reads_as_gone_and_deletes_fine(
     provider.delete(created.id, created.outs)
 
 
-def test_a_lost_create_reply_adopts_the_group_instead_of_posting_again(
+def test_a_lost_create_reply_finds_the_group_by_its_marker_instead_of_posting_again(
     vast_emulator_factory: Callable[..., Emulator],
 ) -> None:
     # Requests: the endpoint's POST, then our POST (reply lost), then our list.
@@ -160,3 +163,82 @@ def test_adopting_a_group_of_another_endpoint_is_refused(
                 adopt_id=float(existing),
             )
         )
+
+
+def test_the_marker_rides_in_launch_args_but_never_shows_in_outputs_or_diffs(
+    provider: WorkergroupProvider, endpoint_id: int, emulator: Emulator
+) -> None:
+    user_args = "--image vllm/vllm-openai:latest --env '-e HF_HOME=/data'"
+    news = checked(
+        provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090", launch_args=user_args
+    )
+    created = provider.create(news)
+    assert created.outs is not None
+    (row,) = emulator.inventory()[0]["workergroups"]
+    assert marker_of(row["launch_args"]) == "m"
+    assert "-e HF_HOME=/data" in row["launch_args"]
+    assert created.outs["launch_args"] == user_args
+    assert provider.diff(created.id, created.outs, news).changes is False
+    read = provider.read(created.id, created.outs)
+    assert read.outs is not None and read.outs["launch_args"] == user_args
+    assert read.inputs is None  # no drift
+    updated = provider.update(created.id, created.outs, {**news, "max_workers": 2.0})
+    (row,) = emulator.inventory()[0]["workergroups"]
+    assert marker_of(row["launch_args"]) == "m"  # an update keeps it
+    assert updated.outs is not None and updated.outs["launch_args"] == user_args
+
+
+def test_a_group_left_by_a_killed_run_is_adopted_and_the_new_one_deleted(
+    provider: WorkergroupProvider, endpoint_id: int, emulator: Emulator
+) -> None:
+    # What a `pulumi up` killed between the API's reply and the state write left behind.
+    leftover = provider.client.create_workergroup(
+        {
+            "endpoint_id": endpoint_id,
+            "search_params": "gpu_name=RTX_3090",
+            "launch_args": with_marker(None, "m"),
+        }
+    )
+    mark = len(emulator.request_log())
+    created = provider.create(
+        checked(provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090")
+    )
+    assert created.id == str(leftover)
+    (row,) = emulator.inventory()[0]["workergroups"]
+    assert row["search_query"]["gpu_name"] == {"eq": "RTX 4090"}  # brought to the inputs
+    assert created.outs is not None and created.outs["launch_args"] is None
+    assert api_calls(emulator, mark) == [CREATE, LIST, DELETE, UPDATE, LIST]
+
+
+def test_a_group_with_our_marker_on_another_endpoint_is_not_taken(
+    provider: WorkergroupProvider, endpoint_id: int, emulator: Emulator
+) -> None:
+    # A replacement moves the group to another endpoint; the old one (same marker) must stay alone.
+    other = provider.client.create_endpoint({"endpoint_name": "other"})
+    old = provider.client.create_workergroup(
+        {"endpoint_id": other, "search_params": "gpu_name=RTX_3090", "launch_args": with_marker(None, "m")}
+    )
+    created = provider.create(
+        checked(provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090")
+    )
+    assert created.id != str(old)
+    groups = emulator.inventory()[0]["workergroups"]
+    assert sorted(row["id"] for row in groups) == sorted([old, int(created.id)])
+
+
+def test_a_group_made_before_markers_reads_without_drift(
+    provider: WorkergroupProvider, endpoint_id: int, emulator: Emulator
+) -> None:
+    news = checked(
+        provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090", launch_args="--image x"
+    )
+    created = provider.create(news)
+    assert created.outs is not None
+    # As vast-pulumi 0.1.0 left it: the user's launch_args, no marker.
+    body = {"endpoint_id": endpoint_id, "search_params": "gpu_name=RTX_4090", "launch_args": "--image x"}
+    provider.client.update_workergroup(int(created.id), {**body, "autojob_id": int(created.id)})
+    (row,) = emulator.inventory()[0]["workergroups"]
+    assert row["launch_args"] == "--image x"
+    read = provider.read(created.id, created.outs)
+    assert read.outs is not None and read.outs["launch_args"] == "--image x"
+    assert read.inputs is None
