@@ -171,18 +171,25 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
     def _settle(self, inputs: WorkergroupInputs, marker: str, new_id: int) -> Row:
         """After a create: the one read (the list also carries the group's key), which also shows
         whether an earlier run, killed before it wrote state, made a group for this resource."""
-        marked = self._marked(inputs, marker, self.client.cached_workergroups())
-        if [row["id"] for row in marked] in ([], [new_id]):
+        earlier = [
+            row
+            for row in self._marked(inputs, marker, self.client.cached_workergroups())
+            if int(row["id"]) != new_id
+        ]
+        if not earlier:
             return self._require(new_id)
-        return self._keep_oldest(inputs, marker, marked)
+        return self._keep_oldest(inputs, marker, earlier, just_made=new_id)
 
-    def _keep_oldest(self, inputs: WorkergroupInputs, marker: str, marked: list[Row]) -> Row:
-        """Adopt the oldest group with our marker and delete the rest straight away.
+    def _keep_oldest(
+        self, inputs: WorkergroupInputs, marker: str, marked: list[Row], just_made: int | None = None
+    ) -> Row:
+        """Adopt the oldest group with our marker and delete the others straight away.
 
-        The oldest may have recruited workers already; the others (the one just made among them)
-        would recruit a second set for the same resource.
+        The oldest may have recruited workers already; the others (the one just made among them, even
+        if the list does not show it yet) would recruit a second set for the same resource.
         """
-        kept, duplicates = marked[0], [int(row["id"]) for row in marked[1:]]
+        kept = marked[0]
+        duplicates = [int(row["id"]) for row in marked[1:]] + ([just_made] if just_made is not None else [])
         _log.warning(
             "vast: workergroup %s carries this resource's marker: adopting it%s",
             kept["id"],

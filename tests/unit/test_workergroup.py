@@ -210,6 +210,30 @@ def test_a_group_left_by_a_killed_run_is_adopted_and_the_new_one_deleted(
     assert api_calls(emulator, mark) == [CREATE, LIST, DELETE, UPDATE, LIST]
 
 
+def test_the_new_group_is_deleted_even_when_the_list_does_not_show_it_yet(
+    provider: WorkergroupProvider, endpoint_id: int, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leftover = provider.client.create_workergroup(
+        {
+            "endpoint_id": endpoint_id,
+            "search_params": "gpu_name=RTX_3090",
+            "launch_args": with_marker(None, "m"),
+        }
+    )
+    listed = provider.client.cached_workergroups
+    # A list that lags behind the write: only the leftover shows.
+    monkeypatch.setattr(
+        provider.client,
+        "cached_workergroups",
+        lambda max_age=None: [row for row in listed(max_age) if row["id"] == leftover],
+    )
+    created = provider.create(
+        checked(provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090")
+    )
+    assert created.id == str(leftover)
+    assert [row["id"] for row in emulator.inventory()[0]["workergroups"]] == [leftover]
+
+
 def test_a_group_with_our_marker_on_another_endpoint_is_not_taken(
     provider: WorkergroupProvider, endpoint_id: int, emulator: Emulator
 ) -> None:
