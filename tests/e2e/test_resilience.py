@@ -3,6 +3,7 @@ account ends with exactly what the stack's state says: no duplicates, no orphans
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -111,7 +112,18 @@ def kill_up_when(stack: Stack, emulator: Emulator, moment: Callable[[Emulator], 
         time.sleep(0.01)
     assert proc.poll() is None, "pulumi up finished before the kill moment"
     os.killpg(proc.pid, signal.SIGKILL)
+    kill_session(proc.pid)
     proc.wait()
+
+
+def kill_session(session_id: int) -> None:
+    """SIGKILL what is left of a session: the CLI starts its plugins (the language host among them)
+    in process groups of their own, which a CI runner's cancel still takes down."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # After the command's closing parenthesis: state, ppid, pgrp, session.
+            if int(stat.read_text().rsplit(")", 1)[1].split()[3]) == session_id:
+                os.kill(int(stat.parent.name), signal.SIGKILL)
 
 
 def recover(stack: Stack) -> None:
