@@ -95,8 +95,8 @@ def workergroup_created(emulator: Emulator) -> bool:
 
 
 def kill_up_when(stack: Stack, emulator: Emulator, moment: Callable[[Emulator], bool]) -> None:
-    """Start `pulumi up` and SIGKILL its whole process group (CLI, language host, provider) at
-    ``moment``, as a cancelled CI job would."""
+    """Start `pulumi up` and, at ``moment``, SIGKILL everything it started (CLI, language host,
+    provider), as a cancelled CI job would."""
     backend = stack.backend
     argv = [backend.pulumi, "up", "--yes", "--skip-preview", "--non-interactive", "--stack", stack.name]
     proc = subprocess.Popen(
