@@ -206,12 +206,12 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
         The endpoint matters: a replacement moves the group to another endpoint, and the new group
         must not take the old one (which carries the same marker) for a leftover.
         """
+        if not marker:  # a provider called without one (never through VastResource) finds nothing
+            return []
         mine = [
             row
             for row in rows
-            if marker
-            and _launch_args.marker_of(row.get("launch_args")) == marker
-            and _same_endpoint(inputs, row)
+            if _launch_args.marker_of(row.get("launch_args")) == marker and _same_endpoint(inputs, row)
         ]
         return sorted(mine, key=lambda row: int(row["id"]))
 
