@@ -205,3 +205,21 @@ def parse_ids(body: Mapping[str, Any], field: str) -> list[int]:
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise invalid_args(field, "must be a list of instance ids")
     return ids
+
+
+class CreateVolumeBody(Body):
+    """``PUT /volumes/``: rent ``size`` GB of a volume offer (the CLI sends ``int(size)``)."""
+
+    id: int = Field(gt=0)
+    size: int = Field(15, ge=1)
+    name: str | None = Field(None, max_length=LABEL_MAX)
+
+
+class VolumeInfoBody(Body):
+    """An instance create's ``volume_info`` (``build_volume_info`` in the vastai client)."""
+
+    create_new: bool
+    volume_id: int = Field(gt=0)
+    size: int | None = Field(None, ge=1)
+    mount_path: str = Field(pattern=r"^/[^\x00]*$", max_length=4096)
+    name: str | None = Field(None, max_length=LABEL_MAX)
