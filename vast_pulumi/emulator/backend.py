@@ -63,6 +63,8 @@ class Backend:
         self._lock = threading.RLock()
         self.state = state if state is not None else self._fresh_state()
         self._ensure_accounts()
+        if not self.state.volume_offers:  # a state file written before volumes were modelled
+            volumeoffers.seed_volume_market(self.state)
 
     # Accounts and transactions.
 

@@ -221,5 +221,18 @@ class VolumeInfoBody(Body):
     create_new: bool
     volume_id: int = Field(gt=0)
     size: int | None = Field(None, ge=1)
-    mount_path: str = Field(pattern=r"^/[^\x00]*$", max_length=4096)
+    mount_path: str = Field(max_length=4096)
     name: str | None = Field(None, max_length=LABEL_MAX)
+
+    @field_validator("mount_path")
+    @classmethod
+    def _absolute(cls, path: str) -> str:
+        if not path.startswith("/") or "\0" in path:
+            raise ValueError(f"{path!r} is not an absolute path inside the container, e.g. /workspace")
+        return path
+
+
+class VolumeOfCreateBody(Body):
+    """The part of an instance create that names its volume (errors name ``volume_info.<field>``)."""
+
+    volume_info: VolumeInfoBody | None = None

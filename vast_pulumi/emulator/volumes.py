@@ -24,7 +24,7 @@ from vast_pulumi.emulator import volumeoffers
 from vast_pulumi.emulator.catalogue import HOURS_PER_MONTH
 from vast_pulumi.emulator.errors import ApiError, invalid_args
 from vast_pulumi.emulator.models import Account, Instance, JsonDict, State, Volume
-from vast_pulumi.emulator.schemas import CreateVolumeBody, VolumeInfoBody, parse
+from vast_pulumi.emulator.schemas import CreateVolumeBody, VolumeInfoBody, VolumeOfCreateBody, parse
 
 TYPES = frozenset({"local_volume", "network_volume", "all_volume"})
 DEFAULT_SIZE = 15
@@ -121,11 +121,9 @@ def delete(state: State, account: Account, volume_id: int) -> None:
 
 def mount_request(state: State, account: Account, raw: Any) -> VolumeInfoBody | None:
     """The create's ``volume_info``, checked before anything is rented (a bad one creates nothing)."""
-    if raw is None:
+    request = parse(VolumeOfCreateBody, {"volume_info": raw}).volume_info
+    if request is None:
         return None
-    if not isinstance(raw, dict):
-        raise invalid_args("volume_info", "must be an object")
-    request = parse(VolumeInfoBody, raw)
     if request.create_new:
         offer = state.volume_offers.get(request.volume_id)
         if offer is None:
