@@ -18,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from vast_pulumi.emulator import volumes
 from vast_pulumi.emulator.backend import Backend
 from vast_pulumi.emulator.control import control_routes
 from vast_pulumi.emulator.errors import ApiError
@@ -26,7 +25,7 @@ from vast_pulumi.emulator.middleware import ACCOUNT_KEY, ROUTE_KEY, EmulatorMidd
 from vast_pulumi.emulator.models import Account, JsonDict
 from vast_pulumi.emulator.routing import Endpoint, json_body, method_routes
 from vast_pulumi.emulator.runtime import Runtime
-from vast_pulumi.emulator.schemas import parse_ids
+from vast_pulumi.emulator.schemas import parse_ids, volume_id
 
 Body = JsonDict | list[JsonDict]  # ``GET /ssh/`` answers a bare array
 Result = Body | tuple[int, Body]
@@ -327,7 +326,7 @@ def create_volume(c: Call) -> Result:
 
 
 def delete_volume(c: Call) -> Result:
-    c.backend.delete_volume(c.account, volumes.volume_id_of(c.query, c.body))
+    c.backend.delete_volume(c.account, volume_id(c.query, c.body))
     return {"success": True}
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from vast_pulumi.emulator.errors import invalid_args
+from vast_pulumi.emulator.errors import ApiError, invalid_args
 
 ENDPOINT_NAME_PATTERN = r"^[a-zA-Z0-9_-]+$"
 ONSTART_MAX = 4048
@@ -236,3 +236,13 @@ class VolumeOfCreateBody(Body):
     """The part of an instance create that names its volume (errors name ``volume_info.<field>``)."""
 
     volume_info: VolumeInfoBody | None = None
+
+
+def volume_id(params: Mapping[str, str], body: Mapping[str, Any]) -> int:
+    """The volume ``DELETE /volumes/`` names: the client's ``?id=``, else the spec's body ``{"id"}``."""
+    raw: Any = params.get("id", body.get("id"))
+    if isinstance(raw, str) and raw.isdigit():
+        raw = int(raw)
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw <= 0:
+        raise ApiError(400, "invalid_args", "Please provide a valid volume ID.")  # the spec's words
+    return raw

@@ -95,16 +95,6 @@ def _rent(state: State, account: Account, offer_id: int, size: int, label: str |
     return volume
 
 
-def volume_id_of(params: Mapping[str, str], body: Mapping[str, Any]) -> int:
-    """The id to delete: the client's ``?id=`` first, else the spec's body ``{"id": ...}``."""
-    raw: Any = params.get("id", body.get("id"))
-    if isinstance(raw, str) and raw.isdigit():
-        raw = int(raw)
-    if not isinstance(raw, int) or isinstance(raw, bool) or raw <= 0:
-        raise ApiError(400, "invalid_args", "Please provide a valid volume ID.")
-    return raw
-
-
 def delete(state: State, account: Account, volume_id: int) -> None:
     volume = account.volumes.get(volume_id)
     if volume is None:
