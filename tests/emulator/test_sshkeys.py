@@ -73,6 +73,13 @@ def test_other_openssh_key_types_are_accepted(api: Api, kind: str) -> None:
     assert response.status_code == 200, response.text
 
 
+def test_the_same_key_twice_makes_two_account_keys(api: Api) -> None:
+    first = api.post("/api/v0/ssh/", {"ssh_key": public_key(1)}).json()["key"]["id"]
+    second = api.post("/api/v0/ssh/", {"ssh_key": public_key(1)}).json()["key"]["id"]
+    assert first != second  # a blind retry leaves a second key: a client must find the first itself
+    assert [k["id"] for k in api.get("/api/v0/ssh/").json()] == [first, second]
+
+
 def test_update_replaces_the_key_text_and_delete_removes_it(api: Api) -> None:
     key_id = api.post("/api/v0/ssh/", {"ssh_key": public_key(1)}).json()["key"]["id"]
     updated = api.put(f"/api/v0/ssh/{key_id}/", {"id": key_id, "ssh_key": public_key(2)})

@@ -11,8 +11,8 @@ to add the new public key to any pre-existing instances" (vastai/cli/commands/ke
 reaches only instances created after it: every new instance gets the account's keys.
 
 Where the sources are silent the emulator is strict: only an OpenSSH public key line is accepted
-(400 ``invalid_args`` otherwise); attaching a key an instance already has is refused; deleting an
-account key leaves it on the instances it was added to.
+(400 ``invalid_args`` otherwise); the same key can be added twice (two ids); attaching a key an
+instance already has is refused; deleting an account key leaves it on the instances it was added to.
 """
 
 from __future__ import annotations
