@@ -318,6 +318,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             order=inputs.order,
             limit=OFFER_SEARCH_LIMIT,
             interruptible=inputs.price is not None,
+            disk=inputs.disk,  # priced with, and with room for, the disk it rents
         )
         if inputs.price is not None:
             offers = [offer for offer in offers if offer.min_bid is None or offer.min_bid <= inputs.price]

@@ -51,7 +51,7 @@ def env_of(row: Row) -> dict[str, str]:
 def test_create_rents_the_cheapest_match_and_waits_until_running(
     provider: InstanceProvider, emulator: Emulator
 ) -> None:
-    cheapest = search_offers(provider.client, QUERY, order="dph_total", limit=1)[0]
+    cheapest = search_offers(provider.client, QUERY, order="dph_total", limit=1, disk=16.0)[0]
     mark = len(emulator.request_log())
     created = provider.create(checked(provider, env={"A": "1", "-p 8000:8000": "1"}))
     (row,) = instances(emulator)
@@ -69,6 +69,21 @@ def test_create_rents_the_cheapest_match_and_waits_until_running(
     assert env_of(row)[MARKER_ENV] == MARKER
     assert api_calls(emulator, mark).count(RENT) == 1
     assert ("GET", "/api/v0/instances/{id}/") not in api_calls(emulator, mark)
+
+
+def test_a_large_disk_rents_the_cheapest_offer_with_room_for_it_priced_with_it(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = vast_emulator_factory(seed=3, boot_seconds=0.3)
+    provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
+    cheapest_small = search_offers(provider.client, QUERY, limit=1)[0]
+    cheapest_large = search_offers(provider.client, QUERY, limit=1, disk=1200.0)[0]
+    # The market makes the difference visible: at 10 GB the cheapest machine has too little disk.
+    assert cheapest_small.disk_space is not None and cheapest_small.disk_space < 1200
+    assert cheapest_large.disk_space is not None and cheapest_large.disk_space >= 1200
+    created = provider.create(checked(provider, disk=1200.0))
+    assert created.outs is not None
+    assert created.outs["offer_id"] == cheapest_large.id
 
 
 def test_diff_after_create_is_clean(provider: InstanceProvider, emulator: Emulator) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.offers import Offer, get_offers, order_clause
+from vast_pulumi.offers import Offer, get_offers, offer_filters, order_clause
 
 
 def test_cheapest_first_and_every_offer_matches(emulator: Emulator) -> None:
@@ -50,3 +52,46 @@ def test_order_is_the_clis_comma_list(order: str, clauses: list[list[str]]) -> N
 def test_a_bad_order_is_refused(order: str) -> None:
     with pytest.raises(ValueError, match="order"):
         order_clause(order)
+
+
+def test_a_search_is_for_a_disk_priced_with_it_and_only_offers_with_room_for_it(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = vast_emulator_factory(seed=3)  # its cheapest RTX 4090 at 10 GB has 1000 GB of disk
+    account = {"api_key": emulator.api_keys[0], "api_url": emulator.url}
+    small = get_offers("gpu_name=RTX_4090", **account)
+    large = get_offers("gpu_name=RTX_4090", disk=1200, **account)
+    assert small[0].disk_space is not None and small[0].disk_space < 1200
+    assert large and all(offer.disk_space is not None and offer.disk_space >= 1200 for offer in large)
+    small_price = {offer.id: offer.dph_total for offer in small}
+    # Storage is in the price: the same machine costs more with 1200 GB than with 10 GB.
+    both = [offer for offer in large if offer.id in small_price]
+    assert both and all(offer.dph_total > small_price[offer.id] for offer in both)  # type: ignore[operator]
+    prices = [offer.dph_total for offer in large]
+    assert prices == sorted(prices)  # type: ignore[type-var]
+
+
+def test_a_query_that_filters_on_disk_space_decides_alone(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = vast_emulator_factory(seed=3)
+    offers = get_offers("disk_space<=500", disk=1200, api_key=emulator.api_keys[0], api_url=emulator.url)
+    assert offers and all(offer.disk_space is not None and offer.disk_space <= 500 for offer in offers)
+
+
+@pytest.mark.parametrize(
+    ("query", "disk", "disk_filter"),
+    [
+        ("num_gpus=1", 32.0, {"gte": "32"}),
+        ("num_gpus=1", 12.5, {"gte": "12.5"}),
+        ("disk_space>100", 32, None),
+    ],
+)
+def test_the_disk_filter_is_written_as_the_cli_writes_numbers(
+    query: str, disk: float, disk_filter: dict[str, str] | None
+) -> None:
+    filters = offer_filters(query, disk)
+    if disk_filter is None:
+        assert filters["disk_space"] == {"gt": "100"}
+    else:
+        assert filters["disk_space"] == disk_filter
