@@ -58,9 +58,9 @@ def test_a_search_is_for_a_disk_priced_with_it_and_only_offers_with_room_for_it(
     vast_emulator_factory: Callable[..., Emulator],
 ) -> None:
     emulator = vast_emulator_factory(seed=3)  # its cheapest RTX 4090 at 10 GB has 1000 GB of disk
-    account = {"api_key": emulator.api_keys[0], "api_url": emulator.url}
-    small = get_offers("gpu_name=RTX_4090", **account)
-    large = get_offers("gpu_name=RTX_4090", disk=1200, **account)
+    key, url = emulator.api_keys[0], emulator.url
+    small = get_offers("gpu_name=RTX_4090", api_key=key, api_url=url)
+    large = get_offers("gpu_name=RTX_4090", disk=1200, api_key=key, api_url=url)
     assert small[0].disk_space is not None and small[0].disk_space < 1200
     assert large and all(offer.disk_space is not None and offer.disk_space >= 1200 for offer in large)
     small_price = {offer.id: offer.dph_total for offer in small}
