@@ -6,7 +6,7 @@
 ...     image="pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
 ...     disk=32,
 ... )
->>> pulumi.export("ssh", pulumi.Output.concat("ssh -p ", box.ssh_port.apply(str), " root@", box.ssh_host))
+>>> pulumi.export("ssh", box.ssh_command)  # "ssh -p 41022 root@203.0.113.7"
 
 **Which machine.** ``offer_id`` rents that offer; ``offer_query`` (the CLI's query language, with
 ``order``, default cheapest first) is resolved at create to the best matching offer, moving on to the
@@ -443,6 +443,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             actual_status=_actual(row),
             ssh_host=row.get("ssh_host"),
             ssh_port=_int_or_none(row.get("ssh_port")),
+            ssh_command=ssh_command(row),
             public_ipaddr=row.get("public_ipaddr"),
             ports=_ports(row.get("ports")),
             gpu_name=row.get("gpu_name"),
@@ -559,6 +560,28 @@ def _ports(ports: Any) -> dict[str, str]:
     return mapped
 
 
+def ssh_command(row: Row) -> str | None:
+    """``ssh -p PORT root@HOST``, by the official client's rule (``vastai ssh-url``): with a ``22/tcp``
+    port mapping, the machine's ``public_ipaddr`` on its host port; else ``ssh_host`` on ``ssh_port``,
+    one higher for jupyter runtypes. None when the row does not say."""
+    ports = row.get("ports")
+    mapping = ports.get("22/tcp") if isinstance(ports, dict) else None
+    if mapping is not None:
+        host, port = row.get("public_ipaddr"), _int_or_none(_host_port(mapping))
+    else:
+        host, port = row.get("ssh_host"), _int_or_none(row.get("ssh_port"))
+        if port is not None and "jupyter" in str(row.get("image_runtype") or ""):
+            port += 1
+    if not host or port is None or port <= 0:
+        return None
+    return f"ssh -p {port} root@{host}"
+
+
+def _host_port(bindings: Any) -> Any:
+    first = bindings[0] if isinstance(bindings, list) and bindings else None
+    return first.get("HostPort") if isinstance(first, dict) else None
+
+
 def _int_or_none(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
@@ -573,8 +596,9 @@ def _describe_offer(inputs: InstanceInputs) -> str:
 
 
 class Instance(VastResource, module="vast", name="Instance"):
-    """A rented GPU instance. Outputs: connection details, hardware and price of the rented offer,
-    ``instance_api_key`` and ``jupyter_token`` (secrets), and the inputs' effective values."""
+    """A rented GPU instance. Outputs: connection details (``ssh_command`` is the one to use), hardware
+    and price of the rented offer, ``instance_api_key`` and ``jupyter_token`` (secrets), and the inputs'
+    effective values."""
 
     offer_id: pulumi.Output[int]
     offer_query: pulumi.Output[str | None]
@@ -597,6 +621,7 @@ class Instance(VastResource, module="vast", name="Instance"):
     actual_status: pulumi.Output[str]
     ssh_host: pulumi.Output[str]
     ssh_port: pulumi.Output[int]
+    ssh_command: pulumi.Output[str | None]
     public_ipaddr: pulumi.Output[str]
     ports: pulumi.Output[dict[str, str]]
     gpu_name: pulumi.Output[str]
@@ -611,6 +636,7 @@ class Instance(VastResource, module="vast", name="Instance"):
         "actual_status",
         "ssh_host",
         "ssh_port",
+        "ssh_command",
         "public_ipaddr",
         "ports",
         "gpu_name",
