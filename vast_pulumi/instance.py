@@ -11,6 +11,8 @@
 **Which machine.** ``offer_id`` rents that offer; ``offer_query`` (the CLI's query language, with
 ``order``, default cheapest first) is resolved at create to the best matching offer, moving on to the
 next one when an offer is taken meanwhile. With ``price`` the instance is interruptible at that bid.
+Offers are searched for ``disk``: priced with that much storage, and only machines with that much
+``disk_space`` (unless ``offer_query`` filters on ``disk_space`` itself).
 
 **Create** rents, then waits (unless ``wait_until_ready=False``) until the instance is in
 ``target_state``, polling at growing intervals (1 s, x1.5, at most 30 s) for at most
