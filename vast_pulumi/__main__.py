@@ -7,6 +7,9 @@
 The API key comes from ``--api-key-file``, else ``VAST_API_KEY``, else the official client's key file;
 the URL from ``--url``, else ``VAST_URL``, else https://console.vast.ai. Keys are never printed. See
 :mod:`vast_pulumi.orphans` for what is (and is not) recognised as made by vast-pulumi.
+
+Exit status: 0 listed (or all destroyed), 1 not confirmed or something could not be destroyed, 2 an
+error (no key, a state that cannot be read, an API failure).
 """
 
 from __future__ import annotations

@@ -256,6 +256,8 @@ def _marked_endpoints(rows: list[Row], states: Sequence[StackState]) -> Iterable
 
 @dataclass
 class Outcome:
+    """What :func:`destroy` achieved: gone (no longer listed), and what failed, with the reason."""
+
     gone: list[Orphan] = field(default_factory=list)
     failed: list[tuple[Orphan, str]] = field(default_factory=list)
 
