@@ -7,7 +7,8 @@
 ``get_offers`` works inside a Pulumi program (it runs at preview as well as at ``up``, reading
 ``vast:apiKey``/``vast:apiUrl`` from the stack config) and outside one (environment, then the CLI's key
 file). Queries use the CLI's grammar and defaults: ``verified``, ``rentable``, unrented, not external,
-sizes in GB; ``order`` is a comma-separated list of fields, ``-`` for descending (``"-dlperf,dph_total"``).
+sizes in GB; ``order`` is a comma-separated list of fields, ``-`` before or after a field for descending
+(``"-dlperf,dph_total"``, ``"score-"``), with the query's aliases (``dph`` for ``dph_total``).
 
 **Disk.** A search is for a disk of ``disk`` GB (default 10, an :class:`~vast_pulumi.Instance`'s default):
 it is sent as ``allocated_storage``, so ``dph_total`` includes that much storage and "cheapest" means
@@ -23,7 +24,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict
 
 from vast_pulumi.client import VastClient, shared_client
-from vast_pulumi.query import parse_query
+from vast_pulumi.query import field_name, parse_query
 from vast_pulumi.settings import ProviderSettings
 
 __all__ = ["Offer", "canonical_query", "get_offers", "offer_filters", "order_clause", "search_offers"]
@@ -60,16 +61,17 @@ class Offer(BaseModel):
 
 
 def order_clause(order: str) -> list[list[str]]:
-    """``"-score,dph_total"`` -> ``[["score", "desc"], ["dph_total", "asc"]]``."""
+    """``"-score,dph"`` -> ``[["score", "desc"], ["dph_total", "asc"]]``, as the official client reads
+    it: ``-`` before or after a field for descending, ``+`` for ascending, aliases resolved."""
     clauses = []
     for term in (part.strip() for part in order.split(",")):
         if not term:
             continue
-        descending = term.startswith("-")
-        field = term.lstrip("-+")
+        field = term.strip("-+")
         if not field.isidentifier():
             raise ValueError(f"order: {term!r} is not a field name")
-        clauses.append([field, "desc" if descending else "asc"])
+        descending = "-" in (term[0], term[-1]) and "+" not in (term[0], term[-1])
+        clauses.append([field_name(field), "desc" if descending else "asc"])
     if not clauses:
         raise ValueError("order: name at least one field")
     return clauses
@@ -89,18 +91,20 @@ def search_offers(
     ``interruptible`` searches bid prices (for instances rented with a ``price``) instead of on-demand.
     """
     clauses = order_clause(order)
+    filters = offer_filters(query, disk)
     body: dict[str, Any] = {
-        **offer_filters(query, disk),
+        **filters,
         "order": clauses,
         "type": "bid" if interruptible else "on-demand",
         "limit": limit,
         "allocated_storage": disk,
     }
     offers = [Offer.model_validate(row) for row in client.search_offers(body)]
-    # Like the CLI: the search index lags, so drop offers already rented; and sort ourselves, so
-    # "best first" holds whatever order the server used.
-    available = [offer for offer in offers if not (offer.model_extra or {}).get("rented")]
-    return _sorted(available, clauses)[:limit]
+    # Like the CLI: the search index lags, so drop offers already rented unless the query asks for them
+    # (rented=any); and sort ourselves, so "best first" holds whatever order the server used.
+    if filters.get("rented") == {"eq": False}:
+        offers = [offer for offer in offers if not (offer.model_extra or {}).get("rented")]
+    return _sorted(offers, clauses)[:limit]
 
 
 def get_offers(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 
+from vast_pulumi.client import VastClient
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.offers import Offer, get_offers, offer_filters, order_clause
+from vast_pulumi.offers import Offer, get_offers, offer_filters, order_clause, search_offers
 
 
 def test_cheapest_first_and_every_offer_matches(emulator: Emulator) -> None:
@@ -42,7 +44,13 @@ def test_outside_a_program_settings_come_from_the_environment(
 
 @pytest.mark.parametrize(
     ("order", "clauses"),
-    [("dph_total", [["dph_total", "asc"]]), ("-score, dph_total", [["score", "desc"], ["dph_total", "asc"]])],
+    [
+        ("dph_total", [["dph_total", "asc"]]),
+        ("-score, dph_total", [["score", "desc"], ["dph_total", "asc"]]),
+        # The official client's other spellings: a trailing "-" (its default is "score-"), "+", aliases.
+        ("score-", [["score", "desc"]]),
+        ("+dlperf,dph-", [["dlperf", "asc"], ["dph_total", "desc"]]),
+    ],
 )
 def test_order_is_the_clis_comma_list(order: str, clauses: list[list[str]]) -> None:
     assert order_clause(order) == clauses
@@ -95,3 +103,34 @@ def test_the_disk_filter_is_written_as_the_cli_writes_numbers(
         assert filters["disk_space"] == {"gt": "100"}
     else:
         assert filters["disk_space"] == disk_filter
+
+
+class ListedOffers:
+    """A client whose search answers with fixed rows (a lagging index lists a rented offer)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+
+    def search_offers(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        self.bodies.append(body)
+        return [{"id": 1, "dph_total": 0.2, "rented": True}, {"id": 2, "dph_total": 0.3, "rented": False}]
+
+
+@pytest.mark.parametrize(("query", "ids"), [("num_gpus=1", [2]), ("num_gpus=1 rented=any", [1, 2])])
+def test_rented_offers_are_dropped_unless_the_query_asks_for_them(query: str, ids: list[int]) -> None:
+    client = ListedOffers()
+    offers = search_offers(cast(VastClient, client), query)
+    assert [offer.id for offer in offers] == ids
+    (body,) = client.bodies
+    assert ("rented" in body) is (ids == [2])
+
+
+def test_the_search_body_carries_the_disk_as_allocated_storage() -> None:
+    client = ListedOffers()
+    search_offers(cast(VastClient, client), "num_gpus=1", disk=48.0, order="dph")
+    (body,) = client.bodies
+    assert (body["allocated_storage"], body["disk_space"], body["order"]) == (
+        48.0,
+        {"gte": "48"},
+        [["dph_total", "asc"]],
+    )
