@@ -4,6 +4,9 @@
 
 Configuration (read by the provider when it runs, never stored in state): ``vast:apiKey`` (secret) or
 ``VAST_API_KEY``; ``vast:apiUrl`` or ``VAST_URL``. See :mod:`vast_pulumi.settings`.
+
+Command line: ``vast-pulumi orphans`` (``python -m vast_pulumi orphans``) finds what vast-pulumi made on
+the account but no stack records; see :mod:`vast_pulumi.orphans`.
 """
 
 from __future__ import annotations

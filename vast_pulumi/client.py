@@ -11,7 +11,8 @@ Everything about transport lives here, so the resource modules only speak in typ
   not paced before that: a server that does not limit them (the emulator, a generous account) is
   used at full speed, and the first 429 costs one retry;
 * retries with capped exponential backoff and full jitter on 429, 5xx and connection failures, within
-  a bound on the total time of one call; a daily search-quota 429 is final;
+  a bound on the total time of one call; the daily search quota's 429 (error code
+  ``search_quota_exceeded``) is final at once, its message saying when the quota resets;
 * non-idempotent creates (POST, ``PUT /asks/``) are never repeated after the request may have reached
   the server: a dropped connection, a read timeout or a gateway error raises
   :class:`~vast_pulumi.errors.VastConnectionError` with ``outcome_unknown`` set, and the resource looks
@@ -25,6 +26,7 @@ Everything about transport lives here, so the resource modules only speak in typ
 
 from __future__ import annotations
 
+import datetime
 import enum
 import json
 import logging
@@ -72,6 +74,9 @@ ROUTE_INTERVALS: Mapping[tuple[str, str], float] = {
 PACING_SCALE_ENV = "VAST_PULUMI_PACING_SCALE"
 INSTANCES_PAGE_SIZE = 25  # the API's maximum page size for /api/v1/instances/
 SNAPSHOT_MAX_AGE = 5.0  # seconds a list snapshot may be reused by reads
+# The error code of the daily offer-search quota's 429, as the official client recognises it. The quota
+# resets once a day (time in the X-RateLimit-Reset header): retrying only spends more of it.
+SEARCH_QUOTA_ERROR = "search_quota_exceeded"
 
 _USER_AGENT = "vast-pulumi/0.1"
 _CONNECTION_POOL_SIZE = 64
@@ -314,7 +319,7 @@ class VastClient:
                 try:
                     return _decode(method, path, response)
                 except VastApiError as error:
-                    failure = error
+                    failure = _with_quota_reset(error, response)
                     if error.status == 429:
                         self._pacer.engage(method, route)
                 retry_after = _retry_after_seconds(response)
@@ -474,15 +479,34 @@ def _is_retryable(failure: VastApiError, kind: _Kind) -> bool:
     if isinstance(failure, VastConnectionError):
         return not (failure.outcome_unknown and kind is _Kind.CREATE)
     if failure.status == 429:
-        return not _is_quota_exhausted(failure.msg)
+        return failure.error != SEARCH_QUOTA_ERROR
     if failure.status in (500, 503):
         return True
     return failure.status in (502, 504) and kind is not _Kind.CREATE
 
 
-def _is_quota_exhausted(msg: str) -> bool:
-    lowered = msg.lower()
-    return "quota" in lowered or "daily" in lowered
+def _with_quota_reset(error: VastApiError, response: requests.Response) -> VastApiError:
+    """The daily search quota's 429, its message saying when the quota resets; other errors as they are."""
+    if error.status != 429 or error.error != SEARCH_QUOTA_ERROR:
+        return error
+    reset = _reset_time(response.headers.get("X-RateLimit-Reset"))
+    when = f"{reset:%Y-%m-%d %H:%M} UTC" if reset else "the next UTC midnight"
+    reason = error.msg or "daily search quota exceeded"
+    return VastApiError(
+        method=error.method,
+        path=error.path,
+        status=429,
+        error=error.error,
+        msg=f"{reason}; the daily offer-search quota resets at {when} (not retried: retries spend it)",
+    )
+
+
+def _reset_time(value: str | None) -> datetime.datetime | None:
+    """``X-RateLimit-Reset``: epoch seconds."""
+    try:
+        return datetime.datetime.fromtimestamp(int(value or ""), datetime.UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _retry_after_seconds(response: requests.Response) -> float | None:

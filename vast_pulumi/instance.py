@@ -6,11 +6,13 @@
 ...     image="pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
 ...     disk=32,
 ... )
->>> pulumi.export("ssh", pulumi.Output.concat("ssh -p ", box.ssh_port.apply(str), " root@", box.ssh_host))
+>>> pulumi.export("ssh", box.ssh_command)  # "ssh -p 41022 root@203.0.113.7"
 
 **Which machine.** ``offer_id`` rents that offer; ``offer_query`` (the CLI's query language, with
 ``order``, default cheapest first) is resolved at create to the best matching offer, moving on to the
 next one when an offer is taken meanwhile. With ``price`` the instance is interruptible at that bid.
+Offers are searched for ``disk``: priced with that much storage, and only machines with that much
+``disk_space`` (unless ``offer_query`` filters on ``disk_space`` itself).
 
 **Create** rents, then waits (unless ``wait_until_ready=False``) until the instance is in
 ``target_state``, polling at growing intervals (1 s, x1.5, at most 30 s) for at most
@@ -318,6 +320,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             order=inputs.order,
             limit=OFFER_SEARCH_LIMIT,
             interruptible=inputs.price is not None,
+            disk=inputs.disk,  # priced with, and with room for, the disk it rents
         )
         if inputs.price is not None:
             offers = [offer for offer in offers if offer.min_bid is None or offer.min_bid <= inputs.price]
@@ -442,6 +445,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             actual_status=_actual(row),
             ssh_host=row.get("ssh_host"),
             ssh_port=_int_or_none(row.get("ssh_port")),
+            ssh_command=ssh_command(row),
             public_ipaddr=row.get("public_ipaddr"),
             ports=_ports(row.get("ports")),
             gpu_name=row.get("gpu_name"),
@@ -558,6 +562,28 @@ def _ports(ports: Any) -> dict[str, str]:
     return mapped
 
 
+def ssh_command(row: Row) -> str | None:
+    """``ssh -p PORT root@HOST``, by the official client's rule (``vastai ssh-url``): with a ``22/tcp``
+    port mapping, the machine's ``public_ipaddr`` on its host port; else ``ssh_host`` on ``ssh_port``,
+    one higher for jupyter runtypes. None when the row does not say."""
+    ports = row.get("ports")
+    mapping = ports.get("22/tcp") if isinstance(ports, dict) else None
+    if mapping is not None:
+        host, port = row.get("public_ipaddr"), _int_or_none(_host_port(mapping))
+    else:
+        host, port = row.get("ssh_host"), _int_or_none(row.get("ssh_port"))
+        if port is not None and "jupyter" in str(row.get("image_runtype") or ""):
+            port += 1
+    if not host or port is None or port <= 0:
+        return None
+    return f"ssh -p {port} root@{host}"
+
+
+def _host_port(bindings: Any) -> Any:
+    first = bindings[0] if isinstance(bindings, list) and bindings else None
+    return first.get("HostPort") if isinstance(first, dict) else None
+
+
 def _int_or_none(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
@@ -572,8 +598,9 @@ def _describe_offer(inputs: InstanceInputs) -> str:
 
 
 class Instance(VastResource, module="vast", name="Instance"):
-    """A rented GPU instance. Outputs: connection details, hardware and price of the rented offer,
-    ``instance_api_key`` and ``jupyter_token`` (secrets), and the inputs' effective values."""
+    """A rented GPU instance. Outputs: connection details (``ssh_command`` is the one to use), hardware
+    and price of the rented offer, ``instance_api_key`` and ``jupyter_token`` (secrets), and the inputs'
+    effective values."""
 
     offer_id: pulumi.Output[int]
     offer_query: pulumi.Output[str | None]
@@ -596,6 +623,7 @@ class Instance(VastResource, module="vast", name="Instance"):
     actual_status: pulumi.Output[str]
     ssh_host: pulumi.Output[str]
     ssh_port: pulumi.Output[int]
+    ssh_command: pulumi.Output[str | None]
     public_ipaddr: pulumi.Output[str]
     ports: pulumi.Output[dict[str, str]]
     gpu_name: pulumi.Output[str]
@@ -610,6 +638,7 @@ class Instance(VastResource, module="vast", name="Instance"):
         "actual_status",
         "ssh_host",
         "ssh_port",
+        "ssh_command",
         "public_ipaddr",
         "ports",
         "gpu_name",

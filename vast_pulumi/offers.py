@@ -1,13 +1,19 @@
 """Searching GPU offers with the CLI's query language.
 
 >>> from vast_pulumi import get_offers
->>> cheapest = get_offers("gpu_name=RTX_4090 num_gpus=1 reliability>0.98", limit=3)
->>> cheapest[0].dph_total, cheapest[0].gpu_ram  # $/hour, MB
+>>> cheapest = get_offers("gpu_name=RTX_4090 num_gpus=1 reliability>0.98", disk=64, limit=3)
+>>> cheapest[0].dph_total, cheapest[0].gpu_ram  # $/hour with 64 GB of disk, MB
 
 ``get_offers`` works inside a Pulumi program (it runs at preview as well as at ``up``, reading
 ``vast:apiKey``/``vast:apiUrl`` from the stack config) and outside one (environment, then the CLI's key
 file). Queries use the CLI's grammar and defaults: ``verified``, ``rentable``, unrented, not external,
-sizes in GB; ``order`` is a comma-separated list of fields, ``-`` for descending (``"-dlperf,dph_total"``).
+sizes in GB; ``order`` is a comma-separated list of fields, ``-`` before or after a field for descending
+(``"-dlperf,dph_total"``, ``"score-"``), with the query's aliases (``dph`` for ``dph_total``).
+
+**Disk.** A search is for a disk of ``disk`` GB (default 10, an :class:`~vast_pulumi.Instance`'s default):
+it is sent as ``allocated_storage``, so ``dph_total`` includes that much storage and "cheapest" means
+cheapest for that disk; and only offers with at least that much ``disk_space`` are returned, unless the
+query filters on ``disk_space`` itself.
 """
 
 from __future__ import annotations
@@ -18,13 +24,14 @@ import pulumi
 from pydantic import BaseModel, ConfigDict
 
 from vast_pulumi.client import VastClient, shared_client
-from vast_pulumi.query import parse_query
+from vast_pulumi.query import field_name, parse_query
 from vast_pulumi.settings import ProviderSettings
 
-__all__ = ["Offer", "canonical_query", "get_offers", "order_clause", "search_offers"]
+__all__ = ["Offer", "canonical_query", "get_offers", "offer_filters", "order_clause", "search_offers"]
 
 DEFAULT_ORDER = "dph_total"
 DEFAULT_LIMIT = 64
+DEFAULT_DISK_GB = 10.0  # an Instance's default disk
 
 
 class Offer(BaseModel):
@@ -54,16 +61,17 @@ class Offer(BaseModel):
 
 
 def order_clause(order: str) -> list[list[str]]:
-    """``"-score,dph_total"`` -> ``[["score", "desc"], ["dph_total", "asc"]]``."""
+    """``"-score,dph"`` -> ``[["score", "desc"], ["dph_total", "asc"]]``, as the official client reads
+    it: ``-`` before or after a field for descending, ``+`` for ascending, aliases resolved."""
     clauses = []
     for term in (part.strip() for part in order.split(",")):
         if not term:
             continue
-        descending = term.startswith("-")
-        field = term.lstrip("-+")
+        field = term.strip("-+")
         if not field.isidentifier():
             raise ValueError(f"order: {term!r} is not a field name")
-        clauses.append([field, "desc" if descending else "asc"])
+        descending = "-" in (term[0], term[-1]) and "+" not in (term[0], term[-1])
+        clauses.append([field_name(field), "desc" if descending else "asc"])
     if not clauses:
         raise ValueError("order: name at least one field")
     return clauses
@@ -76,23 +84,27 @@ def search_offers(
     order: str = DEFAULT_ORDER,
     limit: int = DEFAULT_LIMIT,
     interruptible: bool = False,
+    disk: float = DEFAULT_DISK_GB,
 ) -> list[Offer]:
-    """Offers matching ``query``, best first by ``order``.
+    """Offers matching ``query`` with room for ``disk`` GB, best first by ``order``, priced with that disk.
 
     ``interruptible`` searches bid prices (for instances rented with a ``price``) instead of on-demand.
     """
     clauses = order_clause(order)
+    filters = offer_filters(query, disk)
     body: dict[str, Any] = {
-        **parse_query(query),
+        **filters,
         "order": clauses,
         "type": "bid" if interruptible else "on-demand",
         "limit": limit,
+        "allocated_storage": disk,
     }
     offers = [Offer.model_validate(row) for row in client.search_offers(body)]
-    # Like the CLI: the search index lags, so drop offers already rented; and sort ourselves, so
-    # "best first" holds whatever order the server used.
-    available = [offer for offer in offers if not (offer.model_extra or {}).get("rented")]
-    return _sorted(available, clauses)[:limit]
+    # Like the CLI: the search index lags, so drop offers already rented unless the query asks for them
+    # (rented=any); and sort ourselves, so "best first" holds whatever order the server used.
+    if filters.get("rented") == {"eq": False}:
+        offers = [offer for offer in offers if not (offer.model_extra or {}).get("rented")]
+    return _sorted(offers, clauses)[:limit]
 
 
 def get_offers(
@@ -101,6 +113,7 @@ def get_offers(
     order: str = DEFAULT_ORDER,
     limit: int = DEFAULT_LIMIT,
     interruptible: bool = False,
+    disk: float = DEFAULT_DISK_GB,
     api_key: str | None = None,
     api_url: str | None = None,
 ) -> list[Offer]:
@@ -111,8 +124,17 @@ def get_offers(
         api_url or config.get("apiUrl"),
     )
     return search_offers(
-        shared_client(settings), query, order=order, limit=limit, interruptible=interruptible
+        shared_client(settings), query, order=order, limit=limit, interruptible=interruptible, disk=disk
     )
+
+
+def offer_filters(query: str, disk: float) -> dict[str, Any]:
+    """The query's filters (the CLI's defaults included), plus ``disk_space>=disk`` unless the query
+    filters on ``disk_space`` itself: a rent asking for more disk than the machine has fails."""
+    filters = parse_query(query)
+    if "disk_space" not in filters:
+        filters["disk_space"] = {"gte": format(disk, "f").rstrip("0").rstrip(".")}  # as the CLI writes it
+    return filters
 
 
 def canonical_query(query: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["OFFER_FIELDS", "QueryError", "matches", "parse_query"]
+__all__ = ["OFFER_FIELDS", "QueryError", "field_name", "matches", "parse_query"]
 
 
 class QueryError(ValueError):
@@ -137,6 +137,11 @@ _LITERALS: dict[str, Any] = {
     "None": None,
     "null": None,
 }
+
+
+def field_name(name: str) -> str:
+    """The field an alias stands for (``dph`` -> ``dph_total``); other names as they are."""
+    return _ALIASES.get(name, name)
 
 
 def parse_query(text: str, *, default_filters: bool = True) -> dict[str, dict[str, Any]]:

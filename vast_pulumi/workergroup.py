@@ -10,12 +10,22 @@
 The group names its endpoint by ``endpoint_id`` or ``endpoint_name`` (exactly one; either may be an
 output of an :class:`~vast_pulumi.Endpoint` or a stack reference) and its workers by a template
 (``template_hash`` or ``template_id``) or by an offer query ``search_params`` in the CLI's language,
-with ``launch_args`` (exactly one of the three). ``gpu_ram`` (GB), ``cold_workers`` and ``max_workers``
-are optional: left unset, the endpoint's policy applies. The endpoint's scaling fields (``min_load``,
-``target_util``, ``cold_mult``) are deliberately absent: the API ignores them at this level.
+with ``launch_args`` (exactly one of the three). ``gpu_ram`` (GB) and ``max_workers`` are optional: left
+unset, the endpoint's policy applies. The endpoint's scaling fields (``min_load``, ``target_util``,
+``cold_mult``, ``cold_workers``) are deliberately absent: the API ignores them at this level.
+``cold_workers`` is still accepted, so that programs and state of earlier versions keep working, but it is
+not sent, never causes an update, and ``pulumi preview`` warns that it has no effect: set
+``Endpoint.cold_workers`` instead.
 
-Moving a group to another endpoint replaces it; everything else updates in place. ``search_params`` is
-compared by meaning (as the API parses it, default filters included), not by spelling.
+**The query.** ``search_params`` goes out as the official client sends it: the query, followed by the
+client's default filters (``verified=True rentable=True rented=False``) that it does not set itself
+(``rented=any`` sets ``rented``: it drops the filter). The API's documentation gives ``search_params`` no
+default, so without them workers could be recruited on unverified or rented hosts. A change is judged by
+meaning (as the query language parses it), not by spelling: what would be sent against what was sent,
+and against the API's stored copy of those filters (a change made on the server shows as drift); filters
+the API stores beyond those sent are not compared.
+
+Moving a group to another endpoint replaces it; everything else updates in place.
 
 **No duplicates.** A group carries its resource's marker in ``launch_args`` (as the workers' environment
 variable ``VAST_PULUMI_GROUP_MARKER``; see :mod:`vast_pulumi._launch_args`), added on the way to the API
@@ -34,7 +44,7 @@ import logging
 from typing import Any, TypedDict, Unpack
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckResult, CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from vast_pulumi import _launch_args
@@ -56,10 +66,10 @@ __all__ = ["Workergroup", "WorkergroupArgs", "WorkergroupInputs", "WorkergroupPr
 
 _CREATE_ATTEMPTS = 3
 _log = logging.getLogger("vast_pulumi")
-# The filters the API merges into every workergroup's search_params (OpenAPI create workergroup). Not
-# the CLI's defaults: the server does not add external=false.
-SERVER_DEFAULT_QUERY = "verified=true rentable=true rented=false"
-_OPTIONAL_FIELDS = ("template_hash", "template_id", "launch_args", "gpu_ram", "cold_workers", "max_workers")
+# What the official client appends to every workergroup's search_params (its offer searches also add
+# external=false; its workergroup calls do not).
+CLIENT_DEFAULT_FILTERS = (("verified", "True"), ("rentable", "True"), ("rented", "False"))
+_OPTIONAL_FIELDS = ("template_hash", "template_id", "launch_args", "gpu_ram", "max_workers")
 
 
 class WorkergroupInputs(BaseModel):
@@ -74,7 +84,7 @@ class WorkergroupInputs(BaseModel):
     search_params: str | None = None  # offer query, CLI grammar
     launch_args: str | None = None  # CLI-style create-instance arguments for the workers
     gpu_ram: float | None = Field(None, gt=0)  # GB of VRAM a worker needs
-    cold_workers: int | None = Field(None, ge=0)
+    cold_workers: int | None = Field(None, ge=0)  # ignored by the API: accepted, never sent
     max_workers: int | None = Field(None, ge=0)
     adopt_id: int | None = Field(None, gt=0)
 
@@ -98,7 +108,7 @@ class WorkergroupArgs(TypedDict, total=False):
     search_params: pulumi.Input[str]
     launch_args: pulumi.Input[str]
     gpu_ram: pulumi.Input[float]
-    cold_workers: pulumi.Input[int]
+    cold_workers: pulumi.Input[int]  # no effect (the API ignores it here): use Endpoint.cold_workers
     max_workers: pulumi.Input[int]
     adopt_id: pulumi.Input[int]
 
@@ -111,6 +121,17 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
         {"endpoint_id", "endpoint_name", "template_hash", "template_id", "search_params"}
         | {"launch_args", "gpu_ram", "cold_workers", "max_workers"}
     )
+
+    def check(self, olds: Props, news: Props) -> CheckResult:
+        result = super().check(olds, news)
+        if news.get("cold_workers") is not None:
+            where = news.get("endpoint_name") or news.get("endpoint_id")
+            _log.warning(
+                "vast: Workergroup%s: cold_workers has no effect and is not sent (the API ignores it on "
+                "workergroups); set cold_workers on the Endpoint instead, and remove it here",
+                f" of endpoint {where}" if isinstance(where, str | int | float) else "",
+            )
+        return result
 
     def create(self, props: Props) -> CreateResult:
         inputs = self.parse(props)
@@ -137,11 +158,10 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         new = news.get(key)
+        if key == "cold_workers":
+            return False  # never sent: a change has nothing to update
         if key == "search_params" and isinstance(new, str):
-            stored = olds.get("search_query")
-            if not isinstance(stored, dict):
-                stored = stored_query(olds["search_params"]) if olds.get("search_params") else None
-            return canonical_query(stored_query(new)) != canonical_query(stored)
+            return _query_differs(stored_query(new), olds)
         if key == "launch_args" and isinstance(new, str):
             return not _launch_args.same(olds.get(key), new)
         return super().differs(key, olds, news)
@@ -244,9 +264,21 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
         return row
 
 
-def stored_query(search_params: str) -> dict[str, Any]:
-    """The ``search_query`` the API stores for ``search_params``: the query over its defaults."""
-    return parse_query(f"{SERVER_DEFAULT_QUERY} {search_params}", default_filters=False)
+def sent_search_params(search_params: str | None) -> str:
+    """``search_params`` as the official client sends it: the query, then each of the client's default
+    filters that the query does not set (with a value or a wildcard)."""
+    query = (search_params or "").strip()
+    named = set(parse_query(query, default_filters=False))
+    wildcarded = {field for field, _ in CLIENT_DEFAULT_FILTERS} - set(parse_query(query))  # rented=any
+    missing = [
+        f"{field}={value}" for field, value in CLIENT_DEFAULT_FILTERS if field not in named | wildcarded
+    ]
+    return " ".join([query, *missing]).strip()
+
+
+def stored_query(search_params: str | None) -> dict[str, Any]:
+    """The query the API is sent for ``search_params``, parsed (what it stores, unless it adds to it)."""
+    return parse_query(sent_search_params(search_params), default_filters=False)
 
 
 def _body(
@@ -257,8 +289,8 @@ def _body(
         body["endpoint_id"] = inputs.endpoint_id
     else:
         body["endpoint_name"] = inputs.endpoint_name
-    # The API wants search_params even with a template (an empty query then).
-    body["search_params"] = inputs.search_params or ""
+    # Even with a template, as the official client does (the default filters alone then).
+    body["search_params"] = sent_search_params(inputs.search_params)
     body.update({key: getattr(inputs, key) for key in _OPTIONAL_FIELDS if getattr(inputs, key) is not None})
     if marker:
         body["launch_args"] = _launch_args.with_marker(inputs.launch_args, marker)
@@ -274,10 +306,29 @@ def _outputs(given: Props, row: Row) -> Props:
     and the group's key."""
     effective = {key: row.get(key, given.get(key)) for key in Workergroup.output_keys}
     effective["search_params"] = given.get("search_params")  # the API keeps only the parsed form
+    effective["cold_workers"] = given.get("cold_workers")  # as given: the API ignores it
     listed = _launch_args.without_marker(row.get("launch_args"))
     given_args = given.get("launch_args")
     effective["launch_args"] = given_args if _launch_args.same(given_args, listed) else listed
     return {**effective, MARKER_KEY: given.get(MARKER_KEY)}
+
+
+def _query_differs(to_send: dict[str, Any], olds: Props) -> bool:
+    """Whether the query to send differs from the one sent last (by meaning, not spelling), or the API
+    now lists one of its filters otherwise (changed on the server).
+
+    Filters the API lists beyond those sent are not compared: a server that adds its own defaults to
+    the stored query must not make every preview a change.
+    """
+    sent = olds.get("search_params")
+    wanted = canonical_query(to_send) or {}
+    if wanted != canonical_query(stored_query(sent if isinstance(sent, str) else None)):
+        return True
+    listed = olds.get("search_query")
+    if not isinstance(listed, dict):
+        return False
+    stored = canonical_query(listed) or {}
+    return any(stored.get(field) != ops for field, ops in wanted.items())
 
 
 def _same_endpoint(inputs: WorkergroupInputs, row: Row) -> bool:
@@ -297,7 +348,7 @@ class Workergroup(VastResource, module="vast", name="Workergroup"):
     search_params: pulumi.Output[str | None]
     launch_args: pulumi.Output[str | None]
     gpu_ram: pulumi.Output[float]
-    cold_workers: pulumi.Output[int]
+    cold_workers: pulumi.Output[int | None]  # as given; the API ignores it
     max_workers: pulumi.Output[int]
     search_query: pulumi.Output[dict[str, Any]]
     api_key: pulumi.Output[str]

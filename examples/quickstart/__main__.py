@@ -39,7 +39,4 @@ pulumi.export("workergroup_id", workers.id)
 pulumi.export("instance_id", dev_box.id)
 pulumi.export("gpu", pulumi.Output.concat(dev_box.num_gpus.apply(str), "x ", dev_box.gpu_name))
 pulumi.export("dph_total", dev_box.dph_total)
-pulumi.export(
-    "ssh",
-    pulumi.Output.all(dev_box.ssh_host, dev_box.ssh_port).apply(lambda hp: f"ssh -p {hp[1]} root@{hp[0]}"),
-)
+pulumi.export("ssh", dev_box.ssh_command)

@@ -72,7 +72,9 @@ def test_up_creates_everything_and_preview_then_has_no_changes(
     assert ids["instances"] == {int(outputs["instance_id"])}
     instance = inventory.instance(outputs["instance_id"])
     assert instance is not None and instance["actual_status"] == "running"
-    assert outputs["ssh"] == f"ssh -p {instance['ssh_port']} root@{instance['ssh_host']}"
+    # The official client's rule: the direct 22/tcp mapping on the public address, when there is one.
+    direct_port = instance["ports"]["22/tcp"][0]["HostPort"]
+    assert outputs["ssh"] == f"ssh -p {direct_port} root@{instance['public_ipaddr']}"
     assert outputs["gpu"] == "1x RTX 4090"
     stack.preview("--expect-no-changes")
 

@@ -230,12 +230,15 @@ class Scripted(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         Scripted.seen.append(self.path)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
         status, headers, body = Scripted.script.pop(0)
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body.encode())
+
+    do_POST = do_GET
 
 
 @pytest.fixture
@@ -256,11 +259,40 @@ def scripted() -> Iterator[Callable[..., VastClient]]:
 OK: tuple[int, dict[str, str], str] = (200, {}, json.dumps({"success": True, "results": []}))
 
 
-def test_a_daily_quota_429_is_final(scripted: Callable[..., VastClient]) -> None:
-    client = scripted((429, {}, "Daily search quota exceeded"), OK)
-    with pytest.raises(VastApiError, match="429: Daily search quota exceeded"):
-        client.list_endpoints()
+QUOTA_RESET = 1796169600  # 2026-12-02 00:00 UTC
+QUOTA_BODY = json.dumps(
+    {"success": False, "error": "search_quota_exceeded", "msg": "Daily search quota exceeded"}
+)
+
+
+def test_the_daily_search_quota_fails_at_once_naming_its_reset_time(
+    scripted: Callable[..., VastClient],
+) -> None:
+    client = scripted((429, {"X-RateLimit-Reset": str(QUOTA_RESET)}, QUOTA_BODY), OK)
+    with pytest.raises(VastApiError) as caught:
+        client.search_offers({"num_gpus": {"eq": "1"}})
+    assert caught.value.error == "search_quota_exceeded"
+    assert "resets at 2026-12-02 00:00 UTC" in str(caught.value)
+    assert Scripted.seen == ["/api/v0/bundles/"]  # one request: no retry
+    assert client.stats().retries == 0
+
+
+def test_the_search_quota_without_a_reset_header_still_fails_at_once(
+    scripted: Callable[..., VastClient],
+) -> None:
+    client = scripted((429, {}, QUOTA_BODY), OK)
+    with pytest.raises(VastApiError, match="resets at the next UTC midnight"):
+        client.search_offers({})
     assert len(Scripted.seen) == 1
+
+
+def test_a_429_is_recognised_as_the_quota_by_its_code_not_by_words(
+    scripted: Callable[..., VastClient],
+) -> None:
+    # A rate-limit 429 whose text happens to say "daily quota" is a rate limit: retried.
+    client = scripted((429, {}, "daily quota of requests per second exceeded"), OK)
+    assert client.list_endpoints() == []
+    assert len(Scripted.seen) == 2
 
 
 def test_retry_after_is_honoured_when_present(scripted: Callable[..., VastClient]) -> None:

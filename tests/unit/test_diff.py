@@ -103,7 +103,8 @@ def workergroup_outputs(search_query: dict[str, Any]) -> dict[str, Any]:
     return as_stored({**outputs, **server, "api_key": "k"})
 
 
-# What the API stores for "gpu_name=RTX_4090 num_gpus=1": the parsed query over its own defaults.
+# What the API stores for "gpu_name=RTX_4090 num_gpus=1": the parsed query as sent, the client's defaults
+# included.
 STORED = {
     "verified": {"eq": True},
     "rentable": {"eq": True},

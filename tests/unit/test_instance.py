@@ -13,7 +13,7 @@ import pytest
 from tests.unit.conftest import api_calls, configured, seed_for
 from vast_pulumi.client import Row
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.instance import MARKER_ENV, InstanceNotReadyError, InstanceProvider
+from vast_pulumi.instance import MARKER_ENV, InstanceNotReadyError, InstanceProvider, ssh_command
 from vast_pulumi.offers import search_offers
 
 QUERY = "gpu_name=RTX_4090 num_gpus=1"
@@ -51,7 +51,7 @@ def env_of(row: Row) -> dict[str, str]:
 def test_create_rents_the_cheapest_match_and_waits_until_running(
     provider: InstanceProvider, emulator: Emulator
 ) -> None:
-    cheapest = search_offers(provider.client, QUERY, order="dph_total", limit=1)[0]
+    cheapest = search_offers(provider.client, QUERY, order="dph_total", limit=1, disk=16.0)[0]
     mark = len(emulator.request_log())
     created = provider.create(checked(provider, env={"A": "1", "-p 8000:8000": "1"}))
     (row,) = instances(emulator)
@@ -69,6 +69,21 @@ def test_create_rents_the_cheapest_match_and_waits_until_running(
     assert env_of(row)[MARKER_ENV] == MARKER
     assert api_calls(emulator, mark).count(RENT) == 1
     assert ("GET", "/api/v0/instances/{id}/") not in api_calls(emulator, mark)
+
+
+def test_a_large_disk_rents_the_cheapest_offer_with_room_for_it_priced_with_it(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = vast_emulator_factory(seed=3, boot_seconds=0.3)
+    provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
+    cheapest_small = search_offers(provider.client, QUERY, limit=1)[0]
+    cheapest_large = search_offers(provider.client, QUERY, limit=1, disk=1200.0)[0]
+    # The market makes the difference visible: at 10 GB the cheapest machine has too little disk.
+    assert cheapest_small.disk_space is not None and cheapest_small.disk_space < 1200
+    assert cheapest_large.disk_space is not None and cheapest_large.disk_space >= 1200
+    created = provider.create(checked(provider, disk=1200.0))
+    assert created.outs is not None
+    assert created.outs["offer_id"] == cheapest_large.id
 
 
 def test_diff_after_create_is_clean(provider: InstanceProvider, emulator: Emulator) -> None:
@@ -344,3 +359,55 @@ def test_an_interruptible_instance_bids_its_price(provider: InstanceProvider, em
     (row,) = instances(emulator)
     assert row["is_bid"] is True
     assert created.outs is not None and created.outs["price"] == 5.0
+
+
+# -- ssh_command: the official client's rule ---------------------------------------------------------------
+
+DIRECT = {"22/tcp": [{"HostIp": "0.0.0.0", "HostPort": "41022"}]}
+
+
+@pytest.mark.parametrize(
+    ("row", "command"),
+    [
+        # A 22/tcp mapping: the machine's own address and the mapped port, whatever the proxy says.
+        (
+            {"ports": DIRECT, "public_ipaddr": "203.0.113.7", "ssh_host": "ssh4.vast.ai", "ssh_port": 10001},
+            "ssh -p 41022 root@203.0.113.7",
+        ),
+        (
+            {"ports": {}, "ssh_host": "ssh4.vast.ai", "ssh_port": 10001, "image_runtype": "ssh"},
+            "ssh -p 10001 root@ssh4.vast.ai",
+        ),
+        # A jupyter runtype's ssh is one port up on the proxy.
+        (
+            {
+                "ports": {},
+                "ssh_host": "ssh4.vast.ai",
+                "ssh_port": 10001,
+                "image_runtype": "jupyter_direc ssh_direc",
+            },
+            "ssh -p 10002 root@ssh4.vast.ai",
+        ),
+        (
+            {"ssh_host": "ssh4.vast.ai", "ssh_port": "10001", "image_runtype": None},
+            "ssh -p 10001 root@ssh4.vast.ai",
+        ),
+        ({"ports": {}, "ssh_host": None, "ssh_port": None}, None),
+        ({"ports": {"22/tcp": []}, "public_ipaddr": "203.0.113.7"}, None),
+    ],
+)
+def test_ssh_command_follows_the_official_clients_rule(row: Row, command: str | None) -> None:
+    assert ssh_command(row) == command
+
+
+def test_a_running_instance_outputs_a_working_ssh_command(
+    provider: InstanceProvider, emulator: Emulator
+) -> None:
+    created = provider.create(checked(provider))
+    (row,) = instances(emulator)
+    assert created.outs is not None
+    host_port = row["ports"]["22/tcp"][0]["HostPort"]
+    assert created.outs["ssh_command"] == f"ssh -p {host_port} root@{row['public_ipaddr']}"
+    read = provider.read(created.id, created.outs)
+    assert read.outs is not None and read.outs["ssh_command"] == created.outs["ssh_command"]
+    assert read.inputs is None  # a new output is no drift

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -53,7 +54,7 @@ def test_create_is_one_write_and_one_read(
     assert created.outs["api_key"] == row["api_key"]
     assert (created.outs["endpoint_id"], created.outs["endpoint_name"]) == (endpoint_id, "ep")
     assert created.outs["search_query"]["gpu_name"] == {"eq": "RTX 4090"}
-    assert created.outs["cold_workers"] == 3  # the API's default: unset inputs are not sent
+    assert created.outs["cold_workers"] is None  # as given: the API ignores it on workergroups
     assert api_calls(emulator, mark) == [CREATE, LIST]
 
 
@@ -266,3 +267,99 @@ def test_a_group_made_before_markers_reads_without_drift(
     read = provider.read(created.id, created.outs)
     assert read.outs is not None and read.outs["launch_args"] == "--image x"
     assert read.inputs is None
+
+
+# -- the query as the official client sends it ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("search_params", "stored"),
+    [
+        (
+            "gpu_name=RTX_4090",
+            {
+                "gpu_name": {"eq": "RTX 4090"},
+                "verified": {"eq": True},
+                "rentable": {"eq": True},
+                "rented": {"eq": False},
+            },
+        ),
+        # What the query sets is kept; a wildcard drops the filter instead of getting the default.
+        (
+            "num_gpus=2 verified=false rented=any",
+            {"num_gpus": {"eq": "2"}, "verified": {"eq": False}, "rentable": {"eq": True}},
+        ),
+    ],
+)
+def test_the_query_is_sent_with_the_clients_default_filters_it_does_not_set(
+    provider: WorkergroupProvider, endpoint_id: int, emulator: Emulator, search_params: str, stored: Any
+) -> None:
+    news = checked(provider, endpoint_id=float(endpoint_id), search_params=search_params)
+    created = provider.create(news)
+    (row,) = emulator.inventory()[0]["workergroups"]
+    assert row["search_query"] == stored  # the emulator stores what it was sent, nothing more
+    assert created.outs is not None
+    assert provider.diff(created.id, created.outs, news).changes is False
+
+
+def test_a_server_that_adds_to_the_stored_query_is_no_change(
+    provider: WorkergroupProvider, endpoint_id: int
+) -> None:
+    news = checked(provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090")
+    created = provider.create(news)
+    assert created.outs is not None
+    listed = {**created.outs, "search_query": {**created.outs["search_query"], "external": {"eq": False}}}
+    assert provider.diff(created.id, listed, news).changes is False
+    changed = checked(provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_3090")
+    assert provider.diff(created.id, listed, changed).changes is True
+    dropped = checked(provider, endpoint_id=float(endpoint_id), search_params="verified=true")
+    assert provider.diff(created.id, listed, dropped).changes is True  # a filter taken out is a change
+
+
+def test_a_template_group_is_sent_the_default_filters_alone(
+    provider: WorkergroupProvider, endpoint_id: int, emulator: Emulator
+) -> None:
+    template = provider.client._call(
+        "POST", "/api/v0/template/", body={"name": "t", "image": "vllm/vllm-openai"}
+    )
+    provider.create(
+        checked(provider, endpoint_id=float(endpoint_id), template_hash=template["template"]["hash_id"])
+    )
+    (row,) = emulator.inventory()[0]["workergroups"]
+    assert row["search_query"] == {
+        "verified": {"eq": True},
+        "rentable": {"eq": True},
+        "rented": {"eq": False},
+    }
+
+
+# -- cold_workers: accepted, ignored ---------------------------------------------------------------------
+
+
+def test_cold_workers_is_accepted_with_a_warning_and_never_sent(
+    provider: WorkergroupProvider, endpoint_id: int, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="vast_pulumi"):
+        news = checked(
+            provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090", cold_workers=2.0
+        )
+    (warning,) = caplog.messages
+    assert "cold_workers has no effect" in warning and "Endpoint" in warning
+    created = provider.create(news)
+    (row,) = emulator.inventory()[0]["workergroups"]
+    assert row["cold_workers"] == 3  # the emulator's own default: ours was not sent
+    assert created.outs is not None and created.outs["cold_workers"] == 2
+    assert provider.diff(created.id, created.outs, news).changes is False
+    assert provider.diff(created.id, created.outs, {**news, "cold_workers": 5.0}).changes is False
+    mark = len(emulator.request_log())
+    provider.update(created.id, created.outs, {**news, "max_workers": 4.0})
+    assert api_calls(emulator, mark) == [UPDATE, LIST]
+    assert emulator.inventory()[0]["workergroups"][0]["cold_workers"] == 3
+
+
+def test_without_cold_workers_there_is_no_warning(
+    provider: WorkergroupProvider, endpoint_id: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="vast_pulumi"):
+        checked(provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090")
+    assert caplog.messages == []

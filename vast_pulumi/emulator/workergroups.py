@@ -1,7 +1,12 @@
 """Workergroups (``/api/v0/workergroups/``, alias ``/api/v0/autojobs/``).
 
-The server parses ``search_params`` with the CLI's grammar and stores the parsed query, with its own
-defaults (verified, rentable, not rented) merged in unless the query overrides or drops them.
+The server parses ``search_params`` with the CLI's grammar and stores the parsed query as sent, over the
+template's filters, with no default filters of its own. Sources disagree: the documentation says "There
+is no default value for search_params" (docs.vast.ai/documentation/serverless/workergroup-parameters),
+OpenAPI's ``default:`` on the field (openapi.yaml:880) is only an annotation, and the official client
+appends ``verified=True rentable=True rented=False`` itself (vastai/api/endpoints.py:217-224, 256-263).
+Unverified; modelled the worse way for a client: a query sent without those filters recruits on
+unverified, unrentable or rented hosts.
 """
 
 from __future__ import annotations
@@ -17,9 +22,6 @@ from vast_pulumi.emulator.models import Account, Endpoint, JsonDict, State, Work
 from vast_pulumi.emulator.schemas import WorkergroupBody, parse
 from vast_pulumi.query import OFFER_FIELDS, QueryError, parse_query
 
-# The server's defaults (OpenAPI create_autogroup), written in the query language so that a query
-# can override them (verified=false) or drop them (rented=any) exactly as it would the CLI's.
-SERVER_DEFAULTS = "verified=true rentable=true rented=false"
 OPERATORS = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "in", "notin"})
 NO_ENDPOINT = "Please assign your workergroup to a valid endpoint identifier"
 
@@ -31,21 +33,17 @@ def row(group: Workergroup) -> JsonDict:
 
 
 def search_query(params: str | Mapping[str, Any] | None, template_filters: Mapping[str, Any]) -> JsonDict:
-    """What the server stores for ``search_params``: the parsed query over the defaults."""
-    defaults = parse_query(SERVER_DEFAULTS, default_filters=False)
-    # Precedence: the server's defaults, then the template's filters, then the request's query.
-    result = {**defaults, **{k: dict(v) for k, v in template_filters.items() if isinstance(v, Mapping)}}
+    """What the server stores for ``search_params``: the parsed query as sent, over the template's
+    filters; no defaults (see the module docstring)."""
+    result = {k: dict(v) for k, v in template_filters.items() if isinstance(v, Mapping)}
     if params is None:
         return result
     if isinstance(params, str):
         try:
             named = parse_query(params, default_filters=False)
-            merged = parse_query(f"{SERVER_DEFAULTS} {params}", default_filters=False)
         except QueryError as error:
             raise invalid_args("search_params", str(error)) from None
-        for dropped in set(defaults) - set(merged):  # e.g. rented=any
-            result.pop(dropped, None)
-        return {**result, **{k: merged[k] for k in named}}
+        return {**result, **named}
     _check_query_dict(params)
     return {**result, **{k: dict(v) for k, v in params.items()}}
 

@@ -1,0 +1,189 @@
+"""``python -m vast_pulumi`` (console script ``vast-pulumi``): tools for users of vast-pulumi.
+
+    vast-pulumi orphans dev prod                 # list what no stack records, with its $/hour
+    vast-pulumi orphans --state dev.json --json  # from `pulumi stack export` files, for machines
+    vast-pulumi orphans dev prod --destroy       # destroy them, after a confirmation (or --yes)
+
+The API key comes from ``--api-key-file``, else ``VAST_API_KEY``, else the official client's key file;
+the URL from ``--url``, else ``VAST_URL``, else https://console.vast.ai. Keys are never printed. See
+:mod:`vast_pulumi.orphans` for what is (and is not) recognised as made by vast-pulumi.
+
+Exit status: 0 listed (or all destroyed), 1 not confirmed or something could not be destroyed, 2 an
+error (no key, a state that cannot be read, an API failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from vast_pulumi import orphans
+from vast_pulumi.client import VastClient
+from vast_pulumi.errors import VastApiError, VastConfigError
+from vast_pulumi.orphans import Orphan, Outcome, StackState
+from vast_pulumi.settings import ProviderSettings
+
+__all__ = ["main"]
+
+PROG = "vast-pulumi"
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog=PROG, description="Tools for users of vast-pulumi.")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    orphans = commands.add_parser(
+        "orphans",
+        help="list (or destroy) what vast-pulumi made on the account but no given stack records",
+        description=(
+            "List everything on the Vast.ai account that carries a vast-pulumi marker but is in none of "
+            "the given stacks' state, with what it costs per hour. Name every stack that uses the "
+            "account: an object of a stack left out counts as an orphan. Do not run it during a "
+            "`pulumi up` of those stacks."
+        ),
+    )
+    orphans.add_argument(
+        "stacks", nargs="*", metavar="STACK", help="a stack to read with `pulumi stack export`"
+    )
+    orphans.add_argument(
+        "--state",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a file written by `pulumi stack export` (repeatable)",
+    )
+    orphans.add_argument(
+        "--no-stacks",
+        action="store_true",
+        help="the account has no stacks any more: everything with a marker is an orphan",
+    )
+    orphans.add_argument("--cwd", metavar="DIR", help="run `pulumi stack export` in this project directory")
+    orphans.add_argument("--destroy", action="store_true", help="destroy the orphans, after a confirmation")
+    orphans.add_argument("--yes", action="store_true", help="with --destroy: do not ask for confirmation")
+    orphans.add_argument("--json", action="store_true", help="print JSON instead of text")
+    orphans.add_argument("--api-key-file", metavar="FILE", help="read the API key from this file")
+    orphans.add_argument(
+        "--url", metavar="URL", help="the API's URL (default: VAST_URL, else console.vast.ai)"
+    )
+    orphans.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds to wait for destroyed objects to go (default 600)",
+    )
+    return top
+
+
+def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return _orphans(args, stdin or sys.stdin, out or sys.stdout)
+    except (VastApiError, VastConfigError, OSError, RuntimeError) as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 2
+
+
+def _orphans(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
+    if not (args.stacks or args.state or args.no_stacks):
+        raise RuntimeError("name the stacks that use this account (or --state FILE, or --no-stacks)")
+    client = VastClient(ProviderSettings.resolve(_key(args.api_key_file), args.url))
+    states = [*_stacks(args.stacks, args.cwd), *(_state_file(path) for path in args.state)]
+    found = orphans.find(client, states)
+    if args.json and not (args.destroy and found):
+        _print_json(out, found)
+    elif not args.json:
+        _print_list(out, found)
+    if not args.destroy or not found:
+        return 0
+    if not args.yes and not _confirmed(found, stdin):
+        print("Nothing destroyed.", file=sys.stderr)
+        return 1
+    outcome = orphans.destroy(client, found, timeout=args.timeout)
+    if args.json:
+        _print_json(out, found, outcome)
+    else:
+        _print_outcome(out, outcome)
+    return 1 if outcome.failed else 0
+
+
+def _key(path: str | None) -> str | None:
+    if path is None:
+        return None
+    key = Path(path).read_text(encoding="utf-8").strip()
+    if not key:
+        raise VastConfigError(f"--api-key-file: {path} is empty")
+    return key
+
+
+def _stacks(names: Sequence[str], cwd: str | None) -> list[StackState]:
+    if not names:
+        return []
+    here = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    pulumi = shutil.which("pulumi", path=here)
+    if pulumi is None:
+        raise RuntimeError("the pulumi CLI is not on PATH: install it, or pass --state FILE exports")
+    return [orphans.read_stack(name, pulumi=pulumi, cwd=cwd) for name in names]
+
+
+def _state_file(path: str) -> StackState:
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError:
+        raise orphans.StateError(
+            f"--state {path}: not JSON (expected `pulumi stack export` output)"
+        ) from None
+    return orphans.state_of(document)
+
+
+def _print_list(out: TextIO, found: Sequence[Orphan]) -> None:
+    if not found:
+        print(
+            "No orphans: everything on this account with a vast-pulumi marker is in the given state.",
+            file=out,
+        )
+        return
+    print(f"{len(found)} object(s) carry a vast-pulumi marker but are in no given stack's state:\n", file=out)
+    print(f"  {'KIND':<12} {'ID':>10}  {'$/HOUR':>8}  DETAILS", file=out)
+    for orphan in found:
+        price = f"{orphan.dph_total:.4f}" if orphan.dph_total is not None else "-"
+        origin = f"; marker of {orphan.origin}" if orphan.origin else ""
+        print(f"  {orphan.kind:<12} {orphan.id:>10}  {price:>8}  {orphan.details}{origin}", file=out)
+    print(f"\nTotal: ${_total(found):.4f}/hour. Destroy them with --destroy.", file=out)
+
+
+def _print_outcome(out: TextIO, outcome: Outcome) -> None:
+    for orphan in outcome.gone:
+        print(f"destroyed {orphan.kind} {orphan.id}", file=out)
+    for orphan, reason in outcome.failed:
+        print(f"FAILED to destroy {orphan.kind} {orphan.id}: {reason}", file=out)
+
+
+def _print_json(out: TextIO, found: Sequence[Orphan], outcome: Outcome | None = None) -> None:
+    document: dict[str, Any] = {
+        "orphans": [orphan.as_json() for orphan in found],
+        "total_dph": round(_total(found), 6),
+    }
+    if outcome is not None:
+        document["destroyed"] = [{"kind": o.kind, "id": o.id} for o in outcome.gone]
+        document["failed"] = [{"kind": o.kind, "id": o.id, "reason": why} for o, why in outcome.failed]
+    print(json.dumps(document, indent=2), file=out)
+
+
+def _confirmed(found: Sequence[Orphan], stdin: TextIO) -> bool:
+    """A "yes" typed (or piped) in answer; anything else, or nothing, is a no."""
+    prompt = f"Destroy these {len(found)} object(s), ${_total(found):.4f}/hour? Type 'yes' to confirm: "
+    print(prompt, end="", file=sys.stderr, flush=True)
+    return stdin.readline().strip().lower() == "yes"
+
+
+def _total(found: Sequence[Orphan]) -> float:
+    return sum(orphan.dph_total or 0.0 for orphan in found)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,331 @@
+"""Orphans: objects on a Vast.ai account that vast-pulumi made but that no stack's state records.
+
+A ``pulumi up`` killed after the API made something and before Pulumi wrote it down leaves such an
+object behind, billing. The next ``pulumi up`` of that stack normally adopts it (by its marker); this
+module finds what is left when that will not happen, and destroys it on request.
+
+What counts as made by vast-pulumi is what carries its marker, and only that:
+
+* an instance with ``VAST_PULUMI_MARKER`` in its environment;
+* a workergroup with ``VAST_PULUMI_GROUP_MARKER`` in the ``--env`` of its ``launch_args``;
+* an instance recruited by such a workergroup (``VAST_PULUMI_GROUP_MARKER`` in its environment), unless
+  the group is recorded: a managed group's workers are the group's business;
+* an endpoint with a *default* name, ``<resource name>-<first 8 hex of its marker>``, when those 8 hex
+  are the marker of an ``Endpoint`` of a given stack (recorded, being created, or named so). Endpoints
+  of stacks not given, and every endpoint named by the user, carry nothing that tells them from an
+  endpoint made by hand: they are never listed.
+
+"Recorded" means: its id is in the state of a given stack (``pulumi stack export``). Everything marked
+and not recorded is an orphan, so name every stack that uses the account: an object of a stack left
+out is listed (and, with ``--destroy``, destroyed) too. Do not run it while a ``pulumi up`` of those
+stacks is in progress: what that run has just made is not recorded yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from vast_pulumi import _launch_args
+from vast_pulumi.client import Row, VastClient
+from vast_pulumi.errors import VastApiError
+from vast_pulumi.instance import MARKER_ENV as INSTANCE_MARKER_ENV
+from vast_pulumi.instance import _env_of
+
+__all__ = ["Orphan", "StackState", "destroy", "find", "read_stack", "state_of"]
+
+TYPES = {
+    "pulumi-python:dynamic/vast:Endpoint": "endpoint",
+    "pulumi-python:dynamic/vast:Workergroup": "workergroup",
+    "pulumi-python:dynamic/vast:Instance": "instance",
+}
+ENDPOINT_TYPE = "pulumi-python:dynamic/vast:Endpoint"
+DEFAULT_ORGANIZATION = "organization"  # what Pulumi's self-managed backends call every organization
+_DEFAULT_NAME = re.compile(r"^(?P<resource>.+)-(?P<marker>[0-9a-f]{8})$")
+
+
+class StateError(RuntimeError):
+    """A stack's state could not be read: never taken for an empty state."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One vast-pulumi resource of a stack's state (``id`` None: a create that did not finish)."""
+
+    stack: str
+    name: str
+    kind: str
+    id: int | None
+    marker: str | None
+
+
+@dataclass
+class StackState:
+    """The vast-pulumi resources of one stack, from its ``pulumi stack export``."""
+
+    organization: str
+    project: str
+    stack: str
+    resources: list[Resource] = field(default_factory=list)
+
+    def endpoint_marker(self, resource_name: str) -> str:
+        """The marker an ``Endpoint`` named ``resource_name`` has in this stack (as the resource computes
+        it)."""
+        where = f"{self.organization}/{self.project}/{self.stack}/{ENDPOINT_TYPE}/{resource_name}"
+        return hashlib.sha256(where.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Orphan:
+    kind: str  # "instance", "workergroup" or "endpoint"
+    id: int
+    dph_total: float | None  # $/hour it bills; None for what does not bill by itself
+    marker: str
+    details: str
+    origin: str | None = None  # the stack resource its marker belongs to, when a given stack has it
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "dph_total": self.dph_total,
+            "marker": self.marker,
+            "details": self.details,
+            "origin": self.origin,
+        }
+
+
+# -- reading state ---------------------------------------------------------------------------------------
+
+
+def read_stack(name: str, *, pulumi: str = "pulumi", cwd: str | None = None) -> StackState:
+    """The state of stack ``name`` (``pulumi stack export``; secrets stay encrypted: none is needed)."""
+    argv = [pulumi, "stack", "export", "--stack", name, "--non-interactive"]
+    try:
+        done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise StateError(f"stack {name}: cannot run `pulumi stack export` ({error})") from None
+    if done.returncode != 0:
+        reason = " ".join(done.stderr.split())[:500] or f"exit status {done.returncode}"
+        raise StateError(f"stack {name}: `pulumi stack export` failed: {reason}")
+    organization = name.split("/")[0] if name.count("/") == 2 else DEFAULT_ORGANIZATION
+    return state_of(_json(done.stdout, f"stack {name}"), organization=organization)
+
+
+def state_of(export: Mapping[str, Any], *, organization: str = DEFAULT_ORGANIZATION) -> StackState:
+    """The vast-pulumi resources of a ``pulumi stack export`` document."""
+    deployment = export.get("deployment")
+    if not isinstance(deployment, Mapping):
+        raise StateError("not a `pulumi stack export` document (no deployment)")
+    recorded = [r for r in deployment.get("resources") or [] if isinstance(r, Mapping)]
+    pending = [
+        op["resource"]
+        for op in deployment.get("pending_operations") or []
+        if isinstance(op, Mapping) and isinstance(op.get("resource"), Mapping)
+    ]
+    project, stack = _stack_of(recorded + pending)
+    state = StackState(organization, project, stack)
+    for row, finished in [*((r, True) for r in recorded), *((r, False) for r in pending)]:
+        kind = TYPES.get(str(row.get("type")))
+        if kind is not None:
+            state.resources.append(_resource(stack, kind, row, finished=finished))
+    return state
+
+
+def _stack_of(rows: Iterable[Mapping[str, Any]]) -> tuple[str, str]:
+    """(project, stack) from a URN, ``urn:pulumi:STACK::PROJECT::TYPE::NAME``."""
+    for row in rows:
+        parts = str(row.get("urn", "")).removeprefix("urn:pulumi:").split("::")
+        if len(parts) >= 4:
+            return parts[1], parts[0]
+    return "", ""
+
+
+def _resource(stack: str, kind: str, row: Mapping[str, Any], *, finished: bool) -> Resource:
+    marker = next(
+        (
+            str(props["_marker"])
+            for props in (row.get("outputs"), row.get("inputs"))
+            if isinstance(props, Mapping) and isinstance(props.get("_marker"), str)
+        ),
+        None,
+    )
+    raw_id = row.get("id")
+    resource_id = int(str(raw_id)) if finished and str(raw_id or "").isdigit() else None
+    return Resource(stack, str(row.get("urn", "")).rsplit("::", 1)[-1], kind, resource_id, marker)
+
+
+def _json(text: str, what: str) -> dict[str, Any]:
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise StateError(f"{what}: the export is not JSON") from None
+    if not isinstance(document, dict):
+        raise StateError(f"{what}: the export is not a JSON object")
+    return document
+
+
+# -- finding -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Account:
+    instances: list[Row]
+    workergroups: list[Row]
+    endpoints: list[Row]
+
+    @classmethod
+    def listed(cls, client: VastClient) -> _Account:
+        return cls(client.list_instances(), client.list_workergroups(), client.list_endpoints())
+
+
+def find(client: VastClient, states: Sequence[StackState]) -> list[Orphan]:
+    """Everything on the account with a vast-pulumi marker that no state in ``states`` records."""
+    return _orphans(_Account.listed(client), states)
+
+
+def _orphans(account: _Account, states: Sequence[StackState]) -> list[Orphan]:
+    resources = [resource for state in states for resource in state.resources]
+    recorded = {(r.kind, r.id) for r in resources if r.id is not None}
+    origins = {(r.kind, r.marker): f"{r.name} (stack {r.stack})" for r in resources if r.marker}
+    managed_groups = {r.marker for r in resources if r.kind == "workergroup" and r.id is not None}
+    found = [
+        *_marked_workergroups(account.workergroups),
+        *_marked_instances(account.instances, managed_groups),
+        *_marked_endpoints(account.endpoints, states),
+    ]
+    return [
+        replace(orphan, origin=origins.get((orphan.kind, orphan.marker)))
+        for orphan in found
+        if (orphan.kind, orphan.id) not in recorded
+    ]
+
+
+def _marked_instances(rows: list[Row], managed_groups: set[str | None]) -> Iterable[Orphan]:
+    for row in rows:
+        env = _env_of(row)
+        marker = env.get(INSTANCE_MARKER_ENV)
+        group_marker = env.get(_launch_args.MARKER_ENV)
+        if marker:
+            yield _instance(row, marker, "")
+        elif group_marker and group_marker not in managed_groups:
+            yield _instance(row, group_marker, "worker of a workergroup no stack records; ")
+
+
+def _instance(row: Row, marker: str, prefix: str) -> Orphan:
+    hardware = f"{row.get('num_gpus') or '?'}x {row.get('gpu_name') or '?'}"
+    status = row.get("actual_status") or row.get("cur_state") or "starting"
+    label = f', label "{row["label"]}"' if row.get("label") else ""
+    price = row.get("dph_total")
+    dph = float(price) if isinstance(price, int | float) and not isinstance(price, bool) else None
+    return Orphan("instance", int(row["id"]), dph, marker, f"{prefix}{hardware}, {status}{label}")
+
+
+def _marked_workergroups(rows: list[Row]) -> Iterable[Orphan]:
+    for row in rows:
+        marker = _launch_args.marker_of(row.get("launch_args"))
+        if marker:
+            details = f"of endpoint {row.get('endpoint_id')}; its workers bill, listed as instances"
+            yield Orphan("workergroup", int(row["id"]), None, marker, details)
+
+
+def _marked_endpoints(rows: list[Row], states: Sequence[StackState]) -> Iterable[Orphan]:
+    known = {
+        r.marker for state in states for r in state.resources if r.kind == "endpoint" and r.marker is not None
+    }
+    for row in rows:
+        name = str(row.get("endpoint_name") or "")
+        match = _DEFAULT_NAME.match(name)
+        if match is None:
+            continue
+        short = match["marker"]
+        candidates = known | {state.endpoint_marker(match["resource"]) for state in states}
+        marker = next((m for m in sorted(candidates) if m[:8] == short), None)
+        if marker is not None:
+            yield Orphan("endpoint", int(row["id"]), None, marker, f"name {name!r}; bills nothing by itself")
+
+
+# -- destroying ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What :func:`destroy` achieved: gone (no longer listed), and what failed, with the reason."""
+
+    gone: list[Orphan] = field(default_factory=list)
+    failed: list[tuple[Orphan, str]] = field(default_factory=list)
+
+
+# Workergroups first, so they stop recruiting; endpoints last (deleting one deletes its groups).
+_ORDER = {"workergroup": 0, "instance": 1, "endpoint": 2}
+
+
+def destroy(
+    client: VastClient,
+    orphans: Sequence[Orphan],
+    *,
+    timeout: float = 600.0,
+    poll: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Outcome:
+    """Destroy ``orphans`` and wait until the API no longer lists them (at most ``timeout`` seconds).
+
+    An endpoint that still has a workergroup which is not an orphan is left alone: deleting the
+    endpoint would delete that group too.
+    """
+    outcome = Outcome()
+    waiting: list[Orphan] = []
+    doomed_groups = {o.id for o in orphans if o.kind == "workergroup"}
+    for orphan in sorted(orphans, key=lambda o: _ORDER[o.kind]):
+        try:
+            _delete(client, orphan, doomed_groups)
+        except (VastApiError, _KeptError) as error:
+            outcome.failed.append((orphan, str(error)))
+        else:
+            waiting.append(orphan)
+    deadline = time.monotonic() + timeout
+    while waiting:
+        listed = _listed_ids(client)
+        outcome.gone += [o for o in waiting if o.id not in listed[o.kind]]
+        waiting = [o for o in waiting if o.id in listed[o.kind]]
+        if waiting and time.monotonic() >= deadline:
+            outcome.failed += [(o, f"still listed after {timeout:g} s") for o in waiting]
+            break
+        if waiting:
+            sleep(poll)
+    return outcome
+
+
+class _KeptError(RuntimeError):
+    """An orphan left alone on purpose."""
+
+
+def _delete(client: VastClient, orphan: Orphan, doomed_groups: set[int]) -> None:
+    if orphan.kind == "instance":
+        client.destroy_instance(orphan.id)
+    elif orphan.kind == "workergroup":
+        client.delete_workergroup(orphan.id)
+    else:
+        kept = [
+            int(row["id"])
+            for row in client.list_workergroups()
+            if row.get("endpoint_id") == orphan.id and int(row["id"]) not in doomed_groups
+        ]
+        if kept:
+            listed = ", ".join(map(str, kept))
+            raise _KeptError(f"not deleted: it still serves workergroup(s) {listed}, which are not orphans")
+        client.delete_endpoint(orphan.id)
+
+
+def _listed_ids(client: VastClient) -> dict[str, set[int]]:
+    return {
+        "instance": {int(row["id"]) for row in client.list_instances()},
+        "workergroup": {int(row["id"]) for row in client.list_workergroups()},
+        "endpoint": {int(row["id"]) for row in client.list_endpoints()},
+    }
