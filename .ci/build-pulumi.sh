@@ -4,7 +4,7 @@
 # Why: the Pulumi CLI binaries cannot be downloaded on our machines, but the Go module proxy is
 # reachable. `go install` refuses these modules (their go.mod files carry `replace` directives),
 # so we download the modules, put them back into the monorepo layout the relative replaces
-# expect, and `go build` there. See ../shared/pulumi/DYNAMIC_PROVIDERS.md §D.
+# expect, and `go build` there.
 #
 # The Python language host is a separate, untagged Go module since pulumi 3.80; the module proxy
 # serves no pseudo-versions of it, so it is built from the last tagged module that still contains

@@ -1,7 +1,7 @@
 """What the three dynamic providers and resources share.
 
 Provider side (:class:`VastProvider`), written around the traps of Python dynamic providers
-(``/work/shared/pulumi/DYNAMIC_PROVIDERS.md``):
+(the SDK's ``pulumi/dynamic`` module and its provider server, ``pulumi.dynamic.__main__``):
 
 * The provider object is pickled into every resource's state, so it carries nothing: ``__getstate__``
   returns ``{}``. ``configure()`` reads ``vast:apiKey``/``vast:apiUrl`` from the stack config at run
