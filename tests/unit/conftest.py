@@ -30,6 +30,16 @@ def api_calls(emulator: Emulator, since: int = 0) -> list[tuple[str, str]]:
     ]
 
 
+def faulted_calls(emulator: Emulator) -> list[tuple[str, str | None, str]]:
+    """(method, route, fault) of every request the emulator answered with an injected fault: what a
+    fault test asserts, so that it proves its fault hit the call it is about."""
+    return [
+        (entry["method"], entry["route"], entry["fault"])
+        for entry in emulator.request_log()
+        if entry["fault"]
+    ]
+
+
 @pytest.fixture
 def emulator(vast_emulator_factory: Callable[..., Emulator]) -> Emulator:
     return vast_emulator_factory(seed=1, boot_seconds=0.3)
