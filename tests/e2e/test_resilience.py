@@ -43,7 +43,7 @@ def test_fault_matrix_up_and_destroy_leave_no_duplicates_or_orphans(
     with Emulator(api_keys=[API_KEY], seed=seed, boot_seconds=1, latency_ms=20, faults=FAULTS) as emulator:
         stack = deploy(local_backend, emulator, project)
         started = time.monotonic()
-        up_output = stack.up().stdout
+        up_output = stack.up().output
         up_seconds = time.monotonic() - started
         faulted = sum(1 for r in emulator.request_log() if r.get("fault"))
         managed = managed_ids(stack)
@@ -52,7 +52,7 @@ def test_fault_matrix_up_and_destroy_leave_no_duplicates_or_orphans(
 
         set_faults(emulator, FAULTS)
         started = time.monotonic()
-        destroy_output = stack.destroy().stdout
+        destroy_output = stack.destroy().output
         destroy_seconds = time.monotonic() - started
         assert live_ids(emulator, API_KEY) == EMPTY
         faulted_total = sum(1 for r in emulator.request_log() if r.get("fault"))
