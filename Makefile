@@ -31,7 +31,7 @@ demo: setup
 
 # End-to-end tests mostly wait on the CLI and the emulator, so they run side by side: four workers
 # keep 2 cores busy (measured: the e2e suite ran 3x faster with -n 4 than serially).
-XDIST := -n 4 --dist loadfile
+XDIST := -n 4 --dist worksteal
 
 test: setup lint
 	$(BIN)/python -m pytest $(XDIST)
@@ -40,9 +40,10 @@ test: setup lint
 test-fast: setup
 	$(BIN)/python -m pytest -m "not e2e" $(XDIST)
 
-# The long forms of randomised tests: the fault matrix over all its seeds.
+# The long forms of the resilience tests: the fault matrix over all ten seeds, the rate-limit test
+# at the API's full intervals.
 soak: setup
-	$(BIN)/python -m pytest --soak -m soak $(XDIST)
+	$(BIN)/python -m pytest --soak tests/e2e/test_resilience.py $(XDIST)
 
 unit: setup
 	$(BIN)/python -m pytest -m "not e2e"
