@@ -65,7 +65,7 @@ def user_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (wheel,) = wheels.glob("vast_pulumi-*.whl")
     venv = root / "venv"
     run(sys.executable, "-m", "venv", venv, cwd=root)
-    pip = [
+    pip: list[str | Path] = [
         venv / "bin" / "python",
         "-m",
         "pip",
