@@ -6,6 +6,7 @@ ship, or what only works from a checkout, fails here."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,8 @@ from vast_pulumi.emulator import Emulator
 from vast_pulumi.local_pulumi import LocalBackend, find_pulumi
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SDK = "pulumi==3.272.0"  # the Makefile's PULUMI_SDK_VERSION
+# The SDK the Makefile pins, so the user's install and the developer's match.
+SDK = "pulumi==" + re.findall(r"^PULUMI_SDK_VERSION := (\S+)$", (REPO_ROOT / "Makefile").read_text(), re.M)[0]
 API_KEY = "e2e-install-key"
 PROGRAM = """
     import pulumi
