@@ -4,15 +4,17 @@
 # Why: the Pulumi CLI binaries cannot be downloaded on our machines, but the Go module proxy is
 # reachable. `go install` refuses these modules (their go.mod files carry `replace` directives),
 # so we download the modules, put them back into the monorepo layout the relative replaces
-# expect, and `go build` there. See ../shared/pulumi/DYNAMIC_PROVIDERS.md §D.
+# expect, and `go build` there.
 #
 # The Python language host is a separate, untagged Go module since pulumi 3.80; the module proxy
-# serves no pseudo-versions of it, so it is built from the last tagged module that still contains
-# it (sdk/v3@v3.79.0). It speaks the same LanguageRuntime protocol the newer CLI drives; the one
-# difference we rely on is that it ignores the `virtualenv` runtime option and runs `python3` from
-# PATH, so callers put the project's virtualenv first on PATH (the Makefile and tests do).
+# serves no pseudo-versions of it (checked again for 3.276.0: `go list -m -versions` of
+# github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3 is refused), so it is built
+# from the last tagged module that still contains it (sdk/v3@v3.79.0). It speaks the same
+# LanguageRuntime protocol the newer CLI drives; the one difference we rely on is that it ignores
+# the `virtualenv` runtime option and runs `python3` from PATH, so callers put the project's
+# virtualenv first on PATH (the Makefile and tests do).
 #
-# Usage: build-pulumi.sh VERSION DEST_BIN_DIR     (VERSION like 3.259.0)
+# Usage: build-pulumi.sh VERSION DEST_BIN_DIR     (VERSION like 3.276.0)
 # Idempotent: when DEST_BIN_DIR/pulumi already reports VERSION, nothing is rebuilt.
 set -euo pipefail
 

@@ -14,6 +14,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# The one place the version is written (pyproject.toml reads it from here).
+__version__ = "0.2.0"
+
 if TYPE_CHECKING:
     from vast_pulumi.endpoint import Endpoint, EndpointArgs
     from vast_pulumi.errors import VastApiError, VastAuthError, VastConfigError, VastConnectionError

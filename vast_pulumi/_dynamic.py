@@ -1,7 +1,7 @@
 """What the three dynamic providers and resources share.
 
 Provider side (:class:`VastProvider`), written around the traps of Python dynamic providers
-(``/work/shared/pulumi/DYNAMIC_PROVIDERS.md``):
+(the SDK's ``pulumi/dynamic`` module and its provider server, ``pulumi.dynamic.__main__``):
 
 * The provider object is pickled into every resource's state, so it carries nothing: ``__getstate__``
   returns ``{}``. ``configure()`` reads ``vast:apiKey``/``vast:apiUrl`` from the stack config at run
@@ -38,6 +38,7 @@ from pydantic import BaseModel, ValidationError, ValidationInfo
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from vast_pulumi._engine_watch import watch_engine
+from vast_pulumi._provider_log import log_to_engine
 from vast_pulumi._server_pool import widen_provider_server_pool
 from vast_pulumi.client import VastClient, shared_client
 from vast_pulumi.query import QueryError, parse_query
@@ -189,6 +190,7 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
         widen_provider_server_pool()
         # Orphaned by a killed `pulumi up`, we would keep renting machines nobody records.
         watch_engine()
+        log_to_engine()
         with self._lock:
             self._config_api_key = req.config.get(CONFIG_API_KEY) or None
             self._config_api_url = req.config.get(CONFIG_API_URL) or None

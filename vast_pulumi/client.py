@@ -39,6 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from vast_pulumi import __version__
 from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError
 from vast_pulumi.settings import ProviderSettings
 
@@ -54,7 +55,7 @@ _log = logging.getLogger("vast_pulumi")
 Row = dict[str, Any]
 
 # Minimum seconds between two calls of one route, from the thresholds the API publishes
-# (REFERENCE.md §7). Routes not listed are not paced.
+# (the x-rate-limit thresholds in Vast's OpenAPI spec). Routes not listed are not paced.
 ROUTE_INTERVALS: Mapping[tuple[str, str], float] = {
     ("PUT", "/api/v0/asks/{id}/"): 4.5,
     ("GET", "/api/v0/instances/{id}/"): 2.0,
@@ -78,7 +79,7 @@ SNAPSHOT_MAX_AGE = 5.0  # seconds a list snapshot may be reused by reads
 # resets once a day (time in the X-RateLimit-Reset header): retrying only spends more of it.
 SEARCH_QUOTA_ERROR = "search_quota_exceeded"
 
-_USER_AGENT = "vast-pulumi/0.1"
+_USER_AGENT = f"vast-pulumi/{__version__}"
 _CONNECTION_POOL_SIZE = 64
 
 
@@ -163,7 +164,8 @@ class VastClient:
         try:
             reply = self._call("GET", "/api/v0/endptjobs/")
         except VastApiError as error:
-            # A user without endpoints may get 400 "No endpoints for user found" (REFERENCE.md §2.2).
+            # A user without endpoints may get 400 "No endpoints for user found" (an example in Vast's
+            # OpenAPI spec).
             if error.status == 400 and "no endpoints" in error.msg.lower():
                 return []
             raise
@@ -524,7 +526,9 @@ def _short_reason(failure: VastApiError) -> str:
 
 
 def _new_id(reply: Row, call: str, *keys: str) -> int:
-    """The new object's id, under whichever key this route uses (they disagree, REFERENCE.md §9)."""
+    """The new object's id, under whichever key this route uses. Sources disagree: Vast's OpenAPI spec
+    and SDK say ``result`` for endpoints and ``id`` for workergroups, a CLI test mock and the
+    deprecated docs the reverse."""
     for key in keys:
         value = reply.get(key)
         if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):

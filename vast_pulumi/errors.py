@@ -9,7 +9,7 @@ from __future__ import annotations
 
 # Error codes and messages the API uses for "there is no such thing". Not-found comes back as 404, as
 # 410 for offers that are gone, and as 400 with a "... not found for user" message on the serverless
-# routes (REFERENCE.md §2.4, §3.4, §7).
+# routes (the 400/404 examples in Vast's OpenAPI spec for DELETE endptjobs and workergroups).
 _NOT_FOUND_CODES = frozenset({"no_such_ask", "no_such_workergroup", "not_found", "no_such_instance"})
 _NOT_FOUND_PHRASES = (
     "not found",

@@ -299,11 +299,11 @@ class InstanceProvider(VastProvider[InstanceInputs]):
                 continue
             except VastApiError as error:
                 if error.is_not_found:  # no_such_ask: taken since the search
-                    _log.warning("vast: offer %s is no longer available; trying the next one", offer_id)
+                    _log.info("vast: offer %s is no longer available; trying the next one", offer_id)
                     continue
                 raise
             instance_id = int(reply["new_contract"])
-            _log.warning("vast: rented instance %s from offer %s", instance_id, offer_id)
+            _log.info("vast: rented instance %s from offer %s", instance_id, offer_id)
             return _Launch(instance_id, offer_id, reply.get("instance_api_key"), ours=True)
         raise RuntimeError(
             f"could not rent any of the {tried} offers tried ({_describe_offer(inputs)}): "
@@ -336,9 +336,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         found = next((row for row in rows if _env_of(row).get(MARKER_ENV) == marker), None)
         if found is None:
             return None
-        _log.warning(
-            "vast: adopting instance %s, rented for this resource by an earlier attempt", found["id"]
-        )
+        _log.info("vast: adopting instance %s, rented for this resource by an earlier attempt", found["id"])
         instance_id = int(found["id"])
         if inputs.label is not None and found.get("label") != inputs.label:
             self.client.label_instance(instance_id, inputs.label)

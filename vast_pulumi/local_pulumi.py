@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +37,7 @@ class PulumiNotFoundError(RuntimeError):
 
 
 class PulumiCommandError(RuntimeError):
-    """A pulumi command exited non-zero; carries its combined output."""
+    """A pulumi command exited non-zero; carries everything it printed (stdout and stderr)."""
 
     def __init__(self, args: Sequence[str], returncode: int, output: str) -> None:
         self.args_ = list(args)
@@ -140,6 +140,39 @@ class LocalBackend:
         return self.state_dir / ".pulumi" / "stacks" / project / f"{stack}.json"
 
 
+class CommandResult(subprocess.CompletedProcess[str]):
+    """A finished pulumi command: ``stdout`` and ``stderr`` apart (so ``--json`` output parses
+    whatever the CLI warns about), and ``output``, both streams as the lines arrived."""
+
+    def __init__(self, args: Sequence[str], returncode: int, stdout: str, stderr: str, output: str) -> None:
+        super().__init__(list(args), returncode, stdout, stderr)
+        self.output = output
+
+
+class _Lines:
+    """Collects a command's stdout and stderr lines, apart and interleaved, from two reader threads."""
+
+    def __init__(self, echo: bool) -> None:
+        self.stdout: list[str] = []
+        self.stderr: list[str] = []
+        self.both: list[str] = []
+        self._echo = echo
+        self._lock = threading.Lock()
+
+    def pump(self, stream: Iterable[str], into: list[str]) -> None:
+        for line in stream:
+            with self._lock:
+                into.append(line)
+                self.both.append(line)
+                if self._echo:
+                    print(line, end="", flush=True)
+
+    def note(self, line: str) -> None:
+        with self._lock:
+            self.stderr.append(line)
+            self.both.append(line)
+
+
 @dataclass
 class Stack:
     backend: LocalBackend
@@ -148,30 +181,31 @@ class Stack:
 
     def run(
         self, *args: str, check: bool = True, echo: bool = False, timeout: float | None = 1800
-    ) -> subprocess.CompletedProcess[str]:
-        """Run ``pulumi ARGS --stack NAME`` in the project directory; output is captured
-        (and also streamed to our stdout with ``echo``)."""
+    ) -> CommandResult:
+        """Run ``pulumi ARGS --stack NAME`` in the project directory; stdout and stderr are captured
+        apart (and also streamed to our stdout with ``echo``)."""
         argv = [self.backend.pulumi, *args, "--stack", self.name, "--non-interactive"]
+        lines = _Lines(echo)
+        timed_out = threading.Event()
         with subprocess.Popen(
             argv,
             cwd=self.project_dir,
             env=self.backend.env(),
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.PIPE,
             text=True,
             start_new_session=True,  # so a timeout can stop the command and its children at once
         ) as proc:
-            assert proc.stdout is not None
+            assert proc.stdout is not None and proc.stderr is not None
             # The deadline must hold while we read: waiting after EOF would never end on a hang.
-            deadline = threading.Timer(timeout, _kill_group, (proc.pid,)) if timeout else None
+            deadline = threading.Timer(timeout, _time_out, (proc.pid, timed_out)) if timeout else None
             if deadline:
                 deadline.start()
-            lines = []
+            stderr_reader = threading.Thread(target=lines.pump, args=(proc.stderr, lines.stderr), daemon=True)
+            stderr_reader.start()
             try:
-                for line in proc.stdout:
-                    lines.append(line)
-                    if echo:
-                        print(line, end="", flush=True)
+                lines.pump(proc.stdout, lines.stdout)
+                stderr_reader.join()
                 returncode = proc.wait()
             except KeyboardInterrupt:
                 os.killpg(proc.pid, signal.SIGINT)  # its own session: pass Ctrl-C on, let it stop cleanly
@@ -179,12 +213,15 @@ class Stack:
             finally:
                 if deadline:
                     deadline.cancel()
-            if deadline and deadline.finished.is_set() and returncode < 0:
-                lines.append(f"\n(killed after the {timeout:g} s timeout)\n")
-        output = "".join(lines)
+            # Only our timer's kill is a timeout: any other signal is reported as the exit status.
+            if timed_out.is_set():
+                lines.note(f"\n(killed after the {timeout:g} s timeout)\n")
+        result = CommandResult(
+            argv, returncode, "".join(lines.stdout), "".join(lines.stderr), "".join(lines.both)
+        )
         if check and returncode != 0:
-            raise PulumiCommandError(args, returncode, output)
-        return subprocess.CompletedProcess(argv, returncode, output)
+            raise PulumiCommandError(args, returncode, result.output)
+        return result
 
     def init(self) -> None:
         argv = [self.backend.pulumi, "stack", "select", self.name, "--create", "--non-interactive"]
@@ -210,22 +247,16 @@ class Stack:
         if proc.returncode != 0:
             raise PulumiCommandError(argv[1:4], proc.returncode, proc.stdout + proc.stderr)
 
-    def up(self, *extra: str, check: bool = True, echo: bool = False) -> subprocess.CompletedProcess[str]:
+    def up(self, *extra: str, check: bool = True, echo: bool = False) -> CommandResult:
         return self.run("up", "--yes", "--skip-preview", *extra, check=check, echo=echo)
 
-    def preview(
-        self, *extra: str, check: bool = True, echo: bool = False
-    ) -> subprocess.CompletedProcess[str]:
+    def preview(self, *extra: str, check: bool = True, echo: bool = False) -> CommandResult:
         return self.run("preview", *extra, check=check, echo=echo)
 
-    def refresh(
-        self, *extra: str, check: bool = True, echo: bool = False
-    ) -> subprocess.CompletedProcess[str]:
+    def refresh(self, *extra: str, check: bool = True, echo: bool = False) -> CommandResult:
         return self.run("refresh", "--yes", "--skip-preview", *extra, check=check, echo=echo)
 
-    def destroy(
-        self, *extra: str, check: bool = True, echo: bool = False
-    ) -> subprocess.CompletedProcess[str]:
+    def destroy(self, *extra: str, check: bool = True, echo: bool = False) -> CommandResult:
         return self.run("destroy", "--yes", "--skip-preview", *extra, check=check, echo=echo)
 
     def preview_steps(self, *extra: str) -> list[dict[str, Any]]:
@@ -254,6 +285,7 @@ class Stack:
         self.run("stack", "rm", "--yes", "--force")
 
 
-def _kill_group(pid: int) -> None:
+def _time_out(pid: int, timed_out: threading.Event) -> None:
+    timed_out.set()
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)

@@ -3,9 +3,10 @@
 Resolution order, first hit wins:
 
 * API key: the ``vast:apiKey`` stack config (``pulumi config set --secret vast:apiKey ...``), then the
-  ``VAST_API_KEY`` environment variable, then the official CLI's key file
+  ``VAST_API_KEY`` environment variable (the official CLI's name), then ``VASTAI_API_KEY`` (the
+  Terraform providers' name), then the official CLI's key file
   (``$XDG_CONFIG_HOME/vastai/vast_api_key``, ``~/.config/vastai/vast_api_key``, ``~/.vast_api_key``).
-* API URL: ``vast:apiUrl``, then ``VAST_URL``, then ``https://console.vast.ai``.
+* API URL: ``vast:apiUrl``, then ``VAST_URL``, then ``VASTAI_API_URL``, then ``https://console.vast.ai``.
 
 Plain ``http://`` is refused unless the host is loopback: the key travels in a header on every call.
 """
@@ -53,8 +54,8 @@ class ProviderSettings:
     ) -> ProviderSettings:
         """Fill whatever was not given explicitly from the environment, then the CLI's key file."""
         env = os.environ if env is None else env
-        key = api_key or env.get("VAST_API_KEY") or _key_from_cli_files(env)
-        url = api_url or env.get("VAST_URL") or DEFAULT_API_URL
+        key = api_key or env.get("VAST_API_KEY") or env.get("VASTAI_API_KEY") or _key_from_cli_files(env)
+        url = api_url or env.get("VAST_URL") or env.get("VASTAI_API_URL") or DEFAULT_API_URL
         if not key:
             raise VastConfigError(_MISSING_KEY)
         return cls(api_key=key, api_url=url)

@@ -210,7 +210,7 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
         """
         kept = marked[0]
         duplicates = [int(row["id"]) for row in marked[1:]] + ([just_made] if just_made is not None else [])
-        _log.warning(
+        _log.info(
             "vast: workergroup %s carries this resource's marker: adopting it%s",
             kept["id"],
             f" and deleting the duplicate {', '.join(map(str, duplicates))}" if duplicates else "",

@@ -72,7 +72,7 @@ def test_no_secret_appears_in_plaintext_anywhere(
         config={"vast:apiUrl": emulator.url},
         secrets={"vast:apiKey": API_KEY, "secrets:imageLogin": REGISTRY_LOGIN},
     )
-    printed = [stack.preview().stdout, stack.up().stdout, stack.refresh().stdout]
+    printed = [stack.preview().output, stack.up().output, stack.refresh().output]
     outputs = stack.outputs()
     secrets = {
         "API key": API_KEY,
@@ -83,10 +83,10 @@ def test_no_secret_appears_in_plaintext_anywhere(
 
     state_file = local_backend.state_file("secrets", "dev").read_text()
     exported = json.dumps(stack.export())
-    printed.append(stack.run("stack", "output", "--json").stdout)
-    printed.append(stack.preview("--diff").stdout)
+    printed.append(stack.run("stack", "output", "--json").output)
+    printed.append(stack.preview("--diff").output)
     revealed = json.dumps(stack.export(show_secrets=True))
-    printed.append(stack.destroy().stdout)
+    printed.append(stack.destroy().output)
     places = {
         "state file": state_file,
         "stack export": exported,

@@ -1,4 +1,5 @@
-"""The Pulumi toolchain that `make setup` provides is complete and pinned to the Python SDK."""
+"""The Pulumi toolchain that `make setup` provides is complete, and its CLI is at least as new as the
+Python SDK (the CLI speaks to older SDKs; PyPI may trail the Go module proxy)."""
 
 from __future__ import annotations
 
@@ -25,10 +26,22 @@ def test_toolchain_tool_is_installed_and_executable(tool: str) -> None:
     assert os.access(found, os.X_OK)
 
 
-def test_cli_version_matches_the_installed_python_sdk() -> None:
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``"v3.276.0"`` -> ``(3, 276, 0)``; a pre-release suffix (``-alpha...``) is ignored."""
+    return tuple(int(part) for part in version.lstrip("v").split("-", 1)[0].split("."))
+
+
+def test_cli_is_at_least_as_new_as_the_installed_python_sdk() -> None:
     pulumi = local_pulumi.find_pulumi()
     printed = subprocess.run([pulumi, "version"], capture_output=True, text=True, check=True).stdout.strip()
-    assert printed == "v" + importlib.metadata.version("pulumi")
+    cli, sdk = version_tuple(printed), version_tuple(importlib.metadata.version("pulumi"))
+    assert cli[0] == sdk[0], f"CLI {printed} and SDK {sdk} differ in major version"
+    assert cli >= sdk, f"the CLI {printed} is older than the Python SDK {sdk}"
+
+
+def test_version_tuples_compare_numerically() -> None:
+    assert version_tuple("v3.276.0") > version_tuple("3.272.0") > version_tuple("3.99.9")
+    assert version_tuple("v3.276.0-alpha.1") == (3, 276, 0)
 
 
 def test_missing_engine_fails_with_the_setup_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -145,3 +145,14 @@ def measure_startup_seconds() -> float:
 if __name__ == "__main__":
     figures = sorted(measure_startup_seconds() for _ in range(5))
     print("startup seconds (5 runs):", ", ".join(f"{f:.2f}" for f in figures), f"median {figures[2]:.2f}")
+
+
+def test_every_option_is_explained_and_the_help_ends_with_an_example() -> None:
+    from vast_pulumi.emulator.__main__ import parser
+
+    cli = parser()
+    unexplained = [action.option_strings for action in cli._actions if not action.help]
+    assert unexplained == []
+    text = cli.format_help()
+    assert "example:\n  vast-emulator --port 8080 --api-key k1" in text
+    assert "--rate-limit-scale" in text and "/_emulator/" in text

@@ -1,10 +1,8 @@
 """Unit tests call the providers' methods directly, as the dynamic-provider server would, against the
-emulator. Client pacing is off here unless a test turns it on: the emulator does not rate-limit by
-default and the suite must stay fast."""
+emulator."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,8 +11,6 @@ from pulumi.dynamic import Config, ConfigureRequest
 
 from vast_pulumi._dynamic import VastProvider
 from vast_pulumi.emulator import Emulator
-
-os.environ["VAST_PULUMI_PACING_SCALE"] = "0"
 
 P = TypeVar("P", bound=VastProvider[Any])
 
@@ -31,6 +27,16 @@ def api_calls(emulator: Emulator, since: int = 0) -> list[tuple[str, str]]:
         (entry["method"], entry["route"] or entry["path"])
         for entry in emulator.request_log()[since:]
         if str(entry["path"]).startswith("/api/")
+    ]
+
+
+def faulted_calls(emulator: Emulator) -> list[tuple[str, str | None, str]]:
+    """(method, route, fault) of every request the emulator answered with an injected fault: what a
+    fault test asserts, so that it proves its fault hit the call it is about."""
+    return [
+        (entry["method"], entry["route"], entry["fault"])
+        for entry in emulator.request_log()
+        if entry["fault"]
     ]
 
 
@@ -53,9 +59,9 @@ def connect(emulator: Emulator) -> Callable[[P], P]:
 def _no_ambient_credentials(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """Keep the developer's real key (env or key file) out of every test."""
-    monkeypatch.delenv("VAST_API_KEY", raising=False)
-    monkeypatch.delenv("VAST_URL", raising=False)
+    """Keep the developer's real key (env or key file) and client settings out of every test."""
+    for name in ("VAST_API_KEY", "VAST_URL", "VASTAI_API_KEY", "VASTAI_API_URL", "VAST_PULUMI_PACING_SCALE"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -13,6 +12,7 @@ from typing import Any, ClassVar
 import pytest
 
 from tests.unit.conftest import api_calls, seed_for
+from vast_pulumi import client as client_module
 from vast_pulumi.client import RetryPolicy, VastClient
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError
@@ -26,6 +26,36 @@ def client_for(emulator: Emulator, **options: Any) -> VastClient:
     options.setdefault("retry", FAST_RETRIES)
     options.setdefault("pacing_scale", 0.0)
     return VastClient(ProviderSettings(emulator.api_keys[0], emulator.url), **options)
+
+
+class FakeTime:
+    """Stands in for the client module's ``time``: the client's waits move this clock, and the test
+    reads them instead of measuring the wall clock."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    fake = FakeTime()
+    monkeypatch.setattr(client_module, "time", fake)
+    return fake
+
+
+class FixedDelay(RetryPolicy):
+    """Backoff without jitter, so the attempts a time bound allows are known."""
+
+    def delay(self, attempt: int) -> float:
+        return self.base_delay
 
 
 @pytest.fixture
@@ -90,16 +120,14 @@ def test_retries_stop_after_the_attempt_limit(faulty: Callable[..., Emulator]) -
     assert len(api_calls(emulator)) == 3
 
 
-def test_retries_stop_at_the_time_bound(faulty: Callable[..., Emulator]) -> None:
+def test_retries_stop_at_the_time_bound(faulty: Callable[..., Emulator], fake_time: FakeTime) -> None:
     emulator = faulty("500", [True] * 3, probability=1.0)
-    client = client_for(
-        emulator, retry=RetryPolicy(max_attempts=50, base_delay=0.2, max_delay=0.2, max_total=0.5)
-    )
-    started = time.monotonic()
+    client = client_for(emulator, retry=FixedDelay(max_attempts=50, base_delay=0.2, max_total=0.5))
     with pytest.raises(VastApiError):
         client.list_endpoints()
-    assert time.monotonic() - started < 1.0
-    assert len(api_calls(emulator)) < 50
+    # Attempts at 0, 0.2 and 0.4 s; a third wait would end at 0.6 s, past the bound.
+    assert fake_time.slept == [0.2, 0.2]
+    assert len(api_calls(emulator)) == 3
 
 
 def test_a_rejected_key_is_one_clear_line(vast_emulator: Emulator) -> None:
@@ -195,15 +223,14 @@ def test_pacing_engages_at_the_first_429_and_keeps_the_route_under_its_limit(
 
 
 def test_routes_are_not_paced_before_the_server_limits_them(
-    vast_emulator_factory: Callable[..., Emulator],
+    vast_emulator_factory: Callable[..., Emulator], fake_time: FakeTime
 ) -> None:
     emulator = vast_emulator_factory()  # no rate limits
     client = client_for(emulator, pacing_scale=1.0)  # GET endptjobs would be spaced by 3 s
-    started = time.monotonic()
     for _ in range(4):
         client.list_endpoints()
-    # Paced, four calls would take at least 9 s.
-    assert time.monotonic() - started < 4.5
+    assert fake_time.slept == []  # paced, the client would have waited 3 times
+    assert api_calls(emulator) == [("GET", "/api/v0/endptjobs/")] * 4
     assert client.stats().retries == 0
 
 
@@ -295,11 +322,12 @@ def test_a_429_is_recognised_as_the_quota_by_its_code_not_by_words(
     assert len(Scripted.seen) == 2
 
 
-def test_retry_after_is_honoured_when_present(scripted: Callable[..., VastClient]) -> None:
-    client = scripted((429, {"Retry-After": "0.4"}, "slow down"), OK)
-    started = time.monotonic()
+def test_retry_after_is_honoured_when_present(
+    scripted: Callable[..., VastClient], fake_time: FakeTime
+) -> None:
+    client = scripted((429, {"Retry-After": "0.4"}, "slow down"), OK)  # backoff alone: under 0.01 s
     assert client.list_endpoints() == []
-    assert time.monotonic() - started >= 0.4
+    assert fake_time.slept == [0.4]
 
 
 def test_http_200_with_success_false_is_an_error(scripted: Callable[..., VastClient]) -> None:

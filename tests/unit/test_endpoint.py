@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, configured, seed_for
+from tests.unit.conftest import api_calls, configured, faulted_calls, seed_for
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.endpoint import EndpointProvider
 
@@ -122,10 +122,12 @@ def test_delete_is_one_call_and_a_second_delete_is_fine(
 def test_a_lost_create_reply_adopts_the_endpoint_instead_of_posting_again(
     vast_emulator_factory: Callable[..., Emulator],
 ) -> None:
-    emulator = vast_emulator_factory(seed=seed_for([True, False, False], 0.5), faults="reset-after=0.5")
+    # Requests: our POST (reply lost), then whatever the create needs.
+    emulator = vast_emulator_factory(seed=seed_for([True] + [False] * 10, 0.5), faults="reset-after=0.5")
     provider = configured(EndpointProvider(), emulator.url, emulator.api_keys[0])
     created = provider.create(checked(provider))
     emulator.set_faults(None)
+    assert faulted_calls(emulator) == [(*CREATE, "reset-after")]
     (row,) = emulator.inventory()[0]["endpoints"]
     assert created.id == str(row["id"])
     assert api_calls(emulator).count(CREATE) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import vast_pulumi
 
@@ -28,3 +29,14 @@ def test_the_provider_modules_load_no_http_stack_until_a_call() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_user_agent_carries_the_package_version() -> None:
+    from vast_pulumi import client
+
+    assert client._USER_AGENT.split("/") == ["vast-pulumi", vast_pulumi.__version__]
+
+
+def test_the_changelog_describes_this_version() -> None:
+    changelog = (Path(__file__).resolve().parents[2] / "CHANGELOG.md").read_text()
+    assert f"## [{vast_pulumi.__version__}]" in changelog

@@ -22,6 +22,21 @@ def test_environment_is_used_when_config_is_absent(tmp_path: Path) -> None:
     assert (settings.api_key, settings.api_url) == ("from-env", "https://env.example")
 
 
+def test_the_terraform_providers_names_are_read_after_ours(tmp_path: Path) -> None:
+    theirs = {"VASTAI_API_KEY": "tf-key", "VASTAI_API_URL": "https://tf.example", "HOME": str(tmp_path)}
+    settings = ProviderSettings.resolve(env=theirs)
+    assert (settings.api_key, settings.api_url) == ("tf-key", "https://tf.example")
+    ours = {**theirs, "VAST_API_KEY": "from-env", "VAST_URL": "https://env.example"}
+    settings = ProviderSettings.resolve(env=ours)
+    assert (settings.api_key, settings.api_url) == ("from-env", "https://env.example")
+
+
+def test_the_terraform_key_name_wins_over_the_cli_key_file(tmp_path: Path) -> None:
+    (tmp_path / ".vast_api_key").write_text("file-key\n")
+    settings = ProviderSettings.resolve(env={"VASTAI_API_KEY": "tf-key", "HOME": str(tmp_path)})
+    assert settings.api_key == "tf-key"
+
+
 def test_cli_key_files_in_order_then_default_url(tmp_path: Path) -> None:
     (tmp_path / ".vast_api_key").write_text("legacy-key\n")
     env = {"HOME": str(tmp_path)}

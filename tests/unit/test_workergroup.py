@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, configured, seed_for
+from tests.unit.conftest import api_calls, configured, faulted_calls, seed_for
 from vast_pulumi._launch_args import marker_of, with_marker
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.workergroup import WorkergroupProvider
@@ -116,14 +116,17 @@ def test_a_group_deleted_with_its_endpoint_reads_as_gone_and_deletes_fine(
 def test_a_lost_create_reply_finds_the_group_by_its_marker_instead_of_posting_again(
     vast_emulator_factory: Callable[..., Emulator],
 ) -> None:
-    # Requests: the endpoint's POST, then our POST (reply lost), then our list.
-    emulator = vast_emulator_factory(seed=seed_for([False, True, False], 0.5), faults="reset-after=0.5")
+    # Requests: the endpoint's POST, then our POST (reply lost), then whatever the create needs.
+    emulator = vast_emulator_factory(
+        seed=seed_for([False, True] + [False] * 10, 0.5), faults="reset-after=0.5"
+    )
     provider = configured(WorkergroupProvider(), emulator.url, emulator.api_keys[0])
     endpoint_id = provider.client.create_endpoint({"endpoint_name": "ep"})
     created = provider.create(
         checked(provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090")
     )
     emulator.set_faults(None)
+    assert faulted_calls(emulator) == [(*CREATE, "reset-after")]
     (row,) = emulator.inventory()[0]["workergroups"]
     assert created.id == str(row["id"])
     assert api_calls(emulator).count(CREATE) == 1

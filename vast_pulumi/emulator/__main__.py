@@ -12,14 +12,39 @@ from vast_pulumi.emulator.faults import FaultSpec, FaultSpecError
 from vast_pulumi.emulator.runtime import DEFAULT_API_KEY, Runtime, Settings
 from vast_pulumi.emulator.server import bind, serve_forever
 
+EPILOG = """\
+example:
+  vast-emulator --port 8080 --api-key k1 --boot-seconds 1 --faults 429=0.1
+  # vast emulator listening on http://127.0.0.1:8080
+  vastai --url http://127.0.0.1:8080 --api-key k1 search offers 'gpu_name=RTX_4090 num_gpus=1'
+  pulumi config set vast:apiUrl http://127.0.0.1:8080 && pulumi config set --secret vast:apiKey k1
+
+The control plane for tests (no key, loopback only) is under /_emulator/: the request log,
+reset, faults, holds, inventory and out-of-band changes; see vast_pulumi/emulator/README.md.
+"""
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="vast-emulator",
-        description="A local emulator of the Vast.ai console API (for tests; no money, no GPUs).",
+        description=(
+            "A local emulator of the Vast.ai console API (https://console.vast.ai) for tests:\n"
+            "endpoints, workergroups, offers, instances and templates; no money, no GPUs.\n"
+            "Prints 'vast emulator listening on URL' once it accepts connections, and serves\n"
+            "until SIGINT or SIGTERM."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    p.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default), printed at start")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, loopback only)"
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="port to listen on; 0 (the default) picks a free one, printed at start",
+    )
     p.add_argument(
         "--api-key",
         action="append",
@@ -27,23 +52,52 @@ def parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help=f"an account's API key; repeat for more accounts (default: one, key {DEFAULT_API_KEY!r})",
     )
-    p.add_argument("--state", metavar="FILE", help="load from and save every change to this JSON file")
     p.add_argument(
-        "--seed", type=int, default=0, help="seeds the offer catalogue and fault draws (default 0)"
+        "--state",
+        metavar="FILE",
+        help="load the accounts and resources from this JSON file, and save every change to it "
+        "(default: in memory only)",
     )
     p.add_argument(
-        "--boot-seconds", type=float, default=5.0, help="time from create/start to running (default 5)"
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the offer catalogue, fault draws and latency jitter: same seed, same run (default: 0)",
     )
-    p.add_argument("--latency-ms", type=float, default=0.0, help="added to every API response, ±25%% jitter")
-    p.add_argument("--rate-limits", action="store_true", help="enforce the API's per-route minimum intervals")
     p.add_argument(
-        "--rate-limit-scale", type=float, default=1.0, help="multiply every rate-limit interval (default 1)"
+        "--boot-seconds",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="time from an instance's create or start to 'running' (default: 5)",
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="added to every API response, with up to 25%% jitter either way (default: 0)",
+    )
+    p.add_argument(
+        "--rate-limits",
+        action="store_true",
+        help="answer 429 when a route is called sooner than its interval in Vast's OpenAPI spec "
+        "(1 to 5.5 s per route and account; default: off)",
+    )
+    p.add_argument(
+        "--rate-limit-scale",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="multiply every rate-limit interval, e.g. 0.1 for fast tests (default: 1)",
     )
     p.add_argument(
         "--faults",
         default="",
         metavar="SPEC",
-        help="per-request fault probabilities, e.g. '429=0.1,500=0.05,reset-before=0.02,reset-after=0.02'",
+        help="per-request fault probabilities: an HTTP status, reset-before (connection dropped, "
+        "nothing applied) or reset-after (applied, answer lost), e.g. "
+        "'429=0.1,500=0.05,reset-before=0.02,reset-after=0.02' (default: none)",
     )
     return p
 

@@ -11,6 +11,10 @@ No account key; loopback clients only. Routes:
 - ``POST /_emulator/instances/{id}/destroy``: the host destroys the instance
 - ``POST /_emulator/instances/{id}/status`` ``{"actual_status": "exited", "status_msg": "..."}``
 - ``PATCH /_emulator/{endpoints|workergroups|instances}/{id}`` ``{field: value}``: drift
+- ``PUT /_emulator/hold`` ``{"method": "GET", "route": "/api/v0/workergroups/", "stage": "before"}``:
+  park matching API requests until released (``stage`` "after": applied, answer held back);
+  ``GET /_emulator/hold`` -> ``{"holds": [{"method", "route", "stage", "parked"}]}``;
+  ``DELETE /_emulator/hold`` releases every hold
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from starlette.routing import BaseRoute
 
 from vast_pulumi.emulator.errors import ApiError
 from vast_pulumi.emulator.faults import FaultSpec, FaultSpecError
+from vast_pulumi.emulator.holds import BEFORE, HoldSpecError
 from vast_pulumi.emulator.models import JsonDict
 from vast_pulumi.emulator.routing import Endpoint, json_body, method_routes
 from vast_pulumi.emulator.runtime import Runtime
@@ -91,6 +96,20 @@ async def drift(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
     return {"success": True, "row": row}
 
 
+async def hold(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    if request.method == "PUT":
+        method, route, stage = body.get("method"), body.get("route"), body.get("stage", BEFORE)
+        if not isinstance(method, str) or not isinstance(route, str) or not isinstance(stage, str):
+            raise ApiError(400, "invalid_args", "Invalid args: method, route and stage are strings")
+        try:
+            runtime.holds.add(method, route, stage)
+        except HoldSpecError as error:
+            raise ApiError(400, "invalid_args", f"Invalid args: {error}") from None
+    elif request.method == "DELETE":
+        runtime.holds.release()
+    return {"holds": runtime.holds.listing()}
+
+
 def control_routes(runtime: Runtime) -> list[BaseRoute]:
     table: list[tuple[str, str, Handler]] = [
         ("GET", "/_emulator/requests/", requests_log),
@@ -101,5 +120,8 @@ def control_routes(runtime: Runtime) -> list[BaseRoute]:
         ("POST", "/_emulator/instances/{id:int}/destroy/", host_destroy),
         ("POST", "/_emulator/instances/{id:int}/status/", host_status),
         ("PATCH", "/_emulator/{kind}/{id:int}/", drift),
+        ("GET", "/_emulator/hold/", hold),
+        ("PUT", "/_emulator/hold/", hold),
+        ("DELETE", "/_emulator/hold/", hold),
     ]
     return method_routes((method, path, _guarded(runtime, handler)) for method, path, handler in table)

@@ -1,4 +1,4 @@
-"""The outermost ASGI layer: trailing slashes, latency, injected faults and the request log.
+"""The outermost ASGI layer: trailing slashes, latency, injected faults, holds and the request log.
 
 It wraps the Starlette app and sits directly under uvicorn, because dropping a connection needs
 uvicorn's own ``send`` (whose owner holds the socket's transport); any middleware in between would
@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from vast_pulumi.emulator.faults import RESET_AFTER, RESET_BEFORE, status_error
+from vast_pulumi.emulator.holds import AFTER, BEFORE, Hold, Holds
 from vast_pulumi.emulator.requestlog import redacted_path
 from vast_pulumi.emulator.runtime import Runtime
 
@@ -54,6 +55,9 @@ class EmulatorMiddleware:
         delay = self.runtime.latency.next_seconds() if is_api else 0.0
         if delay:
             await asyncio.sleep(delay)
+        holds = self.runtime.holds
+        if is_api and (held := holds.find(scope["method"], scope["path"], BEFORE)):
+            await holds.park(held)
         if fault == RESET_BEFORE:
             exchange.finish(None)
             await _drop_connection(send)
@@ -63,7 +67,8 @@ class EmulatorMiddleware:
             exchange.finish(error.status)
             await _send_json(send, error.status, error.body())
             return
-        recorder = _Recorder(send, exchange, swallow=fault == RESET_AFTER)
+        answer_held = holds.find(scope["method"], scope["path"], AFTER) if is_api else None
+        recorder = _Recorder(send, exchange, swallow=fault == RESET_AFTER, hold=(holds, answer_held))
         await self.app(scope, receive, recorder)
         exchange.finish(recorder.status)
         if fault == RESET_AFTER:
@@ -101,12 +106,15 @@ class _Exchange:
 
 class _Recorder:
     """Passes messages on (or swallows them, for reset-after), remembers the status, and finishes
-    the log entry just before the last body chunk goes out."""
+    the log entry just before the last body chunk goes out (which an "after" hold keeps back)."""
 
-    def __init__(self, send: Send, exchange: _Exchange, *, swallow: bool) -> None:
+    def __init__(
+        self, send: Send, exchange: _Exchange, *, swallow: bool, hold: tuple[Holds, Hold | None]
+    ) -> None:
         self._send = send
         self._exchange = exchange
         self._swallow = swallow
+        self._holds, self._hold = hold
         self.status: int | None = None
 
     async def __call__(self, message: Message) -> None:
@@ -116,6 +124,8 @@ class _Recorder:
             return
         if message["type"] == "http.response.body" and not message.get("more_body", False):
             self._exchange.finish(self.status)
+            if self._hold is not None:
+                await self._holds.park(self._hold)
         await self._send(message)
 
 

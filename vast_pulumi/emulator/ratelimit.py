@@ -15,8 +15,7 @@ from vast_pulumi.emulator.errors import ApiError
 
 # Seconds between calls, per (method, route). Copied from the 429 examples
 # ("API requests too frequent endpoint threshold=N") in Vast's OpenAPI spec,
-# vast-ai/docs api-reference/openapi.yaml (/work/shared/vast-api/openapi.yaml); routes not listed
-# there are not limited.
+# vast-ai/docs api-reference/openapi.yaml; routes not listed there are not limited.
 THRESHOLDS: dict[tuple[str, str], float] = {
     ("PUT", "/api/v0/asks/{id}"): 4.5,
     ("GET", "/api/v0/endptjobs"): 3.0,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from vast_pulumi.emulator.backend import Backend
 from vast_pulumi.emulator.faults import FaultInjector, FaultSpec
+from vast_pulumi.emulator.holds import Holds
 from vast_pulumi.emulator.persistence import StateFile
 from vast_pulumi.emulator.ratelimit import RateLimiter
 from vast_pulumi.emulator.requestlog import RequestLog
@@ -68,11 +69,14 @@ class Runtime:
         self.faults = FaultInjector(FaultSpec.parse(settings.faults), settings.seed)
         self.limiter = RateLimiter(enabled=settings.rate_limits, scale=settings.rate_limit_scale)
         self.latency = Latency(settings.latency_ms, settings.seed)
+        self.holds = Holds()
 
     def reset(self) -> None:
-        """Fresh state, empty log, rate-limit clocks cleared, fault and latency draws from the start."""
+        """Fresh state, empty log, rate-limit clocks cleared, fault and latency draws from the start,
+        holds released."""
         self.backend.reset()
         self.log.clear()
         self.limiter.reset()
         self.faults.reseed()
         self.latency.reseed()
+        self.holds.release()

@@ -136,6 +136,7 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        self.runtime.holds.release()  # a parked request would hold up the shutdown
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=10)
@@ -163,6 +164,18 @@ class Emulator:
 
     def inventory(self) -> list[dict[str, Any]]:
         return self.backend.inventory()
+
+    def hold(self, method: str, route: str, *, stage: str = "before") -> None:
+        """Park API requests to ``route`` (a template, ``/api/v0/instances/{id}/``) until
+        :meth:`release`: before they reach the API, or (``stage="after"``) once applied, with the
+        answer held back. ``holds()`` counts the requests parked so far."""
+        self.runtime.holds.add(method, route, stage)
+
+    def release(self) -> None:
+        self.runtime.holds.release()
+
+    def holds(self) -> list[dict[str, Any]]:
+        return self.runtime.holds.listing()
 
     def instance_api_key(self, instance_id: int) -> str:
         return self.backend.instance_api_key(instance_id)
