@@ -40,6 +40,12 @@ def parser() -> argparse.ArgumentParser:
         "--rate-limit-scale", type=float, default=1.0, help="multiply every rate-limit interval (default 1)"
     )
     p.add_argument(
+        "--no-workers",
+        dest="workers",
+        action="store_false",
+        help="workergroups recruit no worker instances (default: they do, as on the real service)",
+    )
+    p.add_argument(
         "--faults",
         default="",
         metavar="SPEC",
@@ -62,6 +68,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         rate_limit_scale=args.rate_limit_scale,
         faults=args.faults,
         state=args.state,
+        workers=args.workers,
     )
 
 

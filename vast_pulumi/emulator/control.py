@@ -11,6 +11,10 @@ No account key; loopback clients only. Routes:
 - ``POST /_emulator/instances/{id}/destroy``: the host destroys the instance
 - ``POST /_emulator/instances/{id}/status`` ``{"actual_status": "exited", "status_msg": "..."}``
 - ``PATCH /_emulator/{endpoints|workergroups|instances}/{id}`` ``{field: value}``: drift
+- ``PUT /_emulator/endpoints/{id}/load`` ``{"load": 3}`` -> ``{"endpoint_id", "load", "wanted_workers"}``:
+  traffic on a serverless endpoint, in workers' worth (see ``autoscaler``)
+- ``GET /_emulator/workers`` / ``PUT /_emulator/workers`` ``{"enabled": false}`` -> ``{"enabled": ...}``:
+  serverless workers on or off
 """
 
 from __future__ import annotations
@@ -91,6 +95,22 @@ async def drift(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
     return {"success": True, "row": row}
 
 
+async def endpoint_load(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    load = body.get("load")
+    if isinstance(load, bool) or not isinstance(load, int | float) or load < 0:
+        raise ApiError(400, "invalid_args", "Invalid args: load: a number >= 0 (workers' worth of traffic)")
+    return runtime.backend.set_endpoint_load(int(request.path_params["id"]), float(load))
+
+
+async def workers_switch(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    if request.method == "PUT":
+        enabled = body.get("enabled")
+        if not isinstance(enabled, bool):
+            raise ApiError(400, "invalid_args", "Invalid args: enabled: true or false")
+        runtime.backend.set_workers(enabled)
+    return {"enabled": runtime.backend.workers}
+
+
 def control_routes(runtime: Runtime) -> list[BaseRoute]:
     table: list[tuple[str, str, Handler]] = [
         ("GET", "/_emulator/requests/", requests_log),
@@ -101,5 +121,8 @@ def control_routes(runtime: Runtime) -> list[BaseRoute]:
         ("POST", "/_emulator/instances/{id:int}/destroy/", host_destroy),
         ("POST", "/_emulator/instances/{id:int}/status/", host_status),
         ("PATCH", "/_emulator/{kind}/{id:int}/", drift),
+        ("PUT", "/_emulator/endpoints/{id:int}/load/", endpoint_load),
+        ("GET", "/_emulator/workers/", workers_switch),
+        ("PUT", "/_emulator/workers/", workers_switch),
     ]
     return method_routes((method, path, _guarded(runtime, handler)) for method, path, handler in table)

@@ -33,6 +33,9 @@ class Endpoint:
     auto_delete_in_seconds: float | None = None
     auto_delete_due_24h: bool = False
     overrides: JsonDict = field(default_factory=dict)
+    # The traffic the control plane says the endpoint serves, in workers' worth (see ``autoscaler``);
+    # never part of the API's row.
+    load: float = 0.0
 
 
 @dataclass
@@ -95,6 +98,11 @@ class Instance:
     image_login: str | None = None
     status_override: JsonDict | None = None  # {"actual_status", "status_msg"} set by the host
     overrides: JsonDict = field(default_factory=dict)
+    # A serverless worker, recruited by the autoscaler: its group and endpoint while attached, both
+    # None once the group is deleted (the instance stays, detached and billing).
+    worker: bool = False
+    workergroup_id: int | None = None
+    endpoint_id: int | None = None
 
 
 @dataclass
