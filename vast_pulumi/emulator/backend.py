@@ -296,7 +296,11 @@ class Backend:
             assert isinstance(endpoint, Endpoint)
             endpoint.load = float(load)
         with self._reading():
-            return {"endpoint_id": endpoint_id, "load": endpoint.load, "wanted_workers": autoscaler.wanted(endpoint)}
+            return {
+                "endpoint_id": endpoint_id,
+                "load": endpoint.load,
+                "wanted_workers": autoscaler.wanted(endpoint),
+            }
 
     def set_workers(self, enabled: bool) -> None:
         """Turn the autoscaler on or off; workers already recruited stay (they are instances)."""
