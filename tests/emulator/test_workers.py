@@ -111,6 +111,15 @@ def test_new_workers_go_to_the_endpoints_group_with_the_fewest(api: Api, emulato
     assert len(workers_of(api, two)) == 1
 
 
+def test_a_group_moved_to_another_endpoint_takes_its_workers_along(api: Api) -> None:
+    first = api.endpoint(cold_workers=1)
+    group_id = api.workergroup(first)
+    (worker,) = workers_of(api, group_id)
+    second = api.endpoint(endpoint_name="second", cold_workers=1)
+    assert api.put(f"/api/v0/workergroups/{group_id}/", {"endpoint_id": second}).json() == {"success": True}
+    assert [(r["id"], r["endpoint_id"]) for r in workers_of(api, group_id)] == [(worker["id"], second)]
+
+
 def test_a_template_group_recruits_with_the_templates_filters_and_image(api: Api) -> None:
     template = api.post(
         "/api/v0/template/",

@@ -68,10 +68,19 @@ def reconcile(state: State, now: float) -> bool:
     """Recruit or release workers until every active endpoint has what it wants; True if any changed."""
     changed = False
     for account in state.accounts.values():
+        _follow_moved_groups(account)
         for endpoint in sorted(account.endpoints.values(), key=lambda e: e.id):
             if endpoint.endpoint_state == "active":
                 changed |= _scale(state, account, endpoint, now)
     return changed
+
+
+def _follow_moved_groups(account: Account) -> None:
+    """A group moved to another endpoint (``PUT`` with ``endpoint_id``) takes its workers along."""
+    for worker in workers(account):
+        group = account.workergroups.get(worker.workergroup_id or 0)
+        if group is not None:
+            worker.endpoint_id = group.endpoint_id
 
 
 def _scale(state: State, account: Account, endpoint: Endpoint, now: float) -> bool:
