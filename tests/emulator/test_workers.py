@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.emulator.conftest import KEY, Api, ManualClock
-from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator import Emulator, Runtime
 from vast_pulumi.emulator.__main__ import parser, settings_from
 
 
@@ -271,7 +271,7 @@ def test_the_switch_is_on_by_default_everywhere(vast_emulator: Emulator) -> None
     assert Emulator().backend.workers is True
     assert vast_emulator.backend.workers is True
     assert settings_from(parser().parse_args([])).workers is True
-    assert settings_from(parser().parse_args(["--no-workers"])).workers is False
+    assert Runtime(settings_from(parser().parse_args(["--no-workers"]))).backend.workers is False
 
 
 @pytest.mark.parametrize("enabled", ["yes", None])
