@@ -227,7 +227,7 @@ def change_bid(c: Call) -> Result:
 
 def endpoint_workers(c: Call) -> Result:
     rows = c.backend.endpoint_workers(c.account, _body_id(c))
-    if rows is None:  # the SDK's shape (vastai/serverless/client/client.py:486-495)
+    if rows is None:  # what the serverless SDK's get_endpoint_workers reads
         unknown = f"invalid api_key or endpoint {_body_id(c)} not found"
         return {"error_msg": f"authenticate_endpoint_apikey_by_id: {unknown}"}
     return rows  # a list: the SDK requires one, the CLI takes it too
@@ -235,7 +235,7 @@ def endpoint_workers(c: Call) -> Result:
 
 def workergroup_workers(c: Call) -> Result:
     rows = c.backend.workergroup_workers(c.account, _body_id(c))
-    if rows is None:  # a plain JSON string (openapi.yaml, /get_workergroup_workers)
+    if rows is None:  # a plain JSON string (OpenAPI getWorkergroupWorkers)
         return f"authenticate_workergroup_apikey: invalid api_key or workergroup {_body_id(c)} not found"
     return {"workers": [{k: w[k] for k in ("id", "status", "url", "created_at")} for w in rows]}
 

@@ -295,7 +295,6 @@ class Backend:
             endpoint = self._find_any("endpoints", endpoint_id)
             assert isinstance(endpoint, Endpoint)
             endpoint.load = float(load)
-        with self._reading():
             return {
                 "endpoint_id": endpoint_id,
                 "load": endpoint.load,
