@@ -34,19 +34,22 @@ class Cli:
             "VAST_URL": emulator.url,
             "VASTAI_NO_UPDATE_CHECK": "1",
         }
+        # The client sends the autoscaler's calls (get endpt-workers) to run.vast.ai when --url is
+        # VAST_URL (vastai/api/endpoints.py:125-135): name the same emulator differently for those.
+        self.autoscaler_url = emulator.url.replace("127.0.0.1", "localhost")
 
-    def run(self, *args: str, key: str = KEY) -> subprocess.CompletedProcess[str]:
-        argv = [VASTAI, "--url", self.url, "--api-key", key, *args]
+    def run(self, *args: str, key: str = KEY, url: str | None = None) -> subprocess.CompletedProcess[str]:
+        argv = [VASTAI, "--url", url or self.url, "--api-key", key, *args]
         return subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=120)
 
-    def ok(self, *args: str) -> str:
-        result = self.run(*args)
+    def ok(self, *args: str, url: str | None = None) -> str:
+        result = self.run(*args, url=url)
         assert result.returncode == 0, f"vastai {' '.join(args)}: {result.stdout}{result.stderr}"
         assert "Failed with error" not in result.stderr, result.stderr
         return result.stdout
 
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--raw"))
+    def json(self, *args: str, url: str | None = None) -> Any:
+        return json.loads(self.ok(*args, "--raw", url=url))
 
 
 def printed_dict(output: str) -> dict[str, Any]:
@@ -119,6 +122,9 @@ def test_official_cli_endpoint_workergroup_and_instance_lifecycle(
     assert group.search_query["verified"] == {"eq": True}
     groups = cli.json("show", "workergroups")
     assert groups == emulator.backend.list_workergroups(account)
+    # The group recruits the endpoint's cold_workers (5, the CLI's default) as billing instances.
+    workers = sorted(i.id for i in account.instances.values() if i.workergroup_id == group_id)
+    assert len(workers) == 5
 
     # Offers: search with the CLI's grammar; every offer printed is in the market and matches.
     offers = cli.json("search", "offers", "gpu_name=RTX_4090 num_gpus=1 reliability>0.95")
@@ -151,7 +157,9 @@ def test_official_cli_endpoint_workergroup_and_instance_lifecycle(
     )
     assert account.instances[instance_id].label == "contract-box"
     listed = cli.json("show", "instances")
-    assert [(r["id"], r["label"]) for r in listed] == [(instance_id, "contract-box")]
+    assert sorted((r["id"], r["label"]) for r in listed) == [(w, None) for w in workers] + [
+        (instance_id, "contract-box")
+    ]
 
     assert f"destroying instance {instance_id}." in cli.ok("destroy", "instance", str(instance_id), "-y")
     assert instance_id not in account.instances
@@ -163,8 +171,49 @@ def test_official_cli_endpoint_workergroup_and_instance_lifecycle(
     assert group_id not in account.workergroups
     deleted = printed_dict(cli.ok("delete", "endpoint", str(endpoint_id)))
     assert deleted["success"] is True
+    assert deleted["deleted_workers"] == []  # its group's workers were detached before
     assert account.endpoints == {}
     assert cli.json("show", "endpoints") == []
+    # The deleted group's workers are still the account's instances, billing: destroy them.
+    assert sorted(r["id"] for r in cli.json("show", "instances")) == workers
+    for worker in workers:
+        cli.ok("destroy", "instance", str(worker), "-y")
+    assert cli.json("show", "instances") == []
+
+
+def test_official_cli_lists_a_workergroups_workers_and_keeps_them_after_the_group_is_deleted(
+    cli: Cli, emulator: Emulator, account: Account
+) -> None:
+    endpoint_id = cli.json("create", "endpoint", "--endpoint_name", "workers-ep", "--cold_workers", "2")[
+        "result"
+    ]
+    output = cli.ok(
+        "create", "workergroup", "--endpoint_id", str(endpoint_id), "--search_params", "num_gpus=1"
+    )
+    group_id = printed_dict(output)["id"]
+
+    listed = cli.json("show", "instances")
+    workers = [r for r in listed if r.get("workergroup_id") == group_id]
+    assert len(workers) == 2
+    for row in workers:
+        assert row["endpoint_id"] == endpoint_id
+        assert row["num_gpus"] == 1 and row["dph_total"] > 0
+        assert row["id"] in account.instances
+    worker_ids = sorted(r["id"] for r in workers)
+    shown = cli.json("get", "endpt-workers", str(endpoint_id), url=cli.autoscaler_url)
+    assert sorted(w["id"] for w in shown) == worker_ids
+
+    deleted = printed_dict(cli.ok("delete", "workergroup", str(group_id)))
+    assert (deleted["success"], deleted["deleted_workers"]) == (True, [])
+    after = {r["id"]: r for r in cli.json("show", "instances")}
+    assert set(worker_ids) <= set(after)
+    for worker_id in worker_ids:
+        assert (after[worker_id]["workergroup_id"], after[worker_id]["endpoint_id"]) == (None, None)
+        assert after[worker_id]["dph_total"] > 0
+
+    cli.ok("delete", "endpoint", str(endpoint_id))
+    for worker_id in worker_ids:
+        cli.ok("destroy", "instance", str(worker_id), "-y")
 
 
 def test_official_cli_reports_a_bad_key_as_the_real_api_does(cli: Cli) -> None:

@@ -78,17 +78,21 @@ def test_endpoint_not_found_is_a_400_not_found(api: Api) -> None:
         assert "not found for user" in response.json()["msg"]
 
 
-def test_deleting_an_endpoint_deletes_its_workergroups(api: Api) -> None:
+def test_deleting_an_endpoint_deletes_its_workergroups_and_their_workers(api: Api) -> None:
     endpoint_id = api.endpoint()
     api.workergroup(endpoint_id)
     api.workergroup(endpoint_id)
+    workers = [r["id"] for r in api.get("/api/v1/instances/").json()["instances"]]
+    assert len(workers) == 5  # the endpoint's default cold_workers, over both groups
     response = api.delete(
         f"/api/v0/endptjobs/{endpoint_id}/", {"client_id": "me", "endptjob_id": endpoint_id}
     )
     body = response.json()
-    assert (body["success"], body["deleted_workers"], body["failed_workers"]) == (True, [], [])
+    assert (body["success"], body["deleted_workers"], body["failed_workers"]) == (True, workers, [])
+    assert body["msg"] == "Deleted endpoint job and 5 workers"
     assert api.get("/api/v0/workergroups/").json()["results"] == []
     assert api.get("/api/v0/endptjobs/").json()["results"] == []
+    assert api.get("/api/v1/instances/").json()["instances"] == []
 
 
 def test_workergroup_search_params_are_stored_parsed_as_sent_without_defaults(api: Api) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,13 @@ def export(resources: list[dict[str, Any]], pending: list[dict[str, Any]] | None
     stack = {"urn": urn("pulumi:pulumi:Stack", "proj-dev"), "type": "pulumi:pulumi:Stack"}
     operations = [{"resource": row, "type": "creating"} for row in pending or []]
     return {"version": 3, "deployment": {"resources": [stack, *resources], "pending_operations": operations}}
+
+
+@pytest.fixture
+def emulator(vast_emulator_factory: Callable[..., Emulator]) -> Emulator:
+    # The account below rents its "workers" by hand, each with a known marker; the emulator's own
+    # recruiting would add more. test_recruited_workers_of_an_orphan_group_are_orphans turns it on.
+    return vast_emulator_factory(seed=1, boot_seconds=0.3, workers=False)
 
 
 @pytest.fixture
@@ -240,3 +248,16 @@ def test_no_stack_named_is_refused(cli: Any, capsys: pytest.CaptureFixture[str])
     code, _ = cli()
     assert code == 2
     assert "name the stacks" in capsys.readouterr().err
+
+
+def test_recruited_workers_of_an_orphan_group_are_orphans(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = vast_emulator_factory(seed=1, boot_seconds=0.3)  # the autoscaler recruits workers
+    client = VastClient(ProviderSettings(emulator.api_keys[0], emulator.url), pacing_scale=0)
+    endpoint = client.create_endpoint({"endpoint_name": "api", "cold_workers": 2, "max_workers": 2})
+    orphan_group = group(client, endpoint, "f" * 16)
+    workers = {row["id"] for row in client.list_instances()}
+    assert len(workers) == 2  # the endpoint's cold workers, carrying the group's --env
+    found = {(o.kind, o.id) for o in find(client, [])}
+    assert found >= {("workergroup", orphan_group)} | {("instance", worker) for worker in workers}

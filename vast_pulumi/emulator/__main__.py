@@ -92,6 +92,12 @@ def parser() -> argparse.ArgumentParser:
         help="multiply every rate-limit interval, e.g. 0.1 for fast tests (default: 1)",
     )
     p.add_argument(
+        "--no-workers",
+        dest="workers",
+        action="store_false",
+        help="workergroups recruit no worker instances (default: they do, as on the real service)",
+    )
+    p.add_argument(
         "--faults",
         default="",
         metavar="SPEC",
@@ -116,6 +122,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         rate_limit_scale=args.rate_limit_scale,
         faults=args.faults,
         state=args.state,
+        workers=args.workers,
     )
 
 

@@ -27,7 +27,7 @@ from vast_pulumi.emulator.routing import Endpoint, json_body, method_routes
 from vast_pulumi.emulator.runtime import Runtime
 from vast_pulumi.emulator.schemas import parse_ids, volume_id
 
-Body = JsonDict | list[JsonDict]  # ``GET /ssh/`` answers a bare array
+Body = JsonDict | list[JsonDict] | str  # ``GET /ssh/`` answers a bare array
 Result = Body | tuple[int, Body]
 
 
@@ -224,6 +224,32 @@ def change_bid(c: Call) -> Result:
     return {"success": True}
 
 
+# Serverless workers: the autoscaler's routes (run.vast.ai; the client posts to --url when it is not
+# the console's). Unknown ids answer 200 with an error, as the sources show.
+
+
+def endpoint_workers(c: Call) -> Result:
+    rows = c.backend.endpoint_workers(c.account, _body_id(c))
+    if rows is None:  # what the serverless SDK's get_endpoint_workers reads
+        unknown = f"invalid api_key or endpoint {_body_id(c)} not found"
+        return {"error_msg": f"authenticate_endpoint_apikey_by_id: {unknown}"}
+    return rows  # a list: the SDK requires one, the CLI takes it too
+
+
+def workergroup_workers(c: Call) -> Result:
+    rows = c.backend.workergroup_workers(c.account, _body_id(c))
+    if rows is None:  # a plain JSON string (OpenAPI getWorkergroupWorkers)
+        return f"authenticate_workergroup_apikey: invalid api_key or workergroup {_body_id(c)} not found"
+    return {"workers": [{k: w[k] for k in ("id", "status", "url", "created_at")} for w in rows]}
+
+
+def _body_id(c: Call) -> int:
+    value = c.body.get("id")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, "invalid_args", "Invalid args: id: an integer is required")
+    return value
+
+
 # Templates.
 
 
@@ -410,6 +436,8 @@ ROUTES: Sequence[tuple[str, str, Handler]] = (
     ("GET", "/api/v0/volumes/", list_volumes),
     ("PUT", "/api/v0/volumes/", create_volume),
     ("DELETE", "/api/v0/volumes/", delete_volume),
+    ("POST", "/get_endpoint_workers/", endpoint_workers),
+    ("POST", "/get_workergroup_workers/", workergroup_workers),
 )
 # Public, no key needed: the CLI fetches these without credentials.
 PUBLIC_ROUTES: Sequence[tuple[str, str, Handler]] = (

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from vast_pulumi.emulator import (
+    autoscaler,
     catalogue,
     endpoints,
     envvars,
@@ -54,8 +55,11 @@ class Backend:
         clock: Clock = time.time,
         state: State | None = None,
         saver: Saver | None = None,
+        workers: bool = True,
     ) -> None:
         self.api_keys = list(dict.fromkeys(api_keys))
+        # Serverless workers (``autoscaler``): on, as the real service always recruits them.
+        self.workers = workers
         self.seed = seed
         self.boot_seconds = boot_seconds
         self.clock = clock
@@ -102,13 +106,21 @@ class Backend:
     @contextmanager
     def _reading(self) -> Iterator[None]:
         with self._lock:
+            if self._reconcile():
+                self.save()
             yield
 
     @contextmanager
     def _mutating(self) -> Iterator[None]:
         with self._lock:
+            self._reconcile()
             yield
+            self._reconcile()
             self.save()
+
+    def _reconcile(self) -> bool:
+        """The autoscaler's work up to now, done at each call (no background thread races a test)."""
+        return self.workers and autoscaler.reconcile(self.state, self.clock())
 
     def save(self) -> None:
         if self._saver is not None:
@@ -191,7 +203,9 @@ class Backend:
             volumes.mount(self.state, account, instance, mount, self.clock())
 
     def render_instance(self, instance: Instance) -> JsonDict:
-        return lifecycle.render(instance, self.clock(), self.boot_seconds)
+        row = lifecycle.render(instance, self.clock(), self.boot_seconds)
+        row.update({k: v for k, v in autoscaler.tie(instance).items() if k not in instance.overrides})
+        return row
 
     def get_instance(self, account: Account, instance_id: int) -> JsonDict | None:
         with self._reading():
@@ -241,6 +255,24 @@ class Backend:
             for instance_id in ids:
                 if instance_id in account.instances:
                     instances.destroy(account, instance_id)
+
+    # Serverless workers (the autoscaler's routes on run.vast.ai).
+
+    def endpoint_workers(self, account: Account, endpoint_id: int) -> list[JsonDict] | None:
+        """``/get_endpoint_workers/``: the endpoint's workers; None when the account has no such endpoint."""
+        with self._reading():
+            if endpoint_id not in account.endpoints:
+                return None
+            rows = [self.render_instance(i) for i in autoscaler.workers(account, endpoint_id=endpoint_id)]
+            return autoscaler.worker_rows(rows, self.boot_seconds)
+
+    def workergroup_workers(self, account: Account, group_id: int) -> list[JsonDict] | None:
+        """``/get_workergroup_workers/``: the group's workers; None when the account has no such group."""
+        with self._reading():
+            if group_id not in account.workergroups:
+                return None
+            rows = [self.render_instance(i) for i in autoscaler.workers(account, group_id=group_id)]
+            return autoscaler.worker_rows(rows, self.boot_seconds)
 
     # Templates.
 
@@ -343,6 +375,23 @@ class Backend:
         with self._mutating():
             _, instance = self._owned_instance(instance_id)
             instance.status_override = {"actual_status": actual_status, "status_msg": status_msg}
+
+    def set_endpoint_load(self, endpoint_id: int, load: float) -> JsonDict:
+        """The traffic an endpoint serves (workers' worth); its workers follow at once."""
+        with self._mutating():
+            endpoint = self._find_any("endpoints", endpoint_id)
+            assert isinstance(endpoint, Endpoint)
+            endpoint.load = float(load)
+            return {
+                "endpoint_id": endpoint_id,
+                "load": endpoint.load,
+                "wanted_workers": autoscaler.wanted(endpoint),
+            }
+
+    def set_workers(self, enabled: bool) -> None:
+        """Turn the autoscaler on or off; workers already recruited stay (they are instances)."""
+        with self._mutating():
+            self.workers = enabled
 
     def instance_row(self, instance_id: int) -> JsonDict:
         """Any account's instance, rendered (control plane and tests)."""

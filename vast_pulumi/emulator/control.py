@@ -15,6 +15,10 @@ No account key; loopback clients only. Routes:
   park matching API requests until released (``stage`` "after": applied, answer held back);
   ``GET /_emulator/hold`` -> ``{"holds": [{"method", "route", "stage", "parked"}]}``;
   ``DELETE /_emulator/hold`` releases every hold
+- ``PUT /_emulator/endpoints/{id}/load`` ``{"load": 3}`` -> ``{"endpoint_id", "load", "wanted_workers"}``:
+  traffic on a serverless endpoint, in workers' worth (see ``autoscaler``)
+- ``GET /_emulator/workers`` / ``PUT /_emulator/workers`` ``{"enabled": false}`` -> ``{"enabled": ...}``:
+  serverless workers on or off
 """
 
 from __future__ import annotations
@@ -110,6 +114,22 @@ async def hold(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
     return {"holds": runtime.holds.listing()}
 
 
+async def endpoint_load(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    load = body.get("load")
+    if isinstance(load, bool) or not isinstance(load, int | float) or load < 0:
+        raise ApiError(400, "invalid_args", "Invalid args: load: a number >= 0 (workers' worth of traffic)")
+    return runtime.backend.set_endpoint_load(int(request.path_params["id"]), float(load))
+
+
+async def workers_switch(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    if request.method == "PUT":
+        enabled = body.get("enabled")
+        if not isinstance(enabled, bool):
+            raise ApiError(400, "invalid_args", "Invalid args: enabled: true or false")
+        runtime.backend.set_workers(enabled)
+    return {"enabled": runtime.backend.workers}
+
+
 def control_routes(runtime: Runtime) -> list[BaseRoute]:
     table: list[tuple[str, str, Handler]] = [
         ("GET", "/_emulator/requests/", requests_log),
@@ -123,5 +143,8 @@ def control_routes(runtime: Runtime) -> list[BaseRoute]:
         ("GET", "/_emulator/hold/", hold),
         ("PUT", "/_emulator/hold/", hold),
         ("DELETE", "/_emulator/hold/", hold),
+        ("PUT", "/_emulator/endpoints/{id:int}/load/", endpoint_load),
+        ("GET", "/_emulator/workers/", workers_switch),
+        ("PUT", "/_emulator/workers/", workers_switch),
     ]
     return method_routes((method, path, _guarded(runtime, handler)) for method, path, handler in table)

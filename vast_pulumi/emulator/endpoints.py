@@ -6,6 +6,7 @@ import secrets
 from dataclasses import asdict
 from typing import Any
 
+from vast_pulumi.emulator import autoscaler
 from vast_pulumi.emulator.errors import ApiError
 from vast_pulumi.emulator.models import Account, Endpoint, JsonDict, State
 from vast_pulumi.emulator.schemas import EndpointBody, parse
@@ -14,6 +15,7 @@ from vast_pulumi.emulator.schemas import EndpointBody, parse
 def row(endpoint: Endpoint) -> JsonDict:
     data = asdict(endpoint)
     overrides = data.pop("overrides")
+    data.pop("load")  # the emulator's control-plane input, not an API field
     return {**data, **overrides}
 
 
@@ -54,16 +56,18 @@ def update(account: Account, endpoint_id: int, body: dict[str, Any]) -> None:
 
 
 def delete(account: Account, endpoint_id: int) -> JsonDict:
+    """The endpoint, its workergroups (OpenAPI) and the workers still attached to them."""
     find(account, endpoint_id, deleting=True)
+    deleted, failed = autoscaler.destroy_for_endpoint(account, endpoint_id)
     groups = [g for g in account.workergroups.values() if g.endpoint_id == endpoint_id]
     for group in groups:
         del account.workergroups[group.id]
     del account.endpoints[endpoint_id]
     return {
         "success": True,
-        "deleted_workers": [],
-        "failed_workers": [],
-        "msg": f"Deleted endpoint job and {len(groups)} workergroups (0 workers)",
+        "deleted_workers": deleted,
+        "failed_workers": failed,
+        "msg": f"Deleted endpoint job and {len(deleted)} workers",
     }
 
 

@@ -46,6 +46,9 @@ FILTERABLE = frozenset(
         "geolocation",
         "is_bid",
         "disk_space",
+        # A serverless worker's ties (see ``autoscaler``).
+        "workergroup_id",
+        "endpoint_id",
     }
 )
 ORDERABLE = FILTERABLE | frozenset(MACHINE_FIELDS) | {"dph_total", "num_gpus", "uptime_mins"}

@@ -33,6 +33,9 @@ class Endpoint:
     auto_delete_in_seconds: float | None = None
     auto_delete_due_24h: bool = False
     overrides: JsonDict = field(default_factory=dict)
+    # The traffic the control plane says the endpoint serves, in workers' worth (see ``autoscaler``);
+    # never part of the API's row.
+    load: float = 0.0
 
 
 @dataclass
@@ -99,6 +102,11 @@ class Instance:
     # [{"id", "mount_path", "total_space", "avail_space"}] as the row's ``volume_info`` shows them.
     ssh_keys: list[JsonDict] = field(default_factory=list)
     volume_info: list[JsonDict] = field(default_factory=list)
+    # A serverless worker, recruited by the autoscaler: its group and endpoint while attached, both
+    # None once the group is deleted (the instance stays, detached and billing).
+    worker: bool = False
+    workergroup_id: int | None = None
+    endpoint_id: int | None = None
 
 
 @dataclass

@@ -4,6 +4,9 @@
   (:data:`DEFAULT_API_KEY`), instances running 0.2 s after create.
 - ``vast_emulator_factory``: ``vast_emulator_factory(**options)`` starts one with any
   :class:`Emulator` options; every one started is stopped after the test.
+
+Both serve serverless workers as the real service does (workergroups recruit billing instances);
+``vast_emulator_factory(workers=False)`` turns them off.
 """
 
 from __future__ import annotations

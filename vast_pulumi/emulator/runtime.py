@@ -28,6 +28,7 @@ class Settings:
     rate_limit_scale: float = 1.0
     faults: str | Mapping[str, float] | None = None
     state: str | os.PathLike[str] | None = None
+    workers: bool = True  # serverless workers recruited by workergroups, as on the real service
 
 
 class Latency:
@@ -62,6 +63,7 @@ class Runtime:
             boot_seconds=settings.boot_seconds,
             state=loaded,
             saver=state_file.save if state_file is not None else None,
+            workers=settings.workers,
         )
         if state_file is not None:
             self.backend.save()  # the file exists from the start, with any new accounts

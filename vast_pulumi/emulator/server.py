@@ -92,6 +92,7 @@ class Emulator:
         rate_limit_scale: float = 1.0,
         faults: str | Mapping[str, float] | None = None,
         state: str | os.PathLike[str] | None = None,
+        workers: bool = True,
     ) -> None:
         settings = Settings(
             api_keys=list(api_keys) if api_keys else [DEFAULT_API_KEY],
@@ -102,6 +103,7 @@ class Emulator:
             rate_limit_scale=rate_limit_scale,
             faults=faults,
             state=state,
+            workers=workers,
         )
         self.runtime = Runtime(settings)
         self._host, self._port = host, port
@@ -179,6 +181,14 @@ class Emulator:
 
     def instance_api_key(self, instance_id: int) -> str:
         return self.backend.instance_api_key(instance_id)
+
+    def set_endpoint_load(self, endpoint_id: int, load: float) -> dict[str, Any]:
+        """Traffic on a serverless endpoint, in workers' worth: its workergroups recruit to match."""
+        return self.backend.set_endpoint_load(endpoint_id, load)
+
+    def set_workers(self, enabled: bool) -> None:
+        """Serverless workers on or off (on by default, as on the real service)."""
+        self.backend.set_workers(enabled)
 
 
 def _wait_until(ready: Callable[[], bool], thread: threading.Thread) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from vast_pulumi.emulator import endpoints, templates
+from vast_pulumi.emulator import autoscaler, endpoints, templates
 from vast_pulumi.emulator.errors import ApiError, invalid_args
 from vast_pulumi.emulator.models import Account, Endpoint, JsonDict, State, Workergroup
 from vast_pulumi.emulator.schemas import WorkergroupBody, parse
@@ -120,8 +120,10 @@ def update(state: State, account: Account, group_id: int, body: dict[str, Any]) 
 
 
 def delete(account: Account, group_id: int) -> JsonDict:
+    """The group only: its workers stay, detached and billing (the official client's help says so)."""
     if group_id not in account.workergroups:
         raise ApiError(404, "no_such_workergroup", "No workergroup by that id is available.", id=group_id)
+    autoscaler.detach(account, group_id)
     del account.workergroups[group_id]
     return {
         "success": True,
