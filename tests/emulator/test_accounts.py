@@ -26,7 +26,7 @@ def test_missing_or_unknown_key_is_401_invalid_user_key(emulator: Emulator, key:
 
 def test_the_legacy_api_key_query_parameter_authenticates(emulator: Emulator) -> None:
     api = Api(emulator.url, None)
-    response = api.get("/api/v0/endptjobs/", api_key=KEY)
+    response = api.get("/api/v0/workergroups/", api_key=KEY)
     assert response.json() == {"success": True, "results": []}
 
 
@@ -35,7 +35,7 @@ def test_accounts_never_see_each_others_resources(api: Api, other_api: Api) -> N
     group_id = api.workergroup(endpoint_id)
     instance_id = api.rent(label="mine")
 
-    assert other_api.get("/api/v0/endptjobs/").json()["results"] == []
+    assert other_api.get("/api/v0/endptjobs/").json()["msg"] == "No endpoints for user found"
     assert other_api.get("/api/v0/workergroups/").json()["results"] == []
     assert other_api.get("/api/v1/instances/").json()["instances"] == []
     assert other_api.get(f"/api/v0/instances/{instance_id}/").json() == {"instances": None}

@@ -211,9 +211,12 @@ def test_a_bid_at_or_above_min_bid_makes_an_interruptible_instance(api: Api) -> 
     assert row["dph_total"] < offer["dph_total"] + 0.01
 
 
-def test_destroy_then_show_is_instances_null(api: Api) -> None:
+def test_destroy_then_show_is_instances_null_once_the_destroy_has_finished(
+    api: Api, emulator: Emulator, clock: ManualClock
+) -> None:
     instance_id = api.rent()
     assert api.delete(f"/api/v0/instances/{instance_id}/", {}).json() == {"success": True}
+    clock.advance(emulator.backend.destroy_seconds)
     response = api.get(f"/api/v0/instances/{instance_id}/", owner="me")
     assert (response.status_code, response.json()) == (200, {"instances": None})
     again = api.delete(f"/api/v0/instances/{instance_id}/", {})
@@ -299,11 +302,13 @@ def test_v1_bad_column_or_token_is_400_invalid_request(api: Api, params: dict[st
     assert response.json()["error"] == "invalid_request"
 
 
-def test_bulk_stop_and_destroy(api: Api) -> None:
+def test_bulk_stop_and_destroy(api: Api, emulator: Emulator, clock: ManualClock) -> None:
     ids = [api.rent() for _ in range(3)]
     assert api.put("/api/v0/instances/", {"state": "stopped", "ids": ids}).json() == {"success": True}
     assert {api.instance(i)["intended_status"] for i in ids} == {"stopped"}  # type: ignore[index]
     assert api.delete("/api/v0/instances/", {"instance_ids": ids}).json() == {"success": True}
+    assert {api.instance(i)["next_state"] for i in ids} == {"unloaded"}  # type: ignore[index]
+    clock.advance(emulator.backend.destroy_seconds)
     assert [api.instance(i) for i in ids] == [None, None, None]
 
 

@@ -95,6 +95,10 @@ class Instance:
     image_login: str | None = None
     status_override: JsonDict | None = None  # {"actual_status", "status_msg"} set by the host
     overrides: JsonDict = field(default_factory=dict)
+    # When DELETE was accepted: the instance lingers, being destroyed, for the backend's destroy_seconds.
+    destroying_since: float | None = None
+    # Why it never starts, however often it is started (a second rent of an already rented machine).
+    unschedulable: str | None = None
 
 
 @dataclass
@@ -105,6 +109,9 @@ class Account:
     endpoints: dict[int, Endpoint] = field(default_factory=dict)
     workergroups: dict[int, Workergroup] = field(default_factory=dict)
     instances: dict[int, Instance] = field(default_factory=dict)
+    # More keys of the same account (control plane), and keys that no longer work, by digest.
+    other_key_digests: list[str] = field(default_factory=list)
+    dead_keys: dict[str, str] = field(default_factory=dict)  # digest -> "revoked" | "expired"
 
 
 @dataclass
@@ -116,6 +123,8 @@ class State:
     templates: dict[int, Template] = field(default_factory=dict)
     offers: dict[int, JsonDict] = field(default_factory=dict)  # the live catalogue, by offer id
     counters: dict[str, int] = field(default_factory=dict)
+    # Offers taken from the market, by offer id: {"offer": the offer, "holder": the instance id}.
+    rented_offers: dict[int, JsonDict] = field(default_factory=dict)
 
     def next_id(self, kind: str) -> int:
         self.counters[kind] = self.counters.get(kind, FIRST_IDS[kind] - 1) + 1
@@ -143,6 +152,7 @@ def state_from_dict(data: JsonDict) -> State:
         templates={int(k): Template(**v) for k, v in data["templates"].items()},
         offers={int(k): v for k, v in data["offers"].items()},
         counters={str(k): int(v) for k, v in data["counters"].items()},
+        rented_offers={int(k): v for k, v in data.get("rented_offers", {}).items()},
     )
 
 
@@ -154,4 +164,6 @@ def _account(raw: JsonDict) -> Account:
         endpoints={int(k): Endpoint(**v) for k, v in raw["endpoints"].items()},
         workergroups={int(k): Workergroup(**v) for k, v in raw["workergroups"].items()},
         instances={int(k): Instance(**v) for k, v in raw["instances"].items()},
+        other_key_digests=list(raw.get("other_key_digests", [])),
+        dead_keys=dict(raw.get("dead_keys", {})),
     )
