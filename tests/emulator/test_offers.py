@@ -151,3 +151,15 @@ def test_the_market_never_runs_dry_of_rtx_4090s(api: Api) -> None:
     rented = {api.rent(api.offers(**query)[0]["id"]) for _ in range(45)}
     assert len(rented) == 45
     assert len(api.offers(**{**CLI_QUERY, "limit": 1000})) == before
+
+
+def test_allocated_storage_is_priced_in_and_defaults_to_8_gb(api: Api) -> None:
+    query = {"gpu_name": {"eq": "RTX 4090"}, "order": [["id", "asc"]], "limit": 1}
+    (default,) = api.offers(**query)
+    (small,) = api.offers(**query, allocated_storage=8)
+    (large,) = api.offers(**query, allocated_storage=500)
+    assert default["dph_total"] == small["dph_total"]
+    per_gb_hour = default["storage_cost"] / 730.0
+    assert large["dph_total"] == round(default["dph_base"] + 500 * per_gb_hour, 6)
+    assert large["search"]["diskHour"] == round(500 * per_gb_hour, 6)
+    assert large["dph_total"] > small["dph_total"]

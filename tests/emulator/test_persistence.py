@@ -66,3 +66,18 @@ def test_an_account_added_later_keeps_the_others(tmp_path: Path) -> None:
             endpoint_id
         ]
         assert Api(emu.url, "b").get("/api/v0/endptjobs/").status_code == 400  # none yet
+
+
+def test_keys_and_a_destroy_under_way_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    with Emulator(api_keys=[KEY], state=state, destroy_seconds=600) as emu:
+        api = Api(emu.url, KEY)
+        instance_id = api.rent()
+        api.delete(f"/api/v0/instances/{instance_id}/", {})
+        emu.add_key("account-1", "rotated")
+        emu.revoke_key(KEY)
+    with Emulator(api_keys=[KEY], state=state, destroy_seconds=600) as emu:
+        assert Api(emu.url, KEY).get("/api/v0/workergroups/").status_code == 401
+        row = Api(emu.url, "rotated").instance(instance_id)
+        assert row is not None
+        assert row["next_state"] == "unloaded"

@@ -48,3 +48,13 @@ def test_one_offer_rented_by_many_at_once_goes_to_exactly_one(api: Api, emulator
             )
         )
     assert sorted(r.status_code for r in answers) == [200] + [404] * 7
+
+
+def test_the_fixtures_keep_the_old_answers_until_the_provider_copes(
+    vast_emulator: Emulator, vast_emulator_factory: EmulatorFactory
+) -> None:
+    assert Api(vast_emulator.url, DEFAULT_API_KEY).get("/api/v0/endptjobs/").status_code == 200
+    assert vast_emulator.backend.destroy_seconds == 0
+    real = vast_emulator_factory(api_keys=["r"], destroy_seconds=5.0, no_endpoints_error=True)
+    assert Api(real.url, "r").get("/api/v0/endptjobs/").status_code == 400
+    assert real.backend.destroy_seconds == 5.0

@@ -216,3 +216,18 @@ def test_workergroup_with_an_unknown_template_is_invalid_args(api: Api) -> None:
     response = api.post("/api/v0/workergroups/", {"endpoint_id": endpoint_id, "template_hash": "nope"})
     assert response.status_code == 400
     assert "template_hash" in response.json()["msg"]
+
+
+def test_listing_endpoints_on_an_account_without_any_is_400(api: Api) -> None:
+    response = api.get("/api/v0/endptjobs/")
+    assert (response.status_code, response.json()) == (
+        400,
+        {"success": False, "error": "invalid_args", "msg": "No endpoints for user found"},
+    )
+    api.endpoint()
+    assert len(api.get("/api/v0/endptjobs/").json()["results"]) == 1
+
+
+def test_without_no_endpoints_error_an_empty_account_lists_no_endpoints() -> None:
+    with Emulator(api_keys=["k"], no_endpoints_error=False) as emu:
+        assert Api(emu.url, "k").get("/api/v0/endptjobs/").json() == {"success": True, "results": []}
