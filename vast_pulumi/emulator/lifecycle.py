@@ -24,7 +24,7 @@ from vast_pulumi.emulator.models import Instance, JsonDict
 
 # The sources are silent on what a row shows while it is being destroyed; this is the worse case for
 # a client: it looks like a live stopped instance (label and all), only ``next_state`` "unloaded"
-# (the contract released on destroy, REFERENCE) and the message tell otherwise.
+# (the contract state of a released machine) and the message tell otherwise.
 DESTROYING_MSG = "Destroying instance."
 # How long a destroyed instance lingers by default. Destroy is asynchronous on the real service
 # (Max19970/easy-server#125: rows still answered right after an accepted destroy); how long is not
