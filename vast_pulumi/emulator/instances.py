@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, NoReturn
 
 from vast_pulumi.emulator import catalogue, lifecycle, templates
 from vast_pulumi.emulator.errors import ApiError, invalid_args
@@ -77,7 +77,7 @@ def _create(
         **config,
     )
     if request.price is not None and request.price < offer["min_bid"]:
-        return _outbid_at_birth(account, instance, offer)
+        _outbid_at_birth(account, instance, offer)
     if holder is not None:
         instance.unschedulable = DOUBLE_RENT_MSG.format(machine_id=offer["machine_id"], holder=holder.id)
     else:
@@ -86,7 +86,7 @@ def _create(
     return {"success": True, "new_contract": instance.id, "instance_api_key": instance.instance_api_key}
 
 
-def _outbid_at_birth(account: Account, instance: Instance, offer: JsonDict) -> JsonDict:
+def _outbid_at_birth(account: Account, instance: Instance, offer: JsonDict) -> NoReturn:
     """A bid below the offer's minimum: Vast still creates the interruptible instance, stopped, and
     answers an error that carries its id (dstack ``backends/vastai/api_client.py``,
     ``VastAICreateInstanceError.created_instance_id``, #4036). The status and code are the OpenAPI
