@@ -19,7 +19,9 @@ QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys=[API_KEY], boot_seconds=1, seed=11) as emu:
+    # Destroy is immediate (destroy_seconds=0) until the provider handles it (issue 11): with the
+    # real asynchronous destroy, a replace adopts the dying instance by its marker.
+    with Emulator(api_keys=[API_KEY], boot_seconds=1, seed=11, destroy_seconds=0) as emu:
         yield emu
 
 

@@ -21,6 +21,9 @@ API_KEY = "e2e-resilience-key"
 FAULTS = "429=0.1,500=0.1,503=0.05,reset-before=0.03,reset-after=0.03"
 FLEET = 10
 EMPTY: dict[str, set[int]] = {"endpoints": set(), "workergroups": set(), "instances": set()}
+# Destroy is immediate until the provider handles it (issue 11): the real one is asynchronous, so the
+# account is not empty at once after `pulumi destroy`, and a replace could adopt a dying instance.
+IMMEDIATE = 0.0
 
 
 def deploy(backend: LocalBackend, emulator: Emulator, project: Path) -> Stack:
@@ -35,7 +38,9 @@ def test_fault_matrix_up_and_destroy_leave_no_duplicates_or_orphans(
     project = write_fleet_project(tmp_path / "fleet", "fleet", FLEET)
     # No client-side pacing: every injected 429 must be met by the retry path, not avoided.
     local_backend.extra_env["VAST_PULUMI_PACING_SCALE"] = "0"
-    with Emulator(api_keys=[API_KEY], seed=seed, boot_seconds=1, latency_ms=20, faults=FAULTS) as emulator:
+    with Emulator(
+        api_keys=[API_KEY], destroy_seconds=IMMEDIATE, seed=seed, boot_seconds=1, latency_ms=20, faults=FAULTS
+    ) as emulator:
         stack = deploy(local_backend, emulator, project)
         started = time.monotonic()
         up_output = stack.up().stdout
@@ -67,7 +72,9 @@ def test_fault_matrix_up_and_destroy_leave_no_duplicates_or_orphans(
 
 def test_real_rate_limits_deploy_with_zero_failures(local_backend: LocalBackend, tmp_path: Path) -> None:
     project = write_fleet_project(tmp_path / "limited", "limited", 3)
-    with Emulator(api_keys=[API_KEY], seed=3, boot_seconds=1, rate_limits=True) as emulator:
+    with Emulator(
+        api_keys=[API_KEY], destroy_seconds=IMMEDIATE, seed=3, boot_seconds=1, rate_limits=True
+    ) as emulator:
         stack = deploy(local_backend, emulator, project)
         stack.up()
         assert live_ids(emulator, API_KEY) == managed_ids(stack)
@@ -138,7 +145,7 @@ def test_killed_up_recovers_with_cancel_and_up_leaving_nothing_orphaned(
     local_backend: LocalBackend, tmp_path: Path, rents: int
 ) -> None:
     project = write_fleet_project(tmp_path / "crash", "crash", 5)
-    with Emulator(api_keys=[API_KEY], seed=rents, boot_seconds=3) as emulator:
+    with Emulator(api_keys=[API_KEY], destroy_seconds=IMMEDIATE, seed=rents, boot_seconds=3) as emulator:
         stack = deploy(local_backend, emulator, project)
         kill_up_when(stack, emulator, rented(rents))
         recover(stack)
@@ -155,7 +162,9 @@ def test_a_workergroup_created_by_a_killed_up_is_adopted_not_duplicated(
     project = write_fleet_project(tmp_path / "crash-wg", "crash-wg", 0)
     # Latency holds the provider in the read that follows the POST, so the kill lands after the
     # API made the group and before Pulumi could record it.
-    with Emulator(api_keys=[API_KEY], seed=7, boot_seconds=3, latency_ms=400) as emulator:
+    with Emulator(
+        api_keys=[API_KEY], destroy_seconds=IMMEDIATE, seed=7, boot_seconds=3, latency_ms=400
+    ) as emulator:
         stack = deploy(local_backend, emulator, project)
         kill_up_when(stack, emulator, workergroup_created)
         (leftover,) = live_ids(emulator, API_KEY)["workergroups"]
