@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from tests.emulator.conftest import Api, ManualClock
 from vast_pulumi.emulator import Emulator
@@ -390,10 +391,26 @@ def test_a_second_rent_of_a_rented_offer_is_accepted_and_never_starts(double_ren
     assert api.instance(second)["actual_status"] == "created"  # type: ignore[index]
 
 
-def test_cancel_unavail_cancels_a_double_rent_with_410(double_renting_api: Api) -> None:
+def test_cancel_unavail_does_not_stop_a_double_rent(double_renting_api: Api) -> None:
     api = double_renting_api
     offer_id = api.offers(gpu_name={"eq": "RTX 4090"}, limit=1)[0]["id"]
     api.rent(offer_id)
+    second = api.rent(offer_id, cancel_unavail=True)
+    assert api.instance(second)["actual_status"] == "created"  # type: ignore[index]
+
+
+# Busy machines: what cancel_unavail is for.
+
+
+def busy_offer(api: Api, emulator: Emulator) -> dict[str, Any]:
+    offer: dict[str, Any] = api.offers(gpu_name={"eq": "RTX 4090"}, limit=1)[0]
+    busy = requests.post(f"{emulator.url}/_emulator/machines/{offer['machine_id']}/busy", json={}, timeout=10)
+    assert busy.json() == {"success": True}
+    return offer
+
+
+def test_cancel_unavail_cancels_a_rent_on_a_busy_machine_with_410(api: Api, emulator: Emulator) -> None:
+    offer_id = busy_offer(api, emulator)["id"]
     gone = {
         "success": False,
         "error": "no_such_ask",
@@ -403,7 +420,36 @@ def test_cancel_unavail_cancels_a_double_rent_with_410(double_renting_api: Api) 
     for body in ({"cancel_unavail": True}, {}):  # on-demand and running: cancel_unavail defaults to true
         response = api.put(f"/api/v0/asks/{offer_id}/", {"image": "x", **body})
         assert (response.status_code, response.json()) == (410, gone)
-    assert len(api.get("/api/v1/instances/").json()["instances"]) == 1
+    assert api.get("/api/v1/instances/").json()["instances"] == []
+    assert offer_id in emulator.backend.state.offers
+
+
+def test_without_cancel_unavail_a_rent_on_a_busy_machine_waits_stopped_until_it_is_free(
+    api: Api, emulator: Emulator, clock: ManualClock
+) -> None:
+    offer = busy_offer(api, emulator)
+    waiting = api.rent(offer["id"], cancel_unavail=False)
+    bid = busy_offer(api, emulator)
+    interruptible = api.rent(bid["id"], price=bid["min_bid"])  # cancel_unavail defaults to false
+    clock.advance(1)
+    for instance_id in (waiting, interruptible):
+        row = api.instance(instance_id)
+        assert row is not None
+        assert (row["actual_status"], row["intended_status"], row["status_msg"]) == (
+            "stopped",
+            "running",
+            "Waiting for the machine's GPUs to become available.",
+        )
+    emulator.set_machine_busy(offer["machine_id"], False)
+    assert status_of(api, waiting) == "loading"
+    clock.advance(1)
+    assert status_of(api, waiting) == "running"
+    assert status_of(api, interruptible) == "stopped"  # its machine is still busy
+
+
+def test_only_a_known_machine_can_be_busy(emulator: Emulator) -> None:
+    response = requests.post(f"{emulator.url}/_emulator/machines/1/busy", json={}, timeout=10)
+    assert response.status_code == 404
 
 
 def test_without_double_rent_a_rented_offer_is_no_such_ask(api: Api) -> None:

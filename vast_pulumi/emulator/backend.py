@@ -314,6 +314,11 @@ class Backend:
             account, _ = self._owned_instance(instance_id)
             del account.instances[instance_id]
 
+    def set_machine_busy(self, machine_id: int, busy: bool) -> None:
+        """The machine's GPUs are busy or free (see :func:`instances.set_machine_busy`)."""
+        with self._mutating():
+            instances.set_machine_busy(self.state, machine_id, busy, self.clock())
+
     def outbid_instance(self, instance_id: int, min_bid: float | None = None) -> None:
         """The market outbids an interruptible instance (see :func:`instances.outbid`)."""
         with self._mutating():

@@ -13,6 +13,8 @@ No account key; loopback clients only. Routes:
 - ``PATCH /_emulator/{endpoints|workergroups|instances}/{id}`` ``{field: value}``: drift
 - ``POST /_emulator/instances/{id}/outbid`` ``{"min_bid": P}`` (optional): the market outbids an
   interruptible instance, which stops
+- ``POST /_emulator/machines/{machine_id}/busy`` ``{"busy": true}``: the machine's GPUs cannot start
+  a new rent (``cancel_unavail`` rents get 410, the others wait stopped); ``false`` frees them
 - ``POST /_emulator/accounts/{label}/keys`` ``{"api_key": K}``: another key for the account
 - ``POST /_emulator/keys/revoke`` / ``POST /_emulator/keys/expire`` ``{"api_key": K}``: the key is
   deleted (401 "Invalid user key") / an expired session key (404 "Session expired...")
@@ -107,6 +109,14 @@ async def outbid(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict
     return {"success": True, "instance": runtime.backend.instance_row(instance_id)}
 
 
+async def machine_busy(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    busy = body.get("busy", True)
+    if not isinstance(busy, bool):
+        raise ApiError(400, "invalid_args", "Invalid args: busy: true or false")
+    runtime.backend.set_machine_busy(int(request.path_params["id"]), busy)
+    return {"success": True}
+
+
 def _key(body: JsonDict) -> str:
     key = body.get("api_key")
     if not isinstance(key, str) or not key:
@@ -154,6 +164,7 @@ def control_routes(runtime: Runtime) -> list[BaseRoute]:
         ("POST", "/_emulator/instances/{id:int}/status/", host_status),
         ("PATCH", "/_emulator/{kind}/{id:int}/", drift),
         ("POST", "/_emulator/instances/{id:int}/outbid/", outbid),
+        ("POST", "/_emulator/machines/{id:int}/busy/", machine_busy),
         ("POST", "/_emulator/accounts/{label}/keys/", add_key),
         ("POST", "/_emulator/keys/revoke/", revoke_key),
         ("POST", "/_emulator/keys/expire/", expire_key),

@@ -26,6 +26,13 @@ DOUBLE_RENT_MSG = (
     "Error response from daemon: failed to create task for container: OCI runtime create failed: "
     "the GPUs of machine {machine_id} are held by instance {holder}"
 )
+# A rent that waits for a busy machine's GPUs: left stopped (cancel_unavail's description, OpenAPI
+# 1692-1696: it cancels "if instance cannot start immediately"). The message is ours.
+WAITING = {
+    "actual_status": "stopped",
+    "cur_state": "stopped",
+    "status_msg": "Waiting for the machine's GPUs to become available.",
+}
 
 
 def create(
@@ -56,7 +63,8 @@ def _create(
     config = _configuration(request, template)
     offer = state.offers[offer_id] if holder is None else state.rented_offers[offer_id]["offer"]
     _check_disk(request, offer)
-    if holder is not None and _cancels_when_unavailable(request):
+    busy = holder is None and offer["machine_id"] in state.busy_machines
+    if busy and _cancels_when_unavailable(request):
         raise _no_longer_available(offer_id)
     instance = Instance(
         id=state.next_id("instance"),
@@ -79,9 +87,12 @@ def _create(
     if request.price is not None and request.price < offer["min_bid"]:
         _outbid_at_birth(account, instance, offer)
     if holder is not None:
-        instance.unschedulable = DOUBLE_RENT_MSG.format(machine_id=offer["machine_id"], holder=holder.id)
+        # The server does not know yet that the machine is taken: cancel_unavail does not apply.
+        message = DOUBLE_RENT_MSG.format(machine_id=offer["machine_id"], holder=holder.id)
+        instance.unschedulable = {"actual_status": "created", "cur_state": "running", "status_msg": message}
     else:
         catalogue.take_offer(state, offer_id, holder=instance.id)
+        instance.unschedulable = dict(WAITING) if busy else None
     account.instances[instance.id] = instance
     return {"success": True, "new_contract": instance.id, "instance_api_key": instance.instance_api_key}
 
@@ -120,7 +131,7 @@ def _cancels_when_unavailable(request: CreateInstanceBody) -> bool:
 
 
 def _no_longer_available(offer_id: int) -> ApiError:
-    """The 410 of a rent that ``cancel_unavail`` cancels because the machine cannot start it
+    """The 410 of a rent that ``cancel_unavail`` cancels because the machine's GPUs are busy
     (openapi.yaml:1862-1878)."""
     return ApiError(
         410, "no_such_ask", f"error 410/3907: no_such_ask Instance type {offer_id} is no longer available."
@@ -275,6 +286,25 @@ def outbid(instance: Instance, min_bid: float | None) -> None:
     instance.offer["min_bid"] = new_minimum
     instance.intended_status = "stopped"
     instance.status_override = None
+
+
+def set_machine_busy(state: State, machine_id: int, busy: bool, now: float) -> None:
+    """The machine's GPUs are busy (rents cannot start on it) or free again: the rents that waited
+    for them start."""
+    known = {o["machine_id"] for o in state.offers.values()} | {
+        i.offer["machine_id"] for a in state.accounts.values() for i in a.instances.values()
+    }
+    if machine_id not in known:
+        raise ApiError(404, "not_found", f"No machine {machine_id}")
+    if busy:
+        state.busy_machines = sorted({*state.busy_machines, machine_id})
+        return
+    state.busy_machines = [m for m in state.busy_machines if m != machine_id]
+    for account in state.accounts.values():
+        for instance in account.instances.values():
+            if instance.offer["machine_id"] == machine_id and instance.unschedulable == WAITING:
+                instance.unschedulable = None
+                restart(instance, now)
 
 
 def destroy(account: Account, instance_id: int, now: float, *, linger: bool) -> None:

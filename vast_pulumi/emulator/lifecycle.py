@@ -11,8 +11,9 @@ Three states no start gets an instance out of:
 - outbid: an interruptible instance whose bid is below its machine's ``min_bid`` is stopped, with
   ``intended_status``, ``cur_state`` and ``next_state`` all ``stopped`` as dstack observed it
   (dstack ``backends/vastai/compute.py``, #4037);
-- unschedulable: a second rent of an already rented machine (``--double-rent``) shows ``created``
-  with an error in ``status_msg``, the state dstack checks for a container that never started.
+- unschedulable, while its machine cannot run it: a second rent of an already rented machine
+  (``--double-rent``) shows ``created`` with an error in ``status_msg``, the state dstack checks for
+  a container that never started; a rent on a machine whose GPUs are busy waits, ``stopped``.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ def status(instance: Instance, now: float, boot_seconds: float) -> Status:
     if instance.intended_status == "stopped":
         return Status("stopped", "stopped", "Stopped.")
     if instance.unschedulable is not None:
-        return Status("created", "running", instance.unschedulable)
+        held = instance.unschedulable
+        return Status(held["actual_status"], held["cur_state"], held["status_msg"])
     elapsed = now - instance.phase_started
     if elapsed >= boot_seconds:
         return Status("running", "running", f"success, running {instance.image or 'template image'}/ssh")

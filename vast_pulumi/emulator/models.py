@@ -97,8 +97,9 @@ class Instance:
     overrides: JsonDict = field(default_factory=dict)
     # When DELETE was accepted: the instance lingers, being destroyed, for the backend's destroy_seconds.
     destroying_since: float | None = None
-    # Why it never starts, however often it is started (a second rent of an already rented machine).
-    unschedulable: str | None = None
+    # The status it shows however often it is started, while its machine cannot run it
+    # ({"actual_status", "cur_state", "status_msg"}): a double rent, or a wait for busy GPUs.
+    unschedulable: JsonDict | None = None
 
 
 @dataclass
@@ -125,6 +126,8 @@ class State:
     counters: dict[str, int] = field(default_factory=dict)
     # Offers taken from the market, by offer id: {"offer": the offer, "holder": the instance id}.
     rented_offers: dict[int, JsonDict] = field(default_factory=dict)
+    # Machines whose GPUs cannot start a new instance now (control plane), by machine id.
+    busy_machines: list[int] = field(default_factory=list)
 
     def next_id(self, kind: str) -> int:
         self.counters[kind] = self.counters.get(kind, FIRST_IDS[kind] - 1) + 1
@@ -153,6 +156,7 @@ def state_from_dict(data: JsonDict) -> State:
         offers={int(k): v for k, v in data["offers"].items()},
         counters={str(k): int(v) for k, v in data["counters"].items()},
         rented_offers={int(k): v for k, v in data.get("rented_offers", {}).items()},
+        busy_machines=[int(m) for m in data.get("busy_machines", [])],
     )
 
 

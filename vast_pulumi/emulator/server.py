@@ -197,6 +197,9 @@ class Emulator:
     def outbid(self, instance_id: int, min_bid: float | None = None) -> None:
         self.backend.outbid_instance(instance_id, min_bid)
 
+    def set_machine_busy(self, machine_id: int, busy: bool = True) -> None:
+        self.backend.set_machine_busy(machine_id, busy)
+
 
 def _wait_until(ready: Callable[[], bool], thread: threading.Thread) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
