@@ -19,9 +19,10 @@ QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    # Serverless workers off until the provider destroys workers (issue 11): the quickstart's
-    # workergroup recruits a billing worker that the stack neither records nor destroys.
-    with Emulator(api_keys=[API_KEY], boot_seconds=1, seed=11, workers=False) as emu:
+    # Until the provider handles them (issue 11): serverless workers off (the quickstart's workergroup
+    # recruits a billing worker that the stack neither records nor destroys) and an immediate destroy
+    # (with the real asynchronous one, a replace adopts the dying instance by its marker).
+    with Emulator(api_keys=[API_KEY], boot_seconds=1, seed=11, workers=False, destroy_seconds=0) as emu:
         yield emu
 
 

@@ -16,7 +16,7 @@ class VastInventory:
     url: str
     api_key: str
 
-    def _get(self, path: str, **params: Any) -> Any:
+    def _response(self, path: str, **params: Any) -> requests.Response:
         for _ in range(20):  # the emulator may enforce the real rate limits: wait them out
             response = requests.get(
                 self.url + path,
@@ -27,11 +27,20 @@ class VastInventory:
             if response.status_code != 429:
                 break
             time.sleep(1.0)
+        return response
+
+    def _get(self, path: str, **params: Any) -> Any:
+        response = self._response(path, **params)
         response.raise_for_status()
         return response.json()
 
     def endpoints(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = self._get("/api/v0/endptjobs/").get("results") or []
+        response = self._response("/api/v0/endptjobs/")
+        # The API lists an account without endpoints as 400 "No endpoints for user found".
+        if response.status_code == 400 and response.json().get("msg") == "No endpoints for user found":
+            return []
+        response.raise_for_status()
+        rows: list[dict[str, Any]] = response.json().get("results") or []
         return rows
 
     def workergroups(self) -> list[dict[str, Any]]:

@@ -52,7 +52,7 @@ def stop(process: subprocess.Popen[str], signum: int) -> int:
 def test_prints_the_listening_line_serves_and_stops_cleanly_on_a_signal(signum: int) -> None:
     with emulator_process("--port", "0", "--api-key", "cli-key", "--seed", "2") as (process, url):
         response = requests.get(
-            url + "/api/v0/endptjobs/", headers={"Authorization": "Bearer cli-key"}, timeout=10
+            url + "/api/v0/workergroups/", headers={"Authorization": "Bearer cli-key"}, timeout=10
         )
         assert response.json() == {"success": True, "results": []}
         assert stop(process, signum) == 0
@@ -64,7 +64,7 @@ def test_prints_the_listening_line_serves_and_stops_cleanly_on_a_signal(signum: 
 def test_without_api_key_one_account_uses_test_key() -> None:
     with emulator_process() as (process, url):
         ok = requests.get(
-            url + "/api/v0/endptjobs/", headers={"Authorization": "Bearer test-key"}, timeout=10
+            url + "/api/v0/workergroups/", headers={"Authorization": "Bearer test-key"}, timeout=10
         )
         assert ok.status_code == 200
         stop(process, signal.SIGTERM)
@@ -84,6 +84,12 @@ def test_help_says_what_the_default_key_is() -> None:
         "--latency-ms",
         "--rate-limits",
         "--faults",
+        "--destroy-seconds",
+        "--no-endpoints-empty",
+        "--rate-limit-style",
+        "--retry-after",
+        "--search-quota",
+        "--double-rent",
     ):
         assert option in result.stdout
 
@@ -112,6 +118,24 @@ def test_options_reach_the_emulator(tmp_path: Path) -> None:
             url + "/api/v0/endptjobs/", headers={"Authorization": "Bearer a"}, timeout=10
         ).json()
         assert [r["endpoint_name"] for r in rows["results"]] == ["cli"]
+        stop(process, signal.SIGTERM)
+
+
+def test_the_hard_edge_options_reach_the_emulator() -> None:
+    options = ["--api-key", "a", "--no-endpoints-empty", "--search-quota", "0"]
+    options += ["--rate-limits", "--rate-limit-style", "text", "--retry-after"]
+    with emulator_process(*options) as (process, url):
+        headers = {"Authorization": "Bearer a"}
+        listed = requests.get(url + "/api/v0/endptjobs/", headers=headers, timeout=10)
+        assert (listed.status_code, listed.json()) == (200, {"success": True, "results": []})
+        searched = requests.post(url + "/api/v0/bundles/", json={"limit": 1}, headers=headers, timeout=10)
+        assert (searched.status_code, searched.json()["error"]) == (429, "search_quota_exceeded")
+        too_soon = requests.get(url + "/api/v0/endptjobs/", headers=headers, timeout=10)
+        assert (too_soon.status_code, too_soon.text) == (
+            429,
+            "API requests too frequent endpoint threshold=3.0",
+        )
+        assert too_soon.headers["Retry-After"] == "3"
         stop(process, signal.SIGTERM)
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.models import Account
 
 KEY = "contract-key"
+DESTROY_SECONDS = 3.0  # long enough to see the destroy under way, short enough to wait out
 VASTAI = str(Path(sys.executable).with_name("vastai"))
 
 
@@ -61,7 +63,7 @@ def printed_dict(output: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys=[KEY], boot_seconds=0.4, seed=3) as emu:
+    with Emulator(api_keys=[KEY], boot_seconds=0.4, seed=3, destroy_seconds=DESTROY_SECONDS) as emu:
         yield emu
 
 
@@ -82,6 +84,13 @@ def wait_for_status(cli: Cli, instance_id: int, wanted: str) -> dict[str, Any]:
         if row["actual_status"] == wanted:
             return row
         assert time.monotonic() < deadline, f"instance {instance_id} never became {wanted}: {row}"
+        time.sleep(0.2)
+
+
+def wait_until_gone(cli: Cli, instance_id: int) -> None:
+    deadline = time.monotonic() + 30
+    while cli.json("show", "instance", str(instance_id)) != {"instances": None}:
+        assert time.monotonic() < deadline, f"instance {instance_id} was never destroyed"
         time.sleep(0.2)
 
 
@@ -162,8 +171,9 @@ def test_official_cli_endpoint_workergroup_and_instance_lifecycle(
     ]
 
     assert f"destroying instance {instance_id}." in cli.ok("destroy", "instance", str(instance_id), "-y")
+    assert account.instances[instance_id].destroying_since is not None  # under way, not done
+    wait_until_gone(cli, instance_id)
     assert instance_id not in account.instances
-    assert cli.json("show", "instance", str(instance_id)) == {"instances": None}
 
     # Teardown: the workergroup, then the endpoint.
     deleted = printed_dict(cli.ok("delete", "workergroup", str(group_id)))
@@ -173,11 +183,14 @@ def test_official_cli_endpoint_workergroup_and_instance_lifecycle(
     assert deleted["success"] is True
     assert deleted["deleted_workers"] == []  # its group's workers were detached before
     assert account.endpoints == {}
-    assert cli.json("show", "endpoints") == []
+    # An account without endpoints gets the API's 400, which the CLI reports.
+    assert "Failed with error 400: No endpoints for user found" in cli.run("show", "endpoints").stderr
     # The deleted group's workers are still the account's instances, billing: destroy them.
     assert sorted(r["id"] for r in cli.json("show", "instances")) == workers
     for worker in workers:
         cli.ok("destroy", "instance", str(worker), "-y")
+    for worker in workers:
+        wait_until_gone(cli, worker)
     assert cli.json("show", "instances") == []
 
 
@@ -219,6 +232,29 @@ def test_official_cli_lists_a_workergroups_workers_and_keeps_them_after_the_grou
 def test_official_cli_reports_a_bad_key_as_the_real_api_does(cli: Cli) -> None:
     result = cli.run("show", "endpoints", key="not-a-key")
     assert "Failed with error 401: Invalid user key" in result.stderr
+    # The offer search is one of the routes that answer a bad key with 404.
+    result = cli.run("search", "offers", "num_gpus=1", key="not-a-key")
+    assert "Failed with error 404: Invalid user key" in result.stderr
+
+
+def test_official_cli_reports_an_expired_session_key(cli: Cli, emulator: Emulator) -> None:
+    emulator.add_key("account-1", "contract-session-key")
+    emulator.expire_session("contract-session-key")
+    result = cli.run("show", "instances", key="contract-session-key")
+    assert "Failed with error 404: Session expired. Please log in again." in result.stderr
+
+
+def test_official_cli_prints_its_own_message_for_the_daily_search_quota(tmp_path: Path) -> None:
+    with Emulator(api_keys=[KEY], seed=3, search_quota=1) as emulator:
+        cli = Cli(emulator, tmp_path)
+        assert cli.json("search", "offers", "num_gpus=1")  # the day's one search
+        mark = len(emulator.request_log())
+        result = cli.run("search", "offers", "num_gpus=1")
+    resets = datetime.fromtimestamp((int(time.time()) // 86_400 + 1) * 86_400, UTC)
+    expected = f"Failed with error 429: Daily search quota exceeded. Resets at {resets:%Y-%m-%d %H:%M} UTC."
+    assert expected in result.stderr
+    searches = [e for e in emulator.request_log(mark) if e["route"] == "/api/v0/bundles/"]
+    assert [(e["status"], e["fault"]) for e in searches] == [(429, None)]  # the client did not retry
 
 
 def test_official_cli_create_workergroup_on_a_missing_endpoint_shows_the_api_message(cli: Cli) -> None:

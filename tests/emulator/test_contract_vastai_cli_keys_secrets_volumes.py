@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator.test_contract_vastai_cli import KEY, Cli, printed_dict
+from tests.emulator.test_contract_vastai_cli import KEY, Cli, printed_dict, wait_until_gone
 from tests.emulator.test_sshkeys import public_key
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.models import Account
@@ -19,7 +19,8 @@ from vast_pulumi.emulator.models import Account
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys=[KEY], boot_seconds=0.2, seed=3) as emu:
+    # A short asynchronous destroy: a volume is free once the instance that mounted it is gone.
+    with Emulator(api_keys=[KEY], boot_seconds=0.2, seed=3, destroy_seconds=0.5) as emu:
         yield emu
 
 
@@ -146,6 +147,7 @@ def test_official_cli_volume_search_create_show_mount_and_delete(
     assert volume_id in account.volumes
 
     cli.ok("destroy", "instance", str(instance_id), "-y")
+    wait_until_gone(cli, instance_id)
     assert cli.json("delete", "volume", str(volume_id)) == {"success": True}
     assert account.volumes == {}
     missing = cli.run("delete", "volume", str(volume_id))
@@ -162,4 +164,5 @@ def test_official_cli_create_instance_with_a_new_volume(cli: Cli, account: Accou
         {"id": volume.id, "mount_path": "/vol", "total_space": 30.0, "avail_space": 30.0}
     ]
     cli.ok("destroy", "instance", str(instance_id), "-y")
+    wait_until_gone(cli, instance_id)
     assert cli.json("delete", "volume", str(volume.id)) == {"success": True}

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.emulator.conftest import KEY, OTHER_KEY, Api
+from tests.emulator.conftest import KEY, OTHER_KEY, Api, ManualClock
 from vast_pulumi.emulator import Emulator, Runtime, Settings
 from vast_pulumi.emulator.app import build_app
 
@@ -52,16 +52,19 @@ def test_reset_clears_state_and_log(api: Api, emulator: Emulator) -> None:
     api.rent(offer_id)
     assert control(emulator, "POST", "reset").json() == {"success": True}
     assert emulator.request_log() == []
-    assert api.get("/api/v0/endptjobs/").json()["results"] == []
+    assert api.get("/api/v0/endptjobs/").json()["msg"] == "No endpoints for user found"
     assert offer_id in emulator.backend.state.offers  # the market is back to its seeded start
-    assert api.get("/api/v0/endptjobs/").status_code == 200  # keys still work
+    assert api.get("/api/v0/workergroups/").status_code == 200  # keys still work
 
 
-def test_inventory_lists_live_resources_per_account(api: Api, other_api: Api, emulator: Emulator) -> None:
+def test_inventory_lists_live_resources_per_account(
+    api: Api, other_api: Api, emulator: Emulator, clock: ManualClock
+) -> None:
     endpoint_id = api.endpoint(cold_workers=1)
     group_id = api.workergroup(endpoint_id)
     kept, gone = api.rent(), api.rent()
     api.delete(f"/api/v0/instances/{gone}/")
+    clock.advance(emulator.backend.destroy_seconds)  # the destroy has finished
     other_api.endpoint()
     accounts = control(emulator, "GET", "inventory").json()["accounts"]
     assert [a["account"] for a in accounts] == ["account-1", "account-2"]

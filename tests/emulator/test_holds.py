@@ -47,7 +47,7 @@ def test_a_held_request_waits_unapplied_until_released(
     assert emulator.inventory()[0]["endpoints"] == []  # not applied yet
     assert emulator.request_log() == []
     assert not answer.done()
-    assert api.get("/api/v0/endptjobs/").status_code == 200  # other routes are not held
+    assert api.get("/api/v0/workergroups/").status_code == 200  # other routes are not held
     emulator.release()
     assert answer.result(timeout=10).status_code == 200
     assert [row["endpoint_name"] for row in emulator.inventory()[0]["endpoints"]] == ["held"]

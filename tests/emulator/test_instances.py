@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from tests.emulator.conftest import Api, ManualClock
 from vast_pulumi.emulator import Emulator
@@ -178,6 +180,7 @@ def test_create_from_a_template(api: Api) -> None:
         ({"image": "x", "onstart": "x" * 4049}, 400, "invalid_args", "onstart"),
         ({"image": "x", "disk": 0}, 400, "invalid_args", "disk"),
         ({"image": "x", "disk": "big"}, 400, "invalid_args", "disk"),
+        ({"image": "x", "disk": 100_000}, 400, "invalid_args", "disk_space"),
         ({"image": "x", "label": "x" * 1025}, 400, "invalid_args", "label"),
         ({"image": "x", "target_state": "paused"}, 400, "invalid_args", "target_state"),
         ({"image": "x", "runtype": "telnet"}, 400, "invalid_args", "runtype"),
@@ -211,9 +214,12 @@ def test_a_bid_at_or_above_min_bid_makes_an_interruptible_instance(api: Api) -> 
     assert row["dph_total"] < offer["dph_total"] + 0.01
 
 
-def test_destroy_then_show_is_instances_null(api: Api) -> None:
+def test_destroy_then_show_is_instances_null_once_the_destroy_has_finished(
+    api: Api, emulator: Emulator, clock: ManualClock
+) -> None:
     instance_id = api.rent()
     assert api.delete(f"/api/v0/instances/{instance_id}/", {}).json() == {"success": True}
+    clock.advance(emulator.backend.destroy_seconds)
     response = api.get(f"/api/v0/instances/{instance_id}/", owner="me")
     assert (response.status_code, response.json()) == (200, {"instances": None})
     again = api.delete(f"/api/v0/instances/{instance_id}/", {})
@@ -299,11 +305,13 @@ def test_v1_bad_column_or_token_is_400_invalid_request(api: Api, params: dict[st
     assert response.json()["error"] == "invalid_request"
 
 
-def test_bulk_stop_and_destroy(api: Api) -> None:
+def test_bulk_stop_and_destroy(api: Api, emulator: Emulator, clock: ManualClock) -> None:
     ids = [api.rent() for _ in range(3)]
     assert api.put("/api/v0/instances/", {"state": "stopped", "ids": ids}).json() == {"success": True}
     assert {api.instance(i)["intended_status"] for i in ids} == {"stopped"}  # type: ignore[index]
     assert api.delete("/api/v0/instances/", {"instance_ids": ids}).json() == {"success": True}
+    assert {api.instance(i)["next_state"] for i in ids} == {"unloaded"}  # type: ignore[index]
+    clock.advance(emulator.backend.destroy_seconds)
     assert [api.instance(i) for i in ids] == [None, None, None]
 
 
@@ -319,3 +327,139 @@ def test_running_is_reached_in_real_time_after_boot_seconds(api: Api) -> None:
     started = time.monotonic()
     wait_status(api, instance_id, "running")
     assert time.monotonic() - started >= 0.2  # boot_seconds is 0.3, minus the request's own time
+
+
+# Asynchronous destroy.
+
+
+def test_a_destroyed_instance_lingers_being_destroyed_then_disappears(
+    api: Api, emulator: Emulator, clock: ManualClock
+) -> None:
+    instance_id = api.rent(label="dying")
+    clock.advance(1)
+    assert api.delete(f"/api/v0/instances/{instance_id}/", {}).json() == {"success": True}
+    row = api.instance(instance_id)
+    assert row is not None
+    assert (row["label"], row["actual_status"], row["intended_status"], row["cur_state"]) == (
+        "dying",
+        "stopped",
+        "stopped",
+        "stopped",
+    )
+    assert (row["next_state"], row["status_msg"], row["ports"]) == ("unloaded", "Destroying instance.", {})
+    assert [r["id"] for r in api.get("/api/v1/instances/").json()["instances"]] == [instance_id]
+    # A repeated DELETE is accepted; any other change finds nothing.
+    assert api.delete(f"/api/v0/instances/{instance_id}/", {}).json() == {"success": True}
+    started = api.put(f"/api/v0/instances/{instance_id}/", {"state": "running"})
+    assert (started.status_code, started.json()["error"]) == (404, "not_found")
+
+    clock.advance(emulator.backend.destroy_seconds - 0.01)
+    assert api.instance(instance_id) is not None
+    clock.advance(0.01)
+    assert api.instance(instance_id) is None
+    assert api.get("/api/v1/instances/").json()["instances"] == []
+
+
+def test_destroy_is_immediate_with_destroy_seconds_0() -> None:
+    with Emulator(api_keys=["k"], destroy_seconds=0) as emu:
+        api = Api(emu.url, "k")
+        instance_id = api.rent()
+        api.delete(f"/api/v0/instances/{instance_id}/", {})
+        assert api.instance(instance_id) is None
+
+
+# Double rents (``double_rent``).
+
+
+def test_a_second_rent_of_a_rented_offer_is_accepted_and_never_starts(double_renting_api: Api) -> None:
+    api = double_renting_api
+    offer_id = api.offers(gpu_name={"eq": "RTX 4090"}, limit=1)[0]["id"]
+    first = api.rent(offer_id)
+    second = api.rent(offer_id, cancel_unavail=False)
+    assert second != first
+    row = api.instance(second)
+    assert row is not None
+    assert row["actual_status"] == "created"
+    assert row["status_msg"] == (
+        "Error response from daemon: failed to create task for container: OCI runtime create failed: "
+        f"the GPUs of machine {row['machine_id']} are held by instance {first}"
+    )
+    assert row["machine_id"] == api.instance(first)["machine_id"]  # type: ignore[index]
+    # Starting it again does not help.
+    api.put(f"/api/v0/instances/{second}/", {"state": "stopped"})
+    api.put(f"/api/v0/instances/{second}/", {"state": "running"})
+    assert api.instance(second)["actual_status"] == "created"  # type: ignore[index]
+
+
+def test_cancel_unavail_does_not_stop_a_double_rent(double_renting_api: Api) -> None:
+    api = double_renting_api
+    offer_id = api.offers(gpu_name={"eq": "RTX 4090"}, limit=1)[0]["id"]
+    api.rent(offer_id)
+    second = api.rent(offer_id, cancel_unavail=True)
+    assert api.instance(second)["actual_status"] == "created"  # type: ignore[index]
+
+
+# Busy machines: what cancel_unavail is for.
+
+
+def busy_offer(api: Api, emulator: Emulator) -> dict[str, Any]:
+    offer: dict[str, Any] = api.offers(gpu_name={"eq": "RTX 4090"}, limit=1)[0]
+    busy = requests.post(f"{emulator.url}/_emulator/machines/{offer['machine_id']}/busy", json={}, timeout=10)
+    assert busy.json() == {"success": True}
+    return offer
+
+
+def test_cancel_unavail_cancels_a_rent_on_a_busy_machine_with_410(api: Api, emulator: Emulator) -> None:
+    offer_id = busy_offer(api, emulator)["id"]
+    gone = {
+        "success": False,
+        "error": "no_such_ask",
+        "msg": f"error 410/3907: no_such_ask Instance type {offer_id} is no longer available.",
+        "ask_id": offer_id,
+    }
+    for body in ({"cancel_unavail": True}, {}):  # on-demand and running: cancel_unavail defaults to true
+        response = api.put(f"/api/v0/asks/{offer_id}/", {"image": "x", **body})
+        assert (response.status_code, response.json()) == (410, gone)
+    assert api.get("/api/v1/instances/").json()["instances"] == []
+    assert offer_id in emulator.backend.state.offers
+
+
+def test_without_cancel_unavail_a_rent_on_a_busy_machine_waits_stopped_until_it_is_free(
+    api: Api, emulator: Emulator, clock: ManualClock
+) -> None:
+    offer = busy_offer(api, emulator)
+    waiting = api.rent(offer["id"], cancel_unavail=False)
+    bid = busy_offer(api, emulator)
+    interruptible = api.rent(bid["id"], price=bid["min_bid"])  # cancel_unavail defaults to false
+    clock.advance(1)
+    for instance_id in (waiting, interruptible):
+        row = api.instance(instance_id)
+        assert row is not None
+        assert (row["actual_status"], row["intended_status"], row["status_msg"]) == (
+            "stopped",
+            "running",
+            "Waiting for the machine's GPUs to become available.",
+        )
+    emulator.set_machine_busy(offer["machine_id"], False)
+    assert status_of(api, waiting) == "loading"
+    clock.advance(1)
+    assert status_of(api, waiting) == "running"
+    assert status_of(api, interruptible) == "stopped"  # its machine is still busy
+
+
+def test_only_a_known_machine_can_be_busy(emulator: Emulator) -> None:
+    response = requests.post(f"{emulator.url}/_emulator/machines/1/busy", json={}, timeout=10)
+    assert response.status_code == 404
+
+
+def test_without_double_rent_a_rented_offer_is_no_such_ask(api: Api) -> None:
+    offer_id = api.offers(gpu_name={"eq": "RTX 4090"}, limit=1)[0]["id"]
+    api.rent(offer_id)
+    response = api.put(f"/api/v0/asks/{offer_id}/", {"image": "x", "cancel_unavail": False})
+    assert response.status_code == 404
+
+
+@pytest.fixture
+def double_renting_api() -> Iterator[Api]:
+    with Emulator(api_keys=["k"], double_rent=True, boot_seconds=0) as emu:
+        yield Api(emu.url, "k")

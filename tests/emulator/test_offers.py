@@ -131,15 +131,15 @@ def test_unknown_search_field_is_a_400(api: Api) -> None:
     assert "flux_capacitor" in response.json()["msg"]
 
 
-def test_a_rented_offer_is_gone_no_such_ask(api: Api) -> None:
+def test_a_rented_offer_is_gone_no_such_ask_as_invalid_args(api: Api) -> None:
     offer_id = api.offers(gpu_name={"eq": "RTX 4090"}, limit=1)[0]["id"]
     api.rent(offer_id)
     again = api.put(f"/api/v0/asks/{offer_id}/", {"image": "pytorch/pytorch"})
     assert again.status_code == 404
     assert again.json() == {
         "success": False,
-        "error": "no_such_ask",
-        "msg": f"Instance type by id {offer_id} is not available.",
+        "error": "invalid_args",
+        "msg": f"error 404/3603: no_such_ask Instance type by id {offer_id} is not available.",
         "ask_id": offer_id,
     }
     assert offer_id not in [o["id"] for o in api.offers(gpu_name={"eq": "RTX 4090"})]
@@ -151,3 +151,15 @@ def test_the_market_never_runs_dry_of_rtx_4090s(api: Api) -> None:
     rented = {api.rent(api.offers(**query)[0]["id"]) for _ in range(45)}
     assert len(rented) == 45
     assert len(api.offers(**{**CLI_QUERY, "limit": 1000})) == before
+
+
+def test_allocated_storage_is_priced_in_and_defaults_to_8_gb(api: Api) -> None:
+    query = {"gpu_name": {"eq": "RTX 4090"}, "order": [["id", "asc"]], "limit": 1}
+    (default,) = api.offers(**query)
+    (small,) = api.offers(**query, allocated_storage=8)
+    (large,) = api.offers(**query, allocated_storage=500)
+    assert default["dph_total"] == small["dph_total"]
+    per_gb_hour = default["storage_cost"] / 730.0
+    assert large["dph_total"] == round(default["dph_base"] + 500 * per_gb_hour, 6)
+    assert large["search"]["diskHour"] == round(500 * per_gb_hour, 6)
+    assert large["dph_total"] > small["dph_total"]

@@ -10,7 +10,7 @@ from vast_pulumi.emulator.pytest_plugin import FAST_BOOT_SECONDS, EmulatorFactor
 
 
 def test_vast_emulator_fixture_is_running_with_the_default_key(vast_emulator: Emulator) -> None:
-    assert Api(vast_emulator.url, DEFAULT_API_KEY).get("/api/v0/endptjobs/").status_code == 200
+    assert Api(vast_emulator.url, DEFAULT_API_KEY).get("/api/v0/users/current/").status_code == 200
     assert vast_emulator.backend.boot_seconds == FAST_BOOT_SECONDS
 
 
@@ -20,8 +20,8 @@ def test_vast_emulator_factory_passes_options_and_starts_several(
     first = vast_emulator_factory(api_keys=["a"], faults="503=1")
     second = vast_emulator_factory(api_keys=["b"], seed=9)
     assert first.url != second.url
-    assert Api(first.url, "a").get("/api/v0/endptjobs/").status_code == 503
-    assert Api(second.url, "b").get("/api/v0/endptjobs/").status_code == 200
+    assert Api(first.url, "a").get("/api/v0/users/current/").status_code == 503
+    assert Api(second.url, "b").get("/api/v0/users/current/").status_code == 200
 
 
 def test_concurrent_creates_get_distinct_ids(api: Api, emulator: Emulator) -> None:
@@ -48,3 +48,13 @@ def test_one_offer_rented_by_many_at_once_goes_to_exactly_one(api: Api, emulator
             )
         )
     assert sorted(r.status_code for r in answers) == [200] + [404] * 7
+
+
+def test_the_fixtures_keep_the_old_answers_until_the_provider_copes(
+    vast_emulator: Emulator, vast_emulator_factory: EmulatorFactory
+) -> None:
+    assert Api(vast_emulator.url, DEFAULT_API_KEY).get("/api/v0/endptjobs/").status_code == 200
+    assert vast_emulator.backend.destroy_seconds == 0
+    real = vast_emulator_factory(api_keys=["r"], destroy_seconds=5.0, no_endpoints_error=True)
+    assert Api(real.url, "r").get("/api/v0/endptjobs/").status_code == 400
+    assert real.backend.destroy_seconds == 5.0

@@ -1,30 +1,76 @@
-"""``rate_limits``: per-account, per-route minimum intervals from the published thresholds."""
+"""``rate_limits``: per-account, per-route minimum intervals from the published thresholds, answered
+in each of the real API's 429 shapes, with or without ``Retry-After``."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
+import requests
 
 from tests.emulator.conftest import Api
-from vast_pulumi.emulator import ApiError, Emulator
-from vast_pulumi.emulator.ratelimit import THRESHOLDS, RateLimiter, route_key
+from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.ratelimit import THRESHOLDS, RateLimiter, Throttled, route_key
 
-SCALE = 0.05  # GET /endptjobs/ (3.0 s) becomes 150 ms
+SCALE = 0.05  # GET /workergroups/ (2.0 s) becomes 100 ms
+LIMITED = "/api/v0/workergroups/"  # GET: 2.0 s between calls
+MESSAGE = "API requests too frequent endpoint threshold=2.0"
 
 
-def test_calls_faster_than_the_threshold_get_429_without_retry_after() -> None:
-    with Emulator(api_keys=["k"], rate_limits=True) as emu:
+def too_soon(**options: Any) -> requests.Response:
+    """The answer to a second call of a limited route made at once."""
+    with Emulator(api_keys=["k"], rate_limits=True, **options) as emu:
         api = Api(emu.url, "k")
-        assert api.get("/api/v0/endptjobs/").status_code == 200
-        too_soon = api.get("/api/v0/endptjobs/")
-        assert too_soon.status_code == 429
-        assert "Retry-After" not in too_soon.headers
-        assert too_soon.json() == {
-            "success": False,
-            "error": "rate_limit_exceeded",
-            "msg": "API requests too frequent endpoint threshold=3.0",
-        }
+        assert api.get(LIMITED).status_code == 200
+        return api.get(LIMITED)
+
+
+def test_by_default_a_429_is_the_detail_shape_without_retry_after() -> None:
+    response = too_soon()
+    assert response.status_code == 429
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"detail": MESSAGE}
+    assert "Retry-After" not in response.headers
+
+
+def test_the_json_error_style() -> None:
+    response = too_soon(rate_limit_style="json")
+    assert (response.status_code, response.json()) == (
+        429,
+        {"success": False, "error": "rate_limit_exceeded", "msg": MESSAGE},
+    )
+
+
+def test_the_plain_text_style() -> None:
+    response = too_soon(rate_limit_style="text")
+    assert (response.status_code, response.text) == (429, MESSAGE)
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_retry_after_gives_the_seconds_left_rounded_up() -> None:
+    response = too_soon(retry_after=True)
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "2"
+
+
+def test_retry_after_counts_from_the_last_accepted_call() -> None:
+    now = [0.0]
+    limiter = RateLimiter(enabled=True, retry_after=True, clock=lambda: now[0])
+    limiter.check("a", "GET", LIMITED)
+    now[0] = 0.5
+    with pytest.raises(Throttled) as rejected:
+        limiter.check("a", "GET", LIMITED)
+    assert rejected.value.headers == {"Retry-After": "2"}  # 1.5 s left
+    now[0] = 1.2
+    with pytest.raises(Throttled) as rejected:
+        limiter.check("a", "GET", LIMITED)
+    assert rejected.value.headers == {"Retry-After": "1"}  # 0.8 s left
+
+
+def test_an_unknown_style_is_refused() -> None:
+    with pytest.raises(ValueError, match="teapot"):
+        RateLimiter(enabled=True, style="teapot")
 
 
 def test_calls_slower_than_the_threshold_all_succeed() -> None:
@@ -32,19 +78,19 @@ def test_calls_slower_than_the_threshold_all_succeed() -> None:
         api = Api(emu.url, "k")
         statuses = []
         for _ in range(4):
-            statuses.append(api.get("/api/v0/endptjobs/").status_code)
-            time.sleep(3.0 * SCALE + 0.05)
+            statuses.append(api.get(LIMITED).status_code)
+            time.sleep(2.0 * SCALE + 0.05)
         assert statuses == [200, 200, 200, 200]
 
 
 def test_limits_are_per_route_per_method_and_per_account() -> None:
     with Emulator(api_keys=["k", "j"], rate_limits=True, rate_limit_scale=1.0) as emu:
         api, other = Api(emu.url, "k"), Api(emu.url, "j")
-        assert api.get("/api/v0/endptjobs/").status_code == 200
+        assert api.get("/api/v0/workergroups/").status_code == 200
         assert api.post("/api/v0/endptjobs/", {"endpoint_name": "a"}).status_code == 200  # other method
-        assert api.get("/api/v0/workergroups/").status_code == 200  # other route
-        assert other.get("/api/v0/endptjobs/").status_code == 200  # other account
-        assert api.get("/api/v0/endptjobs/").status_code == 429
+        assert api.get("/api/v0/endptjobs/").status_code == 200  # other route
+        assert other.get("/api/v0/workergroups/").status_code == 200  # other account
+        assert api.get("/api/v0/workergroups/").status_code == 429
         assert api.get("/api/v0/autojobs/").status_code == 429  # same server route as workergroups
         # Routes without a published threshold are never limited.
         assert all(api.post("/api/v0/bundles/", {"limit": 1}).status_code == 200 for _ in range(5))
@@ -55,7 +101,7 @@ def test_a_rejected_call_does_not_reset_the_interval() -> None:
     limiter = RateLimiter(enabled=True, scale=1.0, clock=lambda: now[0])
     limiter.check("a", "GET", "/api/v0/endptjobs/")
     now[0] = 2.0
-    with pytest.raises(ApiError) as rejected:
+    with pytest.raises(Throttled) as rejected:
         limiter.check("a", "GET", "/api/v0/endptjobs/")
     assert rejected.value.status == 429
     now[0] = 3.0  # 3 s after the accepted call, 1 s after the rejected one
@@ -63,7 +109,7 @@ def test_a_rejected_call_does_not_reset_the_interval() -> None:
 
 
 def test_no_limits_unless_enabled(api: Api) -> None:
-    assert {api.get("/api/v0/endptjobs/").status_code for _ in range(5)} == {200}
+    assert {api.get(LIMITED).status_code for _ in range(5)} == {200}
 
 
 def test_thresholds_cover_the_routes_the_provider_uses() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulator.conftest import Api
+from tests.emulator.conftest import Api, ManualClock
 from vast_pulumi.emulator import Emulator
 
 
@@ -78,7 +78,9 @@ def test_endpoint_not_found_is_a_400_not_found(api: Api) -> None:
         assert "not found for user" in response.json()["msg"]
 
 
-def test_deleting_an_endpoint_deletes_its_workergroups_and_their_workers(api: Api) -> None:
+def test_deleting_an_endpoint_deletes_its_workergroups_and_their_workers(
+    api: Api, emulator: Emulator, clock: ManualClock
+) -> None:
     endpoint_id = api.endpoint()
     api.workergroup(endpoint_id)
     api.workergroup(endpoint_id)
@@ -91,7 +93,8 @@ def test_deleting_an_endpoint_deletes_its_workergroups_and_their_workers(api: Ap
     assert (body["success"], body["deleted_workers"], body["failed_workers"]) == (True, workers, [])
     assert body["msg"] == "Deleted endpoint job and 5 workers"
     assert api.get("/api/v0/workergroups/").json()["results"] == []
-    assert api.get("/api/v0/endptjobs/").json()["results"] == []
+    assert api.get("/api/v0/endptjobs/").json()["msg"] == "No endpoints for user found"
+    clock.advance(emulator.backend.destroy_seconds)  # the workers' destroys have finished
     assert api.get("/api/v1/instances/").json()["instances"] == []
 
 
@@ -218,3 +221,18 @@ def test_workergroup_with_an_unknown_template_is_invalid_args(api: Api) -> None:
     response = api.post("/api/v0/workergroups/", {"endpoint_id": endpoint_id, "template_hash": "nope"})
     assert response.status_code == 400
     assert "template_hash" in response.json()["msg"]
+
+
+def test_listing_endpoints_on_an_account_without_any_is_400(api: Api) -> None:
+    response = api.get("/api/v0/endptjobs/")
+    assert (response.status_code, response.json()) == (
+        400,
+        {"success": False, "error": "invalid_args", "msg": "No endpoints for user found"},
+    )
+    api.endpoint()
+    assert len(api.get("/api/v0/endptjobs/").json()["results"]) == 1
+
+
+def test_without_no_endpoints_error_an_empty_account_lists_no_endpoints() -> None:
+    with Emulator(api_keys=["k"], no_endpoints_error=False) as emu:
+        assert Api(emu.url, "k").get("/api/v0/endptjobs/").json() == {"success": True, "results": []}

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.conftest import Api
+from tests.emulator.conftest import Api, ManualClock
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.backend import Backend
 
@@ -173,7 +173,9 @@ def test_an_instance_create_can_make_a_new_volume_and_mount_it(api: Api) -> None
     ]
 
 
-def test_an_instance_create_can_link_an_existing_volume_which_then_cannot_be_deleted(api: Api) -> None:
+def test_an_instance_create_can_link_an_existing_volume_which_then_cannot_be_deleted(
+    api: Api, emulator: Emulator, clock: ManualClock
+) -> None:
     volume_id = rent_volume(api, volume_offers(api, limit=1)[0]["id"], size=25)
     instance_id = api.rent(volume_info={"create_new": False, "volume_id": volume_id, "mount_path": "/mnt/v"})
     row = api.instance(instance_id)
@@ -183,6 +185,9 @@ def test_an_instance_create_can_link_an_existing_volume_which_then_cannot_be_del
     assert (in_use.status_code, in_use.json()["error"]) == (400, "invalid_args")
     assert str(instance_id) in in_use.json()["msg"]
     assert api.delete(f"/api/v0/instances/{instance_id}/").status_code == 200
+    # A destroy is asynchronous: the volume stays mounted until the instance is really gone.
+    assert api.call("DELETE", "/api/v0/volumes/", id=str(volume_id)).status_code == 400
+    clock.advance(emulator.backend.destroy_seconds)
     assert api.call("DELETE", "/api/v0/volumes/", id=str(volume_id)).status_code == 200
 
 

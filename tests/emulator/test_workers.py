@@ -53,7 +53,7 @@ def test_the_workergroups_own_cold_workers_is_ignored(api: Api) -> None:
 
 
 def test_load_recruits_more_workers_up_to_max_workers_and_releases_the_newest(
-    api: Api, emulator: Emulator
+    api: Api, emulator: Emulator, clock: ManualClock
 ) -> None:
     endpoint_id = api.endpoint(cold_workers=1, max_workers=4, target_util=0.9)
     group_id = api.workergroup(endpoint_id)
@@ -67,6 +67,7 @@ def test_load_recruits_more_workers_up_to_max_workers_and_releases_the_newest(
     assert len(workers_of(api, group_id)) == 4
 
     emulator.set_endpoint_load(endpoint_id, 0)
+    clock.advance(emulator.backend.destroy_seconds)  # the released workers' destroys have finished
     assert [r["id"] for r in workers_of(api, group_id)] == [first]
 
 
@@ -147,11 +148,12 @@ def test_a_group_whose_query_matches_nothing_recruits_nothing(api: Api) -> None:
     assert instances(api) == []
 
 
-def test_a_destroyed_worker_is_replaced(api: Api) -> None:
+def test_a_destroyed_worker_is_replaced(api: Api, emulator: Emulator, clock: ManualClock) -> None:
     endpoint_id = api.endpoint(cold_workers=1)
     group_id = api.workergroup(endpoint_id)
     (old,) = workers_of(api, group_id)
     assert api.delete(f"/api/v0/instances/{old['id']}/").json() == {"success": True}
+    clock.advance(emulator.backend.destroy_seconds)
     (new,) = workers_of(api, group_id)
     assert new["id"] != old["id"]
 
@@ -206,7 +208,9 @@ def test_deleting_a_workergroup_leaves_its_workers_listed_and_billing(api: Api, 
     assert sorted(r["id"] for r in instances(api)) == ids
 
 
-def test_an_endpoint_delete_answers_deleted_and_failed_workers(api: Api, emulator: Emulator) -> None:
+def test_an_endpoint_delete_answers_deleted_and_failed_workers(
+    api: Api, emulator: Emulator, clock: ManualClock
+) -> None:
     endpoint_id = api.endpoint(cold_workers=2)
     group_id = api.workergroup(endpoint_id)
     reachable, unreachable = sorted(r["id"] for r in workers_of(api, group_id))
@@ -220,6 +224,7 @@ def test_an_endpoint_delete_answers_deleted_and_failed_workers(api: Api, emulato
         "failed_workers": [unreachable],
         "msg": "Deleted endpoint job and 1 workers",
     }
+    clock.advance(emulator.backend.destroy_seconds)
     (left,) = instances(api)
     assert (left["id"], left["workergroup_id"], left["endpoint_id"]) == (unreachable, None, None)
     assert api.instance(reachable) is None

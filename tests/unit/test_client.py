@@ -152,7 +152,8 @@ def test_an_error_names_method_path_status_code_and_message(vast_emulator: Emula
     with pytest.raises(VastApiError) as caught:
         client_for(vast_emulator).create_instance(123, {"image": "x"})
     assert str(caught.value) == (
-        "Vast API PUT /api/v0/asks/123/ failed: 404 no_such_ask: Instance type by id 123 is not available."
+        "Vast API PUT /api/v0/asks/123/ failed: 404 invalid_args: "
+        "error 404/3603: no_such_ask Instance type by id 123 is not available."
     )
     assert caught.value.is_not_found
 

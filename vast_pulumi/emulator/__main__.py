@@ -8,7 +8,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from vast_pulumi.emulator import lifecycle
 from vast_pulumi.emulator.faults import FaultSpec, FaultSpecError
+from vast_pulumi.emulator.ratelimit import DEFAULT_STYLE, STYLES
 from vast_pulumi.emulator.runtime import DEFAULT_API_KEY, Runtime, Settings
 from vast_pulumi.emulator.server import bind, serve_forever
 
@@ -105,6 +107,40 @@ def parser() -> argparse.ArgumentParser:
         "nothing applied) or reset-after (applied, answer lost), e.g. "
         "'429=0.1,500=0.05,reset-before=0.02,reset-after=0.02' (default: none)",
     )
+    edges = p.add_argument_group("the real API's hard edges (see the README's fidelity table)")
+    edges.add_argument(
+        "--destroy-seconds",
+        type=float,
+        default=lifecycle.DESTROY_SECONDS,
+        help="how long a destroyed instance stays listed, being destroyed "
+        f"(default {lifecycle.DESTROY_SECONDS:g}; 0: gone at once)",
+    )
+    edges.add_argument(
+        "--no-endpoints-empty",
+        dest="no_endpoints_error",
+        action="store_false",
+        help="list an account without endpoints as [] instead of the real 400 'No endpoints for user found'",
+    )
+    edges.add_argument(
+        "--rate-limit-style",
+        choices=STYLES,
+        default=DEFAULT_STYLE,
+        help=f"the 429 body: {{'detail': ...}}, the JSON error, or plain text (default {DEFAULT_STYLE})",
+    )
+    edges.add_argument(
+        "--retry-after", action="store_true", help="send Retry-After (seconds to wait) with every 429"
+    )
+    edges.add_argument(
+        "--search-quota",
+        type=int,
+        metavar="N",
+        help="offer searches per account per UTC day, then 429 search_quota_exceeded (default: no quota)",
+    )
+    edges.add_argument(
+        "--double-rent",
+        action="store_true",
+        help="accept a second rent of an already rented offer; that instance never starts",
+    )
     return p
 
 
@@ -123,6 +159,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
         faults=args.faults,
         state=args.state,
         workers=args.workers,
+        destroy_seconds=args.destroy_seconds,
+        no_endpoints_error=args.no_endpoints_error,
+        rate_limit_style=args.rate_limit_style,
+        retry_after=args.retry_after,
+        search_quota=args.search_quota,
+        double_rent=args.double_rent,
     )
 
 

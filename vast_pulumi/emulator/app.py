@@ -1,8 +1,9 @@
 """The HTTP layer: Vast's console API routes, each a thin translation to one backend call.
 
 A route's handler gets a :class:`Call` (the authenticated account, the JSON body, path and query
-parameters) and returns the response body, or ``(status, body)``. Authentication, the rate limit,
-body parsing and turning :class:`ApiError` into the API's JSON error happen once, in :func:`api`.
+parameters) and returns the response body, or ``(status, body)``. Authentication (answered per route,
+see ``auth``), the rate limit, the search quota, body parsing and turning :class:`ApiError` into the
+API's JSON error happen once, in :func:`api`.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
+from vast_pulumi.emulator import auth
 from vast_pulumi.emulator.backend import Backend
 from vast_pulumi.emulator.control import control_routes
 from vast_pulumi.emulator.errors import ApiError
 from vast_pulumi.emulator.middleware import ACCOUNT_KEY, ROUTE_KEY, EmulatorMiddleware
 from vast_pulumi.emulator.models import Account, JsonDict
+from vast_pulumi.emulator.ratelimit import Throttled
 from vast_pulumi.emulator.routing import Endpoint, json_body, method_routes
 from vast_pulumi.emulator.runtime import Runtime
 from vast_pulumi.emulator.schemas import parse_ids, volume_id
@@ -77,8 +80,10 @@ def api(runtime: Runtime, handler: Handler, *, authenticated: bool = True) -> En
                 path={k: str(v) for k, v in request.path_params.items()},
             )
             result = handler(call)
+        except Throttled as throttled:
+            return Response(throttled.body, 429, throttled.headers, throttled.media_type)
         except ApiError as error:
-            return JSONResponse(error.body(), status_code=error.status)
+            return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
         status, body = result if isinstance(result, tuple) else (200, result)
         return JSONResponse(body, status_code=status)
 
@@ -86,9 +91,13 @@ def api(runtime: Runtime, handler: Handler, *, authenticated: bool = True) -> En
 
 
 def _account(runtime: Runtime, request: Request, template: str) -> Account:
-    account = runtime.backend.authenticate(api_key_of(request))
+    try:
+        account = runtime.backend.authenticate(api_key_of(request))
+    except auth.KeyRejected as rejected:
+        raise auth.answer(rejected, request.method, template) from None
     request.scope[ACCOUNT_KEY] = account.label
     runtime.limiter.check(account.label, request.method, template)
+    runtime.search_quota.charge(account.label, request.method, template)
     return account
 
 
@@ -96,7 +105,11 @@ def _account(runtime: Runtime, request: Request, template: str) -> Account:
 
 
 def list_endpoints(c: Call) -> Result:
-    return {"success": True, "results": c.backend.list_endpoints(c.account)}
+    rows = c.backend.list_endpoints(c.account)
+    if not rows and c.backend.no_endpoints_error:
+        # An account without endpoints gets a 400, not an empty list (openapi.yaml:1244-1259).
+        raise ApiError(400, "invalid_args", "No endpoints for user found")
+    return {"success": True, "results": rows}
 
 
 def create_endpoint(c: Call) -> Result:

@@ -59,19 +59,20 @@ def workers(
         i
         for i in sorted(account.instances.values(), key=lambda i: i.id)
         if i.worker
+        and i.destroying_since is None  # a worker being destroyed no longer counts
         and (endpoint_id is None or i.endpoint_id == endpoint_id)
         and (group_id is None or i.workergroup_id == group_id)
     ]
 
 
-def reconcile(state: State, now: float) -> bool:
+def reconcile(state: State, now: float, *, linger: bool) -> bool:
     """Recruit or release workers until every active endpoint has what it wants; True if any changed."""
     changed = False
     for account in state.accounts.values():
         _follow_moved_groups(account)
         for endpoint in sorted(account.endpoints.values(), key=lambda e: e.id):
             if endpoint.endpoint_state == "active":
-                changed |= _scale(state, account, endpoint, now)
+                changed |= _scale(state, account, endpoint, now, linger=linger)
     return changed
 
 
@@ -83,7 +84,7 @@ def _follow_moved_groups(account: Account) -> None:
             worker.endpoint_id = group.endpoint_id
 
 
-def _scale(state: State, account: Account, endpoint: Endpoint, now: float) -> bool:
+def _scale(state: State, account: Account, endpoint: Endpoint, now: float, *, linger: bool) -> bool:
     groups = sorted(
         (g for g in account.workergroups.values() if g.endpoint_id == endpoint.id), key=lambda g: g.id
     )
@@ -101,7 +102,7 @@ def _scale(state: State, account: Account, endpoint: Endpoint, now: float) -> bo
         changed = True
     while sum(count.values()) > target:
         group_id = max(count, key=lambda gid: (count[gid], gid))
-        instances.destroy(account, workers(account, group_id=group_id)[-1].id)
+        instances.destroy(account, workers(account, group_id=group_id)[-1].id, now, linger=linger)
         count[group_id] -= 1
         changed = True
     return changed
@@ -173,7 +174,9 @@ def detach(account: Account, group_id: int) -> None:
         worker.workergroup_id = worker.endpoint_id = None
 
 
-def destroy_for_endpoint(account: Account, endpoint_id: int) -> tuple[list[int], list[int]]:
+def destroy_for_endpoint(
+    account: Account, endpoint_id: int, now: float, *, linger: bool
+) -> tuple[list[int], list[int]]:
     """An endpoint delete destroys the workers still attached to its groups: ``(deleted, failed)``.
 
     A worker on an unreachable host fails and stays (detached, billing); workers of groups deleted
@@ -186,7 +189,7 @@ def destroy_for_endpoint(account: Account, endpoint_id: int) -> tuple[list[int],
             worker.workergroup_id = worker.endpoint_id = None
             failed.append(worker.id)
         else:
-            instances.destroy(account, worker.id)
+            instances.destroy(account, worker.id, now, linger=linger)
             deleted.append(worker.id)
     return deleted, failed
 

@@ -30,13 +30,13 @@ from vast_pulumi.emulator import (
     volumes,
     workergroups,
 )
-from vast_pulumi.emulator.errors import ApiError
+from vast_pulumi.emulator.auth import EXPIRED, REVOKED, KeyRejected
+from vast_pulumi.emulator.errors import ApiError, invalid_args
 from vast_pulumi.emulator.models import Account, Endpoint, Instance, JsonDict, State, Workergroup
 from vast_pulumi.emulator.schemas import VolumeInfoBody
 
 Clock = Callable[[], float]
 Saver = Callable[[JsonDict], None]
-AUTH_ERROR = ApiError(401, "auth_error", "Invalid user key")
 
 
 def key_digest(api_key: str) -> str:
@@ -52,6 +52,9 @@ class Backend:
         *,
         seed: int = 0,
         boot_seconds: float = 5.0,
+        destroy_seconds: float = lifecycle.DESTROY_SECONDS,
+        double_rent: bool = False,
+        no_endpoints_error: bool = True,
         clock: Clock = time.time,
         state: State | None = None,
         saver: Saver | None = None,
@@ -62,6 +65,12 @@ class Backend:
         self.workers = workers
         self.seed = seed
         self.boot_seconds = boot_seconds
+        # How long a destroyed instance lingers (0: gone at once); see lifecycle.
+        self.destroy_seconds = destroy_seconds
+        # Whether a rent of an offer whose machine is already rented is accepted (and never starts).
+        self.double_rent = double_rent
+        # Whether listing endpoints on an account with none answers 400 (the HTTP layer asks).
+        self.no_endpoints_error = no_endpoints_error
         self.clock = clock
         self._saver = saver
         self._lock = threading.RLock()
@@ -89,38 +98,101 @@ class Backend:
                 known.add(digest)
 
     def authenticate(self, api_key: str | None) -> Account:
+        """The key's account; :class:`KeyRejected` for a missing, unknown, revoked or expired key."""
         if not api_key:
-            raise AUTH_ERROR
+            raise KeyRejected()
         digest = key_digest(api_key)
         with self._lock:
             for account in self.state.accounts.values():
-                if account.key_digest == digest and api_key in self.api_keys:
+                if digest in account.dead_keys:
+                    raise KeyRejected(expired=account.dead_keys[digest] == EXPIRED)
+                primary = account.key_digest == digest and api_key in self.api_keys
+                if primary or digest in account.other_key_digests:
                     return account
-        raise AUTH_ERROR
+        raise KeyRejected()
+
+    # Keys (control plane): the account and its resources outlive any one key.
+
+    def add_key(self, label: str, api_key: str) -> None:
+        """Another key for an existing account (a rotated key)."""
+        digest = key_digest(api_key)
+        with self._mutating():
+            account = self._labelled(label)
+            if self._key_owner(digest) is not None:
+                raise invalid_args("api_key", "already a key of an account")
+            account.other_key_digests.append(digest)
+
+    def revoke_key(self, api_key: str) -> None:
+        """The key is deleted: it answers as a key that matches no user."""
+        self._kill_key(api_key, REVOKED)
+
+    def expire_session(self, api_key: str) -> None:
+        """The key is an expired 2FA session key: it answers 404 "Session expired"."""
+        self._kill_key(api_key, EXPIRED)
+
+    def _kill_key(self, api_key: str, how: str) -> None:
+        digest = key_digest(api_key)
+        with self._mutating():
+            account = self._key_owner(digest)
+            if account is None:
+                raise ApiError(404, "not_found", "No account has that key")
+            account.dead_keys[digest] = how
+
+    def _key_owner(self, digest: str) -> Account | None:
+        for account in self.state.accounts.values():
+            if digest == account.key_digest or digest in account.other_key_digests:
+                return account
+        return None
+
+    def _labelled(self, label: str) -> Account:
+        if label not in self.state.accounts:
+            raise ApiError(404, "not_found", f"No account {label!r}")
+        return self.state.accounts[label]
 
     def account(self, label: str) -> Account:
-        """The account by its label (``account-1`` is the first key's)."""
+        """The account by its label (``account-1`` is the first key's); 404 if there is none."""
         with self._lock:
-            return self.state.accounts[label]
+            return self._labelled(label)
 
     @contextmanager
     def _reading(self) -> Iterator[None]:
         with self._lock:
-            if self._reconcile():
+            if self._sweep() | self._reconcile():
                 self.save()
             yield
 
     @contextmanager
     def _mutating(self) -> Iterator[None]:
+        """Saved even when the operation fails: a few failures leave something behind on purpose
+        (a too-low bid leaves a stopped instance); the others change nothing before they fail."""
         with self._lock:
+            self._sweep()
             self._reconcile()
-            yield
-            self._reconcile()
-            self.save()
+            try:
+                yield
+                self._reconcile()
+            finally:
+                self.save()
+
+    def _sweep(self) -> bool:
+        """Remove the instances whose destroy has finished (computed, like the boot, from time)."""
+        done = self.clock() - self.destroy_seconds
+        swept = False
+        for account in self.state.accounts.values():
+            for instance_id in [
+                i.id
+                for i in account.instances.values()
+                if i.destroying_since is not None and i.destroying_since <= done
+            ]:
+                del account.instances[instance_id]
+                swept = True
+        return swept
 
     def _reconcile(self) -> bool:
         """The autoscaler's work up to now, done at each call (no background thread races a test)."""
-        return self.workers and autoscaler.reconcile(self.state, self.clock())
+        return self.workers and autoscaler.reconcile(
+            self.state, self.clock(), linger=self.destroy_seconds > 0
+        )
 
     def save(self) -> None:
         if self._saver is not None:
@@ -153,7 +225,7 @@ class Backend:
 
     def delete_endpoint(self, account: Account, endpoint_id: int) -> JsonDict:
         with self._mutating():
-            return endpoints.delete(account, endpoint_id)
+            return endpoints.delete(account, endpoint_id, self.clock(), linger=self.destroy_seconds > 0)
 
     # Workergroups.
 
@@ -192,7 +264,9 @@ class Backend:
             except ApiError as error:
                 error.extra.setdefault("ask_id", offer_id)  # every create error names the offer
                 raise
-            result = instances.create(self.state, account, offer_id, body, self.clock())
+            result = instances.create(
+                self.state, account, offer_id, body, self.clock(), double_rent=self.double_rent
+            )
             self._equip(account, account.instances[result["new_contract"]], mount)
             return result
 
@@ -244,17 +318,17 @@ class Backend:
 
     def change_bid(self, account: Account, instance_id: int, body: JsonDict) -> None:
         with self._mutating():
-            instances.change_bid(account, instance_id, body)
+            instances.change_bid(account, instance_id, body, self.clock())
 
     def destroy_instance(self, account: Account, instance_id: int) -> None:
         with self._mutating():
-            instances.destroy(account, instance_id)
+            instances.destroy(account, instance_id, self.clock(), linger=self.destroy_seconds > 0)
 
     def destroy_instances(self, account: Account, ids: Sequence[int]) -> None:
         with self._mutating():
             for instance_id in ids:
                 if instance_id in account.instances:
-                    instances.destroy(account, instance_id)
+                    instances.destroy(account, instance_id, self.clock(), linger=self.destroy_seconds > 0)
 
     # Serverless workers (the autoscaler's routes on run.vast.ai).
 
@@ -370,6 +444,16 @@ class Backend:
         with self._mutating():
             account, _ = self._owned_instance(instance_id)
             del account.instances[instance_id]
+
+    def set_machine_busy(self, machine_id: int, busy: bool) -> None:
+        """The machine's GPUs are busy or free (see :func:`instances.set_machine_busy`)."""
+        with self._mutating():
+            instances.set_machine_busy(self.state, machine_id, busy, self.clock())
+
+    def outbid_instance(self, instance_id: int, min_bid: float | None = None) -> None:
+        """The market outbids an interruptible instance (see :func:`instances.outbid`)."""
+        with self._mutating():
+            instances.outbid(self._owned_instance(instance_id)[1], min_bid)
 
     def host_set_status(self, instance_id: int, actual_status: str | None, status_msg: str | None) -> None:
         with self._mutating():

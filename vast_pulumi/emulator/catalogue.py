@@ -1,8 +1,9 @@
 """The offer catalogue: a realistic market seeded from ``--seed``, searched like ``/bundles/``.
 
-Every offer sits on its own machine. Renting an offer removes it (a second rent gets ``no_such_ask``)
-and lists a like-for-like machine under a new offer id, so the market never runs dry: tests that rent
-dozens of RTX 4090s keep finding them. Units are the API's: gpu_ram/cpu_ram MB, disk_space GB.
+Every offer sits on its own machine. Renting an offer removes it (a second rent gets ``no_such_ask``,
+see :func:`no_such_ask`; it is kept in ``state.rented_offers`` for double rents) and lists a
+like-for-like machine under a new offer id, so the market never runs dry: tests that rent dozens of
+RTX 4090s keep finding them. Units are the API's: gpu_ram/cpu_ram MB, disk_space GB.
 """
 
 from __future__ import annotations
@@ -174,13 +175,24 @@ def _place(offer: JsonDict, state: State, rng: random.Random, index: int) -> Non
     )
 
 
-def take_offer(state: State, offer_id: int) -> JsonDict:
-    """Remove the offer from the market (one rent per offer) and list a like-for-like replacement."""
+def no_such_ask(offer_id: int) -> ApiError:
+    """A rent of an offer that is not (or no longer) on the market, as Vast's OpenAPI spec gives it
+    (openapi.yaml:1842-1861): 404 with error ``invalid_args`` and the code in the message."""
+    return ApiError(
+        404,
+        "invalid_args",
+        f"error 404/3603: no_such_ask Instance type by id {offer_id} is not available.",
+        ask_id=offer_id,
+    )
+
+
+def take_offer(state: State, offer_id: int, holder: int) -> JsonDict:
+    """Remove the offer from the market (one rent per offer), remember which instance holds it, and
+    list a like-for-like replacement."""
     offer = state.offers.pop(offer_id, None)
     if offer is None:
-        raise ApiError(
-            404, "no_such_ask", f"Instance type by id {offer_id} is not available.", ask_id=offer_id
-        )
+        raise no_such_ask(offer_id)
+    state.rented_offers[offer_id] = {"offer": offer, "holder": holder}
     rng = random.Random(state.seed * 1_000_003 + offer_id)
     replacement = dict(offer)
     new_id = state.next_id("offer")

@@ -19,6 +19,15 @@ No account key; loopback clients only. Routes:
   traffic on a serverless endpoint, in workers' worth (see ``autoscaler``)
 - ``GET /_emulator/workers`` / ``PUT /_emulator/workers`` ``{"enabled": false}`` -> ``{"enabled": ...}``:
   serverless workers on or off
+- ``POST /_emulator/instances/{id}/outbid`` ``{"min_bid": P}`` (optional): the market outbids an
+  interruptible instance, which stops
+- ``POST /_emulator/machines/{machine_id}/busy`` ``{"busy": true}``: the machine's GPUs cannot start
+  a new rent (``cancel_unavail`` rents get 410, the others wait stopped); ``false`` frees them
+- ``POST /_emulator/accounts/{label}/keys`` ``{"api_key": K}``: another key for the account
+- ``POST /_emulator/keys/revoke`` / ``POST /_emulator/keys/expire`` ``{"api_key": K}``: the key is
+  deleted (401 "Invalid user key") / an expired session key (404 "Session expired...")
+- ``PUT /_emulator/search_quota`` ``{"per_day": N}`` (null: no quota);
+  ``POST /_emulator/accounts/{label}/search_quota/exhaust``: the account's quota is used up today
 """
 
 from __future__ import annotations
@@ -130,6 +139,59 @@ async def workers_switch(runtime: Runtime, request: Request, body: JsonDict) -> 
     return {"enabled": runtime.backend.workers}
 
 
+async def outbid(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    min_bid = body.get("min_bid")
+    if isinstance(min_bid, bool) or not isinstance(min_bid, int | float | None):
+        raise ApiError(400, "invalid_args", "Invalid args: min_bid: a number")
+    instance_id = int(request.path_params["id"])
+    runtime.backend.outbid_instance(instance_id, None if min_bid is None else float(min_bid))
+    return {"success": True, "instance": runtime.backend.instance_row(instance_id)}
+
+
+async def machine_busy(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    busy = body.get("busy", True)
+    if not isinstance(busy, bool):
+        raise ApiError(400, "invalid_args", "Invalid args: busy: true or false")
+    runtime.backend.set_machine_busy(int(request.path_params["id"]), busy)
+    return {"success": True}
+
+
+def _key(body: JsonDict) -> str:
+    key = body.get("api_key")
+    if not isinstance(key, str) or not key:
+        raise ApiError(400, "invalid_args", "Invalid args: api_key: a non-empty string")
+    return key
+
+
+async def add_key(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    runtime.backend.add_key(request.path_params["label"], _key(body))
+    return {"success": True}
+
+
+async def revoke_key(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    runtime.backend.revoke_key(_key(body))
+    return {"success": True}
+
+
+async def expire_key(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    runtime.backend.expire_session(_key(body))
+    return {"success": True}
+
+
+async def search_quota(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    per_day = body.get("per_day")
+    if isinstance(per_day, bool) or not isinstance(per_day, int | None) or (per_day or 0) < 0:
+        raise ApiError(400, "invalid_args", "Invalid args: per_day: a non-negative integer or null")
+    runtime.search_quota.per_day = per_day
+    return {"success": True, "per_day": per_day}
+
+
+async def exhaust_search_quota(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    runtime.backend.account(request.path_params["label"])  # an unknown label is a 404
+    runtime.search_quota.exhaust(request.path_params["label"])
+    return {"success": True}
+
+
 def control_routes(runtime: Runtime) -> list[BaseRoute]:
     table: list[tuple[str, str, Handler]] = [
         ("GET", "/_emulator/requests/", requests_log),
@@ -146,5 +208,12 @@ def control_routes(runtime: Runtime) -> list[BaseRoute]:
         ("PUT", "/_emulator/endpoints/{id:int}/load/", endpoint_load),
         ("GET", "/_emulator/workers/", workers_switch),
         ("PUT", "/_emulator/workers/", workers_switch),
+        ("POST", "/_emulator/instances/{id:int}/outbid/", outbid),
+        ("POST", "/_emulator/machines/{id:int}/busy/", machine_busy),
+        ("POST", "/_emulator/accounts/{label}/keys/", add_key),
+        ("POST", "/_emulator/keys/revoke/", revoke_key),
+        ("POST", "/_emulator/keys/expire/", expire_key),
+        ("PUT", "/_emulator/search_quota/", search_quota),
+        ("POST", "/_emulator/accounts/{label}/search_quota/exhaust/", exhaust_search_quota),
     ]
     return method_routes((method, path, _guarded(runtime, handler)) for method, path, handler in table)

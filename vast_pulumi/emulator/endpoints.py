@@ -55,10 +55,10 @@ def update(account: Account, endpoint_id: int, body: dict[str, Any]) -> None:
             group.endpoint_name = endpoint.endpoint_name
 
 
-def delete(account: Account, endpoint_id: int) -> JsonDict:
+def delete(account: Account, endpoint_id: int, now: float, *, linger: bool) -> JsonDict:
     """The endpoint, its workergroups (OpenAPI) and the workers still attached to them."""
     find(account, endpoint_id, deleting=True)
-    deleted, failed = autoscaler.destroy_for_endpoint(account, endpoint_id)
+    deleted, failed = autoscaler.destroy_for_endpoint(account, endpoint_id, now, linger=linger)
     groups = [g for g in account.workergroups.values() if g.endpoint_id == endpoint_id]
     for group in groups:
         del account.workergroups[group.id]

@@ -6,7 +6,8 @@ from typing import Any
 
 
 class ApiError(Exception):
-    """``{"success": false, "error": code, "msg": msg, **extra}`` with HTTP ``status``."""
+    """``{"success": false, "error": code, "msg": msg, **extra}`` with HTTP ``status`` (and, for the
+    few answers that carry them, response ``headers``)."""
 
     def __init__(self, status: int, code: str, msg: str, **extra: Any) -> None:
         super().__init__(f"{status} {code}: {msg}")
@@ -14,6 +15,7 @@ class ApiError(Exception):
         self.code = code
         self.msg = msg
         self.extra = extra
+        self.headers: dict[str, str] = {}
 
     def body(self) -> dict[str, Any]:
         return {"success": False, "error": self.code, "msg": self.msg, **self.extra}

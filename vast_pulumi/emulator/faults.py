@@ -5,7 +5,8 @@ spec says; the draw picks at most one fault by the spec's cumulative probabiliti
 sequence of requests give the same faults on every run, and changing the spec mid-run (control
 plane) does not shift the draws of later requests.
 
-Kinds: an HTTP status (answered with the API's JSON error body, the operation not applied),
+Kinds: an HTTP status (answered with the API's JSON error body, a 429 in the rate limiter's shape,
+the operation not applied),
 ``reset-before`` (connection dropped before the operation is applied) and ``reset-after``
 (dropped after it was applied: the client cannot know whether its create happened).
 """
@@ -24,7 +25,6 @@ RESET_AFTER = "reset-after"
 RESETS = frozenset({RESET_BEFORE, RESET_AFTER})
 
 _STATUS_ERRORS = {
-    429: ("rate_limit_exceeded", "API requests too frequent endpoint threshold=1.0"),
     500: ("server_error", "Internal server error"),
     502: ("bad_gateway", "Bad gateway"),
     503: ("service_unavailable", "Service temporarily unavailable"),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, NoReturn
 
-from vast_pulumi.emulator import catalogue, templates
-from vast_pulumi.emulator.errors import ApiError
+from vast_pulumi.emulator import catalogue, lifecycle, templates
+from vast_pulumi.emulator.errors import ApiError, invalid_args
 from vast_pulumi.emulator.models import Account, Instance, JsonDict, State, Template
 from vast_pulumi.emulator.schemas import (
     BidBody,
@@ -17,30 +17,55 @@ from vast_pulumi.emulator.schemas import (
     parse,
 )
 
+# The bounds of a bid (openapi.yaml:527-532, PUT /instances/bid_price/{id}).
+MIN_BID = 0.001
+MAX_BID = 32.0
+# The error in the status message of a second rent of a machine that is already rented (double
+# rents, ``--double-rent``). Not from a source: the sources say only that the launch fails silently.
+DOUBLE_RENT_MSG = (
+    "Error response from daemon: failed to create task for container: OCI runtime create failed: "
+    "the GPUs of machine {machine_id} are held by instance {holder}"
+)
+# A rent that waits for a busy machine's GPUs: left stopped (cancel_unavail's description, OpenAPI
+# 1692-1696: it cancels "if instance cannot start immediately"). The message is ours.
+WAITING = {
+    "actual_status": "stopped",
+    "cur_state": "stopped",
+    "status_msg": "Waiting for the machine's GPUs to become available.",
+}
 
-def create(state: State, account: Account, offer_id: int, body: dict[str, Any], now: float) -> JsonDict:
+
+def create(
+    state: State,
+    account: Account,
+    offer_id: int,
+    body: dict[str, Any],
+    now: float,
+    *,
+    double_rent: bool = False,
+) -> JsonDict:
     """Rent the offer; ``{"success": true, "new_contract": id, "instance_api_key": ...}``."""
     try:
-        return _create(state, account, offer_id, body, now)
+        return _create(state, account, offer_id, body, now, double_rent=double_rent)
     except ApiError as error:
         error.extra.setdefault("ask_id", offer_id)  # every create error names the offer
         raise
 
 
-def _create(state: State, account: Account, offer_id: int, body: dict[str, Any], now: float) -> JsonDict:
-    if offer_id not in state.offers:
-        raise ApiError(404, "no_such_ask", f"Instance type by id {offer_id} is not available.")
+def _create(
+    state: State, account: Account, offer_id: int, body: dict[str, Any], now: float, *, double_rent: bool
+) -> JsonDict:
+    holder = _holder(state, offer_id) if double_rent and offer_id not in state.offers else None
+    if offer_id not in state.offers and holder is None:
+        raise catalogue.no_such_ask(offer_id)
     request = parse(CreateInstanceBody, body)
     template = _template(state, account, request)
     config = _configuration(request, template)
-    offer = state.offers[offer_id]
-    if request.price is not None and request.price < offer["min_bid"]:
-        raise ApiError(
-            400,
-            "invalid_price",
-            f"Your bid of {request.price} is below the minimum bid of {offer['min_bid']} for this offer.",
-        )
-    catalogue.take_offer(state, offer_id)
+    offer = state.offers[offer_id] if holder is None else state.rented_offers[offer_id]["offer"]
+    _check_disk(request, offer)
+    busy = holder is None and offer["machine_id"] in state.busy_machines
+    if busy and _cancels_when_unavailable(request):
+        raise _no_longer_available(offer_id)
     instance = Instance(
         id=state.next_id("instance"),
         user_id=account.user_id,
@@ -59,8 +84,67 @@ def _create(state: State, account: Account, offer_id: int, body: dict[str, Any],
         template_name=template.content.get("name") if template else None,
         **config,
     )
+    if request.price is not None and request.price < offer["min_bid"]:
+        _outbid_at_birth(account, instance, offer)
+    if holder is not None:
+        # The server does not know yet that the machine is taken: cancel_unavail does not apply.
+        message = DOUBLE_RENT_MSG.format(machine_id=offer["machine_id"], holder=holder.id)
+        instance.unschedulable = {"actual_status": "created", "cur_state": "running", "status_msg": message}
+    else:
+        catalogue.take_offer(state, offer_id, holder=instance.id)
+        instance.unschedulable = dict(WAITING) if busy else None
     account.instances[instance.id] = instance
     return {"success": True, "new_contract": instance.id, "instance_api_key": instance.instance_api_key}
+
+
+def _outbid_at_birth(account: Account, instance: Instance, offer: JsonDict) -> NoReturn:
+    """A bid below the offer's minimum: Vast still creates the interruptible instance, stopped, and
+    answers an error that carries its id (dstack ``backends/vastai/api_client.py``,
+    ``VastAICreateInstanceError.created_instance_id``, #4036). The status and code are the OpenAPI
+    400's (openapi.yaml:1793-1815, ``invalid_price``). The offer stays on the market: the stopped
+    instance holds no GPU."""
+    instance.intended_status = "stopped"
+    account.instances[instance.id] = instance
+    raise ApiError(
+        400,
+        "invalid_price",
+        f"Your bid of {instance.price} is below the minimum bid of {offer['min_bid']} for this offer.",
+        new_contract=instance.id,
+    )
+
+
+def _holder(state: State, offer_id: int) -> Instance | None:
+    """The instance (any account's) holding a rented offer's machine, while it exists."""
+    rented = state.rented_offers.get(offer_id)
+    if rented is None:
+        return None
+    holder = int(rented["holder"])
+    return next((a.instances[holder] for a in state.accounts.values() if holder in a.instances), None)
+
+
+def _cancels_when_unavailable(request: CreateInstanceBody) -> bool:
+    """``cancel_unavail`` as sent, else its default: false for interruptibles, true for on-demand
+    with target_state running (openapi.yaml:1692-1696)."""
+    if request.cancel_unavail is not None:
+        return request.cancel_unavail
+    return request.price is None and (request.target_state or "running") == "running"
+
+
+def _no_longer_available(offer_id: int) -> ApiError:
+    """The 410 of a rent that ``cancel_unavail`` cancels because the machine's GPUs are busy
+    (openapi.yaml:1862-1878)."""
+    return ApiError(
+        410, "no_such_ask", f"error 410/3907: no_such_ask Instance type {offer_id} is no longer available."
+    )
+
+
+def _check_disk(request: CreateInstanceBody, offer: JsonDict) -> None:
+    """A disk larger than the machine has. The sources give no error for it; a 400 ``invalid_args``
+    naming the field, as the API answers other bad arguments."""
+    if request.disk > offer["disk_space"]:
+        raise invalid_args(
+            "disk", f"{request.disk:g} GB is more than the offer's disk_space of {offer['disk_space']:g} GB"
+        )
 
 
 def _template(state: State, account: Account, request: CreateInstanceBody) -> Template | None:
@@ -113,8 +197,10 @@ def _split(args_str: str | None) -> list[str] | None:
 
 
 def find(account: Account, instance_id: int) -> Instance:
+    """The instance to act on. One being destroyed is gone for every change but a repeated DELETE
+    (sources silent; this way a start or label sent meanwhile fails loudly)."""
     instance = account.instances.get(instance_id)
-    if instance is None:
+    if instance is None or instance.destroying_since is not None:
         raise ApiError(404, "not_found", f"Instance {instance_id} not found.")
     return instance
 
@@ -169,12 +255,64 @@ def update_template(
     restart(instance, now)
 
 
-def change_bid(account: Account, instance_id: int, body: dict[str, Any]) -> None:
-    instance = find(account, instance_id)
+def change_bid(account: Account, instance_id: int, body: dict[str, Any], now: float) -> None:
+    """``PUT /instances/bid_price/{id}/`` ``{"client_id": "me", "price": P}`` (openapi.yaml:497-588).
+    No price (the CLI sends null when ``--price`` is not given) bids the current minimum. An instance
+    that was outbid and is meant to run starts again once its bid is high enough."""
+    instance = account.instances.get(instance_id)
+    if instance is None or instance.destroying_since is not None:
+        raise ApiError(404, "no_such_instance", "Instance with that ID does not exist.")
     price = parse(BidBody, body).price
+    if price is not None and not MIN_BID <= price <= MAX_BID:
+        # The spec's example message for the lower bound; the upper bound's wording is ours.
+        bound = f">= {MIN_BID}" if price < MIN_BID else f"<= {MAX_BID}"
+        raise ApiError(400, "invalid_args", f"Please set a bid price {bound}.")
+    was_outbid = lifecycle.outbid(instance)
     instance.price = price if price is not None else instance.offer["min_bid"]
+    if was_outbid and not lifecycle.outbid(instance) and instance.intended_status == "running":
+        restart(instance, now)
 
 
-def destroy(account: Account, instance_id: int) -> None:
-    find(account, instance_id)
-    del account.instances[instance_id]
+def outbid(instance: Instance, min_bid: float | None) -> None:
+    """The market outbids an interruptible instance: its machine's minimum bid rises above the bid
+    (to ``min_bid`` if given), and the instance stops with ``intended_status`` stopped."""
+    if instance.price is None:
+        raise invalid_args(
+            "instance", f"{instance.id} is on-demand; only an interruptible instance can be outbid"
+        )
+    new_minimum = min_bid if min_bid is not None else round(instance.price * 1.1 + 0.01, 4)
+    if new_minimum <= instance.price:
+        raise invalid_args("min_bid", f"{new_minimum} does not outbid the instance's bid of {instance.price}")
+    instance.offer["min_bid"] = new_minimum
+    instance.intended_status = "stopped"
+    instance.status_override = None
+
+
+def set_machine_busy(state: State, machine_id: int, busy: bool, now: float) -> None:
+    """The machine's GPUs are busy (rents cannot start on it) or free again: the rents that waited
+    for them start."""
+    known = {o["machine_id"] for o in state.offers.values()} | {
+        i.offer["machine_id"] for a in state.accounts.values() for i in a.instances.values()
+    }
+    if machine_id not in known:
+        raise ApiError(404, "not_found", f"No machine {machine_id}")
+    if busy:
+        state.busy_machines = sorted({*state.busy_machines, machine_id})
+        return
+    state.busy_machines = [m for m in state.busy_machines if m != machine_id]
+    for account in state.accounts.values():
+        for instance in account.instances.values():
+            if instance.offer["machine_id"] == machine_id and instance.unschedulable == WAITING:
+                instance.unschedulable = None
+                restart(instance, now)
+
+
+def destroy(account: Account, instance_id: int, now: float, *, linger: bool) -> None:
+    """DELETE: with ``linger``, the instance is only marked; the backend removes it later."""
+    instance = account.instances.get(instance_id)
+    if instance is None:
+        raise ApiError(404, "not_found", f"Instance {instance_id} not found.")
+    if not linger:
+        del account.instances[instance_id]
+    elif instance.destroying_since is None:
+        instance.destroying_since = now

@@ -4,6 +4,16 @@ Created (or started again) at ``phase_started``, a running instance has ``actual
 while the host provisions it (first boot only), then ``loading`` while the image is pulled, then
 ``running`` once ``boot_seconds`` have passed. Stopping is immediate. A status the host reported out
 of band (control plane: ``exited``, ``offline``, ...) holds until the user starts or stops it.
+
+Three states no start gets an instance out of:
+
+- being destroyed (:data:`DESTROYING`): after a DELETE, for the backend's ``destroy_seconds``;
+- outbid: an interruptible instance whose bid is below its machine's ``min_bid`` is stopped, with
+  ``intended_status``, ``cur_state`` and ``next_state`` all ``stopped`` as dstack observed it
+  (dstack ``backends/vastai/compute.py``, #4037);
+- unschedulable, while its machine cannot run it: a second rent of an already rented machine
+  (``--double-rent``) shows ``created`` with an error in ``status_msg``, the state dstack checks for
+  a container that never started; a rent on a machine whose GPUs are busy waits, ``stopped``.
 """
 
 from __future__ import annotations
@@ -13,6 +23,16 @@ from typing import Any
 
 from vast_pulumi.emulator.models import Instance, JsonDict
 
+# The sources are silent on what a row shows while it is being destroyed; this is the worse case for
+# a client: it looks like a live stopped instance (label and all), only ``next_state`` "unloaded"
+# (the contract state of a released machine) and the message tell otherwise.
+DESTROYING_MSG = "Destroying instance."
+# How long a destroyed instance lingers by default. Destroy is asynchronous on the real service
+# (Max19970/easy-server#125: rows still answered right after an accepted destroy); how long is not
+# documented, "a few seconds" is our choice.
+DESTROY_SECONDS = 5.0
+# Not from a source: what a stopped interruptible says when its bid is too low.
+OUTBID_MSG = "Stopped: outbid. Your bid of {bid} $/h is below the current minimum bid of {min_bid} $/h."
 # The share of the boot spent with actual_status null (scheduling on the host) before "loading".
 PROVISIONING_SHARE = 0.2
 SSH_BASE_PORT = 10000
@@ -71,13 +91,26 @@ class Status:
     status_msg: str | None
 
 
+def outbid(instance: Instance) -> bool:
+    return instance.price is not None and instance.price < instance.offer["min_bid"]
+
+
 def status(instance: Instance, now: float, boot_seconds: float) -> Status:
+    if instance.destroying_since is not None:
+        return Status("stopped", "stopped", DESTROYING_MSG)
     if instance.status_override is not None:
         override = instance.status_override
         actual = override.get("actual_status")
         return Status(actual, str(override.get("cur_state", "running")), override.get("status_msg"))
+    if outbid(instance):
+        return Status(
+            "stopped", "stopped", OUTBID_MSG.format(bid=instance.price, min_bid=instance.offer["min_bid"])
+        )
     if instance.intended_status == "stopped":
         return Status("stopped", "stopped", "Stopped.")
+    if instance.unschedulable is not None:
+        held = instance.unschedulable
+        return Status(held["actual_status"], held["cur_state"], held["status_msg"])
     elapsed = now - instance.phase_started
     if elapsed >= boot_seconds:
         return Status("running", "running", f"success, running {instance.image or 'template image'}/ssh")
@@ -94,9 +127,9 @@ def render(instance: Instance, now: float, boot_seconds: float) -> JsonDict:
         id=instance.id,
         label=instance.label,
         actual_status=state.actual_status,
-        intended_status=instance.intended_status,
+        intended_status="stopped" if instance.destroying_since is not None else instance.intended_status,
         cur_state=state.cur_state,
-        next_state=instance.intended_status,
+        next_state=_next_state(instance),
         status_msg=state.status_msg,
         image_uuid=instance.image,
         image_args=list(instance.args or []),
@@ -108,7 +141,7 @@ def render(instance: Instance, now: float, boot_seconds: float) -> JsonDict:
         template_hash_id=instance.template_hash_id,
         template_name=instance.template_name,
         **_connectivity(instance, running=state.actual_status == "running"),
-        **_pricing(instance),
+        **_pricing(instance, running=state.cur_state == "running"),
         disk_space=instance.disk,
         gpu_totalram=instance.offer.get("gpu_total_ram"),
         reliability2=instance.offer.get("reliability2"),
@@ -151,13 +184,38 @@ def _ports(instance: Instance, direct_start: int) -> dict[str, list[dict[str, st
     }
 
 
-def _pricing(instance: Instance) -> dict[str, Any]:
-    storage_hourly = instance.offer["storage_cost"] * instance.disk / 730.0
+def _next_state(instance: Instance) -> str:
+    if instance.destroying_since is not None:
+        return "unloaded"
+    return "stopped" if outbid(instance) else instance.intended_status
+
+
+def _pricing(instance: Instance, *, running: bool) -> dict[str, Any]:
+    """Prices as Vast's OpenAPI spec's Instance schema has them (openapi.yaml:9906-9925, 9987-10005):
+    ``is_bid``; ``min_bid``, the machine's current minimum (from the offer columns); ``dph_total``,
+    the rented price (the bid, for an interruptible) plus storage; ``search``, that price broken
+    down; ``instance``, what it costs now (storage only while the GPU is not held). The spec has no
+    field named for the bid itself: it is ``search.gpuCostPerHour``."""
+    storage_hourly = round(instance.offer["storage_cost"] * instance.disk / 730.0, 6)
     base = instance.price if instance.price is not None else instance.offer["dph_base"]
+    gpu_now = base if running else 0.0
     return {
         "is_bid": instance.price is not None,
         "dph_total": round(base + storage_hourly, 6),
-        "storage_total_cost": round(storage_hourly, 6),
+        "storage_total_cost": storage_hourly,
+        "search": _breakdown(base, storage_hourly),
+        "instance": _breakdown(gpu_now, storage_hourly),
+    }
+
+
+def _breakdown(gpu_hourly: float, storage_hourly: float) -> dict[str, float]:
+    total = round(gpu_hourly + storage_hourly, 6)
+    return {
+        "gpuCostPerHour": gpu_hourly,
+        "diskHour": storage_hourly,
+        "totalHour": total,
+        "discountTotalHour": 0,
+        "discountedTotalPerHour": total,
     }
 
 

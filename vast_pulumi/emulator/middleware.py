@@ -62,10 +62,15 @@ class EmulatorMiddleware:
             exchange.finish(None)
             await _drop_connection(send)
             return
+        if fault == "429":  # in the shape the rate limiter answers with
+            throttled = self.runtime.limiter.rejection(1.0, wait=1.0)
+            exchange.finish(throttled.status)
+            await _send(send, throttled.status, throttled.body, throttled.media_type, throttled.headers)
+            return
         if fault is not None and fault != RESET_AFTER:
             error = status_error(int(fault))
             exchange.finish(error.status)
-            await _send_json(send, error.status, error.body())
+            await _send(send, error.status, json.dumps(error.body()).encode(), "application/json")
             return
         answer_held = holds.find(scope["method"], scope["path"], AFTER) if is_api else None
         recorder = _Recorder(send, exchange, swallow=fault == RESET_AFTER, hold=(holds, answer_held))
@@ -137,10 +142,12 @@ def _with_trailing_slash(scope: Scope) -> Scope:
     return {**scope, "path": path + "/", "raw_path": (path + "/").encode(), "original_path": path}
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
-    payload = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+async def _send(
+    send: Send, status: int, payload: bytes, media_type: str, headers: dict[str, str] | None = None
+) -> None:
+    raw = [(b"content-type", media_type.encode()), (b"content-length", str(len(payload)).encode())]
+    raw += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": payload})
 
 

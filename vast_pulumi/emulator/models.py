@@ -108,6 +108,12 @@ class Instance:
     workergroup_id: int | None = None
     endpoint_id: int | None = None
 
+    # When DELETE was accepted: the instance lingers, being destroyed, for the backend's destroy_seconds.
+    destroying_since: float | None = None
+    # The status it shows however often it is started, while its machine cannot run it
+    # ({"actual_status", "cur_state", "status_msg"}): a double rent, or a wait for busy GPUs.
+    unschedulable: JsonDict | None = None
+
 
 @dataclass
 class SshKey:
@@ -141,6 +147,9 @@ class Account:
     ssh_keys: dict[int, SshKey] = field(default_factory=dict)
     env_vars: dict[str, str] = field(default_factory=dict)  # account env vars (``/secrets/``)
     volumes: dict[int, Volume] = field(default_factory=dict)
+    # More keys of the same account (control plane), and keys that no longer work, by digest.
+    other_key_digests: list[str] = field(default_factory=list)
+    dead_keys: dict[str, str] = field(default_factory=dict)  # digest -> "revoked" | "expired"
 
 
 @dataclass
@@ -153,6 +162,10 @@ class State:
     offers: dict[int, JsonDict] = field(default_factory=dict)  # the live catalogue, by offer id
     volume_offers: dict[int, JsonDict] = field(default_factory=dict)  # disk for rent, by offer id
     counters: dict[str, int] = field(default_factory=dict)
+    # Offers taken from the market, by offer id: {"offer": the offer, "holder": the instance id}.
+    rented_offers: dict[int, JsonDict] = field(default_factory=dict)
+    # Machines whose GPUs cannot start a new instance now (control plane), by machine id.
+    busy_machines: list[int] = field(default_factory=list)
 
     def next_id(self, kind: str) -> int:
         self.counters[kind] = self.counters.get(kind, FIRST_IDS[kind] - 1) + 1
@@ -183,6 +196,8 @@ def state_from_dict(data: JsonDict) -> State:
         offers={int(k): v for k, v in data["offers"].items()},
         counters={str(k): int(v) for k, v in data["counters"].items()},
         volume_offers={int(k): v for k, v in data.get("volume_offers", {}).items()},
+        rented_offers={int(k): v for k, v in data.get("rented_offers", {}).items()},
+        busy_machines=[int(m) for m in data.get("busy_machines", [])],
     )
 
 
@@ -197,4 +212,6 @@ def _account(raw: JsonDict) -> Account:
         ssh_keys={int(k): SshKey(**v) for k, v in raw.get("ssh_keys", {}).items()},
         env_vars={str(k): str(v) for k, v in raw.get("env_vars", {}).items()},
         volumes={int(k): Volume(**v) for k, v in raw.get("volumes", {}).items()},
+        other_key_digests=list(raw.get("other_key_digests", [])),
+        dead_keys=dict(raw.get("dead_keys", {})),
     )

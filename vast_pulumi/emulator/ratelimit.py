@@ -1,21 +1,36 @@
-"""Per-account, per-route minimum intervals between calls (``--rate-limits``).
+"""Per-account, per-route minimum intervals between calls (``--rate-limits``), and the shapes of
+the 429 the real API answers with.
 
-The real API enforces "a minimum interval between calls" per endpoint and caller, and answers 429
-with no ``Retry-After`` header. The interval runs from the last *accepted* call: a rejected call
-does not push the next allowed moment further out.
+The real API enforces "a minimum interval between calls" per endpoint and caller. The interval runs
+from the last *accepted* call: a rejected call does not push the next allowed moment further out.
+
+Its 429 comes in three shapes (:data:`STYLES`, ``--rate-limit-style``):
+
+- ``detail``: ``{"detail": "API requests too frequent endpoint threshold=N"}``, the 429 schema of
+  most routes in Vast's OpenAPI spec (e.g. openapi.yaml:1883-1892, PUT /asks/{id}). The default.
+- ``json``: ``{"success": false, "error": "rate_limit_exceeded", "msg": ...}``, the spec's 429 on a
+  few routes (openapi.yaml:3774-3789, 5869-5884).
+- ``text``: the message as plain text, which Vast's rate-limit docs say some routes send.
+
+``Retry-After`` (``--retry-after``): off by default, as no 429 in the spec documents a header; on,
+it gives the seconds until the route's interval has passed, rounded up. The official client honours
+it up to 60 s (vastai/api/client.py:99-112), so both cases occur.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 import time
 from collections.abc import Callable
 
-from vast_pulumi.emulator.errors import ApiError
+STYLES = ("detail", "json", "text")
+DEFAULT_STYLE = "detail"
 
 # Seconds between calls, per (method, route). Copied from the 429 examples
-# ("API requests too frequent endpoint threshold=N") in Vast's OpenAPI spec,
-# vast-ai/docs api-reference/openapi.yaml; routes not listed there are not limited.
+# ("API requests too frequent endpoint threshold=N") in Vast's OpenAPI spec (vast-ai/docs,
+# api-reference/openapi.yaml); routes not listed there are not limited.
 THRESHOLDS: dict[tuple[str, str], float] = {
     ("PUT", "/api/v0/asks/{id}"): 4.5,
     ("GET", "/api/v0/endptjobs"): 3.0,
@@ -66,14 +81,36 @@ def route_key(method: str, route: str) -> tuple[str, str]:
     return method.upper(), ALIASES.get(path, path)
 
 
+class Throttled(Exception):
+    """A 429 answer, ready to send: the HTTP layer passes it on as it is."""
+
+    status = 429
+
+    def __init__(self, body: bytes, media_type: str, headers: dict[str, str]) -> None:
+        super().__init__(body.decode())
+        self.body = body
+        self.media_type = media_type
+        self.headers = headers
+
+
 class RateLimiter:
     """Answers 429 when an account calls a limited route sooner than its threshold allows."""
 
     def __init__(
-        self, *, enabled: bool, scale: float = 1.0, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        enabled: bool,
+        scale: float = 1.0,
+        style: str = DEFAULT_STYLE,
+        retry_after: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if style not in STYLES:
+            raise ValueError(f"rate-limit style {style!r}: use one of {', '.join(STYLES)}")
         self.enabled = enabled
         self.scale = scale
+        self.style = style
+        self.retry_after = retry_after
         self._clock = clock
         self._last_accepted: dict[tuple[str, str, str], float] = {}
         self._lock = threading.Lock()
@@ -88,17 +125,24 @@ class RateLimiter:
         now = self._clock()
         with self._lock:
             last = self._last_accepted.get((account, *key))
-            if last is not None and now - last < threshold * self.scale:
-                raise too_frequent(threshold)
+            interval = threshold * self.scale
+            if last is not None and now - last < interval:
+                raise self.rejection(threshold, wait=interval - (now - last))
             self._last_accepted[(account, *key)] = now
+
+    def rejection(self, threshold: float, *, wait: float) -> Throttled:
+        """The 429 in the configured shape. The message names the published threshold, whatever
+        ``--rate-limit-scale`` is; ``Retry-After`` (when on) the real wait."""
+        message = f"API requests too frequent endpoint threshold={threshold:.1f}"
+        headers = {"Retry-After": str(max(1, math.ceil(wait)))} if self.retry_after else {}
+        if self.style == "text":
+            return Throttled(message.encode(), "text/plain; charset=utf-8", headers)
+        if self.style == "detail":
+            body: dict[str, object] = {"detail": message}
+        else:
+            body = {"success": False, "error": "rate_limit_exceeded", "msg": message}
+        return Throttled(json.dumps(body).encode(), "application/json", headers)
 
     def reset(self) -> None:
         with self._lock:
             self._last_accepted.clear()
-
-
-def too_frequent(threshold: float) -> ApiError:
-    # The message names the published threshold, whatever --rate-limit-scale is.
-    return ApiError(
-        429, "rate_limit_exceeded", f"API requests too frequent endpoint threshold={threshold:.1f}"
-    )

@@ -1,4 +1,5 @@
-"""One running emulator's parts: the backend, the request log, faults, rate limits and latency."""
+"""One running emulator's parts: the backend, the request log, faults, rate limits, the search quota
+and latency."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from vast_pulumi.emulator import lifecycle
 from vast_pulumi.emulator.backend import Backend
 from vast_pulumi.emulator.faults import FaultInjector, FaultSpec
 from vast_pulumi.emulator.holds import Holds
 from vast_pulumi.emulator.persistence import StateFile
-from vast_pulumi.emulator.ratelimit import RateLimiter
+from vast_pulumi.emulator.quota import SearchQuota
+from vast_pulumi.emulator.ratelimit import DEFAULT_STYLE, RateLimiter
 from vast_pulumi.emulator.requestlog import RequestLog
 
 DEFAULT_API_KEY = "test-key"
@@ -29,6 +32,13 @@ class Settings:
     faults: str | Mapping[str, float] | None = None
     state: str | os.PathLike[str] | None = None
     workers: bool = True  # serverless workers recruited by workergroups, as on the real service
+    # The real API's hard edges (README, "Fidelity"): on by default where it always behaves so.
+    destroy_seconds: float = lifecycle.DESTROY_SECONDS
+    no_endpoints_error: bool = True
+    rate_limit_style: str = DEFAULT_STYLE
+    retry_after: bool = False
+    search_quota: int | None = None
+    double_rent: bool = False
 
 
 class Latency:
@@ -61,6 +71,9 @@ class Runtime:
             settings.api_keys,
             seed=settings.seed,
             boot_seconds=settings.boot_seconds,
+            destroy_seconds=settings.destroy_seconds,
+            double_rent=settings.double_rent,
+            no_endpoints_error=settings.no_endpoints_error,
             state=loaded,
             saver=state_file.save if state_file is not None else None,
             workers=settings.workers,
@@ -69,16 +82,23 @@ class Runtime:
             self.backend.save()  # the file exists from the start, with any new accounts
         self.log = RequestLog()
         self.faults = FaultInjector(FaultSpec.parse(settings.faults), settings.seed)
-        self.limiter = RateLimiter(enabled=settings.rate_limits, scale=settings.rate_limit_scale)
+        self.limiter = RateLimiter(
+            enabled=settings.rate_limits,
+            scale=settings.rate_limit_scale,
+            style=settings.rate_limit_style,
+            retry_after=settings.retry_after,
+        )
+        self.search_quota = SearchQuota(settings.search_quota)
         self.latency = Latency(settings.latency_ms, settings.seed)
         self.holds = Holds()
 
     def reset(self) -> None:
-        """Fresh state, empty log, rate-limit clocks cleared, fault and latency draws from the start,
-        holds released."""
+        """Fresh state, empty log, rate-limit clocks and search quotas cleared, fault and latency draws
+        from the start, holds released."""
         self.backend.reset()
         self.log.clear()
         self.limiter.reset()
+        self.search_quota.reset()
         self.faults.reseed()
         self.latency.reseed()
         self.holds.release()

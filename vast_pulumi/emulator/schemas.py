@@ -160,7 +160,7 @@ class DeleteTemplateBody(Body):
 
 
 class BidBody(Body):
-    price: float | None = Field(None, ge=0.001, le=128)
+    price: float | None = None  # bounds checked by instances.change_bid, with the API's messages
 
 
 def env_dict(env: Mapping[str, Any] | str | None, field: str = "env") -> dict[str, str]:

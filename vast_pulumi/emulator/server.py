@@ -16,9 +16,11 @@ from typing import Any
 
 import uvicorn
 
+from vast_pulumi.emulator import lifecycle
 from vast_pulumi.emulator.app import build_app
 from vast_pulumi.emulator.backend import Backend
 from vast_pulumi.emulator.faults import FaultSpec
+from vast_pulumi.emulator.ratelimit import DEFAULT_STYLE
 from vast_pulumi.emulator.runtime import DEFAULT_API_KEY, Runtime, Settings
 
 STARTUP_TIMEOUT = 30.0
@@ -93,6 +95,12 @@ class Emulator:
         faults: str | Mapping[str, float] | None = None,
         state: str | os.PathLike[str] | None = None,
         workers: bool = True,
+        destroy_seconds: float = lifecycle.DESTROY_SECONDS,
+        no_endpoints_error: bool = True,
+        rate_limit_style: str = DEFAULT_STYLE,
+        retry_after: bool = False,
+        search_quota: int | None = None,
+        double_rent: bool = False,
     ) -> None:
         settings = Settings(
             api_keys=list(api_keys) if api_keys else [DEFAULT_API_KEY],
@@ -104,6 +112,12 @@ class Emulator:
             faults=faults,
             state=state,
             workers=workers,
+            destroy_seconds=destroy_seconds,
+            no_endpoints_error=no_endpoints_error,
+            rate_limit_style=rate_limit_style,
+            retry_after=retry_after,
+            search_quota=search_quota,
+            double_rent=double_rent,
         )
         self.runtime = Runtime(settings)
         self._host, self._port = host, port
@@ -189,6 +203,25 @@ class Emulator:
     def set_workers(self, enabled: bool) -> None:
         """Serverless workers on or off (on by default, as on the real service)."""
         self.backend.set_workers(enabled)
+
+    def add_key(self, account: str, api_key: str) -> None:
+        """Another key for the account labelled ``account`` (``account-1`` is the first key's)."""
+        self.backend.add_key(account, api_key)
+
+    def revoke_key(self, api_key: str) -> None:
+        self.backend.revoke_key(api_key)
+
+    def expire_session(self, api_key: str) -> None:
+        self.backend.expire_session(api_key)
+
+    def exhaust_search_quota(self, account: str) -> None:
+        self.runtime.search_quota.exhaust(account)
+
+    def outbid(self, instance_id: int, min_bid: float | None = None) -> None:
+        self.backend.outbid_instance(instance_id, min_bid)
+
+    def set_machine_busy(self, machine_id: int, busy: bool = True) -> None:
+        self.backend.set_machine_busy(machine_id, busy)
 
 
 def _wait_until(ready: Callable[[], bool], thread: threading.Thread) -> None:
