@@ -250,7 +250,7 @@ def test_refresh_of_many_instances_costs_a_list_call_per_25(
     for thread in threads:
         thread.join()
     assert sorted(int(r.id) for r in results) == sorted(rented)
-    assert api_calls(emulator, mark) == [LIST, LIST]
+    assert api_calls(emulator, mark) == [("GET", "/api/v0/users/current/"), LIST, LIST]
 
 
 def test_read_of_an_instance_destroyed_out_of_band_says_gone(

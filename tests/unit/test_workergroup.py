@@ -16,6 +16,7 @@ LIST = ("GET", "/api/v0/workergroups/")
 CREATE = ("POST", "/api/v0/workergroups/")
 UPDATE = ("PUT", "/api/v0/workergroups/{id}/")
 DELETE = ("DELETE", "/api/v0/workergroups/{id}/")
+ACCOUNT = ("GET", "/api/v0/users/current/")
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def checked(provider: WorkergroupProvider, **inputs: Any) -> dict[str, Any]:
     return {**result.inputs, "__provider": "blob"}
 
 
-def test_create_is_one_write_and_one_read(
+def test_create_is_one_look_one_write_and_one_read(
     provider: WorkergroupProvider, emulator: Emulator, endpoint_id: int
 ) -> None:
     mark = len(emulator.request_log())
@@ -54,7 +55,7 @@ def test_create_is_one_write_and_one_read(
     assert (created.outs["endpoint_id"], created.outs["endpoint_name"]) == (endpoint_id, "ep")
     assert created.outs["search_query"]["gpu_name"] == {"eq": "RTX 4090"}
     assert created.outs["cold_workers"] == 3  # the API's default: unset inputs are not sent
-    assert api_calls(emulator, mark) == [CREATE, LIST]
+    assert api_calls(emulator, mark) == [ACCOUNT, LIST, CREATE, LIST]
 
 
 def test_no_diff_after_create_and_none_for_a_respelled_query(
@@ -188,7 +189,7 @@ def test_the_marker_rides_in_launch_args_but_never_shows_in_outputs_or_diffs(
     assert updated.outs is not None and updated.outs["launch_args"] == user_args
 
 
-def test_a_group_left_by_a_killed_run_is_adopted_and_the_new_one_deleted(
+def test_a_group_left_by_a_killed_run_is_adopted_without_making_another(
     provider: WorkergroupProvider, endpoint_id: int, emulator: Emulator
 ) -> None:
     # What a `pulumi up` killed between the API's reply and the state write left behind.
@@ -207,7 +208,7 @@ def test_a_group_left_by_a_killed_run_is_adopted_and_the_new_one_deleted(
     (row,) = emulator.inventory()[0]["workergroups"]
     assert row["search_query"]["gpu_name"] == {"eq": "RTX 4090"}  # brought to the inputs
     assert created.outs is not None and created.outs["launch_args"] is None
-    assert api_calls(emulator, mark) == [CREATE, LIST, DELETE, UPDATE, LIST]
+    assert api_calls(emulator, mark) == [ACCOUNT, LIST, UPDATE, LIST]
 
 
 def test_the_new_group_is_deleted_even_when_the_list_does_not_show_it_yet(

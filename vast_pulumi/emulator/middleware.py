@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from vast_pulumi.emulator.faults import RESET_AFTER, RESET_BEFORE, status_error
+from vast_pulumi.emulator.faults import RESET_AFTER, RESET_BEFORE, status_after, status_error
 from vast_pulumi.emulator.requestlog import redacted_path
 from vast_pulumi.emulator.runtime import Runtime
 
@@ -58,13 +58,19 @@ class EmulatorMiddleware:
             exchange.finish(None)
             await _drop_connection(send)
             return
-        if fault is not None and fault != RESET_AFTER:
+        after = status_after(fault)
+        if fault is not None and fault != RESET_AFTER and after is None:
             error = status_error(int(fault))
             exchange.finish(error.status)
             await _send_json(send, error.status, error.body())
             return
-        recorder = _Recorder(send, exchange, swallow=fault == RESET_AFTER)
+        recorder = _Recorder(send, exchange, swallow=fault == RESET_AFTER or after is not None)
         await self.app(scope, receive, recorder)
+        if after is not None:  # applied; the client gets the error instead of the result
+            error = status_error(after)
+            exchange.finish(error.status)
+            await _send_json(send, error.status, error.body())
+            return
         exchange.finish(recorder.status)
         if fault == RESET_AFTER:
             await _drop_connection(send)
