@@ -38,6 +38,7 @@ from pydantic import BaseModel, ValidationError, ValidationInfo
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from vast_pulumi._engine_watch import watch_engine
+from vast_pulumi._error_report import report_errors_in_one_line
 from vast_pulumi._server_pool import widen_provider_server_pool
 from vast_pulumi.client import VastClient, shared_client
 from vast_pulumi.errors import VastAccountError
@@ -193,6 +194,8 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
         widen_provider_server_pool()
         # Orphaned by a killed `pulumi up`, we would keep renting machines nobody records.
         watch_engine()
+        # A rejected key or a foreign account is one line in the CLI, not a traceback.
+        report_errors_in_one_line()
         with self._lock:
             self._config_api_key = req.config.get(CONFIG_API_KEY) or None
             self._config_api_url = req.config.get(CONFIG_API_URL) or None

@@ -40,6 +40,7 @@ from vast_pulumi._dynamic import (
 )
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi.client import Row
+from vast_pulumi.errors import VastConflictError
 
 __all__ = ["Endpoint", "EndpointArgs", "EndpointInputs", "EndpointProvider"]
 
@@ -222,8 +223,8 @@ def _body(inputs: EndpointInputs, endpoint_id: int | None = None) -> dict[str, A
     return body
 
 
-def _name_taken(name: str, endpoint_id: int) -> ValueError:
-    return ValueError(
+def _name_taken(name: str, endpoint_id: int) -> VastConflictError:
+    return VastConflictError(
         f"endpoint_name: {name!r} is already the name of endpoint {endpoint_id}, which this resource did "
         f"not create; nothing was changed. To manage that endpoint (for example one left by an "
         f"interrupted `pulumi up`), set adopt_id={endpoint_id}; otherwise choose another endpoint_name"

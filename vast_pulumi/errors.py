@@ -93,6 +93,10 @@ class VastAuthError(VastApiError):
         return False
 
 
+class VastConflictError(ValueError):
+    """Creating would take over an object the stack did not make (an endpoint name already in use)."""
+
+
 class VastAccountError(RuntimeError):
     """The configured key belongs to another account than the one that owns a managed object."""
 
