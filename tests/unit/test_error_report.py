@@ -15,7 +15,9 @@ def report(error: BaseException) -> str:
 
 def test_the_package_errors_are_their_message_alone() -> None:
     auth = VastAuthError(method="GET", path="/x/", status=404, error="auth_error", msg="Invalid user key")
-    assert report(auth) == "Vast API rejected the API key (404 Invalid user key); set vast:apiKey or VAST_API_KEY"
+    assert report(auth) == (
+        "Vast API rejected the API key (404 Invalid user key); set vast:apiKey or VAST_API_KEY"
+    )
     assert report(VastAccountError("endpoint 1 belongs to account 2")) == "endpoint 1 belongs to account 2"
     assert is_ours(auth)
 
