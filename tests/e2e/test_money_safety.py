@@ -121,12 +121,13 @@ def test_a_revoked_key_at_refresh_and_destroy_fails_in_one_line_and_keeps_every_
 
         emulator.backend.api_keys.remove(OWNER_KEY)  # revoked: the API now rejects it
         status = shape.split()[0]
-        for attempt in (stack.refresh, stack.destroy):
+        for attempt in (stack.destroy, stack.refresh):
             result = attempt(check=False)
+            assert managed_ids(stack) == before  # nothing forgotten
             assert result.returncode != 0
             assert f"Vast API rejected the API key ({status} Invalid user key)" in result.stdout
-            assert OWNER_KEY not in result.stdout and "Traceback" not in result.stdout
-            assert managed_ids(stack) == before  # nothing forgotten
+            assert "Traceback" not in result.stdout
+            assert OWNER_KEY not in result.stdout
 
         emulator.backend.api_keys.append(OWNER_KEY)
         assert live_ids(emulator, OWNER_KEY) == before  # nothing destroyed either
@@ -153,15 +154,15 @@ def test_a_key_of_another_account_fails_refresh_naming_both_accounts_and_keeps_e
             lambda: stack.destroy(check=False),
         ):
             result = attempt()
+            assert managed_ids(stack) == before
             assert result.returncode != 0
             errors = error_lines(result.stdout)
             assert (
                 f"belongs to Vast.ai account {owner}, but the configured API key is of account {other}"
                 in errors
             )
-            assert OWNER_KEY not in result.stdout and OTHER_KEY not in result.stdout
             assert "Traceback" not in result.stdout
-            assert managed_ids(stack) == before
+            assert OWNER_KEY not in result.stdout and OTHER_KEY not in result.stdout
             assert live_ids(emulator, OWNER_KEY) == before
         assert VastInventory(emulator.url, OTHER_KEY).ids() == EMPTY
 
