@@ -57,6 +57,10 @@ def deployed(backend: LocalBackend, project: Path, url: str, key: str = OWNER_KE
     return backend.stack(project, "dev", config={"vast:apiUrl": url}, secrets={"vast:apiKey": key})
 
 
+def api_requests(emulator: Emulator) -> list[dict[str, Any]]:
+    return [entry for entry in emulator.request_log() if str(entry["path"]).startswith("/api/")]
+
+
 def error_lines(output: str) -> str:
     return "\n".join(line for line in output.splitlines() if "error:" in line)
 
@@ -147,6 +151,9 @@ def test_a_key_of_another_account_fails_refresh_naming_both_accounts_and_keeps_e
         stack.up()
         before = managed_ids(stack)
         assert before == live_ids(emulator, OWNER_KEY) and all(before.values())
+        mark = len(api_requests(emulator))
+        stack.preview("--expect-no-changes")  # the recorded account is no change, and costs no call
+        assert api_requests(emulator)[mark:] == []
 
         stack.set_config("vast:apiKey", OTHER_KEY, secret=True)
         for attempt in (
@@ -173,10 +180,6 @@ def test_a_key_of_another_account_fails_refresh_naming_both_accounts_and_keeps_e
 
 
 # -- 3. a 500 after a committed rent --------------------------------------------------------------------
-
-
-def api_requests(emulator: Emulator) -> list[dict[str, Any]]:
-    return [entry for entry in emulator.request_log() if str(entry["path"]).startswith("/api/")]
 
 
 def seed_faulting_only(index: int, probability: float, horizon: int = 40) -> int:
