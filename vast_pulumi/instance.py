@@ -227,6 +227,27 @@ class _OfferClaims:
 _CLAIMS = _OfferClaims()
 
 
+class _Destroyed:
+    """Instances this process destroyed. Destroy is asynchronous on Vast.ai: the list may show a
+    destroyed instance as it was for a while, and a replacement (which reuses the marker and
+    destroys the old instance first) must not adopt it."""
+
+    def __init__(self) -> None:
+        self._ids: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()
+
+    def add(self, market: str, instance_id: int) -> None:
+        with self._lock:
+            self._ids.add((market, instance_id))
+
+    def __contains__(self, key: tuple[str, int]) -> bool:
+        with self._lock:
+            return key in self._ids
+
+
+_DESTROYED = _Destroyed()
+
+
 class _Renter:
     """Rents offers for one create, best first, never more than ``OFFER_ATTEMPTS`` of them.
 
@@ -346,7 +367,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
 
     def delete(self, id_: str, props: Props) -> None:
         self.owner(id_, props)
-        self.client.destroy_instance(numeric_id(id_))  # already gone is fine
+        self._destroy(numeric_id(id_))  # already gone is fine
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         new = news.get(key)
@@ -370,7 +391,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
                 noun="instance",
                 find=lambda: self._marked(marker),
                 create=renter.rent,
-                delete=self.client.destroy_instance,
+                delete=self._destroy,
                 converge=converge,
                 findable=bool(marker),
             )
@@ -399,11 +420,18 @@ class InstanceProvider(VastProvider[InstanceInputs]):
     def _marked(self, marker: str) -> list[Row]:
         """The live instances carrying this resource's marker (one being destroyed is not live: a
         replacement reuses the marker and destroys the old instance first)."""
+        market = self.client.settings.api_url
         return [
             row
             for row in self.client.cached_instances()
-            if _env_of(row).get(MARKER_ENV) == marker and _is_live(row)
+            if _env_of(row).get(MARKER_ENV) == marker
+            and _is_live(row)
+            and (market, int(row["id"])) not in _DESTROYED
         ]
+
+    def _destroy(self, instance_id: int) -> bool:
+        _DESTROYED.add(self.client.settings.api_url, instance_id)  # before: the call may be applied
+        return self.client.destroy_instance(instance_id)
 
     def _adopt(self, inputs: InstanceInputs) -> _Launch:
         assert inputs.adopt_id is not None
@@ -434,7 +462,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
 
     def _destroy_after_failure(self, instance_id: int) -> str:
         try:
-            self.client.destroy_instance(instance_id)
+            self._destroy(instance_id)
         except Exception as error:
             return (
                 f"Destroying it failed too ({error}); it may still be billing: "

@@ -171,6 +171,47 @@ def test_an_instance_with_our_marker_being_destroyed_is_not_adopted(
     assert api_calls(emulator).count(RENT) == 2
 
 
+def test_an_instance_this_process_destroyed_is_not_adopted_even_if_still_listed_as_running(
+    provider: InstanceProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A replacement destroys the old instance (same marker) first; the API may list it a while longer.
+    old = provider.create(checked(provider))
+    listed_before = [dict(row) for row in instances(emulator)]
+    provider.delete(old.id, {**(old.outs or {}), "__provider": "blob"})
+    real_list = provider.client.cached_instances
+    monkeypatch.setattr(
+        provider.client,
+        "cached_instances",
+        lambda max_age=None: [*listed_before, *(r for r in real_list(max_age) if str(r["id"]) != old.id)],
+    )
+    new = provider.create(checked(provider))
+    assert new.id != old.id
+    assert [row["id"] for row in instances(emulator)] == [int(new.id)]
+
+
+def test_an_older_instance_with_our_marker_seen_only_after_the_rent_is_kept_and_ours_destroyed(
+    provider: InstanceProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offer = search_offers(provider.client, QUERY, order="dph_total", limit=8)[-1]
+    earlier = int(
+        provider.client.create_instance(offer.id, {"image": "pytorch/pytorch", "env": {MARKER_ENV: MARKER}})[
+            "new_contract"
+        ]
+    )
+    real_list = provider.client.cached_instances
+    looks: list[int] = []
+
+    def lagging(max_age: float | None = None) -> list[Row]:
+        looks.append(1)  # the first look (before renting) does not show the earlier rent yet
+        return [row for row in real_list(max_age) if len(looks) > 1 or row["id"] != earlier]
+
+    monkeypatch.setattr(provider.client, "cached_instances", lagging)
+    created = provider.create(checked(provider))
+    assert created.id == str(earlier)
+    assert [row["id"] for row in instances(emulator)] == [earlier]  # the new rent was destroyed
+    assert api_calls(emulator).count(RENT) == 2
+
+
 def test_an_offer_is_claimed_only_when_tried_and_released_when_the_rent_is_refused(
     provider: InstanceProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
