@@ -89,7 +89,11 @@ def reconciling_create(steps: CreateSteps) -> Row:
             found = steps.find()
             if found:
                 return _keep_oldest(steps, found, just_made=None)
-            _log.warning("vast: %s; no %s carries this resource's marker: creating it", error, steps.noun)
+            _log.warning(
+                "vast: %s; no %s carries this resource's marker, so it was not applied: creating again",
+                error,
+                steps.noun,
+            )
             continue
         return _keep_oldest(steps, steps.find() if steps.findable else [], just_made=made)
     raise CreateOutcomeUnknownError(
