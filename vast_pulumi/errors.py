@@ -21,8 +21,7 @@ _NOT_FOUND_PHRASES = (
 # How the API says "this key is not valid" besides 401: 403, and a 404 on some routes (OpenAPI's
 # POST /bundles/ "Invalid user key"; the official CLI's "Session expired" for a 2FA session key).
 _AUTH_ERROR_CODE = "auth_error"
-_AUTH_MESSAGE = "invalid user key"
-_AUTH_MESSAGE_PREFIX = "session expired"
+_AUTH_MESSAGE_PREFIXES = ("invalid user key", "session expired")
 
 
 def is_auth_failure(status: int | None, error: str | None, msg: str) -> bool:
@@ -30,9 +29,7 @@ def is_auth_failure(status: int | None, error: str | None, msg: str) -> bool:
     if status in (401, 403):
         return True
     lowered = msg.strip().lower()
-    return status == 404 and (
-        error == _AUTH_ERROR_CODE or lowered == _AUTH_MESSAGE or lowered.startswith(_AUTH_MESSAGE_PREFIX)
-    )
+    return status == 404 and (error == _AUTH_ERROR_CODE or lowered.startswith(_AUTH_MESSAGE_PREFIXES))
 
 
 class VastConfigError(ValueError):
