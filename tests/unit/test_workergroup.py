@@ -116,14 +116,17 @@ def test_a_group_deleted_with_its_endpoint_reads_as_gone_and_deletes_fine(
 def test_a_lost_create_reply_finds_the_group_by_its_marker_instead_of_posting_again(
     vast_emulator_factory: Callable[..., Emulator],
 ) -> None:
-    # Requests: the endpoint's POST, then our POST (reply lost), then our list.
-    emulator = vast_emulator_factory(seed=seed_for([False, True, False], 0.5), faults="reset-after=0.5")
+    # Requests: the endpoint's POST, the owner's id, the look, our POST (reply lost), the look.
+    pattern = [False, False, False, True, False, False]
+    emulator = vast_emulator_factory(seed=seed_for(pattern, 0.5), faults="reset-after=0.5")
     provider = configured(WorkergroupProvider(), emulator.url, emulator.api_keys[0])
     endpoint_id = provider.client.create_endpoint({"endpoint_name": "ep"})
     created = provider.create(
         checked(provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090")
     )
     emulator.set_faults(None)
+    (faulted,) = [entry for entry in emulator.request_log() if entry["fault"]]
+    assert (faulted["method"], faulted["route"]) == ("POST", "/api/v0/workergroups/")
     (row,) = emulator.inventory()[0]["workergroups"]
     assert created.id == str(row["id"])
     assert api_calls(emulator).count(CREATE) == 1
@@ -267,3 +270,22 @@ def test_a_group_made_before_markers_reads_without_drift(
     read = provider.read(created.id, created.outs)
     assert read.outs is not None and read.outs["launch_args"] == "--image x"
     assert read.inputs is None
+
+
+def test_a_create_applied_then_answered_500_finds_the_group_by_its_marker_not_posting_again(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    # Requests: the endpoint's POST, the owner's id, the look, our POST (applied, answered 500), the look.
+    pattern = [False, False, False, True, False, False]
+    emulator = vast_emulator_factory(seed=seed_for(pattern, 0.5), faults="500-after=0.5")
+    provider = configured(WorkergroupProvider(), emulator.url, emulator.api_keys[0])
+    endpoint_id = provider.client.create_endpoint({"endpoint_name": "ep"})
+    created = provider.create(
+        checked(provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090")
+    )
+    emulator.set_faults(None)
+    (faulted,) = [entry for entry in emulator.request_log() if entry["fault"]]
+    assert (faulted["method"], faulted["route"], faulted["status"]) == ("POST", "/api/v0/workergroups/", 500)
+    (row,) = emulator.inventory()[0]["workergroups"]
+    assert created.id == str(row["id"])
+    assert api_calls(emulator).count(CREATE) == 1
