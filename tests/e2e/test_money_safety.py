@@ -5,7 +5,8 @@ taken over.
 2. A key of another account at ``refresh --run-program`` fails naming both account ids and keeps
    every resource.
 3. A rent that the API applied and then answered with a 500 leaves exactly one instance.
-4. An endpoint name the user gave that already exists fails the ``up`` and changes nothing.
+4. An endpoint name the user gave that already exists fails the ``up`` and changes nothing; when a
+   killed ``up`` made it, the error names the ``adopt_id`` that recovers it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import requests
 from tests.e2e.fleet import live_ids, managed_ids, set_faults
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.local_pulumi import LocalBackend, Stack
+from vast_pulumi.local_pulumi import LocalBackend, PulumiCommandError, Stack
 
 OWNER_KEY = "e2e-money-owner-key-4b1d"
 OTHER_KEY = "e2e-money-other-key-8c3a"
@@ -246,3 +247,36 @@ def test_a_taken_endpoint_name_fails_up_pointing_to_adopt_id_and_changes_nothing
         assert inventory.endpoints() == before  # the colleague's endpoint is untouched
         assert inventory.workergroups() == [] and inventory.instances() == []
         assert managed_ids(stack) == EMPTY
+
+
+def endpoint_created(emulator: Emulator) -> bool:
+    """The moment the API has answered the endpoint's POST (the log has it before the client)."""
+    return any(
+        r["method"] == "POST" and r["route"] == "/api/v0/endptjobs/" and r["status"] == 200
+        for r in emulator.request_log()
+    )
+
+
+def test_an_endpoint_a_killed_up_made_under_a_user_given_name_is_recovered_with_the_adopt_id_named(
+    local_backend: LocalBackend, make_project: MakeProject
+) -> None:
+    from tests.e2e.test_resilience import kill_up_when, recover
+
+    program = 'from vast_pulumi import Endpoint\n\nEndpoint("api", endpoint_name="team-api"{adopt})\n'
+    project = make_project("killed-named", program.format(adopt=""))
+    # Latency holds the provider in the read after the POST, so the kill lands before state records it.
+    with Emulator(api_keys=[OWNER_KEY], seed=15, boot_seconds=0.5, latency_ms=400) as emulator:
+        stack = deployed(local_backend, project, emulator.url)
+        kill_up_when(stack, emulator, endpoint_created)
+        (leftover,) = live_ids(emulator, OWNER_KEY)["endpoints"]
+        assert managed_ids(stack) == EMPTY, "the kill came too late: state already has the endpoint"
+
+        with pytest.raises(PulumiCommandError, match=f"set adopt_id={leftover}"):
+            recover(stack)  # cancel, refresh, up: the name is taken by an endpoint state does not know
+        assert live_ids(emulator, OWNER_KEY)["endpoints"] == {leftover}
+
+        (project / "__main__.py").write_text(program.format(adopt=f", adopt_id={leftover}"))
+        stack.up()
+        assert managed_ids(stack)["endpoints"] == {leftover} == live_ids(emulator, OWNER_KEY)["endpoints"]
+        stack.destroy()
+        assert live_ids(emulator, OWNER_KEY) == EMPTY
