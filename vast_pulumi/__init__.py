@@ -19,7 +19,14 @@ __version__ = "0.2.0"
 
 if TYPE_CHECKING:
     from vast_pulumi.endpoint import Endpoint, EndpointArgs
-    from vast_pulumi.errors import VastApiError, VastAuthError, VastConfigError, VastConnectionError
+    from vast_pulumi.errors import (
+        VastAccountError,
+        VastApiError,
+        VastAuthError,
+        VastConfigError,
+        VastConflictError,
+        VastConnectionError,
+    )
     from vast_pulumi.instance import Instance, InstanceArgs, InstanceNotReadyError
     from vast_pulumi.offers import Offer, get_offers
     from vast_pulumi.settings import ProviderSettings
@@ -35,9 +42,11 @@ _EXPORTS = {
     "InstanceNotReadyError": "vast_pulumi.instance",
     "Offer": "vast_pulumi.offers",
     "ProviderSettings": "vast_pulumi.settings",
+    "VastAccountError": "vast_pulumi.errors",
     "VastApiError": "vast_pulumi.errors",
     "VastAuthError": "vast_pulumi.errors",
     "VastConfigError": "vast_pulumi.errors",
+    "VastConflictError": "vast_pulumi.errors",
     "VastConnectionError": "vast_pulumi.errors",
     "Workergroup": "vast_pulumi.workergroup",
     "WorkergroupArgs": "vast_pulumi.workergroup",
@@ -51,9 +60,11 @@ __all__ = [
     "InstanceNotReadyError",
     "Offer",
     "ProviderSettings",
+    "VastAccountError",
     "VastApiError",
     "VastAuthError",
     "VastConfigError",
+    "VastConflictError",
     "VastConnectionError",
     "Workergroup",
     "WorkergroupArgs",

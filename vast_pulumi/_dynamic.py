@@ -38,15 +38,18 @@ from pydantic import BaseModel, ValidationError, ValidationInfo
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from vast_pulumi._engine_watch import watch_engine
+from vast_pulumi._error_report import report_errors_in_one_line
 from vast_pulumi._provider_log import log_to_engine
 from vast_pulumi._server_pool import widen_provider_server_pool
 from vast_pulumi.client import VastClient, shared_client
+from vast_pulumi.errors import VastAccountError
 from vast_pulumi.query import QueryError, parse_query
 from vast_pulumi.settings import CONFIG_API_KEY, CONFIG_API_URL, ProviderSettings
 
 PROVIDER_KEY = "__provider"
 MARKER_KEY = "_marker"
 ADOPT_KEY = "adopt_id"
+ACCOUNT_KEY = "account_id"  # output: the id of the account that owns the object
 # Inputs that only matter to create: never a reason to update or replace.
 _NOT_DIFFED = frozenset({PROVIDER_KEY, MARKER_KEY, ADOPT_KEY})
 
@@ -167,6 +170,8 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
     # Secret inputs: never returned as refreshed inputs from read (outputs carry them, marked secret).
     secret_inputs: ClassVar[frozenset[str]] = frozenset()
     delete_before_replace: ClassVar[bool] = False
+    # What the object is called in messages ("endpoint").
+    noun: ClassVar[str] = "object"
 
     def __init__(self) -> None:
         super().__init__()
@@ -191,6 +196,8 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
         # Orphaned by a killed `pulumi up`, we would keep renting machines nobody records.
         watch_engine()
         log_to_engine()
+        # A rejected key or a foreign account is one line in the CLI, not a traceback.
+        report_errors_in_one_line()
         with self._lock:
             self._config_api_key = req.config.get(CONFIG_API_KEY) or None
             self._config_api_url = req.config.get(CONFIG_API_URL) or None
@@ -207,6 +214,25 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
                 settings = ProviderSettings.resolve(self._config_api_key, self._config_api_url)
                 self._client = shared_client(settings)
             return self._client
+
+    # -- the owning account -----------------------------------------------------------------------
+
+    def owner(self, id_: str, props: Props) -> int:
+        """The configured key's account id, once it is known to own the object ``props`` describe.
+
+        Called before any read, update or delete: with a key of another account the object would
+        look gone (refresh would drop it while it bills) or be out of reach. State written before
+        the account was recorded passes, and records it on its next read or update.
+        """
+        current = self.client.account_id()
+        recorded = props.get(ACCOUNT_KEY)
+        if recorded is not None and numeric_id(recorded) != current:
+            raise VastAccountError(
+                f"{self.noun} {id_} belongs to Vast.ai account {numeric_id(recorded)}, but the configured "
+                f"API key is of account {current}: nothing was changed and the stack keeps the {self.noun}; "
+                f"set vast:apiKey to a key of account {numeric_id(recorded)}"
+            )
+        return current
 
     # -- check ------------------------------------------------------------------------------------------
 
@@ -309,7 +335,12 @@ def numeric_id(id_: str | int | float) -> int:
 
 
 class VastResource(pulumi.dynamic.Resource):
-    """Turns typed arguments into the props dict a dynamic resource needs."""
+    """Turns typed arguments into the props dict a dynamic resource needs.
+
+    Every resource also outputs ``account_id``, the id of the Vast.ai account that owns its object.
+    """
+
+    account_id: pulumi.Output[int]
 
     output_keys: ClassVar[tuple[str, ...]] = ()
     secret_outputs: ClassVar[tuple[str, ...]] = ()
@@ -321,7 +352,7 @@ class VastResource(pulumi.dynamic.Resource):
         args: Mapping[str, Any],
         opts: pulumi.ResourceOptions | None,
     ) -> None:
-        props: Props = {key: None for key in self.output_keys}
+        props: Props = {key: None for key in (*self.output_keys, ACCOUNT_KEY)}
         props.update(args)  # a copy: the SDK adds __provider to the dict it is given
         props[MARKER_KEY] = self.marker(resource_name)
         secrets = pulumi.ResourceOptions(additional_secret_outputs=list(self.secret_outputs))

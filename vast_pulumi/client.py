@@ -14,7 +14,7 @@ Everything about transport lives here, so the resource modules only speak in typ
   a bound on the total time of one call; the daily search quota's 429 (error code
   ``search_quota_exceeded``) is final at once, its message saying when the quota resets;
 * non-idempotent creates (POST, ``PUT /asks/``) are never repeated after the request may have reached
-  the server: a dropped connection, a read timeout or a gateway error raises
+  the server: a dropped connection, a read timeout or any 5xx raises
   :class:`~vast_pulumi.errors.VastConnectionError` with ``outcome_unknown`` set, and the resource looks
   for what it tried to create;
 * JSON decoding, and every failure (including HTTP 200 with ``"success": false``) as a
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vast_pulumi import __version__
-from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError
+from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError, is_auth_failure
 from vast_pulumi.settings import ProviderSettings
 
 if TYPE_CHECKING:
@@ -136,6 +136,8 @@ class VastClient:
         self._instances = _Snapshot(self.list_instances)
         self._endpoints = _Snapshot(self.list_endpoints)
         self._workergroups = _Snapshot(self.list_workergroups)
+        self._account_lock = threading.Lock()
+        self._account_id: int | None = None
 
     def __repr__(self) -> str:
         return f"VastClient({self.settings.api_url!r})"
@@ -143,6 +145,16 @@ class VastClient:
     def stats(self) -> ClientStats:
         with self._counter_lock:
             return ClientStats(requests=self._requests, retries=self._retries)
+
+    # -- the account -------------------------------------------------------------------------------
+
+    def account_id(self) -> int:
+        """The id of the account the key belongs to (``GET /api/v0/users/current/``), asked once."""
+        with self._account_lock:  # concurrent first callers wait for the one call
+            if self._account_id is None:
+                reply = self._call("GET", "/api/v0/users/current/")
+                self._account_id = _new_id(reply, "GET /api/v0/users/current/", "id")
+            return self._account_id
 
     # -- endpoints (/api/v0/endptjobs/) -------------------------------------------------------------
 
@@ -407,8 +419,8 @@ def _decode(method: str, path: str, response: requests.Response) -> Row:
     details = payload if isinstance(payload, dict) else {}
     error = details.get("error") if isinstance(details.get("error"), str) else None
     msg = _message(details, response.text)
-    if response.status_code == 401:
-        raise VastAuthError(method=method, path=path, status=401, error=error, msg=msg)
+    if is_auth_failure(response.status_code, error, msg):
+        raise VastAuthError(method=method, path=path, status=response.status_code, error=error, msg=msg)
     if not response.ok or details.get("success") is False:
         raise VastApiError(method=method, path=path, status=response.status_code, error=error, msg=msg)
     if payload is None or not isinstance(payload, dict):
@@ -465,14 +477,15 @@ def _describe_exception(exc: requests.RequestException) -> str:
 
 
 def _final_form(failure: VastApiError, kind: _Kind) -> VastApiError:
-    # A gateway error (502/504) means the upstream may have processed the request: for a create, that
-    # is an unknown outcome, not a failure that is safe to repeat.
-    if kind is _Kind.CREATE and failure.status in (502, 504):
+    # Any 5xx may come after the server applied the request (a 500 after a committed rent, a gateway
+    # that lost the upstream's answer): for a create, that is an unknown outcome, never safe to repeat.
+    if kind is _Kind.CREATE and failure.status is not None and failure.status >= 500:
         return VastConnectionError(
             method=failure.method,
             path=failure.path,
-            reason=f"gateway error {failure.status}",
+            reason=" ".join(str(part) for part in (failure.status, failure.error) if part),
             outcome_unknown=True,
+            status=failure.status,
         )
     return failure
 
@@ -482,9 +495,8 @@ def _is_retryable(failure: VastApiError, kind: _Kind) -> bool:
         return not (failure.outcome_unknown and kind is _Kind.CREATE)
     if failure.status == 429:
         return failure.error != SEARCH_QUOTA_ERROR
-    if failure.status in (500, 503):
-        return True
-    return failure.status in (502, 504) and kind is not _Kind.CREATE
+    # A 5xx to a create may come after the server applied it: an unknown outcome, never repeated.
+    return failure.status is not None and failure.status >= 500 and kind is not _Kind.CREATE
 
 
 def _with_quota_reset(error: VastApiError, response: requests.Response) -> VastApiError:

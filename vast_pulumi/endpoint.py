@@ -12,15 +12,15 @@ Existing endpoints: ``Endpoint.get("name", "1234")`` reads one without managing 
 input makes ``create`` take endpoint 1234 under management (updated to the inputs) instead of creating
 one. (``pulumi import`` cannot work with Python dynamic providers.)
 
-An interrupted ``pulumi up`` cannot leave a duplicate behind: the name is the endpoint's marker. If the
-create's reply is lost, the create looks the name up instead of posting again; and when the read after
-the create finds older endpoints with the same name (left by a run that was killed), it keeps the
-oldest and deletes the one it just made.
+An interrupted ``pulumi up`` cannot leave a duplicate behind (see :mod:`vast_pulumi._reconcile`): the
+default name carries the resource's marker, so a create adopts an endpoint left with that name by a
+killed run, and a create whose reply was lost looks the name up instead of posting again. A name you
+choose is never taken over: when an endpoint already has it, the create fails and names the
+``adopt_id`` that would take that endpoint under management.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any, Literal, TypedDict, Unpack
 
@@ -29,6 +29,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from vast_pulumi._dynamic import (
+    ACCOUNT_KEY,
     MARKER_KEY,
     Props,
     VastProvider,
@@ -37,14 +38,13 @@ from vast_pulumi._dynamic import (
     rule_error,
     unknown_fields,
 )
+from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi.client import Row
-from vast_pulumi.errors import VastConnectionError
+from vast_pulumi.errors import VastConflictError
 
 __all__ = ["Endpoint", "EndpointArgs", "EndpointInputs", "EndpointProvider"]
 
-_log = logging.getLogger("vast_pulumi")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-_CREATE_ATTEMPTS = 3
 DEFAULT_COLD_WORKERS = 5
 _SCALING_FIELDS = (
     "min_load",
@@ -118,64 +118,67 @@ class EndpointProvider(VastProvider[EndpointInputs]):
     inputs_model = EndpointInputs
     replace_on_change = frozenset({"endpoint_name"})
     server_defaults = frozenset({"inactivity_timeout"})
+    noun = "endpoint"
 
     def create(self, props: Props) -> CreateResult:
         inputs = self.parse(props)
-        row = self._adopt(inputs) if inputs.adopt_id is not None else self._create(inputs)
-        return CreateResult(str(row["id"]), _outputs(self.given(inputs, props), row))
+        account = self.client.account_id()
+        if inputs.adopt_id is not None:
+            row = self._adopt(inputs)
+        else:
+            row = reconciling_create(self._create_steps(inputs, str(props.get(MARKER_KEY) or "")))
+        outputs = _outputs(self.given(inputs, props), row)
+        return CreateResult(str(row["id"]), {**outputs, ACCOUNT_KEY: account})
 
     def read(self, id_: str, props: Props) -> ReadResult:
+        account = self.owner(id_, props)
         row = self._find(numeric_id(id_))
         if row is None:
             return self.gone()
-        return self.read_result(str(row["id"]), _outputs(props, row), props)
+        return self.read_result(str(row["id"]), {**_outputs(props, row), ACCOUNT_KEY: account}, props)
 
-    def update(self, id_: str, _olds: Props, news: Props) -> UpdateResult:
+    def update(self, id_: str, olds: Props, news: Props) -> UpdateResult:
+        account = self.owner(id_, olds)
         inputs = self.parse(news)
         endpoint_id = numeric_id(id_)
         self.client.update_endpoint(endpoint_id, _body(inputs, endpoint_id))
-        return UpdateResult(_outputs(self.given(inputs, news), self._require(endpoint_id)))
+        row = self._require(endpoint_id)
+        return UpdateResult({**_outputs(self.given(inputs, news), row), ACCOUNT_KEY: account})
 
-    def delete(self, id_: str, _props: Props) -> None:
+    def delete(self, id_: str, props: Props) -> None:
+        self.owner(id_, props)
         self.client.delete_endpoint(numeric_id(id_))  # already gone is fine
 
     # -- steps --------------------------------------------------------------------------------------
 
-    def _create(self, inputs: EndpointInputs) -> Row:
-        for _ in range(_CREATE_ATTEMPTS):
-            try:
-                new_id = self.client.create_endpoint(_body(inputs))
-            except VastConnectionError as error:
-                if not error.outcome_unknown:
-                    raise
-                # The POST may have been applied: the name tells whether it was.
-                same_name = _oldest_first(_named(self.client.list_endpoints(), inputs))
-                if same_name:
-                    return self._converge(inputs, same_name[0])
-                continue
-            return self._settle(inputs, new_id)
-        raise RuntimeError(
-            f"could not create endpoint {inputs.endpoint_name!r}: the API kept dropping the request"
-        )
+    def _create_steps(self, inputs: EndpointInputs, marker: str) -> CreateSteps:
+        """Endpoints have no field to carry a marker but their name: a generated name carries it
+        (crash recovery adopts what bears it); a name the user chose is checked to be free first,
+        and only endpoints that took it after that check count as this resource's."""
+        name = str(inputs.endpoint_name)
+        generated = bool(marker) and name.endswith(f"-{marker[:8]}")
+        foreign: set[int] | None = None
 
-    def _settle(self, inputs: EndpointInputs, new_id: int) -> Row:
-        """After a create: the one read (the list also carries the endpoint's key) and duplicate cleanup."""
-        same_name = _oldest_first(_named(self.client.cached_endpoints(), inputs))
-        if not same_name:
-            return self._require(new_id)  # not listed yet
-        kept = same_name[0]
-        if kept["id"] != new_id:
-            # An earlier, interrupted run made this endpoint: keep it, drop ours. Said out loud, since
-            # an endpoint someone else named alike would be taken over the same way.
-            _log.warning(
-                "vast: endpoint %r already existed (id %s): taking it over as the leftover of an "
-                "interrupted run, and deleting the duplicate %s",
-                inputs.endpoint_name,
-                kept["id"],
-                new_id,
-            )
-            self.client.delete_endpoint(new_id)
-        return self._converge(inputs, kept)  # also applies endpoint_state, which create cannot set
+        def find() -> list[Row]:
+            nonlocal foreign
+            named = [row for row in self.client.cached_endpoints() if row.get("endpoint_name") == name]
+            if foreign is None:
+                foreign = set() if generated else {int(row["id"]) for row in named}
+                if foreign:
+                    raise _name_taken(name, min(foreign))
+            return [row for row in named if int(row["id"]) not in foreign]
+
+        def converge(endpoint_id: int, row: Row | None, _just_made: bool) -> Row:
+            # Also applies endpoint_state, which a create cannot set.
+            return self._converge(inputs, row if row is not None else self._require(endpoint_id))
+
+        return CreateSteps(
+            noun="endpoint",
+            find=find,
+            create=lambda: self.client.create_endpoint(_body(inputs)),
+            delete=self.client.delete_endpoint,
+            converge=converge,
+        )
 
     def _adopt(self, inputs: EndpointInputs) -> Row:
         assert inputs.adopt_id is not None
@@ -220,12 +223,12 @@ def _body(inputs: EndpointInputs, endpoint_id: int | None = None) -> dict[str, A
     return body
 
 
-def _named(rows: list[Row], inputs: EndpointInputs) -> list[Row]:
-    return [row for row in rows if row.get("endpoint_name") == inputs.endpoint_name]
-
-
-def _oldest_first(rows: list[Row]) -> list[Row]:
-    return sorted(rows, key=lambda row: int(row["id"]))
+def _name_taken(name: str, endpoint_id: int) -> VastConflictError:
+    return VastConflictError(
+        f"endpoint_name: {name!r} is already the name of endpoint {endpoint_id}, which this resource did "
+        f"not create; nothing was changed. To manage that endpoint (for example one left by an "
+        f"interrupted `pulumi up`), set adopt_id={endpoint_id}; otherwise choose another endpoint_name"
+    )
 
 
 class Endpoint(VastResource, module="vast", name="Endpoint"):

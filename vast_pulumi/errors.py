@@ -18,6 +18,18 @@ _NOT_FOUND_PHRASES = (
     "does not exist",
     "invalid autojob id",
 )
+# How the API says "this key is not valid" besides 401: 403, and a 404 on some routes (OpenAPI's
+# POST /bundles/ "Invalid user key"; the official CLI's "Session expired" for a 2FA session key).
+_AUTH_ERROR_CODE = "auth_error"
+_AUTH_MESSAGE_PREFIXES = ("invalid user key", "session expired")
+
+
+def is_auth_failure(status: int | None, error: str | None, msg: str) -> bool:
+    """Whether an answer rejects the API key. Such an answer never means "not found"."""
+    if status in (401, 403):
+        return True
+    lowered = msg.strip().lower()
+    return status == 404 and (error == _AUTH_ERROR_CODE or lowered.startswith(_AUTH_MESSAGE_PREFIXES))
 
 
 class VastConfigError(ValueError):
@@ -54,7 +66,12 @@ class VastApiError(Exception):
 
     @property
     def is_not_found(self) -> bool:
-        """Whether the API says the addressed object does not exist (any of its several spellings)."""
+        """Whether the API says the addressed object does not exist (any of its several spellings).
+
+        Never for a rejected key: with a revoked key, every object would look gone.
+        """
+        if is_auth_failure(self.status, self.error, self.msg):
+            return False
         if self.status == 404 or self.error in _NOT_FOUND_CODES:
             return True
         lowered = self.msg.lower()
@@ -62,26 +79,42 @@ class VastApiError(Exception):
 
 
 class VastAuthError(VastApiError):
-    """The API rejected the API key (HTTP 401)."""
+    """The API rejected the API key (401, 403, or a 404 that says so; see :func:`is_auth_failure`)."""
 
     def _describe(self) -> str:
-        reason = " ".join(part for part in ("401", self.msg or "Invalid user key") if part)
+        reason = " ".join(part for part in (str(self.status or ""), self.msg or "Invalid user key") if part)
         return f"Vast API rejected the API key ({reason}); set vast:apiKey or VAST_API_KEY"
+
+    @property
+    def is_not_found(self) -> bool:
+        return False
+
+
+class VastConflictError(ValueError):
+    """Creating would take over an object the stack did not make (an endpoint name already in use)."""
+
+
+class VastAccountError(RuntimeError):
+    """The configured key belongs to another account than the one that owns a managed object."""
 
 
 class VastConnectionError(VastApiError):
-    """No usable response arrived: the connection failed, dropped or timed out.
+    """No usable response arrived: the connection failed, dropped or timed out, or a create was
+    answered with a 5xx (``status`` set), which the server may send after applying it.
 
     ``outcome_unknown`` is true when the request may have reached the server and been applied (the
     connection dropped after sending, or the read timed out). Callers making non-idempotent writes must
     then look for the object they tried to create instead of blindly repeating the write.
     """
 
-    def __init__(self, *, method: str, path: str, reason: str, outcome_unknown: bool) -> None:
+    def __init__(
+        self, *, method: str, path: str, reason: str, outcome_unknown: bool, status: int | None = None
+    ) -> None:
         self.reason = reason
         self.outcome_unknown = outcome_unknown
-        super().__init__(method=method, path=path, status=None, msg=reason)
+        super().__init__(method=method, path=path, status=status, msg=reason)
 
     def _describe(self) -> str:
         fate = "the request may have been applied" if self.outcome_unknown else "the request was not sent"
-        return f"Vast API {self.method} {self.path} failed: no response ({self.reason}); {fate}"
+        answer = f"answered {self.reason}" if self.status is not None else f"no response ({self.reason})"
+        return f"Vast API {self.method} {self.path} failed: {answer}; {fate}"

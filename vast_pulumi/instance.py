@@ -29,8 +29,10 @@ create: changing them calls no API.
 
 **No duplicates.** Each instance carries its resource's marker in its environment
 (``VAST_PULUMI_MARKER``). A create first looks for a live instance with its marker and adopts it: a
-``pulumi up`` that was interrupted after renting converges when run again, and a rent whose reply was
-lost is found instead of repeated.
+``pulumi up`` that was interrupted after renting converges when run again. A rent whose reply was lost
+or answered 5xx is looked up by marker, never repeated blindly nor followed by a rent of another offer
+while it may exist; after a rent, any other live instance with the marker is destroyed (see
+:mod:`vast_pulumi._reconcile`).
 
 **Existing instances.** ``Instance.get("name", "123")`` reads one without managing it; the ``adopt_id``
 input makes ``create`` take instance 123 under management (label, state and image brought to the
@@ -43,6 +45,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, Unpack
 
@@ -51,6 +54,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from vast_pulumi._dynamic import (
+    ACCOUNT_KEY,
     MARKER_KEY,
     Props,
     VastProvider,
@@ -59,8 +63,9 @@ from vast_pulumi._dynamic import (
     parsable_query,
     require_one_of,
 )
+from vast_pulumi._reconcile import CreateSteps, OutcomeUnknown, is_outcome_unknown, reconciling_create
 from vast_pulumi.client import Row
-from vast_pulumi.errors import VastApiError, VastConnectionError
+from vast_pulumi.errors import VastApiError
 from vast_pulumi.offers import canonical_query, order_clause, search_offers
 from vast_pulumi.query import parse_query
 
@@ -200,8 +205,8 @@ class _OfferClaims:
 
     Concurrent creates resolve the same query to the same offers, best first. Without claims they
     would all try the best one, and all but one would spend a rent (paced at 4.5 s) on an offer that
-    is gone; with them, each takes the best offer no other create took. An offer is never rented
-    twice, so a claim is never released.
+    is gone; with them, each takes the best offer no other create took. A claim is released only when
+    the rent surely did not happen (the API refused it for another reason than the offer being gone).
     """
 
     def __init__(self) -> None:
@@ -216,8 +221,101 @@ class _OfferClaims:
             self._claimed.add((market, offer_id))
             return True
 
+    def release(self, market: str, offer_id: int) -> None:
+        with self._lock:
+            self._claimed.discard((market, offer_id))
+
 
 _CLAIMS = _OfferClaims()
+
+
+class _Destroyed:
+    """Instances this process destroyed. Destroy is asynchronous on Vast.ai: the list may show a
+    destroyed instance as it was for a while, and a replacement (which reuses the marker and
+    destroys the old instance first) must not adopt it."""
+
+    def __init__(self) -> None:
+        self._ids: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()
+
+    def add(self, market: str, instance_id: int) -> None:
+        with self._lock:
+            self._ids.add((market, instance_id))
+
+    def __contains__(self, key: tuple[str, int]) -> bool:
+        with self._lock:
+            return key in self._ids
+
+
+_DESTROYED = _Destroyed()
+
+
+class _Renter:
+    """Rents offers for one create, best first, never more than ``OFFER_ATTEMPTS`` of them.
+
+    An offer whose rent had an unknown outcome stays *in doubt*: the next call rents it again (the
+    reconciling create only calls again after the marker was found nowhere) and never moves on to
+    another offer while that rent may exist. If the offer in doubt answers "gone", our own first rent
+    may have taken it: that is an unknown outcome too, so the marker is looked up once more.
+    """
+
+    def __init__(self, provider: InstanceProvider, inputs: InstanceInputs, marker: str) -> None:
+        self._provider = provider
+        self._inputs = inputs
+        self._body = _create_body(inputs, marker)
+        self._market = provider.client.settings.api_url
+        self._offers: Iterator[int] | None = None
+        self._in_doubt: int | None = None
+        self.tried = 0
+        self.rented: dict[int, _Launch] = {}
+
+    def rent(self) -> int:
+        client = self._provider.client
+        while True:
+            offer_id = self._in_doubt if self._in_doubt is not None else self._next_offer()
+            try:
+                reply = client.create_instance(offer_id, self._body)
+            except VastApiError as error:
+                if is_outcome_unknown(error):
+                    self._in_doubt = offer_id
+                    raise
+                doubted, self._in_doubt = self._in_doubt == offer_id, None
+                if error.is_not_found and doubted:
+                    raise OutcomeUnknown(
+                        f"offer {offer_id} is gone after a rent of it whose outcome is unknown"
+                    ) from error
+                if error.is_not_found:  # no_such_ask: taken since the search
+                    _log.info("vast: offer %s is no longer available; trying the next one", offer_id)
+                    continue
+                self._release(offer_id)
+                raise
+            self._in_doubt = None
+            instance_id = int(reply["new_contract"])
+            _log.info("vast: rented instance %s from offer %s", instance_id, offer_id)
+            key = reply.get("instance_api_key")
+            self.rented[instance_id] = _Launch(instance_id, offer_id, key, ours=True)
+            return instance_id
+
+    def _next_offer(self) -> int:
+        if self._offers is None:
+            self._offers = iter(self._provider._candidates(self._inputs))
+        pinned = self._inputs.offer_id is not None
+        while self.tried < OFFER_ATTEMPTS:
+            offer_id = next(self._offers, None)
+            if offer_id is None:
+                break
+            if pinned or _CLAIMS.claim(self._market, offer_id):
+                self.tried += 1
+                return offer_id
+            # else a concurrent create of this process is renting it
+        raise RuntimeError(
+            f"could not rent any of the {self.tried} offers tried ({_describe_offer(self._inputs)}): "
+            "all were taken meanwhile; run again"
+        )
+
+    def _release(self, offer_id: int) -> None:
+        if self._inputs.offer_id is None:
+            _CLAIMS.release(self._market, offer_id)
 
 
 class InstanceNotReadyError(RuntimeError):
@@ -232,30 +330,32 @@ class InstanceProvider(VastProvider[InstanceInputs]):
     server_defaults = frozenset({"offer_id", "offer_query", "image", "template_hash_id", "label", "runtype"})
     secret_inputs = frozenset({"image_login"})
     delete_before_replace = True  # never two GPUs billing at once; and the marker must be free
+    noun = "instance"
 
     def create(self, props: Props) -> CreateResult:
         inputs = self.parse(props)
+        account = self.client.account_id()
         marker = str(props.get(MARKER_KEY) or "")
-        if inputs.adopt_id is not None:
-            launch = self._adopt(inputs)
-        else:
-            launch = self._marked(marker, inputs) or self._rent(inputs, marker)
+        launch = self._adopt(inputs) if inputs.adopt_id is not None else self._launch(inputs, marker)
         row = self._settle(launch, inputs)
-        return CreateResult(str(launch.instance_id), self._outputs(self.given(inputs, props), row, launch))
+        outputs = self._outputs(self.given(inputs, props), row, launch)
+        return CreateResult(str(launch.instance_id), {**outputs, ACCOUNT_KEY: account})
 
     def read(self, id_: str, props: Props) -> ReadResult:
+        account = self.owner(id_, props)
         instance_id = numeric_id(id_)
         row = self._row(instance_id)
         if row is None:
             return self.gone()
         launch = _Launch(instance_id, props.get("offer_id"), props.get("instance_api_key"), ours=False)
-        outs = self._outputs(props, row, launch)
+        outs = {**self._outputs(props, row, launch), ACCOUNT_KEY: account}
         outs["label"] = row.get("label")  # drift shows; the other inputs are not read back (see above)
         if row.get("intended_status") in ("running", "stopped"):
             outs["target_state"] = row["intended_status"]
         return self.read_result(id_, outs, props)
 
     def update(self, id_: str, olds: Props, news: Props) -> UpdateResult:
+        account = self.owner(id_, olds)
         inputs = self.parse(news)
         instance_id = numeric_id(id_)
         marker = str(news.get(MARKER_KEY) or "")
@@ -265,10 +365,11 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         else:
             row = self._require(instance_id)
         launch = _Launch(instance_id, olds.get("offer_id"), olds.get("instance_api_key"), ours=False)
-        return UpdateResult(self._outputs(self.given(inputs, news), row, launch))
+        return UpdateResult({**self._outputs(self.given(inputs, news), row, launch), ACCOUNT_KEY: account})
 
-    def delete(self, id_: str, _props: Props) -> None:
-        self.client.destroy_instance(numeric_id(id_))  # already gone is fine
+    def delete(self, id_: str, props: Props) -> None:
+        self.owner(id_, props)
+        self._destroy(numeric_id(id_))  # already gone is fine
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         new = news.get(key)
@@ -278,37 +379,28 @@ class InstanceProvider(VastProvider[InstanceInputs]):
 
     # -- create -------------------------------------------------------------------------------------
 
-    def _rent(self, inputs: InstanceInputs, marker: str) -> _Launch:
-        body = _create_body(inputs, marker)
-        tried = 0
-        for offer_id in self._candidates(inputs):
-            if inputs.offer_id is None and not _CLAIMS.claim(self.client.settings.api_url, offer_id):
-                continue  # a concurrent create of this process is renting it
-            if tried == OFFER_ATTEMPTS:
-                break
-            tried += 1
-            try:
-                reply = self.client.create_instance(offer_id, body)
-            except VastConnectionError as error:
-                if not error.outcome_unknown:
-                    raise
-                # The rent may have happened: the marker tells. If not, this offer is in doubt: next.
-                found = self._marked(marker, inputs, fresh=True)
-                if found is not None:
-                    return found
-                continue
-            except VastApiError as error:
-                if error.is_not_found:  # no_such_ask: taken since the search
-                    _log.info("vast: offer %s is no longer available; trying the next one", offer_id)
-                    continue
-                raise
-            instance_id = int(reply["new_contract"])
-            _log.info("vast: rented instance %s from offer %s", instance_id, offer_id)
-            return _Launch(instance_id, offer_id, reply.get("instance_api_key"), ours=True)
-        raise RuntimeError(
-            f"could not rent any of the {tried} offers tried ({_describe_offer(inputs)}): "
-            "all were taken meanwhile; run again"
+    def _launch(self, inputs: InstanceInputs, marker: str) -> _Launch:
+        """The instance for this resource: a live one carrying its marker, else a new rent."""
+        renter = _Renter(self, inputs, marker)
+
+        def converge(instance_id: int, row: Row | None, just_made: bool) -> Row:
+            if not just_made and inputs.label is not None and (row or {}).get("label") != inputs.label:
+                self.client.label_instance(instance_id, inputs.label)
+            return row if row is not None else {"id": instance_id}
+
+        row = reconciling_create(
+            CreateSteps(
+                noun="instance",
+                find=lambda: self._marked(marker),
+                create=renter.rent,
+                delete=self._destroy,
+                converge=converge,
+                findable=bool(marker),
+            )
         )
+        instance_id = int(row["id"])
+        # Ours either way: a failed start destroys it. Its key is only known from our own rent's reply.
+        return renter.rented.get(instance_id) or _Launch(instance_id, inputs.offer_id, None, ours=True)
 
     def _candidates(self, inputs: InstanceInputs) -> list[int]:
         if inputs.offer_id is not None:
@@ -328,19 +420,21 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             raise RuntimeError(f"no offer matches {_describe_offer(inputs)} right now")
         return [offer.id for offer in offers]
 
-    def _marked(self, marker: str, inputs: InstanceInputs, *, fresh: bool = False) -> _Launch | None:
-        """A live instance carrying this resource's marker: what an interrupted create rented."""
-        if not marker:
-            return None
-        rows = self.client.list_instances() if fresh else self.client.cached_instances()
-        found = next((row for row in rows if _env_of(row).get(MARKER_ENV) == marker), None)
-        if found is None:
-            return None
-        _log.info("vast: adopting instance %s, rented for this resource by an earlier attempt", found["id"])
-        instance_id = int(found["id"])
-        if inputs.label is not None and found.get("label") != inputs.label:
-            self.client.label_instance(instance_id, inputs.label)
-        return _Launch(instance_id, inputs.offer_id, None, ours=True)
+    def _marked(self, marker: str) -> list[Row]:
+        """The live instances carrying this resource's marker (one being destroyed is not live: a
+        replacement reuses the marker and destroys the old instance first)."""
+        market = self.client.settings.api_url
+        return [
+            row
+            for row in self.client.cached_instances()
+            if _env_of(row).get(MARKER_ENV) == marker
+            and _is_live(row)
+            and (market, int(row["id"])) not in _DESTROYED
+        ]
+
+    def _destroy(self, instance_id: int) -> bool:
+        _DESTROYED.add(self.client.settings.api_url, instance_id)  # before: the call may be applied
+        return self.client.destroy_instance(instance_id)
 
     def _adopt(self, inputs: InstanceInputs) -> _Launch:
         assert inputs.adopt_id is not None
@@ -371,7 +465,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
 
     def _destroy_after_failure(self, instance_id: int) -> str:
         try:
-            self.client.destroy_instance(instance_id)
+            self._destroy(instance_id)
         except Exception as error:
             return (
                 f"Destroying it failed too ({error}); it may still be billing: "
@@ -531,6 +625,16 @@ def _failure(row: Row, target: str, *, starting: bool) -> str | None:
     if row.get("intended_status") not in (None, target) and not starting:
         return f"the API says it is meant to be {row.get('intended_status')!r}"
     return None
+
+
+# States of an instance on its way out (the official client's and the API's spellings): it no longer
+# counts as this resource's instance, even while the list still shows it.
+_GOING_STATES = frozenset({"destroyed", "destroying", "deleted", "deleting", "terminated", "unloaded"})
+
+
+def _is_live(row: Row) -> bool:
+    states = (row.get(key) for key in ("actual_status", "intended_status", "cur_state", "next_state"))
+    return not any(str(state).lower() in _GOING_STATES for state in states if state is not None)
 
 
 def _env_of(row: Row) -> dict[str, str]:

@@ -29,10 +29,10 @@ Moving a group to another endpoint replaces it; everything else updates in place
 
 **No duplicates.** A group carries its resource's marker in ``launch_args`` (as the workers' environment
 variable ``VAST_PULUMI_GROUP_MARKER``; see :mod:`vast_pulumi._launch_args`), added on the way to the API
-and taken off on the way back, so state and diffs show only what the program says. A create whose reply
-was lost looks for the marker instead of posting again; a create that finds an older group with its
-marker (made by a ``pulumi up`` killed before it could record it) keeps that group, with the workers it
-has recruited, and deletes the one it just made.
+and taken off on the way back, so state and diffs show only what the program says. A create adopts a group
+with its marker on its endpoint (made by a ``pulumi up`` killed before it could record it), with the
+workers it has recruited; a create whose reply was lost looks for the marker instead of posting again;
+see :mod:`vast_pulumi._reconcile`.
 
 Existing groups: ``Workergroup.get("name", "567")`` reads one; the ``adopt_id`` input makes ``create``
 take group 567 under management (updated to the inputs) instead of creating one.
@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from vast_pulumi import _launch_args
 from vast_pulumi._dynamic import (
+    ACCOUNT_KEY,
     MARKER_KEY,
     Props,
     VastProvider,
@@ -57,14 +58,13 @@ from vast_pulumi._dynamic import (
     parsable_query,
     require_one_of,
 )
+from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi.client import Row
-from vast_pulumi.errors import VastConnectionError
 from vast_pulumi.offers import canonical_query
 from vast_pulumi.query import parse_query
 
 __all__ = ["Workergroup", "WorkergroupArgs", "WorkergroupInputs", "WorkergroupProvider"]
 
-_CREATE_ATTEMPTS = 3
 _log = logging.getLogger("vast_pulumi")
 # What the official client appends to every workergroup's search_params (its offer searches also add
 # external=false; its workergroup calls do not).
@@ -121,6 +121,7 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
         {"endpoint_id", "endpoint_name", "template_hash", "template_id", "search_params"}
         | {"launch_args", "gpu_ram", "cold_workers", "max_workers"}
     )
+    noun = "workergroup"
 
     def check(self, olds: Props, news: Props) -> CheckResult:
         result = super().check(olds, news)
@@ -135,25 +136,33 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
 
     def create(self, props: Props) -> CreateResult:
         inputs = self.parse(props)
+        account = self.client.account_id()
         marker = str(props.get(MARKER_KEY) or "")
-        make = self._adopt if inputs.adopt_id is not None else self._create
-        row = make(inputs, marker)
-        return CreateResult(str(row["id"]), _outputs(self.given(inputs, props), row))
+        if inputs.adopt_id is not None:
+            row = self._adopt(inputs, marker)
+        else:
+            row = reconciling_create(self._create_steps(inputs, marker))
+        outputs = _outputs(self.given(inputs, props), row)
+        return CreateResult(str(row["id"]), {**outputs, ACCOUNT_KEY: account})
 
     def read(self, id_: str, props: Props) -> ReadResult:
+        account = self.owner(id_, props)
         row = self._find(numeric_id(id_))
         if row is None:
             return self.gone()
-        return self.read_result(str(row["id"]), _outputs(props, row), props)
+        return self.read_result(str(row["id"]), {**_outputs(props, row), ACCOUNT_KEY: account}, props)
 
     def update(self, id_: str, olds: Props, news: Props) -> UpdateResult:
+        account = self.owner(id_, olds)
         inputs = self.parse(news)
         group_id = numeric_id(id_)
         marker = str(news.get(MARKER_KEY) or "")
         self.client.update_workergroup(group_id, _body(inputs, marker, group_id, olds.get("endpoint_id")))
-        return UpdateResult(_outputs(self.given(inputs, news), self._require(group_id)))
+        row = self._require(group_id)
+        return UpdateResult({**_outputs(self.given(inputs, news), row), ACCOUNT_KEY: account})
 
-    def delete(self, id_: str, _props: Props) -> None:
+    def delete(self, id_: str, props: Props) -> None:
+        self.owner(id_, props)
         self.client.delete_workergroup(numeric_id(id_))  # already gone (or gone with its endpoint) is fine
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
@@ -168,72 +177,33 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
 
     # -- steps --------------------------------------------------------------------------------------
 
-    def _create(self, inputs: WorkergroupInputs, marker: str) -> Row:
-        for _ in range(_CREATE_ATTEMPTS):
-            try:
-                new_id = self.client.create_workergroup(_body(inputs, marker))
-            except VastConnectionError as error:
-                if not error.outcome_unknown:
-                    raise
-                if not marker:
-                    raise RuntimeError(
-                        "a workergroup create's outcome is unknown and it has no marker to find it by; "
-                        "check `vastai show workergroups` before running again"
-                    ) from error
-                # The POST may have been applied: the marker tells whether it was.
-                marked = self._marked(inputs, marker, self.client.list_workergroups())
-                if marked:
-                    return self._keep_oldest(inputs, marker, marked)
-                continue
-            return self._settle(inputs, marker, new_id)
-        raise RuntimeError("could not create the workergroup: the API kept dropping the request")
+    def _create_steps(self, inputs: WorkergroupInputs, marker: str) -> CreateSteps:
+        def converge(group_id: int, row: Row | None, just_made: bool) -> Row:
+            if just_made:
+                return row if row is not None else self._require(group_id)
+            # Left by an interrupted run, perhaps from older inputs; it keeps the workers it recruited.
+            return self._converge(inputs, marker, row if row is not None else self._require(group_id))
 
-    def _settle(self, inputs: WorkergroupInputs, marker: str, new_id: int) -> Row:
-        """After a create: the one read (the list also carries the group's key), which also shows
-        whether an earlier run, killed before it wrote state, made a group for this resource."""
-        earlier = [
-            row
-            for row in self._marked(inputs, marker, self.client.cached_workergroups())
-            if int(row["id"]) != new_id
-        ]
-        if not earlier:
-            return self._require(new_id)
-        return self._keep_oldest(inputs, marker, earlier, just_made=new_id)
-
-    def _keep_oldest(
-        self, inputs: WorkergroupInputs, marker: str, marked: list[Row], just_made: int | None = None
-    ) -> Row:
-        """Adopt the oldest group with our marker and delete the others straight away.
-
-        The oldest may have recruited workers already; the others (the one just made among them, even
-        if the list does not show it yet) would recruit a second set for the same resource.
-        """
-        kept = marked[0]
-        duplicates = [int(row["id"]) for row in marked[1:]] + ([just_made] if just_made is not None else [])
-        _log.info(
-            "vast: workergroup %s carries this resource's marker: adopting it%s",
-            kept["id"],
-            f" and deleting the duplicate {', '.join(map(str, duplicates))}" if duplicates else "",
+        return CreateSteps(
+            noun="workergroup",
+            find=lambda: self._marked(inputs, marker),
+            create=lambda: self.client.create_workergroup(_body(inputs, marker)),
+            delete=self.client.delete_workergroup,
+            converge=converge,
+            findable=bool(marker),
         )
-        for duplicate in duplicates:
-            self.client.delete_workergroup(duplicate)
-        return self._converge(inputs, marker, kept)
 
-    @staticmethod
-    def _marked(inputs: WorkergroupInputs, marker: str, rows: list[Row]) -> list[Row]:
-        """This resource's groups, oldest first: its marker, on its endpoint.
+    def _marked(self, inputs: WorkergroupInputs, marker: str) -> list[Row]:
+        """This resource's groups: its marker, on its endpoint.
 
         The endpoint matters: a replacement moves the group to another endpoint, and the new group
         must not take the old one (which carries the same marker) for a leftover.
         """
-        if not marker:  # a provider called without one (never through VastResource) finds nothing
-            return []
-        mine = [
+        return [
             row
-            for row in rows
+            for row in self.client.cached_workergroups()
             if _launch_args.marker_of(row.get("launch_args")) == marker and _same_endpoint(inputs, row)
         ]
-        return sorted(mine, key=lambda row: int(row["id"]))
 
     def _converge(self, inputs: WorkergroupInputs, marker: str, row: Row) -> Row:
         """Bring an existing group to the inputs (an interrupted run may have made it from older ones)."""

@@ -72,6 +72,16 @@ def test_reset_after_drops_the_connection_after_applying_the_create() -> None:
         assert (entry["fault"], entry["status"]) == ("reset-after", 200)
 
 
+def test_500_after_applies_the_create_then_answers_the_error() -> None:
+    with Emulator(api_keys=[KEY], faults="500-after=1") as emu:
+        response = Api(emu.url, KEY).post("/api/v0/endptjobs/", {"endpoint_name": "x"})
+        assert response.status_code == 500
+        assert (response.json()["success"], response.json()["error"]) == (False, "server_error")
+        assert endpoints_in(emu) == 1  # applied, though the client was told it failed
+        entry = emu.request_log()[-1]
+        assert (entry["fault"], entry["status"], entry["route"]) == ("500-after", 500, "/api/v0/endptjobs/")
+
+
 def test_a_dropped_connection_does_not_break_the_next_request() -> None:
     with Emulator(api_keys=[KEY], faults="reset-before=1") as emu:
         api = Api(emu.url, KEY)
@@ -127,7 +137,9 @@ def test_latency_delays_api_answers() -> None:
             assert entry["duration_ms"] >= 120 * 0.75  # ±25% jitter
 
 
-@pytest.mark.parametrize("spec", ["500", "500=2", "reset=0.1", "500=0.6,503=0.6", "500=abc"])
+@pytest.mark.parametrize(
+    "spec", ["500", "500=2", "reset=0.1", "500=0.6,503=0.6", "500=abc", "429-after=1", "x-after=1"]
+)
 def test_bad_fault_specs_are_refused(spec: str) -> None:
     with pytest.raises(FaultSpecError):
         FaultSpec.parse(spec)

@@ -10,6 +10,7 @@ import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 
 from vast_pulumi._dynamic import VastProvider
+from vast_pulumi.client import route_template
 from vast_pulumi.emulator import Emulator
 
 P = TypeVar("P", bound=VastProvider[Any])
@@ -34,7 +35,8 @@ def faulted_calls(emulator: Emulator) -> list[tuple[str, str | None, str]]:
     """(method, route, fault) of every request the emulator answered with an injected fault: what a
     fault test asserts, so that it proves its fault hit the call it is about."""
     return [
-        (entry["method"], entry["route"], entry["fault"])
+        # A fault answered before routing (a status, reset-before) logs no route: use the path's.
+        (entry["method"], entry["route"] or route_template(str(entry["path"])), entry["fault"])
         for entry in emulator.request_log()
         if entry["fault"]
     ]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, configured, faulted_calls, seed_for
+from tests.unit.conftest import api_calls, configured, seed_for
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.endpoint import EndpointProvider
 
@@ -19,6 +19,7 @@ INPUTS = {
 }
 LIST = ("GET", "/api/v0/endptjobs/")
 CREATE = ("POST", "/api/v0/endptjobs/")
+ACCOUNT = ("GET", "/api/v0/users/current/")
 
 
 def checked(provider: EndpointProvider, **changes: Any) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def provider(connect: Callable[[EndpointProvider], EndpointProvider]) -> Endpoin
     return connect(EndpointProvider())
 
 
-def test_create_is_one_write_and_one_read_and_outputs_the_effective_values(
+def test_create_looks_writes_once_reads_once_and_outputs_the_effective_values(
     provider: EndpointProvider, emulator: Emulator
 ) -> None:
     created = provider.create(checked(provider))
@@ -46,7 +47,9 @@ def test_create_is_one_write_and_one_read_and_outputs_the_effective_values(
         0.9,
     )
     assert (row["max_workers"], row["cold_workers"], row["min_load"]) == (4, 1, 0.0)  # all sent explicitly
-    assert api_calls(emulator) == [CREATE, LIST]
+    assert created.outs["account_id"] == emulator.backend.authenticate(emulator.api_keys[0]).user_id
+    # The owner's id (once per process), the name must be free, the create, the one read.
+    assert api_calls(emulator) == [ACCOUNT, LIST, CREATE, LIST]
 
 
 def test_check_and_diff_make_no_api_calls(provider: EndpointProvider, emulator: Emulator) -> None:
@@ -122,25 +125,67 @@ def test_delete_is_one_call_and_a_second_delete_is_fine(
 def test_a_lost_create_reply_adopts_the_endpoint_instead_of_posting_again(
     vast_emulator_factory: Callable[..., Emulator],
 ) -> None:
-    # Requests: our POST (reply lost), then whatever the create needs.
-    emulator = vast_emulator_factory(seed=seed_for([True] + [False] * 10, 0.5), faults="reset-after=0.5")
+    # Requests: the owner's id, the name check, our POST (reply lost), the look that finds it.
+    emulator = vast_emulator_factory(
+        seed=seed_for([False, False, True, False], 0.5), faults="reset-after=0.5"
+    )
     provider = configured(EndpointProvider(), emulator.url, emulator.api_keys[0])
-    created = provider.create(checked(provider))
+    created = provider.create(checked(provider, endpoint_name=GENERATED))
     emulator.set_faults(None)
-    assert faulted_calls(emulator) == [(*CREATE, "reset-after")]
     (row,) = emulator.inventory()[0]["endpoints"]
     assert created.id == str(row["id"])
+    (faulted,) = [entry for entry in emulator.request_log() if entry["fault"]]
+    assert (faulted["method"], faulted["route"]) == ("POST", "/api/v0/endptjobs/")
     assert api_calls(emulator).count(CREATE) == 1
 
 
-def test_an_endpoint_left_by_an_interrupted_run_is_kept_and_the_new_one_dropped(
+GENERATED = "inference-01234567"  # default_name("inference", marker): it carries the marker
+
+
+def test_an_endpoint_with_the_generated_name_left_by_a_killed_run_is_adopted_not_made_again(
     provider: EndpointProvider, emulator: Emulator
 ) -> None:
-    orphan_id = provider.client.create_endpoint({"endpoint_name": "inference", "max_workers": 2})
-    created = provider.create(checked(provider))
+    orphan_id = provider.client.create_endpoint({"endpoint_name": GENERATED, "max_workers": 2})
+    mark = len(emulator.request_log())
+    created = provider.create(checked(provider, endpoint_name=GENERATED))
     assert created.id == str(orphan_id)
     (row,) = emulator.inventory()[0]["endpoints"]
     assert (row["id"], row["max_workers"], row["cold_workers"]) == (orphan_id, 4, 1)  # brought to the inputs
+    assert CREATE not in api_calls(emulator, mark)
+
+
+def test_a_user_given_name_already_taken_fails_pointing_to_adopt_id_and_changes_nothing(
+    provider: EndpointProvider, emulator: Emulator
+) -> None:
+    existing = provider.client.create_endpoint({"endpoint_name": "inference", "max_workers": 11})
+    before = emulator.inventory()[0]["endpoints"]
+    mark = len(emulator.request_log())
+    with pytest.raises(ValueError) as caught:
+        provider.create(checked(provider))
+    assert str(caught.value) == (
+        f"endpoint_name: 'inference' is already the name of endpoint {existing}, which this resource did "
+        "not create; nothing was changed. To manage that endpoint (for example one left by an "
+        f"interrupted `pulumi up`), set adopt_id={existing}; otherwise choose another endpoint_name"
+    )
+    assert emulator.inventory()[0]["endpoints"] == before
+    assert [method for method, _ in api_calls(emulator, mark)] == ["GET"] * len(api_calls(emulator, mark))
+
+
+def test_a_lost_create_reply_with_a_user_given_name_finds_its_endpoint_not_an_older_one(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    # Requests: the owner's id, the name check, our POST answered 500 after it was applied, the look.
+    emulator = vast_emulator_factory(
+        seed=seed_for([False, False, True, False, False], 0.5), faults="500-after=0.5"
+    )
+    provider = configured(EndpointProvider(), emulator.url, emulator.api_keys[0])
+    created = provider.create(checked(provider))
+    emulator.set_faults(None)
+    (row,) = emulator.inventory()[0]["endpoints"]
+    assert created.id == str(row["id"])
+    (faulted,) = [entry for entry in emulator.request_log() if entry["fault"]]
+    assert (faulted["method"], faulted["route"], faulted["status"]) == ("POST", "/api/v0/endptjobs/", 500)
+    assert api_calls(emulator).count(CREATE) == 1
 
 
 def test_adopt_id_takes_an_existing_endpoint_under_management(

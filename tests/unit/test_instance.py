@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from tests.unit.conftest import api_calls, configured, faulted_calls, seed_for
-from vast_pulumi.client import Row
+from vast_pulumi.client import Row, route_template
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.errors import VastApiError
 from vast_pulumi.instance import MARKER_ENV, InstanceNotReadyError, InstanceProvider, ssh_command
 from vast_pulumi.offers import search_offers
 
@@ -125,18 +126,127 @@ def test_no_matching_offer_fails_before_renting(provider: InstanceProvider, emul
     assert RENT not in api_calls(emulator)
 
 
-def test_a_lost_rent_reply_adopts_the_rented_instance(vast_emulator_factory: Callable[..., Emulator]) -> None:
-    # Requests: marker lookup, search, the rent (reply lost), the lookup that finds it, then polls.
+# Requests of a create: the owner's id, the marker lookup, the search, the rent, the lookup after it.
+BEFORE_RENT = [False, False, False]
+
+
+@pytest.mark.parametrize("fault", ["reset-after", "500-after"])
+def test_a_rent_applied_but_answered_with_no_reply_or_500_adopts_the_instance_and_rents_nothing_else(
+    vast_emulator_factory: Callable[..., Emulator], fault: str
+) -> None:
     emulator = vast_emulator_factory(
-        seed=seed_for([False, False, True] + [False] * 12, 0.3), faults="reset-after=0.3"
+        seed=seed_for([*BEFORE_RENT, True] + [False] * 12, 0.3), faults=f"{fault}=0.3"
     )
     provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
     created = provider.create(checked(provider))
     emulator.set_faults(None)
-    assert faulted_calls(emulator) == [(*RENT, "reset-after")]
+    assert faulted_calls(emulator) == [(*RENT, fault)]
     (row,) = instances(emulator)
     assert created.id == str(row["id"])
     assert api_calls(emulator).count(RENT) == 1
+
+
+def test_a_rent_answered_500_and_not_applied_rents_the_same_offer_again_not_the_next(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = vast_emulator_factory(
+        seed=seed_for([*BEFORE_RENT, True] + [False] * 12, 0.3), faults="500=0.3"
+    )
+    provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
+    created = provider.create(checked(provider))
+    emulator.set_faults(None)
+    assert faulted_calls(emulator) == [(*RENT, "500")]
+    rents = [e["path"] for e in emulator.request_log() if route_template(e["path"]) == RENT[1]]
+    assert len(rents) == 2 and rents[0] == rents[1]
+    calls = [(e["method"], route_template(e["path"])) for e in emulator.request_log()]
+    first_rent = calls.index(RENT)
+    assert calls[first_rent + 1 : first_rent + 3] == [LIST, RENT]  # looked by marker before renting again
+    (row,) = instances(emulator)
+    assert created.id == str(row["id"])
+
+
+def test_an_instance_with_our_marker_being_destroyed_is_not_adopted(
+    provider: InstanceProvider, emulator: Emulator
+) -> None:
+    offer = search_offers(provider.client, QUERY, limit=1)[0]
+    dying = int(
+        provider.client.create_instance(offer.id, {"image": "pytorch/pytorch", "env": {MARKER_ENV: MARKER}})[
+            "new_contract"
+        ]
+    )
+    emulator.backend.drift("instances", dying, {"actual_status": "destroying"})
+    created = provider.create(checked(provider))
+    assert created.id != str(dying)
+    assert api_calls(emulator).count(RENT) == 2
+
+
+def test_an_instance_this_process_destroyed_is_not_adopted_even_if_still_listed_as_running(
+    provider: InstanceProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A replacement destroys the old instance (same marker) first; the API may list it a while longer.
+    old = provider.create(checked(provider))
+    listed_before = [dict(row) for row in instances(emulator)]
+    provider.delete(old.id, {**(old.outs or {}), "__provider": "blob"})
+    real_list = provider.client.cached_instances
+    monkeypatch.setattr(
+        provider.client,
+        "cached_instances",
+        lambda max_age=None: [*listed_before, *(r for r in real_list(max_age) if str(r["id"]) != old.id)],
+    )
+    new = provider.create(checked(provider))
+    assert new.id != old.id
+    assert [row["id"] for row in instances(emulator)] == [int(new.id)]
+
+
+def test_an_older_instance_with_our_marker_seen_only_after_the_rent_is_kept_and_ours_destroyed(
+    provider: InstanceProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offer = search_offers(provider.client, QUERY, order="dph_total", limit=8)[-1]
+    earlier = int(
+        provider.client.create_instance(offer.id, {"image": "pytorch/pytorch", "env": {MARKER_ENV: MARKER}})[
+            "new_contract"
+        ]
+    )
+    real_list = provider.client.cached_instances
+    looks: list[int] = []
+
+    def lagging(max_age: float | None = None) -> list[Row]:
+        looks.append(1)  # the first look (before renting) does not show the earlier rent yet
+        return [row for row in real_list(max_age) if len(looks) > 1 or row["id"] != earlier]
+
+    monkeypatch.setattr(provider.client, "cached_instances", lagging)
+    created = provider.create(checked(provider))
+    assert created.id == str(earlier)
+    assert [row["id"] for row in instances(emulator)] == [earlier]  # the new rent was destroyed
+    assert api_calls(emulator).count(RENT) == 2
+
+
+def test_an_offer_is_claimed_only_when_tried_and_released_when_the_rent_is_refused(
+    provider: InstanceProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vast_pulumi import instance
+
+    claims = instance._OfferClaims()
+    monkeypatch.setattr(instance, "_CLAIMS", claims)
+    taken = list(range(900_001, 900_011))  # ten offers that no longer exist
+    monkeypatch.setattr(provider, "_candidates", lambda inputs: taken)
+    with pytest.raises(
+        RuntimeError, match=f"could not rent any of the {instance.OFFER_ATTEMPTS} offers tried"
+    ):
+        provider.create(checked(provider))
+    market = provider.client.settings.api_url
+    assert claims._claimed == {(market, offer) for offer in taken[: instance.OFFER_ATTEMPTS]}
+
+    refused = VastApiError(method="PUT", path="/x/", status=400, error="invalid_args", msg="no")
+
+    def refuse(offer_id: int, body: Any) -> Any:
+        raise refused
+
+    monkeypatch.setattr(provider.client, "create_instance", refuse)
+    monkeypatch.setattr(provider, "_candidates", lambda inputs: [900_100])
+    with pytest.raises(VastApiError, match="invalid_args"):
+        provider.create(checked(provider, _marker="0000000000000001"))
+    assert (market, 900_100) not in claims._claimed
 
 
 def test_an_instance_left_by_an_interrupted_run_is_adopted_not_rented_again(
@@ -269,7 +379,7 @@ def test_refresh_of_many_instances_costs_a_list_call_per_25(
     for thread in threads:
         thread.join()
     assert sorted(int(r.id) for r in results) == sorted(rented)
-    assert api_calls(emulator, mark) == [LIST, LIST]
+    assert api_calls(emulator, mark) == [("GET", "/api/v0/users/current/"), LIST, LIST]
 
 
 def test_read_of_an_instance_destroyed_out_of_band_says_gone(

@@ -121,3 +121,14 @@ def test_get_reads_an_existing_resource_by_id() -> Any:
         assert (args.typ, args.resource_id) == ("pulumi-python:dynamic/vast:Endpoint", "4242")
 
     return existing.urn.apply(check)
+
+
+@pulumi.runtime.test
+def test_every_resource_outputs_the_account_that_owns_it() -> Any:
+    resources = [
+        Endpoint("owned-endpoint"),
+        Workergroup("owned-group", endpoint_id="1", search_params="gpu_name=RTX_4090"),
+        Instance("owned-box", offer_id=1, image="img"),
+    ]
+    assert all(isinstance(resource.account_id, pulumi.Output) for resource in resources)
+    return pulumi.Output.all(*(resource.urn for resource in resources))

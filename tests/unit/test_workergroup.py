@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, configured, faulted_calls, seed_for
+from tests.unit.conftest import api_calls, configured, seed_for
 from vast_pulumi._launch_args import marker_of, with_marker
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.workergroup import WorkergroupProvider
@@ -17,6 +17,7 @@ LIST = ("GET", "/api/v0/workergroups/")
 CREATE = ("POST", "/api/v0/workergroups/")
 UPDATE = ("PUT", "/api/v0/workergroups/{id}/")
 DELETE = ("DELETE", "/api/v0/workergroups/{id}/")
+ACCOUNT = ("GET", "/api/v0/users/current/")
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def checked(provider: WorkergroupProvider, **inputs: Any) -> dict[str, Any]:
     return {**result.inputs, "__provider": "blob"}
 
 
-def test_create_is_one_write_and_one_read(
+def test_create_is_one_look_one_write_and_one_read(
     provider: WorkergroupProvider, emulator: Emulator, endpoint_id: int
 ) -> None:
     mark = len(emulator.request_log())
@@ -55,7 +56,7 @@ def test_create_is_one_write_and_one_read(
     assert (created.outs["endpoint_id"], created.outs["endpoint_name"]) == (endpoint_id, "ep")
     assert created.outs["search_query"]["gpu_name"] == {"eq": "RTX 4090"}
     assert created.outs["cold_workers"] is None  # as given: the API ignores it on workergroups
-    assert api_calls(emulator, mark) == [CREATE, LIST]
+    assert api_calls(emulator, mark) == [ACCOUNT, LIST, CREATE, LIST]
 
 
 def test_no_diff_after_create_and_none_for_a_respelled_query(
@@ -116,17 +117,17 @@ def test_a_group_deleted_with_its_endpoint_reads_as_gone_and_deletes_fine(
 def test_a_lost_create_reply_finds_the_group_by_its_marker_instead_of_posting_again(
     vast_emulator_factory: Callable[..., Emulator],
 ) -> None:
-    # Requests: the endpoint's POST, then our POST (reply lost), then whatever the create needs.
-    emulator = vast_emulator_factory(
-        seed=seed_for([False, True] + [False] * 10, 0.5), faults="reset-after=0.5"
-    )
+    # Requests: the endpoint's POST, the owner's id, the look, our POST (reply lost), the look.
+    pattern = [False, False, False, True, False, False]
+    emulator = vast_emulator_factory(seed=seed_for(pattern, 0.5), faults="reset-after=0.5")
     provider = configured(WorkergroupProvider(), emulator.url, emulator.api_keys[0])
     endpoint_id = provider.client.create_endpoint({"endpoint_name": "ep"})
     created = provider.create(
         checked(provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090")
     )
     emulator.set_faults(None)
-    assert faulted_calls(emulator) == [(*CREATE, "reset-after")]
+    (faulted,) = [entry for entry in emulator.request_log() if entry["fault"]]
+    assert (faulted["method"], faulted["route"]) == ("POST", "/api/v0/workergroups/")
     (row,) = emulator.inventory()[0]["workergroups"]
     assert created.id == str(row["id"])
     assert api_calls(emulator).count(CREATE) == 1
@@ -192,7 +193,7 @@ def test_the_marker_rides_in_launch_args_but_never_shows_in_outputs_or_diffs(
     assert updated.outs is not None and updated.outs["launch_args"] == user_args
 
 
-def test_a_group_left_by_a_killed_run_is_adopted_and_the_new_one_deleted(
+def test_a_group_left_by_a_killed_run_is_adopted_without_making_another(
     provider: WorkergroupProvider, endpoint_id: int, emulator: Emulator
 ) -> None:
     # What a `pulumi up` killed between the API's reply and the state write left behind.
@@ -211,7 +212,7 @@ def test_a_group_left_by_a_killed_run_is_adopted_and_the_new_one_deleted(
     (row,) = emulator.inventory()[0]["workergroups"]
     assert row["search_query"]["gpu_name"] == {"eq": "RTX 4090"}  # brought to the inputs
     assert created.outs is not None and created.outs["launch_args"] is None
-    assert api_calls(emulator, mark) == [CREATE, LIST, DELETE, UPDATE, LIST]
+    assert api_calls(emulator, mark) == [ACCOUNT, LIST, UPDATE, LIST]
 
 
 def test_the_new_group_is_deleted_even_when_the_list_does_not_show_it_yet(
@@ -366,3 +367,22 @@ def test_without_cold_workers_there_is_no_warning(
     with caplog.at_level(logging.WARNING, logger="vast_pulumi"):
         checked(provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090")
     assert caplog.messages == []
+
+
+def test_a_create_applied_then_answered_500_finds_the_group_by_its_marker_not_posting_again(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    # Requests: the endpoint's POST, the owner's id, the look, our POST (applied, answered 500), the look.
+    pattern = [False, False, False, True, False, False]
+    emulator = vast_emulator_factory(seed=seed_for(pattern, 0.5), faults="500-after=0.5")
+    provider = configured(WorkergroupProvider(), emulator.url, emulator.api_keys[0])
+    endpoint_id = provider.client.create_endpoint({"endpoint_name": "ep"})
+    created = provider.create(
+        checked(provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090")
+    )
+    emulator.set_faults(None)
+    (faulted,) = [entry for entry in emulator.request_log() if entry["fault"]]
+    assert (faulted["method"], faulted["route"], faulted["status"]) == ("POST", "/api/v0/workergroups/", 500)
+    (row,) = emulator.inventory()[0]["workergroups"]
+    assert created.id == str(row["id"])
+    assert api_calls(emulator).count(CREATE) == 1

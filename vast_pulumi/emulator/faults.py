@@ -6,9 +6,10 @@ sequence of requests give the same faults on every run, and changing the spec mi
 plane) does not shift the draws of later requests.
 
 Kinds: an HTTP status (answered with the API's JSON error body, a 429 in the rate limiter's shape,
-the operation not applied),
-``reset-before`` (connection dropped before the operation is applied) and ``reset-after``
-(dropped after it was applied: the client cannot know whether its create happened).
+the operation not applied), ``reset-before`` (connection dropped before the operation is applied),
+``reset-after`` (dropped after it was applied: the client cannot know whether its create happened)
+and a 5xx status with ``-after`` (``500-after``: the operation is applied, then answered with that
+error instead of its result, as a server that fails after committing a rent would).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from vast_pulumi.emulator.errors import ApiError
 RESET_BEFORE = "reset-before"
 RESET_AFTER = "reset-after"
 RESETS = frozenset({RESET_BEFORE, RESET_AFTER})
+AFTER_SUFFIX = "-after"
 
 _STATUS_ERRORS = {
     500: ("server_error", "Internal server error"),
@@ -47,9 +49,11 @@ class FaultSpec:
         items = _items(spec)
         pairs: list[tuple[str, float]] = []
         for kind, probability in items:
-            if kind not in RESETS and not (kind.isdigit() and 400 <= int(kind) <= 599):
+            is_status = kind.isdigit() and 400 <= int(kind) <= 599
+            if kind not in RESETS and not is_status and not _is_after(kind):
                 raise FaultSpecError(
-                    f"unknown fault {kind!r}: use an HTTP status, {RESET_BEFORE} or {RESET_AFTER}"
+                    f"unknown fault {kind!r}: use an HTTP status, {RESET_BEFORE}, {RESET_AFTER} "
+                    f"or a 5xx status with {AFTER_SUFFIX} (500{AFTER_SUFFIX})"
                 )
             if not 0.0 <= probability <= 1.0:
                 raise FaultSpecError(f"fault {kind!r}: probability {probability} is outside [0, 1]")
@@ -71,6 +75,16 @@ class FaultSpec:
             if draw < threshold:
                 return kind
         return None
+
+
+def _is_after(kind: str) -> bool:
+    status = kind.removesuffix(AFTER_SUFFIX)
+    return kind.endswith(AFTER_SUFFIX) and status.isdigit() and 500 <= int(status) <= 599
+
+
+def status_after(kind: str | None) -> int | None:
+    """The status a ``5xx-after`` fault answers once the operation is applied; None for other kinds."""
+    return int(kind.removesuffix(AFTER_SUFFIX)) if kind is not None and _is_after(kind) else None
 
 
 def _items(spec: str | Mapping[str, float] | None) -> list[tuple[str, float]]:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from vast_pulumi.emulator.faults import RESET_AFTER, RESET_BEFORE, status_error
+from vast_pulumi.emulator.faults import RESET_AFTER, RESET_BEFORE, status_after, status_error
 from vast_pulumi.emulator.holds import AFTER, BEFORE, Hold, Holds
 from vast_pulumi.emulator.requestlog import redacted_path
 from vast_pulumi.emulator.runtime import Runtime
@@ -67,14 +67,22 @@ class EmulatorMiddleware:
             exchange.finish(throttled.status)
             await _send(send, throttled.status, throttled.body, throttled.media_type, throttled.headers)
             return
-        if fault is not None and fault != RESET_AFTER:
+        after = status_after(fault)
+        if fault is not None and fault != RESET_AFTER and after is None:
             error = status_error(int(fault))
             exchange.finish(error.status)
             await _send(send, error.status, json.dumps(error.body()).encode(), "application/json")
             return
         answer_held = holds.find(scope["method"], scope["path"], AFTER) if is_api else None
-        recorder = _Recorder(send, exchange, swallow=fault == RESET_AFTER, hold=(holds, answer_held))
+        recorder = _Recorder(
+            send, exchange, swallow=fault == RESET_AFTER or after is not None, hold=(holds, answer_held)
+        )
         await self.app(scope, receive, recorder)
+        if after is not None:  # applied; the client gets the error instead of the result
+            error = status_error(after)
+            exchange.finish(error.status)
+            await _send(send, error.status, json.dumps(error.body()).encode(), "application/json")
+            return
         exchange.finish(recorder.status)
         if fault == RESET_AFTER:
             await _drop_connection(send)
