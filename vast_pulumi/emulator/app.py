@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,9 +25,10 @@ from vast_pulumi.emulator.middleware import ACCOUNT_KEY, ROUTE_KEY, EmulatorMidd
 from vast_pulumi.emulator.models import Account, JsonDict
 from vast_pulumi.emulator.routing import Endpoint, json_body, method_routes
 from vast_pulumi.emulator.runtime import Runtime
-from vast_pulumi.emulator.schemas import parse_ids
+from vast_pulumi.emulator.schemas import parse_ids, volume_id
 
-Result = JsonDict | tuple[int, JsonDict]
+Body = JsonDict | list[JsonDict]  # ``GET /ssh/`` answers a bare array
+Result = Body | tuple[int, Body]
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Call:
     body: JsonDict
     query: dict[str, str]
     id: int  # the {id} path parameter, 0 when the route has none
+    path: dict[str, str] = field(default_factory=dict)  # every path parameter, as text
 
     @property
     def account(self) -> Account:
@@ -72,6 +74,7 @@ def api(runtime: Runtime, handler: Handler, *, authenticated: bool = True) -> En
                 body=await json_body(request),
                 query=dict(request.query_params),
                 id=int(request.path_params.get("id", 0)),
+                path={k: str(v) for k, v in request.path_params.items()},
             )
             result = handler(call)
         except ApiError as error:
@@ -251,6 +254,82 @@ def delete_template(c: Call) -> Result:
     return {"success": True, "msg": "Template deleted"}
 
 
+# SSH keys: the account's, and those on an instance.
+
+
+def list_ssh_keys(c: Call) -> Result:
+    return c.backend.list_ssh_keys(c.account)
+
+
+def create_ssh_key(c: Call) -> Result:
+    return {"success": True, "key": c.backend.create_ssh_key(c.account, c.body)}
+
+
+def update_ssh_key(c: Call) -> Result:
+    return {"success": True, "key": c.backend.update_ssh_key(c.account, c.id, c.body)}
+
+
+def delete_ssh_key(c: Call) -> Result:
+    c.backend.delete_ssh_key(c.account, c.id)
+    return {"success": True}
+
+
+def instance_ssh_keys(c: Call) -> Result:
+    return {"success": True, "ssh_keys": c.backend.instance_ssh_keys(c.account, c.id)}
+
+
+def attach_ssh_key(c: Call) -> Result:
+    c.backend.attach_ssh_key(c.account, c.id, c.body)
+    return {"success": True, "msg": "SSH key attached successfully"}
+
+
+def detach_ssh_key(c: Call) -> Result:
+    c.backend.detach_ssh_key(c.account, c.id, c.path["key"])
+    return {"success": True, "msg": "SSH key removed from instance."}
+
+
+# Account env vars (/secrets/).
+
+
+def list_env_vars(c: Call) -> Result:
+    return {"success": True, "secrets": c.backend.list_env_vars(c.account)}
+
+
+def create_env_var(c: Call) -> Result:
+    c.backend.create_env_var(c.account, c.body)
+    return {"success": True, "msg": "Environment variable added successfully"}
+
+
+def update_env_var(c: Call) -> Result:
+    c.backend.update_env_var(c.account, c.body)
+    return {"success": True, "msg": "Environment variable updated successfully"}
+
+
+def delete_env_var(c: Call) -> Result:
+    c.backend.delete_env_var(c.account, c.body)
+    return {"success": True, "msg": "Environment variable deleted successfully"}
+
+
+# Volumes.
+
+
+def search_volume_offers(c: Call) -> Result:
+    return {"offers": c.backend.search_volume_offers(c.body)}
+
+
+def list_volumes(c: Call) -> Result:
+    return {"volumes": c.backend.list_volumes(c.account, c.query)}
+
+
+def create_volume(c: Call) -> Result:
+    return c.backend.create_volume(c.account, c.body)
+
+
+def delete_volume(c: Call) -> Result:
+    c.backend.delete_volume(c.account, volume_id(c.query, c.body))
+    return {"success": True}
+
+
 # The caller and the GPU catalogue (used by the CLI for completions and its role).
 
 
@@ -316,6 +395,21 @@ ROUTES: Sequence[tuple[str, str, Handler]] = (
     ("GET", "/api/v1/template/", search_templates),
     ("PUT", "/api/v1/template/", edit_template),
     ("GET", "/api/v0/users/current/", current_user),
+    ("GET", "/api/v0/ssh/", list_ssh_keys),
+    ("POST", "/api/v0/ssh/", create_ssh_key),
+    ("PUT", "/api/v0/ssh/{id:int}/", update_ssh_key),
+    ("DELETE", "/api/v0/ssh/{id:int}/", delete_ssh_key),
+    ("GET", "/api/v0/instances/{id:int}/ssh/", instance_ssh_keys),
+    ("POST", "/api/v0/instances/{id:int}/ssh/", attach_ssh_key),
+    ("DELETE", "/api/v0/instances/{id:int}/ssh/{key}/", detach_ssh_key),
+    ("GET", "/api/v0/secrets/", list_env_vars),
+    ("POST", "/api/v0/secrets/", create_env_var),
+    ("PUT", "/api/v0/secrets/", update_env_var),
+    ("DELETE", "/api/v0/secrets/", delete_env_var),
+    ("POST", "/api/v0/volumes/search/", search_volume_offers),
+    ("GET", "/api/v0/volumes/", list_volumes),
+    ("PUT", "/api/v0/volumes/", create_volume),
+    ("DELETE", "/api/v0/volumes/", delete_volume),
 )
 # Public, no key needed: the CLI fetches these without credentials.
 PUBLIC_ROUTES: Sequence[tuple[str, str, Handler]] = (

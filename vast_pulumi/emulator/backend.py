@@ -16,9 +16,22 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from vast_pulumi.emulator import catalogue, endpoints, instances, lifecycle, listing, templates, workergroups
+from vast_pulumi.emulator import (
+    catalogue,
+    endpoints,
+    envvars,
+    instances,
+    lifecycle,
+    listing,
+    sshkeys,
+    templates,
+    volumeoffers,
+    volumes,
+    workergroups,
+)
 from vast_pulumi.emulator.errors import ApiError
 from vast_pulumi.emulator.models import Account, Endpoint, Instance, JsonDict, State, Workergroup
+from vast_pulumi.emulator.schemas import VolumeInfoBody
 
 Clock = Callable[[], float]
 Saver = Callable[[JsonDict], None]
@@ -50,12 +63,15 @@ class Backend:
         self._lock = threading.RLock()
         self.state = state if state is not None else self._fresh_state()
         self._ensure_accounts()
+        if not self.state.volume_offers:  # a state file written before volumes were modelled
+            volumeoffers.seed_volume_market(self.state)
 
     # Accounts and transactions.
 
     def _fresh_state(self) -> State:
         state = State(seed=self.seed)
         catalogue.seed_catalogue(state)
+        volumeoffers.seed_volume_market(state)
         return state
 
     def _ensure_accounts(self) -> None:
@@ -159,7 +175,20 @@ class Backend:
 
     def create_instance(self, account: Account, offer_id: int, body: JsonDict) -> JsonDict:
         with self._mutating():
-            return instances.create(self.state, account, offer_id, body, self.clock())
+            try:
+                mount = volumes.mount_request(self.state, account, body.get("volume_info"))
+            except ApiError as error:
+                error.extra.setdefault("ask_id", offer_id)  # every create error names the offer
+                raise
+            result = instances.create(self.state, account, offer_id, body, self.clock())
+            self._equip(account, account.instances[result["new_contract"]], mount)
+            return result
+
+    def _equip(self, account: Account, instance: Instance, mount: VolumeInfoBody | None) -> None:
+        """What a new instance gets besides the offer: the account's SSH keys, its volume."""
+        sshkeys.add_account_keys(account, instance)
+        if mount is not None:
+            volumes.mount(self.state, account, instance, mount, self.clock())
 
     def render_instance(self, instance: Instance) -> JsonDict:
         return lifecycle.render(instance, self.clock(), self.boot_seconds)
@@ -231,6 +260,72 @@ class Backend:
         with self._mutating():
             templates.delete(self.state, account, body)
 
+    # SSH keys.
+
+    def list_ssh_keys(self, account: Account) -> list[JsonDict]:
+        with self._reading():
+            return sshkeys.listed(account)
+
+    def create_ssh_key(self, account: Account, body: JsonDict) -> JsonDict:
+        with self._mutating():
+            return sshkeys.create(self.state, account, body, self.clock())
+
+    def update_ssh_key(self, account: Account, key_id: int, body: JsonDict) -> JsonDict:
+        with self._mutating():
+            return sshkeys.update(account, key_id, body)
+
+    def delete_ssh_key(self, account: Account, key_id: int) -> None:
+        with self._mutating():
+            sshkeys.delete(account, key_id)
+
+    def instance_ssh_keys(self, account: Account, instance_id: int) -> str:
+        with self._reading():
+            return sshkeys.on_instance(account, instance_id)
+
+    def attach_ssh_key(self, account: Account, instance_id: int, body: JsonDict) -> None:
+        with self._mutating():
+            sshkeys.attach(self.state, account, instance_id, body)
+
+    def detach_ssh_key(self, account: Account, instance_id: int, key_id: str) -> None:
+        with self._mutating():
+            sshkeys.detach(account, instance_id, key_id)
+
+    # Account env vars.
+
+    def list_env_vars(self, account: Account) -> dict[str, str]:
+        with self._reading():
+            return envvars.listed(account)
+
+    def create_env_var(self, account: Account, body: JsonDict) -> None:
+        with self._mutating():
+            envvars.create(account, body)
+
+    def update_env_var(self, account: Account, body: JsonDict) -> None:
+        with self._mutating():
+            envvars.update(account, body)
+
+    def delete_env_var(self, account: Account, body: JsonDict) -> None:
+        with self._mutating():
+            envvars.delete(account, body)
+
+    # Volumes.
+
+    def search_volume_offers(self, query: Mapping[str, Any]) -> list[JsonDict]:
+        with self._reading():
+            return volumeoffers.search(self.state, query)
+
+    def list_volumes(self, account: Account, params: Mapping[str, str]) -> list[JsonDict]:
+        with self._reading():
+            return volumes.listed(account, params)
+
+    def create_volume(self, account: Account, body: JsonDict) -> JsonDict:
+        with self._mutating():
+            return volumes.create(self.state, account, body, self.clock())
+
+    def delete_volume(self, account: Account, volume_id: int) -> None:
+        with self._mutating():
+            volumes.delete(self.state, account, volume_id)
+
     # Out of band: what the host or Vast does on its own (control plane).
 
     def _owned_instance(self, instance_id: int) -> tuple[Account, Instance]:
@@ -300,6 +395,9 @@ class Backend:
                     "endpoints": self.list_endpoints(account),
                     "workergroups": self.list_workergroups(account),
                     "instances": [self.render_instance(i) for i in account.instances.values()],
+                    "ssh_keys": sshkeys.listed(account),
+                    "env_vars": sorted(account.env_vars),  # names only: the values are secrets
+                    "volumes": volumes.listed(account, {}),
                 }
                 for account in self.state.accounts.values()
             ]

@@ -7,7 +7,7 @@ No account key; loopback clients only. Routes:
 - ``GET /_emulator/faults`` / ``PUT /_emulator/faults`` ``{"spec": "500=0.1"}`` or
   ``{"faults": {"500": 0.1}}`` -> ``{"spec": ..., "faults": {...}}``
 - ``GET /_emulator/inventory`` -> ``{"accounts": [{"account", "user_id", "endpoints",
-  "workergroups", "instances"}]}``
+  "workergroups", "instances", "ssh_keys", "env_vars" (names only), "volumes"}]}``
 - ``POST /_emulator/instances/{id}/destroy``: the host destroys the instance
 - ``POST /_emulator/instances/{id}/status`` ``{"actual_status": "exited", "status_msg": "..."}``
 - ``PATCH /_emulator/{endpoints|workergroups|instances}/{id}`` ``{field: value}``: drift

@@ -117,7 +117,7 @@ def render(instance: Instance, now: float, boot_seconds: float) -> JsonDict:
         gpu_util=0.0 if state.actual_status == "running" else None,
         gpu_temp=None,
         rentable=True,
-        volume_info=[],
+        volume_info=[dict(v) for v in instance.volume_info],
     )
     row.update(instance.overrides)
     return row

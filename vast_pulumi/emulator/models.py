@@ -95,6 +95,31 @@ class Instance:
     image_login: str | None = None
     status_override: JsonDict | None = None  # {"actual_status", "status_msg"} set by the host
     overrides: JsonDict = field(default_factory=dict)
+    # SSH keys on the box, [{"id", "public_key"}] (``/instances/{id}/ssh/``), and mounted volumes,
+    # [{"id", "mount_path", "total_space", "avail_space"}] as the row's ``volume_info`` shows them.
+    ssh_keys: list[JsonDict] = field(default_factory=list)
+    volume_info: list[JsonDict] = field(default_factory=list)
+
+
+@dataclass
+class SshKey:
+    id: int
+    user_id: int
+    public_key: str
+    created_at: float
+
+
+@dataclass
+class Volume:
+    """A local volume: disk rented on one machine (``PUT /volumes/``), mounted by instances."""
+
+    id: int  # a contract id, shown as the volume name ``V.<id>``
+    user_id: int
+    offer_id: int
+    offer: JsonDict  # the volume offer it was rented from, as it was then
+    size: int  # GB
+    label: str | None
+    start_date: float
 
 
 @dataclass
@@ -105,6 +130,9 @@ class Account:
     endpoints: dict[int, Endpoint] = field(default_factory=dict)
     workergroups: dict[int, Workergroup] = field(default_factory=dict)
     instances: dict[int, Instance] = field(default_factory=dict)
+    ssh_keys: dict[int, SshKey] = field(default_factory=dict)
+    env_vars: dict[str, str] = field(default_factory=dict)  # account env vars (``/secrets/``)
+    volumes: dict[int, Volume] = field(default_factory=dict)
 
 
 @dataclass
@@ -115,6 +143,7 @@ class State:
     accounts: dict[str, Account] = field(default_factory=dict)  # by label
     templates: dict[int, Template] = field(default_factory=dict)
     offers: dict[int, JsonDict] = field(default_factory=dict)  # the live catalogue, by offer id
+    volume_offers: dict[int, JsonDict] = field(default_factory=dict)  # disk for rent, by offer id
     counters: dict[str, int] = field(default_factory=dict)
 
     def next_id(self, kind: str) -> int:
@@ -132,6 +161,8 @@ FIRST_IDS = {
     "machine": 40001,
     "host": 100001,
     "user": 210001,
+    "ssh_key": 7001,
+    "volume_offer": 36000001,
 }
 
 
@@ -143,6 +174,7 @@ def state_from_dict(data: JsonDict) -> State:
         templates={int(k): Template(**v) for k, v in data["templates"].items()},
         offers={int(k): v for k, v in data["offers"].items()},
         counters={str(k): int(v) for k, v in data["counters"].items()},
+        volume_offers={int(k): v for k, v in data.get("volume_offers", {}).items()},
     )
 
 
@@ -154,4 +186,7 @@ def _account(raw: JsonDict) -> Account:
         endpoints={int(k): Endpoint(**v) for k, v in raw["endpoints"].items()},
         workergroups={int(k): Workergroup(**v) for k, v in raw["workergroups"].items()},
         instances={int(k): Instance(**v) for k, v in raw["instances"].items()},
+        ssh_keys={int(k): SshKey(**v) for k, v in raw.get("ssh_keys", {}).items()},
+        env_vars={str(k): str(v) for k, v in raw.get("env_vars", {}).items()},
+        volumes={int(k): Volume(**v) for k, v in raw.get("volumes", {}).items()},
     )

@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from vast_pulumi.emulator.errors import invalid_args
+from vast_pulumi.emulator.errors import ApiError, invalid_args
 
 ENDPOINT_NAME_PATTERN = r"^[a-zA-Z0-9_-]+$"
 ONSTART_MAX = 4048
@@ -205,3 +205,44 @@ def parse_ids(body: Mapping[str, Any], field: str) -> list[int]:
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise invalid_args(field, "must be a list of instance ids")
     return ids
+
+
+class CreateVolumeBody(Body):
+    """``PUT /volumes/``: rent ``size`` GB of a volume offer (the CLI sends ``int(size)``)."""
+
+    id: int = Field(gt=0)
+    size: int = Field(15, ge=1)
+    name: str | None = Field(None, max_length=LABEL_MAX)
+
+
+class VolumeInfoBody(Body):
+    """An instance create's ``volume_info`` (``build_volume_info`` in the vastai client)."""
+
+    create_new: bool
+    volume_id: int = Field(gt=0)
+    size: int | None = Field(None, ge=1)
+    mount_path: str = Field(max_length=4096)
+    name: str | None = Field(None, max_length=LABEL_MAX)
+
+    @field_validator("mount_path")
+    @classmethod
+    def _absolute(cls, path: str) -> str:
+        if not path.startswith("/") or "\0" in path:
+            raise ValueError(f"{path!r} is not an absolute path inside the container, e.g. /workspace")
+        return path
+
+
+class VolumeOfCreateBody(Body):
+    """The part of an instance create that names its volume (errors name ``volume_info.<field>``)."""
+
+    volume_info: VolumeInfoBody | None = None
+
+
+def volume_id(params: Mapping[str, str], body: Mapping[str, Any]) -> int:
+    """The volume ``DELETE /volumes/`` names: the client's ``?id=``, else the spec's body ``{"id"}``."""
+    raw: Any = params.get("id", body.get("id"))
+    if isinstance(raw, str) and raw.isdigit():
+        raw = int(raw)
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw <= 0:
+        raise ApiError(400, "invalid_args", "Please provide a valid volume ID.")  # the spec's words
+    return raw
