@@ -18,10 +18,11 @@ next one when an offer is taken meanwhile. With ``price`` the instance is interr
 wait fails, the instance is destroyed before the error is raised, so nothing is left billing.
 
 **Updates.** In place: ``label`` and ``target_state`` (start/stop), and ``env``, ``onstart``, ``args``,
-``args_str`` (the container is recreated on the same machine). A change of ``offer_id``/``offer_query``,
-``image``, ``template_hash_id``, ``disk``, ``runtype``, ``price`` or ``image_login`` rents a new
-instance: a new image is a new machine to its users, and the API's in-place template update keeps no
-documented promise about the disk. The old instance is destroyed first, so two GPUs are never paid for
+``args_str`` and ``template_hash_id`` (the container is recreated on the same machine: a template's
+edit gives it a new hash, which must reach its instances as an update, as the official client's
+``update instance --template_hash_id`` does). A change of ``offer_id``/``offer_query``, ``image``,
+``disk``, ``runtype``, ``price`` or ``image_login`` rents a new instance: a new image is a new machine
+to its users, and the API's in-place template update keeps no documented promise about the disk. The old instance is destroyed first, so two GPUs are never paid for
 at once. ``order``, ``cancel_unavail``, ``wait_until_ready`` and ``ready_timeout`` only matter to a
 create: changing them calls no API.
 
@@ -99,8 +100,8 @@ _RUNTYPE_TOKENS = frozenset(
 ) | {"args"}
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PORT_FLAG = re.compile(r"^-p \d+(:\d+)?(/(tcp|udp))?$")
-# Inputs the instance keeps in its container config, changed in place with update_template (image and
-# template only when adopting: for a managed instance their change is a replacement).
+# Inputs the instance keeps in its container config, changed in place with update_template (image only
+# when adopting: for a managed instance its change is a replacement).
 _TEMPLATE_FIELDS = ("image", "template_hash_id", "env", "onstart", "args", "args_str")
 
 
@@ -377,8 +378,7 @@ class InstanceNotReadyError(RuntimeError):
 class InstanceProvider(VastProvider[InstanceInputs]):
     inputs_model = InstanceInputs
     replace_on_change = frozenset(
-        {"offer_id", "offer_query", "image", "template_hash_id", "disk", "runtype", "price", "image_login"}
-        | {"volume_info"}
+        {"offer_id", "offer_query", "image", "disk", "runtype", "price", "image_login", "volume_info"}
     )
     server_defaults = frozenset({"offer_id", "offer_query", "image", "template_hash_id", "label", "runtype"})
     secret_inputs = frozenset({"image_login"})

@@ -83,7 +83,7 @@ def in_state(stack: Stack, type_name: str) -> list[dict[str, Any]]:
 
 TEMPLATE_PROGRAM = """
 import pulumi
-from vast_pulumi import Endpoint, Template, Workergroup
+from vast_pulumi import Endpoint, Instance, Template, Workergroup
 
 config = pulumi.Config()
 template = Template(
@@ -99,6 +99,8 @@ template = Template(
 if config.require_bool("withGroup"):
     endpoint = Endpoint("ep", max_workers=2, cold_workers=0)
     Workergroup("wg", endpoint_id=endpoint.id, template_hash=template.hash_id)
+    box = Instance("box", offer_query="gpu_ram>=24 num_gpus=1", template_hash_id=template.hash_id, disk=64)
+    pulumi.export("box_id", box.id)
 pulumi.export("hash_id", template.hash_id)
 pulumi.export("template_id", template.template_id)
 """
@@ -123,15 +125,18 @@ def test_template_edit_updates_it_and_its_workergroup_in_place_then_lifecycle(
     assert group["template_hash"] == first["hash_id"]
     stack.preview("--expect-no-changes")
 
-    # An edit: one update of the template, one of the workergroup that uses its hash, no replacement.
+    # An edit: one update of the template, one of each resource that uses its hash, no replacement.
     stack.set_config("tmpl:onstart", "bash start.sh --warm")
-    assert ops(stack) == {"update": ["wg", "worker"]}
+    assert ops(stack) == {"update": ["box", "wg", "worker"]}
     stack.up()
     edited = stack.outputs()
     assert edited["template_id"] == first["template_id"]
     assert edited["hash_id"] != first["hash_id"]
+    assert edited["box_id"] == first["box_id"]  # the same machine, its container recreated
     (group,) = inventory(emulator)["workergroups"]
     assert group["template_hash"] == edited["hash_id"]
+    boxes = [row for row in inventory(emulator)["instances"] if str(row["id"]) == edited["box_id"]]
+    assert [row["template_hash_id"] for row in boxes] == [edited["hash_id"]]
     stack.preview("--expect-no-changes")
 
     # Every template input updates in place: there is no replacement to show. Out-of-band delete:
@@ -147,7 +152,7 @@ def test_template_edit_updates_it_and_its_workergroup_in_place_then_lifecycle(
 
     stack.destroy()
     left = inventory(emulator)
-    assert (left["templates"], left["endpoints"], left["workergroups"]) == ([], [], [])
+    assert (left["templates"], left["endpoints"], left["workergroups"], left["instances"]) == ([], [], [], [])
 
 
 # -- SshKey -------------------------------------------------------------------------------------------------
