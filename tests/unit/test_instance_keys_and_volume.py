@@ -101,3 +101,21 @@ def test_volume_info_is_sent_as_the_create_api_takes_it_and_a_change_replaces(
     assert provider.diff(created.id, created.outs, news).replaces == ["volume_info"]
     with pytest.raises(VastApiError, match="in use"):
         provider.client.delete_volume(volume_id)
+
+
+def test_a_new_template_hash_updates_the_instance_in_place(
+    provider: InstanceProvider, emulator: Emulator
+) -> None:
+    account = emulator.backend.authenticate(emulator.api_keys[0])
+    first, _ = emulator.backend.create_template(account, {"name": "t", "image": "vllm/vllm-openai"})
+    created = provider.create(checked(provider, image=None, template_hash_id=first["hash_id"]))
+    assert created.outs is not None
+    edited = emulator.backend.edit_template(account, {"id": first["id"], "onstart": "echo warm"})
+    changed = checked(provider, image=None, template_hash_id=edited["hash_id"])
+    diff = provider.diff(created.id, created.outs, changed)
+    assert (diff.changes, diff.replaces) == (True, [])
+    mark = len(emulator.request_log())
+    provider.update(created.id, created.outs, changed)
+    assert ("PUT", "/api/v0/instances/update_template/{id}/") in api_calls(emulator, mark)
+    (row,) = emulator.inventory()[0]["instances"]
+    assert (str(row["id"]), row["template_hash_id"]) == (created.id, edited["hash_id"])
