@@ -35,7 +35,7 @@ while it may exist; after a rent, any other live instance with the marker is des
 
 **SSH keys and a volume.** ``ssh_key_ids`` (ids of the account's keys, e.g. ``SshKey.key_id``) are put
 on the instance after it is rented and attached or detached in place when the list changes (only keys
-the list named are ever detached). ``volume_info`` mounts a volume as the create API takes it
+the list named are ever detached; a refresh does not read the keys back). ``volume_info`` mounts a volume as the create API takes it
 (``{"volume_id": Volume.volume_id, "mount_path": "/data"}``; ``create_new=True`` rents a new one from a
 volume offer); changing it rents a new instance.
 

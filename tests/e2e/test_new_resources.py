@@ -290,6 +290,41 @@ def test_volume_lifecycle(
     assert inventory(emulator)["volumes"] == []
 
 
+MOUNT_PROGRAM = """
+import pulumi
+from vast_pulumi import Instance, SshKey, Volume
+
+data = Volume("data", size=20, offer_query="reliability>0.9")
+key = SshKey("key", public_key=pulumi.Config().require("publicKey"))
+box = Instance(
+    "box",
+    offer_query="gpu_name=RTX_4090 num_gpus=1",
+    image="pytorch/pytorch",
+    volume_info={"volume_id": data.volume_id, "mount_path": "/data"},
+    ssh_key_ids=[key.key_id],
+)
+pulumi.export("box_id", box.id)
+pulumi.export("volume_id", data.volume_id)
+"""
+
+
+def test_an_instance_mounts_the_stacks_volume_with_its_key_and_destroy_leaves_neither(
+    local_backend: LocalBackend, make_project: ProjectFactory, emulator: Emulator
+) -> None:
+    stack = make_stack(local_backend, make_project, emulator, "mount", MOUNT_PROGRAM, {"publicKey": ED25519})
+    stack.up()
+    outputs = stack.outputs()
+    (box,) = inventory(emulator)["instances"]
+    assert str(box["id"]) == outputs["box_id"]
+    assert [(v["id"], v["mount_path"]) for v in box["volume_info"]] == [(outputs["volume_id"], "/data")]
+    instance = emulator.backend.authenticate(API_KEY).instances[int(outputs["box_id"])]
+    assert [k["public_key"].split()[:2] for k in instance.ssh_keys] == [ED25519.split()[:2]]
+    stack.preview("--expect-no-changes")
+    stack.destroy()  # the instance goes first: a volume in use cannot be deleted
+    left = inventory(emulator)
+    assert (left["instances"], left["volumes"], left["ssh_keys"]) == ([], [], [])
+
+
 # -- bad input, at preview ----------------------------------------------------------------------------------
 
 BAD_INPUT = [
