@@ -22,9 +22,10 @@ wait fails, the instance is destroyed before the error is raised, so nothing is 
 edit gives it a new hash, which must reach its instances as an update, as the official client's
 ``update instance --template_hash_id`` does). A change of ``offer_id``/``offer_query``, ``image``,
 ``disk``, ``runtype``, ``price`` or ``image_login`` rents a new instance: a new image is a new machine
-to its users, and the API's in-place template update keeps no documented promise about the disk. The old instance is destroyed first, so two GPUs are never paid for
-at once. ``order``, ``cancel_unavail``, ``wait_until_ready`` and ``ready_timeout`` only matter to a
-create: changing them calls no API.
+to its users, and the API's in-place template update keeps no documented promise about the disk.
+The old instance is destroyed first, so two GPUs are never paid for at once. ``order``,
+``cancel_unavail``, ``wait_until_ready`` and ``ready_timeout`` only matter to a create: changing them
+calls no API.
 
 **No duplicates.** Each instance carries its resource's marker in its environment
 (``VAST_PULUMI_MARKER``). A create first looks for a live instance with its marker and adopts it: a
@@ -35,9 +36,9 @@ while it may exist; after a rent, any other live instance with the marker is des
 
 **SSH keys and a volume.** ``ssh_key_ids`` (ids of the account's keys, e.g. ``SshKey.key_id``) are put
 on the instance after it is rented and attached or detached in place when the list changes (only keys
-the list named are ever detached; a refresh does not read the keys back). ``volume_info`` mounts a volume as the create API takes it
-(``{"volume_id": Volume.volume_id, "mount_path": "/data"}``; ``create_new=True`` rents a new one from a
-volume offer); changing it rents a new instance.
+the list named are ever detached; a refresh does not read the keys back). ``volume_info`` mounts a
+volume as the create API takes it (``{"volume_id": Volume.volume_id, "mount_path": "/data"}``;
+``create_new=True`` rents a new one from a volume offer); changing it rents a new instance.
 
 **Existing instances.** ``Instance.get("name", "123")`` reads one without managing it; the ``adopt_id``
 input makes ``create`` take instance 123 under management (label, state and image brought to the
