@@ -325,6 +325,37 @@ def test_an_instance_mounts_the_stacks_volume_with_its_key_and_destroy_leaves_ne
     assert (left["instances"], left["volumes"], left["ssh_keys"]) == ([], [], [])
 
 
+LOOKUP_PROGRAM = """
+import pulumi
+from vast_pulumi import get_instances, get_templates, get_user, get_volume_offers
+
+user = get_user()
+pulumi.export("account", user.id)
+pulumi.export("credit", user.credit)
+pulumi.export("templates", len(get_templates("name=anything")))
+pulumi.export("instances", len(get_instances(label="dev")))
+pulumi.export("cheapest_volume_cost", get_volume_offers("reliability>0.9", size=100)[0]["storage_cost"])
+"""
+
+
+def test_lookups_answer_at_preview(
+    local_backend: LocalBackend, make_project: ProjectFactory, emulator: Emulator
+) -> None:
+    stack = make_stack(local_backend, make_project, emulator, "lookups", LOOKUP_PROGRAM, {})
+    before = len(emulator.request_log())
+    printed = stack.preview().stdout
+    account = emulator.backend.authenticate(API_KEY)
+    cheapest = min(
+        o["storage_cost"]
+        for o in emulator.backend.state.volume_offers.values()
+        if o["reliability"] > 0.9 and o["disk_space"] >= 100 and o["verified"] and not o["external"]
+    )
+    assert re.search(rf"account\s*:\s*{account.user_id}\b", printed), printed
+    assert re.search(rf"cheapest_volume_cost\s*:\s*{cheapest}\b", printed), printed
+    routes = {(r["method"], r["route"]) for r in emulator.request_log()[before:]}
+    assert ("POST", "/api/v0/volumes/search/") in routes and ("GET", "/api/v0/template/") in routes
+
+
 # -- bad input, at preview ----------------------------------------------------------------------------------
 
 BAD_INPUT = [
