@@ -155,6 +155,37 @@ def test_template_edit_updates_it_and_its_workergroup_in_place_then_lifecycle(
     assert (left["templates"], left["endpoints"], left["workergroups"], left["instances"]) == ([], [], [], [])
 
 
+IN_USE_PROGRAM = """
+import pulumi
+from vast_pulumi import Endpoint, Template, Workergroup
+
+config = pulumi.Config()
+endpoint = Endpoint("ep", max_workers=2, cold_workers=0)
+if config.get("hash") is None:
+    template = Template("worker", image="vllm/vllm-openai")
+    Workergroup("wg", endpoint_id=endpoint.id, template_hash=template.hash_id)
+    pulumi.export("hash_id", template.hash_id)
+else:  # the template is gone from the program; the group still names its hash
+    Workergroup("wg", endpoint_id=endpoint.id, template_hash=config.get("hash"))
+"""
+
+
+def test_deleting_a_template_a_live_workergroup_uses_fails_clearly_and_keeps_it(
+    local_backend: LocalBackend, make_project: ProjectFactory, emulator: Emulator
+) -> None:
+    stack = make_stack(local_backend, make_project, emulator, "inuse", IN_USE_PROGRAM, {})
+    stack.up()
+    hash_id = stack.outputs()["hash_id"]
+    stack.set_config("inuse:hash", hash_id)
+    result = stack.up(check=False)
+    assert result.returncode != 0
+    (group,) = inventory(emulator)["workergroups"]
+    (template,) = inventory(emulator)["templates"]
+    assert f"template {template['id']} is still used by workergroup(s) {group['id']}" in result.stdout
+    assert "Traceback" not in result.stdout
+    assert len(in_state(stack, "Template")) == 1  # the stack keeps what it could not delete
+
+
 # -- SshKey -------------------------------------------------------------------------------------------------
 
 SSH_PROGRAM = """
