@@ -1,4 +1,5 @@
-"""Pulumi dynamic resource providers for Vast.ai: serverless endpoints, workergroups and GPU instances.
+"""Pulumi dynamic resource providers for Vast.ai: serverless endpoints, workergroups, GPU instances,
+templates, SSH keys, account env vars and volumes, with lookups.
 
 >>> from vast_pulumi import Endpoint, Instance, Workergroup, get_offers
 
@@ -19,6 +20,7 @@ __version__ = "0.2.0"
 
 if TYPE_CHECKING:
     from vast_pulumi.endpoint import Endpoint, EndpointArgs
+    from vast_pulumi.envvar import EnvVar, EnvVarArgs
     from vast_pulumi.errors import (
         VastAccountError,
         VastApiError,
@@ -28,8 +30,19 @@ if TYPE_CHECKING:
         VastConnectionError,
     )
     from vast_pulumi.instance import Instance, InstanceArgs, InstanceNotReadyError
+    from vast_pulumi.lookups import (
+        User,
+        get_instance,
+        get_instances,
+        get_templates,
+        get_user,
+        get_volume_offers,
+    )
     from vast_pulumi.offers import Offer, get_offers
     from vast_pulumi.settings import ProviderSettings
+    from vast_pulumi.sshkey import SshKey, SshKeyArgs
+    from vast_pulumi.template import Template, TemplateArgs
+    from vast_pulumi.volume import Volume, VolumeArgs
     from vast_pulumi.workergroup import Workergroup, WorkergroupArgs
 
 # Imported on first use: the emulator and the CLI driver live in this package too, and must not pay
@@ -37,38 +50,66 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "Endpoint": "vast_pulumi.endpoint",
     "EndpointArgs": "vast_pulumi.endpoint",
+    "EnvVar": "vast_pulumi.envvar",
+    "EnvVarArgs": "vast_pulumi.envvar",
     "Instance": "vast_pulumi.instance",
     "InstanceArgs": "vast_pulumi.instance",
     "InstanceNotReadyError": "vast_pulumi.instance",
     "Offer": "vast_pulumi.offers",
     "ProviderSettings": "vast_pulumi.settings",
+    "SshKey": "vast_pulumi.sshkey",
+    "SshKeyArgs": "vast_pulumi.sshkey",
+    "Template": "vast_pulumi.template",
+    "TemplateArgs": "vast_pulumi.template",
+    "User": "vast_pulumi.lookups",
     "VastAccountError": "vast_pulumi.errors",
     "VastApiError": "vast_pulumi.errors",
     "VastAuthError": "vast_pulumi.errors",
     "VastConfigError": "vast_pulumi.errors",
     "VastConflictError": "vast_pulumi.errors",
     "VastConnectionError": "vast_pulumi.errors",
+    "Volume": "vast_pulumi.volume",
+    "VolumeArgs": "vast_pulumi.volume",
     "Workergroup": "vast_pulumi.workergroup",
     "WorkergroupArgs": "vast_pulumi.workergroup",
+    "get_instance": "vast_pulumi.lookups",
+    "get_instances": "vast_pulumi.lookups",
     "get_offers": "vast_pulumi.offers",
+    "get_templates": "vast_pulumi.lookups",
+    "get_user": "vast_pulumi.lookups",
+    "get_volume_offers": "vast_pulumi.lookups",
 }
 __all__ = [
     "Endpoint",
     "EndpointArgs",
+    "EnvVar",
+    "EnvVarArgs",
     "Instance",
     "InstanceArgs",
     "InstanceNotReadyError",
     "Offer",
     "ProviderSettings",
+    "SshKey",
+    "SshKeyArgs",
+    "Template",
+    "TemplateArgs",
+    "User",
     "VastAccountError",
     "VastApiError",
     "VastAuthError",
     "VastConfigError",
     "VastConflictError",
     "VastConnectionError",
+    "Volume",
+    "VolumeArgs",
     "Workergroup",
     "WorkergroupArgs",
+    "get_instance",
+    "get_instances",
     "get_offers",
+    "get_templates",
+    "get_user",
+    "get_volume_offers",
 ]
 
 

@@ -80,6 +80,7 @@ SNAPSHOT_MAX_AGE = 5.0  # seconds a list snapshot may be reused by reads
 SEARCH_QUOTA_ERROR = "search_quota_exceeded"
 
 _USER_AGENT = f"vast-pulumi/{__version__}"
+_LIST_REPLY = "results"  # where a bare-array reply is put
 _CONNECTION_POOL_SIZE = 64
 
 
@@ -277,6 +278,159 @@ class VastClient:
         """Destroy an instance; ``False`` if it was already gone."""
         return self._delete(f"/api/v0/instances/{instance_id}/")
 
+    def instance_ssh_keys(self, instance_id: int) -> list[Row]:
+        """The keys on an instance (``GET /api/v0/instances/{id}/ssh/``: a JSON *string* of rows)."""
+        raw = self._call("GET", f"/api/v0/instances/{instance_id}/ssh/").get("ssh_keys")
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                raw = None
+        return [row for row in raw if isinstance(row, dict)] if isinstance(raw, list) else []
+
+    def attach_ssh_key(self, instance_id: int, public_key: str) -> None:
+        """Put a public key on an instance (the route takes the key's text, not its id)."""
+        body = {"ssh_key": public_key}
+        self._call("POST", f"/api/v0/instances/{instance_id}/ssh/", body=body, kind=_Kind.WRITE)
+
+    def detach_ssh_key(self, instance_id: int, key_id: int) -> bool:
+        """Take a key off an instance; ``False`` if it was not on it."""
+        return self._delete(f"/api/v0/instances/{instance_id}/ssh/{key_id}/")
+
+    # -- the account (/api/v0/users/current/) --------------------------------------------------------
+
+    def current_user(self) -> Row:
+        """The account the key belongs to: id, balance, credit, ..."""
+        return self._call("GET", "/api/v0/users/current/")
+
+    # -- templates (/api/v0/template/; id is stable, hash_id names a version) ------------------------
+
+    def create_template(self, body: Mapping[str, Any]) -> Row:
+        """The new template's row. The API answers an identical template of the account's instead of
+        making another (``msg`` "Existing template found")."""
+        reply = self._call("POST", "/api/v0/template/", body=body, kind=_Kind.CREATE)
+        row = reply.get("template")
+        if not isinstance(row, dict) or _new_id(row, "POST /api/v0/template/", "id") <= 0:
+            raise VastApiError(
+                method="POST", path="/api/v0/template/", status=200, msg="no template in reply"
+            )
+        return row
+
+    def search_templates(self, filters: Mapping[str, Any]) -> list[Row]:
+        """Templates visible to the account (its own and public ones) matching ``select_filters``."""
+        params = {"select_cols": ["*"], "select_filters": dict(filters)}
+        return _rows(self._call("GET", "/api/v0/template/", params=params), "templates")
+
+    def get_template(self, template_id: int) -> Row | None:
+        rows = [
+            row for row in self.search_templates({"id": {"eq": template_id}}) if row.get("id") == template_id
+        ]
+        return rows[0] if rows else None
+
+    def update_template(self, body: Mapping[str, Any]) -> Row:
+        """Edit a template (``id`` and ``hash_id`` name it; the whole content is sent): the reply's row
+        carries the new ``hash_id``. ``PUT /api/v1/template/``, as the official client sends it."""
+        reply = self._call("PUT", "/api/v1/template/", body=body, kind=_Kind.WRITE)
+        row = reply.get("template")
+        if not isinstance(row, dict):
+            raise VastApiError(method="PUT", path="/api/v1/template/", status=200, msg="no template in reply")
+        return row
+
+    def delete_template(self, template_id: int) -> bool:
+        """Delete a template; ``False`` if it was already gone."""
+        try:
+            self._call("DELETE", "/api/v0/template/", body={"template_id": template_id}, kind=_Kind.WRITE)
+        except VastApiError as error:
+            if error.is_not_found:
+                return False
+            raise
+        return True
+
+    # -- SSH keys (/api/v0/ssh/) -----------------------------------------------------------------------
+
+    def create_ssh_key(self, public_key: str) -> Row:
+        reply = self._call("POST", "/api/v0/ssh/", body={"ssh_key": public_key}, kind=_Kind.CREATE)
+        row = reply.get("key")
+        if not isinstance(row, dict):
+            raise VastApiError(method="POST", path="/api/v0/ssh/", status=200, msg="no key in reply")
+        _new_id(row, "POST /api/v0/ssh/", "id")
+        return row
+
+    def list_ssh_keys(self) -> list[Row]:
+        """The account's keys; the list names the key text ``key`` (the create's reply ``public_key``)."""
+        return _rows(self._call("GET", "/api/v0/ssh/"), _LIST_REPLY)
+
+    def update_ssh_key(self, key_id: int, public_key: str) -> None:
+        body = {"id": key_id, "ssh_key": public_key}
+        self._call("PUT", f"/api/v0/ssh/{key_id}/", body=body, kind=_Kind.WRITE)
+
+    def delete_ssh_key(self, key_id: int) -> bool:
+        """Delete an account key; ``False`` if it was already gone (400 ``no_ssh_key``)."""
+        try:
+            self._call("DELETE", f"/api/v0/ssh/{key_id}/", kind=_Kind.WRITE)
+        except VastApiError as error:
+            if error.is_not_found or error.error == "no_ssh_key":
+                return False
+            raise
+        return True
+
+    # -- account env vars (/api/v0/secrets/) --------------------------------------------------------
+
+    def list_env_vars(self) -> dict[str, str]:
+        """Name -> value (the API sends values in clear; the caller keeps them secret)."""
+        secrets = self._call("GET", "/api/v0/secrets/").get("secrets")
+        return {str(k): str(v) for k, v in secrets.items()} if isinstance(secrets, dict) else {}
+
+    def create_env_var(self, name: str, value: str) -> None:
+        self._call("POST", "/api/v0/secrets/", body={"key": name, "value": value}, kind=_Kind.CREATE)
+
+    def update_env_var(self, name: str, value: str) -> None:
+        self._call("PUT", "/api/v0/secrets/", body={"key": name, "value": value}, kind=_Kind.WRITE)
+
+    def delete_env_var(self, name: str) -> bool:
+        """Delete an env var; ``False`` if there was none of that name (400 ``nonexistent_key``)."""
+        try:
+            self._call("DELETE", "/api/v0/secrets/", body={"key": name}, kind=_Kind.WRITE)
+        except VastApiError as error:
+            if error.is_not_found or error.error == "nonexistent_key":
+                return False
+            raise
+        return True
+
+    # -- volumes (/api/v0/volumes/) -------------------------------------------------------------------
+
+    def search_volume_offers(self, query: Mapping[str, Any]) -> list[Row]:
+        """Volume offers; the body is the query dict with ``order``, ``limit``, ``allocated_storage``."""
+        return _rows(self._call("POST", "/api/v0/volumes/search/", body=dict(query)), "offers")
+
+    def create_volume(self, offer_id: int, size: int, name: str | None) -> int:
+        """Rent ``size`` GB of a volume offer; the new volume's id (the reply names it ``V.<id>``)."""
+        body: dict[str, Any] = {"id": offer_id, "size": size}
+        if name is not None:
+            body["name"] = name
+        reply = self._call("PUT", "/api/v0/volumes/", body=body, kind=_Kind.CREATE)
+        name_of = str(reply.get("volume_name") or "")
+        if not re.fullmatch(r"V\.\d+", name_of):
+            raise VastApiError(
+                method="PUT", path="/api/v0/volumes/", status=200, msg="no volume_name in reply"
+            )
+        return int(name_of[2:])
+
+    def list_volumes(self) -> list[Row]:
+        return _rows(
+            self._call("GET", "/api/v0/volumes/", params={"owner": "me", "type": "local_volume"}), "volumes"
+        )
+
+    def delete_volume(self, volume_id: int) -> bool:
+        """Delete a volume (``?id=``, as the official client sends it); ``False`` if already gone."""
+        try:
+            self._call("DELETE", "/api/v0/volumes/", params={"id": volume_id}, kind=_Kind.WRITE)
+        except VastApiError as error:
+            if error.is_not_found:
+                return False
+            raise
+        return True
+
     # -- transport ---------------------------------------------------------------------------------------
 
     def _delete(self, path: str) -> bool:
@@ -423,6 +577,8 @@ def _decode(method: str, path: str, response: requests.Response) -> Row:
         raise VastAuthError(method=method, path=path, status=response.status_code, error=error, msg=msg)
     if not response.ok or details.get("success") is False:
         raise VastApiError(method=method, path=path, status=response.status_code, error=error, msg=msg)
+    if isinstance(payload, list):
+        return {_LIST_REPLY: payload}  # some routes answer a bare array (GET /api/v0/ssh/)
     if payload is None or not isinstance(payload, dict):
         raise VastApiError(
             method=method, path=path, status=response.status_code, msg="the response is not a JSON object"

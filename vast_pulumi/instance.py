@@ -20,12 +20,14 @@ Offers are searched for ``disk``: priced with that much storage, and only machin
 wait fails, the instance is destroyed before the error is raised, so nothing is left billing.
 
 **Updates.** In place: ``label`` and ``target_state`` (start/stop), and ``env``, ``onstart``, ``args``,
-``args_str`` (the container is recreated on the same machine). A change of ``offer_id``/``offer_query``,
-``image``, ``template_hash_id``, ``disk``, ``runtype``, ``price`` or ``image_login`` rents a new
-instance: a new image is a new machine to its users, and the API's in-place template update keeps no
-documented promise about the disk. The old instance is destroyed first, so two GPUs are never paid for
-at once. ``order``, ``cancel_unavail``, ``wait_until_ready`` and ``ready_timeout`` only matter to a
-create: changing them calls no API.
+``args_str`` and ``template_hash_id`` (the container is recreated on the same machine: a template's
+edit gives it a new hash, which must reach its instances as an update, as the official client's
+``update instance --template_hash_id`` does). A change of ``offer_id``/``offer_query``, ``image``,
+``disk``, ``runtype``, ``price`` or ``image_login`` rents a new instance: a new image is a new machine
+to its users, and the API's in-place template update keeps no documented promise about the disk.
+The old instance is destroyed first, so two GPUs are never paid for at once. ``order``,
+``cancel_unavail``, ``wait_until_ready`` and ``ready_timeout`` only matter to a create: changing them
+calls no API.
 
 **No duplicates.** Each instance carries its resource's marker in its environment
 (``VAST_PULUMI_MARKER``). A create first looks for a live instance with its marker and adopts it: a
@@ -33,6 +35,12 @@ create: changing them calls no API.
 or answered 5xx is looked up by marker, never repeated blindly nor followed by a rent of another offer
 while it may exist; after a rent, any other live instance with the marker is destroyed (see
 :mod:`vast_pulumi._reconcile`).
+
+**SSH keys and a volume.** ``ssh_key_ids`` (ids of the account's keys, e.g. ``SshKey.key_id``) are put
+on the instance after it is rented and attached or detached in place when the list changes (only keys
+the list named are ever detached; a refresh does not read the keys back). ``volume_info`` mounts a
+volume as the create API takes it (``{"volume_id": Volume.volume_id, "mount_path": "/data"}``;
+``create_new=True`` rents a new one from a volume offer); changing it rents a new instance.
 
 **Existing instances.** ``Instance.get("name", "123")`` reads one without managing it; the ``adopt_id``
 input makes ``create`` take instance 123 under management (label, state and image brought to the
@@ -95,9 +103,34 @@ _RUNTYPE_TOKENS = frozenset(
 ) | {"args"}
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PORT_FLAG = re.compile(r"^-p \d+(:\d+)?(/(tcp|udp))?$")
-# Inputs the instance keeps in its container config, changed in place with update_template (image and
-# template only when adopting: for a managed instance their change is a replacement).
+# Inputs the instance keeps in its container config, changed in place with update_template (image only
+# when adopting: for a managed instance its change is a replacement).
 _TEMPLATE_FIELDS = ("image", "template_hash_id", "env", "onstart", "args", "args_str")
+
+
+class InstanceVolume(BaseModel):
+    """A volume to mount, as the create API's ``volume_info`` takes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    volume_id: int = Field(gt=0, description="The volume (or, with create_new, the volume offer) id.")
+    mount_path: str = Field(max_length=4096, description="Where it is mounted: an absolute container path.")
+    create_new: bool = Field(False, description="Rent a new volume from the volume offer volume_id.")
+    size: int | None = Field(None, ge=1, description="GB of a new volume (only with create_new).")
+    name: str | None = Field(None, min_length=1, description="Name of a new volume (only with create_new).")
+
+    @field_validator("mount_path")
+    @classmethod
+    def _absolute(cls, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError("must be an absolute path inside the container, e.g. /workspace")
+        return path
+
+    @model_validator(mode="after")
+    def _new_only(self) -> InstanceVolume:
+        if not self.create_new and (self.size is not None or self.name is not None):
+            raise ValueError("size and name only apply with create_new=True (a volume keeps its own)")
+        return self
 
 
 class InstanceInputs(BaseModel):
@@ -124,8 +157,19 @@ class InstanceInputs(BaseModel):
     wait_until_ready: bool = True
     ready_timeout: float = Field(900.0, gt=0)  # seconds
     adopt_id: int | None = Field(None, gt=0)
+    ssh_key_ids: list[int] | None = Field(None, description="Account SSH keys to put on the instance.")
+    volume_info: InstanceVolume | None = Field(None, description="A volume to mount (the create API's).")
 
     _parsable = field_validator("offer_query")(parsable_query)
+
+    @field_validator("ssh_key_ids")
+    @classmethod
+    def _key_ids(cls, ids: list[int]) -> list[int]:
+        if any(key_id <= 0 for key_id in ids):
+            raise ValueError("must be ids of SSH keys (positive whole numbers)")
+        if len(set(ids)) != len(ids):
+            raise ValueError("must not name a key twice")
+        return ids
 
     @field_validator("order")
     @classmethod
@@ -166,6 +210,16 @@ class InstanceInputs(BaseModel):
 _INPUT_KEYS = tuple(key for key in InstanceInputs.model_fields if key != "adopt_id")
 
 
+class InstanceVolumeArgs(TypedDict, total=False):
+    """``volume_info`` of :class:`Instance`; see :class:`InstanceVolume`."""
+
+    volume_id: pulumi.Input[int]
+    mount_path: pulumi.Input[str]
+    create_new: pulumi.Input[bool]
+    size: pulumi.Input[int]
+    name: pulumi.Input[str]
+
+
 class InstanceArgs(TypedDict, total=False):
     """Inputs of :class:`Instance`; see :class:`InstanceInputs` for rules and defaults."""
 
@@ -188,6 +242,8 @@ class InstanceArgs(TypedDict, total=False):
     wait_until_ready: pulumi.Input[bool]
     ready_timeout: pulumi.Input[float]
     adopt_id: pulumi.Input[int]
+    ssh_key_ids: pulumi.Input[list[pulumi.Input[int]]]
+    volume_info: pulumi.Input[InstanceVolumeArgs]
 
 
 @dataclass(frozen=True)
@@ -325,7 +381,7 @@ class InstanceNotReadyError(RuntimeError):
 class InstanceProvider(VastProvider[InstanceInputs]):
     inputs_model = InstanceInputs
     replace_on_change = frozenset(
-        {"offer_id", "offer_query", "image", "template_hash_id", "disk", "runtype", "price", "image_login"}
+        {"offer_id", "offer_query", "image", "disk", "runtype", "price", "image_login", "volume_info"}
     )
     server_defaults = frozenset({"offer_id", "offer_query", "image", "template_hash_id", "label", "runtype"})
     secret_inputs = frozenset({"image_login"})
@@ -338,6 +394,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         marker = str(props.get(MARKER_KEY) or "")
         launch = self._adopt(inputs) if inputs.adopt_id is not None else self._launch(inputs, marker)
         row = self._settle(launch, inputs)
+        self._put_keys_on(launch, inputs)
         outputs = self._outputs(self.given(inputs, props), row, launch)
         return CreateResult(str(launch.instance_id), {**outputs, ACCOUNT_KEY: account})
 
@@ -360,6 +417,8 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         instance_id = numeric_id(id_)
         marker = str(news.get(MARKER_KEY) or "")
         restarted = self._apply_changes(instance_id, olds, inputs, marker)
+        if self.differs("ssh_key_ids", olds, news):
+            self._sync_ssh_keys(instance_id, inputs.ssh_key_ids or [], olds.get("ssh_key_ids") or [])
         if restarted and inputs.wait_until_ready:
             row = self._wait(instance_id, inputs, starting=True)
         else:
@@ -473,6 +532,39 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             )
         return f"Instance {instance_id} was destroyed, so nothing is left billing"
 
+    def _put_keys_on(self, launch: _Launch, inputs: InstanceInputs) -> None:
+        """Attach ``ssh_key_ids`` to a new instance; if that fails, an instance made for us is destroyed
+        before the error is raised (a failed create leaves nothing in state, so nothing billing)."""
+        if not inputs.ssh_key_ids:
+            return
+        try:
+            self._sync_ssh_keys(launch.instance_id, inputs.ssh_key_ids, [])
+        except Exception as error:
+            if not launch.ours:
+                raise
+            cleanup = self._destroy_after_failure(launch.instance_id)
+            raise InstanceNotReadyError(f"{error}. {cleanup}") from error
+
+    def _sync_ssh_keys(self, instance_id: int, wanted: list[int], before: list[int]) -> None:
+        """Attach the wanted account keys the instance lacks; detach those only ``before`` named.
+
+        Keys are matched by type and data (the comment may differ): the attach route takes the key's
+        text, and an instance lists a key attached by text under its own id."""
+        account_keys = {int(row["id"]): _key_words(row) for row in self.client.list_ssh_keys()}
+        missing = [key_id for key_id in wanted if key_id not in account_keys]
+        if missing:
+            raise ValueError(f"ssh_key_ids: no SSH key {', '.join(map(str, missing))} on this account")
+        on_box = self.client.instance_ssh_keys(instance_id)
+        present = {tuple(_key_words(row)[:2]) for row in on_box}
+        for key_id in wanted:
+            if tuple(account_keys[key_id][:2]) not in present:
+                self.client.attach_ssh_key(instance_id, " ".join(account_keys[key_id]))
+        dropped_ids = set(before) - set(wanted)
+        dropped = {tuple(account_keys[key_id][:2]) for key_id in dropped_ids if key_id in account_keys}
+        for row in on_box:
+            if int(row["id"]) in dropped_ids or tuple(_key_words(row)[:2]) in dropped:
+                self.client.detach_ssh_key(instance_id, int(row["id"]))
+
     # -- update -------------------------------------------------------------------------------------
 
     def _apply_changes(self, instance_id: int, olds: Props, inputs: InstanceInputs, marker: str) -> bool:
@@ -571,6 +663,7 @@ def _create_body(inputs: InstanceInputs, marker: str) -> dict[str, Any]:
         "runtype": _effective_runtype(inputs.model_dump()),
         "price": inputs.price,
         "image_login": inputs.image_login,
+        "volume_info": inputs.volume_info.model_dump(exclude_none=True) if inputs.volume_info else None,
     }
     body.update({key: value for key, value in optional.items() if value is not None})
     return body
@@ -686,6 +779,11 @@ def _host_port(bindings: Any) -> Any:
     return first.get("HostPort") if isinstance(first, dict) else None
 
 
+def _key_words(row: Row) -> list[str]:
+    """An SSH key row's text as words (account lists name it ``key``, instance lists ``public_key``)."""
+    return str(row.get("key") or row.get("public_key") or "").split()
+
+
 def _int_or_none(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
@@ -722,6 +820,8 @@ class Instance(VastResource, module="vast", name="Instance"):
     cancel_unavail: pulumi.Output[bool]
     wait_until_ready: pulumi.Output[bool]
     ready_timeout: pulumi.Output[float]
+    ssh_key_ids: pulumi.Output[list[int] | None]
+    volume_info: pulumi.Output[dict[str, Any] | None]
     actual_status: pulumi.Output[str]
     ssh_host: pulumi.Output[str]
     ssh_port: pulumi.Output[int]

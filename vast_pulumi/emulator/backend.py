@@ -531,6 +531,11 @@ class Backend:
                     "ssh_keys": sshkeys.listed(account),
                     "env_vars": sorted(account.env_vars),  # names only: the values are secrets
                     "volumes": volumes.listed(account, {}),
+                    "templates": [
+                        templates.row(t)
+                        for t in sorted(self.state.templates.values(), key=lambda t: t.id)
+                        if t.creator_id == account.user_id
+                    ],
                 }
                 for account in self.state.accounts.values()
             ]
