@@ -24,8 +24,10 @@ PROGRAM = "from vast_pulumi import Endpoint\n\nEndpoint('ep')\n"
 
 
 def error_line(output: str) -> str:
-    """The provider's error under Diagnostics: the raised exception's line, without its class name."""
-    found = re.findall(r"^ {4}vast_pulumi\.[\w.]+: (.+)$", output.split("Diagnostics:", 1)[-1], re.M)
+    """The Endpoint's one error under Diagnostics (the engine's own "update failed" lines aside)."""
+    diagnostics = output.split("Diagnostics:", 1)[-1].split("Resources:", 1)[0]
+    ours = diagnostics.split("pulumi-python:dynamic/vast:Endpoint (ep):", 1)[-1]
+    found = re.findall(r"^ {4}error: (.+)$", ours, re.M)
     assert len(found) == 1, output
     return str(found[0])
 
