@@ -19,7 +19,8 @@ def spec_thresholds() -> dict[tuple[str, str], float]:
     }
 
 
-def parse_query_examples() -> list[dict[str, Any]]:
-    """Query strings and what the official client's ``parse_query`` made of them (see README.md)."""
-    examples: list[dict[str, Any]] = json.loads((HERE / "parse_query_examples.json").read_text())["examples"]
-    return examples
+def parse_query_recording() -> dict[str, Any]:
+    """``{"examples": [...], "sample_offers": {...}}``: query strings and what the official client's
+    ``parse_query`` made of them, and the offers they select (see README.md)."""
+    recording: dict[str, Any] = json.loads((HERE / "parse_query_examples.json").read_text())
+    return recording

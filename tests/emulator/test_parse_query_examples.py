@@ -18,17 +18,16 @@ from typing import Any
 import pytest
 from vastai.api.query import offers_alias, offers_fields, offers_mult, parse_query
 
-from tests.data import HERE, parse_query_examples
+from tests.data import HERE, parse_query_recording
 from vast_pulumi.emulator import search_params
 from vast_pulumi.emulator.matching import matches
 
-EXAMPLES = parse_query_examples()
+RECORDING = parse_query_recording()
+EXAMPLES: list[dict[str, Any]] = RECORDING["examples"]
 PARSED = [e for e in EXAMPLES if "parsed" in e and "base" not in e]
 REFUSED = [e for e in EXAMPLES if "refused" in e]
 SELECTING = [e for e in EXAMPLES if "selects" in e]
-SAMPLE_OFFERS: dict[str, dict[str, Any]] = json.loads((HERE / "parse_query_examples.json").read_text())[
-    "sample_offers"
-]
+SAMPLE_OFFERS: dict[str, dict[str, Any]] = RECORDING["sample_offers"]
 
 
 def official(text: str, base: dict[str, Any] | None) -> dict[str, Any]:
