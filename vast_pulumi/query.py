@@ -1,4 +1,4 @@
-"""The official CLI's offer query language, shared by the provider and the emulator.
+"""The official CLI's offer query language, as the provider reads its users' queries.
 
 >>> parse_query("gpu_name=RTX_4090 num_gpus=1 gpu_ram>=24", default_filters=False)
 {'gpu_name': {'eq': 'RTX 4090'}, 'num_gpus': {'eq': '1'}, 'gpu_ram': {'gte': 24000.0}}
@@ -16,10 +16,9 @@ Standard library only: the provider imports this at every Pulumi preview.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["OFFER_FIELDS", "QueryError", "field_name", "matches", "parse_query"]
+__all__ = ["OFFER_FIELDS", "QueryError", "field_name", "parse_query"]
 
 
 class QueryError(ValueError):
@@ -216,107 +215,3 @@ def _driver_number(version: str) -> int:
     if len(parts) != 3 or not all(part.isdigit() for part in parts):
         raise QueryError(f"driver_version: {version!r} is not of the form X.Y.Z")
     return int("".join(part.zfill(3) for part in parts))
-
-
-# Matching, as the server does it for /bundles/ and for workergroup recruiting.
-
-
-def matches(offer: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
-    """Whether ``offer`` passes every ``{field: {op: value}}`` filter of ``query``.
-
-    Entries that are not filters (``order``, ``limit``, ``type``, ``allocated_storage``) are ignored.
-    The CLI sends numbers as strings; they compare numerically when the offer's value is a number.
-    """
-    for field, ops in query.items():
-        if not isinstance(ops, Mapping):
-            continue
-        actual = _offer_value(offer, _ALIASES.get(field, field))
-        for op, expected in ops.items():
-            if not _compare(field, actual, str(op), expected):
-                return False
-    return True
-
-
-def _offer_value(offer: Mapping[str, Any], field: str) -> Any:
-    value = offer.get(field)
-    if field == "driver_version" and isinstance(value, str) and value.count(".") == 2:
-        try:
-            return _driver_number(value)
-        except QueryError:
-            return value
-    return value
-
-
-def _compare(field: str, actual: Any, op: str, expected: Any) -> bool:
-    if op in ("in", "notin"):
-        if not isinstance(expected, list | tuple | set | frozenset):
-            expected = [expected]
-        found = any(_equal(field, actual, item) for item in expected)
-        return found if op == "in" else not found
-    if op == "eq":
-        return _equal(field, actual, expected)
-    if op == "neq":
-        return not _equal(field, actual, expected)
-    if op in ("gt", "gte", "lt", "lte"):
-        return _ordered(actual, op, expected)
-    raise QueryError(f"{field}: unknown operator {op!r}; use one of eq neq gt gte lt lte in notin")
-
-
-def _equal(field: str, actual: Any, expected: Any) -> bool:
-    if actual is None or expected is None:
-        return actual is expected
-    if isinstance(actual, bool) or isinstance(expected, bool):
-        return bool(_as_bool(actual) == _as_bool(expected))
-    if _is_number(actual):
-        number = _as_number(expected)
-        return number is not None and float(actual) == number
-    left, right = _text(actual), _text(expected)
-    # geolocation is free text ("Sweden, SE"); queries name the two-letter country code.
-    return left == right or (field == "geolocation" and left.rsplit(",", 1)[-1].strip() == right)
-
-
-def _ordered(actual: Any, op: str, expected: Any) -> bool:
-    left, right = _as_number(actual), _as_number(expected)
-    if left is None or right is None:
-        if not isinstance(actual, str) or not isinstance(expected, str):
-            return False
-        return _holds(actual, op, expected)
-    return _holds(left, op, right)
-
-
-def _holds(left: Any, op: str, right: Any) -> bool:
-    if op == "gt":
-        return bool(left > right)
-    if op == "gte":
-        return bool(left >= right)
-    if op == "lt":
-        return bool(left < right)
-    return bool(left <= right)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _as_number(value: Any) -> float | None:
-    if _is_number(value):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.replace("_", ""))
-        except ValueError:
-            return None
-    return None
-
-
-def _as_bool(value: Any) -> Any:
-    if isinstance(value, str):
-        return _LITERALS.get(value.strip().lower().capitalize(), value)
-    if _is_number(value):
-        return bool(value)
-    return value
-
-
-def _text(value: Any) -> str:
-    # Raw JSON callers write "RTX_4090" (OpenAPI examples); the catalogue says "RTX 4090".
-    return str(value).replace("_", " ")

@@ -11,7 +11,7 @@ from tests.emulator.conftest import Api
 from tests.emulator.test_sshkeys import instance_keys, public_key
 from tests.emulator.test_volumes import CLI_DEFAULT, rent_volume, volume_offers, volumes
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.emulator.ratelimit import THRESHOLDS, route_key
+from vast_pulumi.emulator.ratelimit import threshold
 
 KEY = "persisted-key"
 
@@ -82,4 +82,4 @@ def test_the_published_thresholds_apply_to_these_routes(
         # The default 429 shape, as most routes of Vast's OpenAPI spec give it.
         assert second.json() == {"detail": f"API requests too frequent endpoint threshold={seconds:.1f}"}
         route = emu.request_log()[-1]["route"]
-        assert THRESHOLDS[route_key(method, route)] == seconds
+        assert threshold(method, route) == seconds

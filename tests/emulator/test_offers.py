@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from vastai.api.query import offers_alias, offers_fields, offers_mult, parse_query
+
 from tests.emulator.conftest import Api
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.query import parse_query
 
+# What the official client sends for `search offers`, default filters first (vastai/api/offers.py).
+CLI_DEFAULTS = {
+    "verified": {"eq": True},
+    "external": {"eq": False},
+    "rentable": {"eq": True},
+    "rented": {"eq": False},
+}
 CLI_QUERY = {
-    **parse_query("gpu_name=RTX_4090 num_gpus=1 reliability>0.95"),
+    **parse_query(
+        "gpu_name=RTX_4090 num_gpus=1 reliability>0.95",
+        CLI_DEFAULTS,
+        offers_fields,
+        offers_alias,
+        offers_mult,
+    ),
     "order": [["score", "desc"]],
     "type": "on-demand",
     "allocated_storage": 5.0,

@@ -9,13 +9,15 @@ from typing import Any
 import pytest
 import requests
 
+from tests.data import spec_thresholds
 from tests.emulator.conftest import Api
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.emulator.ratelimit import THRESHOLDS, RateLimiter, Throttled, route_key
+from vast_pulumi.emulator.ratelimit import THRESHOLDS, RateLimiter, Throttled, threshold
 
 SCALE = 0.05  # GET /workergroups/ (2.0 s) becomes 100 ms
 LIMITED = "/api/v0/workergroups/"  # GET: 2.0 s between calls
 MESSAGE = "API requests too frequent endpoint threshold=2.0"
+SPEC = spec_thresholds()
 
 
 def too_soon(**options: Any) -> requests.Response:
@@ -112,15 +114,22 @@ def test_no_limits_unless_enabled(api: Api) -> None:
     assert {api.get(LIMITED).status_code for _ in range(5)} == {200}
 
 
-def test_thresholds_cover_the_routes_the_provider_uses() -> None:
-    for method, route, seconds in [
-        ("PUT", "/api/v0/asks/{id}/", 4.5),
-        ("GET", "/api/v0/instances/{id}/", 2.0),
-        ("PUT", "/api/v0/instances/{id}/", 1.0),
-        ("DELETE", "/api/v0/instances/{id}/", 3.0),
-        ("GET", "/api/v1/instances/", 1.0),
-        ("POST", "/api/v0/endptjobs/", 4.0),
-        ("PUT", "/api/v0/autojobs/{id}/", 2.0),
-        ("GET", "/api/v0/template/", 3.0),
-    ]:
-        assert THRESHOLDS[route_key(method, route)] == seconds
+def test_every_threshold_of_the_spec_is_in_the_table() -> None:
+    assert SPEC, "the recorded thresholds are empty"
+    assert {key: THRESHOLDS.get(key) for key in SPEC} == SPEC
+
+
+def test_the_table_limits_nothing_the_spec_leaves_unlimited() -> None:
+    assert set(THRESHOLDS) == set(SPEC)
+
+
+@pytest.mark.parametrize(
+    ("method", "route", "spec_path"),
+    [
+        ("PUT", "/api/v0/autojobs/{id}/", "/api/v0/workergroups/{id}"),  # the alias, with the slash
+        ("DELETE", "/api/v0/instances/{id}/ssh/{key}/", "/api/v0/instances/{id}/ssh/{ssh_key_id}"),
+        ("get", "/api/v1/instances/", "/api/v1/instances"),
+    ],
+)
+def test_a_route_finds_its_threshold_however_it_is_spelled(method: str, route: str, spec_path: str) -> None:
+    assert threshold(method, route) == SPEC[(method.upper(), spec_path)]

@@ -11,9 +11,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from tests.data import spec_thresholds
 from tests.unit.conftest import api_calls, seed_for
 from vast_pulumi import client as client_module
-from vast_pulumi.client import RetryPolicy, VastClient
+from vast_pulumi.client import ROUTE_INTERVALS, RetryPolicy, VastClient
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError
 from vast_pulumi.settings import ProviderSettings
@@ -249,6 +250,13 @@ def test_without_pacing_the_same_calls_meet_429s(vast_emulator_factory: Callable
         unpaced.list_endpoints()
     assert 429 in [entry["status"] for entry in emulator.request_log()]
     assert unpaced.stats().retries > 0
+
+
+def test_every_paced_route_keeps_the_interval_the_spec_publishes() -> None:
+    spec = spec_thresholds()
+    paced = {(method, route.rstrip("/")): seconds for (method, route), seconds in ROUTE_INTERVALS.items()}
+    assert paced, "the client paces no route"
+    assert paced == {key: spec.get(key) for key in paced}
 
 
 # -- answers the emulator does not give: a scripted server --------------------------------------------

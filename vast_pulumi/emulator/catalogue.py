@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from vast_pulumi.emulator.errors import ApiError, invalid_args
+from vast_pulumi.emulator.matching import ALIASES, FilterError, matches
 from vast_pulumi.emulator.models import JsonDict, State
-from vast_pulumi.query import OFFER_FIELDS, QueryError, matches
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,71 @@ DRIVERS = (("550.54.14", 12.4), ("535.183.01", 12.2), ("560.35.03", 12.6), ("570
 
 HOURS_PER_MONTH = 730.0
 SEARCH_TYPES = frozenset({"on-demand", "ondemand", "bid", "interruptible", "reserved"})
-# Offer fields a filter may name besides the CLI's list: the API filters any offer column.
-_EXTRA_FILTERABLE = frozenset({"reliability2", "score", "dph_base", "bundle_id", "ask_contract_id", "is_bid"})
+# The offer columns a filter may name: the fields the CLI documents for `search offers`
+# (vastai/api/query.py, offers_fields), the other columns of an offer row, and the CLI's aliases.
+# Any other name is refused: a typo must not silently match every offer.
+OFFER_FIELDS = frozenset(
+    {
+        "bw_nvlink",
+        "cluster_id",
+        "compute_cap",
+        "cpu_arch",
+        "cpu_cores",
+        "cpu_cores_effective",
+        "cpu_ghz",
+        "cpu_ram",
+        "cuda_max_good",
+        "datacenter",
+        "direct_port_count",
+        "disk_bw",
+        "disk_space",
+        "dlperf",
+        "dlperf_per_dphtotal",
+        "dph_total",
+        "driver_version",
+        "duration",
+        "external",
+        "flops_per_dphtotal",
+        "geolocation",
+        "gpu_arch",
+        "gpu_display_active",
+        "gpu_frac",
+        "gpu_max_power",
+        "gpu_max_temp",
+        "gpu_mem_bw",
+        "gpu_name",
+        "gpu_ram",
+        "gpu_total_ram",
+        "has_avx",
+        "host_id",
+        "id",
+        "inet_down",
+        "inet_down_cost",
+        "inet_up",
+        "inet_up_cost",
+        "machine_id",
+        "min_bid",
+        "mobo_name",
+        "num_gpus",
+        "pci_gen",
+        "pcie_bw",
+        "reliability",
+        "rentable",
+        "rented",
+        "static_ip",
+        "storage_cost",
+        "total_flops",
+        "ubuntu_version",
+        "verification",
+        "verified",
+        "vms_enabled",
+    }
+)
+_FILTERABLE = (
+    OFFER_FIELDS
+    | {"reliability2", "score", "dph_base", "bundle_id", "ask_contract_id", "is_bid"}
+    | frozenset(ALIASES)
+)
 
 
 def seed_catalogue(state: State) -> None:
@@ -252,7 +315,7 @@ def search(state: State, query: Mapping[str, Any]) -> list[JsonDict]:
     rows = [render_offer(o, storage=storage, bid=kind == "bid") for o in state.offers.values()]
     try:
         rows = [row for row in rows if matches(row, filters)]
-    except QueryError as error:
+    except FilterError as error:
         raise ApiError(400, "invalid_request", str(error)) from None
     rows = _ordered(rows, query.get("order", [["score", "desc"]]))
     limit = query.get("limit")
@@ -269,11 +332,8 @@ def _search_type(kind: Any) -> str:
 
 def _filters(query: Mapping[str, Any]) -> dict[str, Any]:
     filters = {k: v for k, v in query.items() if isinstance(v, Mapping)}
-    known = (
-        OFFER_FIELDS | _EXTRA_FILTERABLE | {"cuda_vers", "dph", "dlperf_usd", "flops_usd", "display_active"}
-    )
     for name in filters:
-        if name not in known:
+        if name not in _FILTERABLE:
             raise ApiError(400, "invalid_request", f"Unknown search field: {name}")
     return filters
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from vast_pulumi.emulator.errors import ApiError
 from vast_pulumi.emulator.lifecycle import MACHINE_FIELDS
-from vast_pulumi.query import QueryError, matches
+from vast_pulumi.emulator.matching import FilterError, matches
 
 MAX_LIMIT = 25
 # Stored on the contract record; computed columns (dph_total, num_gpus, ...) are not filterable.
@@ -138,7 +138,7 @@ def page(rows: list[dict[str, Any]], request: PageRequest) -> dict[str, Any]:
     """One page of ``rows`` (every instance of the account, rendered) as the API answers it."""
     try:
         selected = [r for r in rows if matches(r, request.select_filters)]
-    except QueryError as error:
+    except FilterError as error:
         raise _bad(str(error)) from None
     compare = functools.partial(_compare, request.order_by)
     selected.sort(key=functools.cmp_to_key(compare))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -28,9 +29,10 @@ from collections.abc import Callable
 STYLES = ("detail", "json", "text")
 DEFAULT_STYLE = "detail"
 
-# Seconds between calls, per (method, route). Copied from the 429 examples
-# ("API requests too frequent endpoint threshold=N") in Vast's OpenAPI spec (vast-ai/docs,
-# api-reference/openapi.yaml); routes not listed there are not limited.
+# Seconds between calls, per (method, path as Vast's OpenAPI spec spells it): every 429 example
+# there says "API requests too frequent endpoint threshold=N" (vast-ai/docs, api-reference/openapi.yaml);
+# routes it gives no threshold are not limited. Routes the emulator does not serve are kept, so the table
+# stays the spec's whole list.
 THRESHOLDS: dict[tuple[str, str], float] = {
     ("PUT", "/api/v0/asks/{id}"): 4.5,
     ("GET", "/api/v0/endptjobs"): 3.0,
@@ -44,6 +46,7 @@ THRESHOLDS: dict[tuple[str, str], float] = {
     ("GET", "/api/v0/instances/{id}"): 2.0,
     ("PUT", "/api/v0/instances/{id}"): 1.0,
     ("DELETE", "/api/v0/instances/{id}"): 3.0,
+    ("DELETE", "/api/v0/instances/{id}/ssh/{ssh_key_id}"): 2.0,
     ("PUT", "/api/v0/instances/bid_price/{id}"): 5.5,
     ("PUT", "/api/v0/instances/command/{id}"): 1.5,
     ("PUT", "/api/v0/instances/prepay/{id}"): 2.0,
@@ -66,19 +69,50 @@ THRESHOLDS: dict[tuple[str, str], float] = {
     ("GET", "/api/v0/volumes"): 5.5,
     ("DELETE", "/api/v0/volumes"): 5.5,
     ("POST", "/api/v0/volumes/search"): 5.5,
+    ("POST", "/api/v0/volumes/unlist"): 5.0,
     ("GET", "/api/v0/benchmarks"): 3.0,
     ("GET", "/api/v0/charges"): 1.0,
     ("GET", "/api/v1/invoices"): 3.0,
+    ("PUT", "/api/v0/commands/transfer_credit"): 2.5,
+    ("GET", "/api/v0/deployments"): 3.0,
+    ("GET", "/api/v0/deployment/{id}"): 3.0,
+    ("POST", "/api/v0/deployment/{id}/start"): 2.0,
+    ("POST", "/api/v0/deployment/{id}/stop"): 2.0,
+    ("PUT", "/api/v0/machines/create_bids"): 2.8,
+    ("DELETE", "/api/v0/machines/{machine_id}/asks"): 1.8,
+    ("PUT", "/api/v0/machines/{machine_id}/cleanup"): 8.0,
+    ("DELETE", "/api/v0/machines/{machine_id}/defjob"): 1.2,
+    ("PUT", "/api/v0/machines/{machine_id}/dnotify"): 2.5,
+    ("PUT", "/api/v0/machines/{machine_id}/minbid"): 1.5,
+    ("GET", "/api/v0/metrics/gpu/current"): 3.0,
+    ("GET", "/api/v0/metrics/gpu/history"): 3.0,
+    ("GET", "/api/v0/metrics/gpu/locations"): 3.0,
+    ("GET", "/api/v0/subaccounts"): 2.1,
+    ("DELETE", "/api/v0/team/members/{id}"): 3.0,
+    ("GET", "/api/v0/users/cloud_integrations"): 2.9,
+    ("GET", "/api/v0/users/{user_id}/ipaddrs"): 2.9,
+    ("GET", "/api/v0/users/{user_id}/machine-earnings"): 2.0,
 }
 
 # Same server route under another name: one clock for both.
-ALIASES = {"/api/v0/autojobs": "/api/v0/workergroups", "/api/v0/autojobs/{id}": "/api/v0/workergroups/{id}"}
+ALIASES = {"/api/v0/autojobs": "/api/v0/workergroups", "/api/v0/autojobs/{}": "/api/v0/workergroups/{}"}
+
+_PARAMETER = re.compile(r"\{[^}]*\}")
 
 
 def route_key(method: str, route: str) -> tuple[str, str]:
-    """``("PUT", "/api/v0/autojobs/{id}/")`` -> ``("PUT", "/api/v0/workergroups/{id}")``."""
-    path = route.rstrip("/") or "/"
+    """``("PUT", "/api/v0/autojobs/{id}/")`` -> ``("PUT", "/api/v0/workergroups/{}")``: the route's
+    shape, whatever its parameters are called (the spec's ``{ssh_key_id}`` is the emulator's ``{key}``)."""
+    path = _PARAMETER.sub("{}", route.rstrip("/") or "/")
     return method.upper(), ALIASES.get(path, path)
+
+
+_BY_ROUTE = {route_key(method, path): seconds for (method, path), seconds in THRESHOLDS.items()}
+
+
+def threshold(method: str, route: str) -> float | None:
+    """The published seconds between calls of ``method route`` (any spelling of the route), if any."""
+    return _BY_ROUTE.get(route_key(method, route))
 
 
 class Throttled(Exception):
@@ -119,15 +153,15 @@ class RateLimiter:
         if not self.enabled:
             return
         key = route_key(method, route)
-        threshold = THRESHOLDS.get(key)
-        if threshold is None:
+        seconds = _BY_ROUTE.get(key)
+        if seconds is None:
             return
         now = self._clock()
         with self._lock:
             last = self._last_accepted.get((account, *key))
-            interval = threshold * self.scale
+            interval = seconds * self.scale
             if last is not None and now - last < interval:
-                raise self.rejection(threshold, wait=interval - (now - last))
+                raise self.rejection(seconds, wait=interval - (now - last))
             self._last_accepted[(account, *key)] = now
 
     def rejection(self, threshold: float, *, wait: float) -> Throttled:

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from vast_pulumi.emulator.errors import ApiError, invalid_args
+from vast_pulumi.emulator.matching import FilterError, matches
 from vast_pulumi.emulator.models import Account, JsonDict, State, Template
 from vast_pulumi.emulator.schemas import DeleteTemplateBody, TemplateBody, parse
-from vast_pulumi.query import QueryError, matches
 
 # Never shown in a row: registry credentials.
 SECRET_FIELDS = ("docker_login_user", "docker_login_pass")
@@ -97,7 +97,7 @@ def search(state: State, account: Account, filters: Mapping[str, Any]) -> list[J
     rows = [row(t) for t in visible(state, account)]
     try:
         return [r for r in rows if matches(r, filters)]
-    except QueryError as error:
+    except FilterError as error:
         raise ApiError(400, "invalid_request", str(error)) from None
 
 

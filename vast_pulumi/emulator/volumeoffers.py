@@ -20,8 +20,8 @@ from vast_pulumi.emulator.catalogue import HOURS_PER_MONTH
 from vast_pulumi.emulator.catalogue import _number as number
 from vast_pulumi.emulator.catalogue import _ordered as ordered
 from vast_pulumi.emulator.errors import ApiError, invalid_args
+from vast_pulumi.emulator.matching import FilterError, matches
 from vast_pulumi.emulator.models import JsonDict, State
-from vast_pulumi.query import QueryError, matches
 
 EVERY_NTH_MACHINE = 5
 DISK_SIZES = (250.0, 500.0, 1000.0, 2000.0, 4000.0)
@@ -145,7 +145,7 @@ def search(state: State, query: Mapping[str, Any]) -> list[JsonDict]:
     rows = [render(o, storage) for o in state.volume_offers.values()]
     try:
         rows = [row for row in rows if matches(row, filters)]
-    except QueryError as error:
+    except FilterError as error:
         raise ApiError(400, "invalid_request", str(error)) from None
     rows = ordered(rows, query.get("order", [["score", "desc"]]))
     limit = query.get("limit", 64)  # the spec's default

@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from vast_pulumi.emulator import autoscaler, endpoints, templates
+from vast_pulumi.emulator import autoscaler, endpoints, search_params, templates
+from vast_pulumi.emulator.catalogue import OFFER_FIELDS
 from vast_pulumi.emulator.errors import ApiError, invalid_args
 from vast_pulumi.emulator.models import Account, Endpoint, JsonDict, State, Workergroup
 from vast_pulumi.emulator.schemas import WorkergroupBody, parse
-from vast_pulumi.query import OFFER_FIELDS, QueryError, parse_query
 
 OPERATORS = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "in", "notin"})
 NO_ENDPOINT = "Please assign your workergroup to a valid endpoint identifier"
@@ -40,9 +40,10 @@ def search_query(params: str | Mapping[str, Any] | None, template_filters: Mappi
         return result
     if isinstance(params, str):
         try:
-            named = parse_query(params, default_filters=False)
-        except QueryError as error:
+            named = search_params.parse(params)
+        except search_params.ParseError as error:
             raise invalid_args("search_params", str(error)) from None
+        _check_query_dict(named)
         return {**result, **named}
     _check_query_dict(params)
     return {**result, **{k: dict(v) for k, v in params.items()}}
