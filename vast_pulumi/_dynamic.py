@@ -42,7 +42,7 @@ from vast_pulumi._error_report import report_errors_in_one_line
 from vast_pulumi._provider_log import log_to_engine
 from vast_pulumi._server_pool import widen_provider_server_pool
 from vast_pulumi.client import VastClient, shared_client
-from vast_pulumi.errors import VastAccountError
+from vast_pulumi.errors import VastAccountError, VastInputError
 from vast_pulumi.query import QueryError, parse_query
 from vast_pulumi.settings import CONFIG_API_KEY, CONFIG_API_URL, ProviderSettings
 
@@ -328,7 +328,7 @@ def numeric_id(id_: str | int | float) -> int:
     try:
         return int(float(id_))
     except (TypeError, ValueError):
-        raise ValueError(f"not a Vast.ai id: {id_!r}") from None
+        raise VastInputError(f"not a Vast.ai id: {id_!r}") from None
 
 
 # -- the resource base ------------------------------------------------------------------------------------

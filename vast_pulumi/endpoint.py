@@ -40,7 +40,7 @@ from vast_pulumi._dynamic import (
 )
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi.client import Row
-from vast_pulumi.errors import VastConflictError
+from vast_pulumi.errors import AdoptError, VanishedError, VastConflictError
 
 __all__ = ["Endpoint", "EndpointArgs", "EndpointInputs", "EndpointProvider"]
 
@@ -184,7 +184,7 @@ class EndpointProvider(VastProvider[EndpointInputs]):
         assert inputs.adopt_id is not None
         row = self.client.get_endpoint(inputs.adopt_id)
         if row is None:
-            raise ValueError(f"adopt_id: there is no endpoint {inputs.adopt_id} on this account")
+            raise AdoptError(f"adopt_id: there is no endpoint {inputs.adopt_id} on this account")
         return self._converge(inputs, row)
 
     def _converge(self, inputs: EndpointInputs, row: Row) -> Row:
@@ -203,7 +203,7 @@ class EndpointProvider(VastProvider[EndpointInputs]):
     def _require(self, endpoint_id: int) -> Row:
         row = self._find(endpoint_id)
         if row is None:
-            raise RuntimeError(f"endpoint {endpoint_id} vanished right after it was written")
+            raise VanishedError(f"endpoint {endpoint_id} vanished right after it was written")
         return row
 
 

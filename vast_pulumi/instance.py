@@ -73,11 +73,17 @@ from vast_pulumi._dynamic import (
 )
 from vast_pulumi._reconcile import CreateSteps, OutcomeUnknown, is_outcome_unknown, reconciling_create
 from vast_pulumi.client import Row
-from vast_pulumi.errors import VastApiError
+from vast_pulumi.errors import (
+    AdoptError,
+    InstanceNotReadyError,
+    OfferUnavailableError,
+    VastApiError,
+    VastNotFoundError,
+)
 from vast_pulumi.offers import canonical_query, order_clause, search_offers
 from vast_pulumi.query import parse_query
 
-__all__ = ["Instance", "InstanceArgs", "InstanceInputs", "InstanceProvider"]
+__all__ = ["Instance", "InstanceArgs", "InstanceInputs", "InstanceNotReadyError", "InstanceProvider"]
 
 _log = logging.getLogger("vast_pulumi")
 
@@ -364,7 +370,7 @@ class _Renter:
                 self.tried += 1
                 return offer_id
             # else a concurrent create of this process is renting it
-        raise RuntimeError(
+        raise OfferUnavailableError(
             f"could not rent any of the {self.tried} offers tried ({_describe_offer(self._inputs)}): "
             "all were taken meanwhile; run again"
         )
@@ -372,10 +378,6 @@ class _Renter:
     def _release(self, offer_id: int) -> None:
         if self._inputs.offer_id is None:
             _CLAIMS.release(self._market, offer_id)
-
-
-class InstanceNotReadyError(RuntimeError):
-    """The instance did not reach its target state."""
 
 
 class InstanceProvider(VastProvider[InstanceInputs]):
@@ -476,7 +478,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         if inputs.price is not None:
             offers = [offer for offer in offers if offer.min_bid is None or offer.min_bid <= inputs.price]
         if not offers:
-            raise RuntimeError(f"no offer matches {_describe_offer(inputs)} right now")
+            raise OfferUnavailableError(f"no offer matches {_describe_offer(inputs)} right now")
         return [offer.id for offer in offers]
 
     def _marked(self, marker: str) -> list[Row]:
@@ -499,7 +501,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         assert inputs.adopt_id is not None
         row = self.client.get_instance(inputs.adopt_id)
         if row is None:
-            raise ValueError(f"adopt_id: there is no instance {inputs.adopt_id} on this account")
+            raise AdoptError(f"adopt_id: there is no instance {inputs.adopt_id} on this account")
         current = {
             "label": row.get("label"),
             "target_state": row.get("intended_status"),
@@ -553,7 +555,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         account_keys = {int(row["id"]): _key_words(row) for row in self.client.list_ssh_keys()}
         missing = [key_id for key_id in wanted if key_id not in account_keys]
         if missing:
-            raise ValueError(f"ssh_key_ids: no SSH key {', '.join(map(str, missing))} on this account")
+            raise VastNotFoundError(f"ssh_key_ids: no SSH key {', '.join(map(str, missing))} on this account")
         on_box = self.client.instance_ssh_keys(instance_id)
         present = {tuple(_key_words(row)[:2]) for row in on_box}
         for key_id in wanted:

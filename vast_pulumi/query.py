@@ -19,10 +19,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from vast_pulumi.errors import VastInputError
+
 __all__ = ["OFFER_FIELDS", "QueryError", "field_name", "matches", "parse_query"]
 
 
-class QueryError(ValueError):
+class QueryError(VastInputError):
     """A query the CLI grammar cannot parse, or a filter that names no offer field."""
 
 

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from vast_pulumi._dynamic import ACCOUNT_KEY, MARKER_KEY, Props, VastProvider, VastResource, numeric_id
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi.client import Row
+from vast_pulumi.errors import DeleteTimeoutError, VastInputError
 
 __all__ = ["SshKey", "SshKeyArgs", "SshKeyInputs", "SshKeyProvider", "fingerprint"]
 
@@ -58,16 +59,16 @@ def key_blob(line: str) -> bytes:
     """The binary key of an OpenSSH public key line, checked to name the type the line says."""
     parts = line.split()
     if len(parts) < 2 or parts[0] not in KEY_TYPES:
-        raise ValueError(
+        raise VastInputError(
             f"must be an OpenSSH public key line starting with one of {', '.join(sorted(KEY_TYPES))}"
         )
     try:
         blob = base64.b64decode(parts[1], validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("the key data (second word) is not base64") from None
+        raise VastInputError("the key data (second word) is not base64") from None
     length = int.from_bytes(blob[:4], "big") if len(blob) >= 4 else -1
     if length < 0 or blob[4 : 4 + length] != parts[0].encode():
-        raise ValueError(f"the key data is not a {parts[0]} public key")
+        raise VastInputError(f"the key data is not a {parts[0]} public key")
     return blob
 
 
@@ -165,7 +166,9 @@ class SshKeyProvider(VastProvider[SshKeyInputs]):
         deadline = time.monotonic() + DELETE_WAIT
         while self._find(key_id) is not None:
             if time.monotonic() >= deadline:
-                raise RuntimeError(f"SSH key {key_id} was still listed {DELETE_WAIT:g} s after its delete")
+                raise DeleteTimeoutError(
+                    f"SSH key {key_id} was still listed {DELETE_WAIT:g} s after its delete"
+                )
             time.sleep(_POLL)
 
     def _find(self, key_id: int) -> Row | None:

@@ -59,7 +59,7 @@ from vast_pulumi._dynamic import (
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi.client import Row
 from vast_pulumi.endpoint import default_name
-from vast_pulumi.errors import VastConflictError
+from vast_pulumi.errors import DeleteTimeoutError, TemplateInUseError, VanishedError, VastConflictError
 from vast_pulumi.offers import canonical_query
 from vast_pulumi.query import parse_query
 
@@ -180,10 +180,6 @@ class TemplateArgs(TypedDict, total=False):
     private: pulumi.Input[bool]
 
 
-class TemplateInUseError(RuntimeError):
-    """A template cannot be deleted while a workergroup recruits with it."""
-
-
 class TemplateProvider(VastProvider[TemplateInputs]):
     inputs_model = TemplateInputs
     noun = "template"
@@ -282,14 +278,14 @@ class TemplateProvider(VastProvider[TemplateInputs]):
     def _require(self, template_id: int) -> Row:
         row = self.client.get_template(template_id)
         if row is None:
-            raise RuntimeError(f"template {template_id} is not on this account")
+            raise VanishedError(f"template {template_id} is not on this account")
         return row
 
     def _wait_gone(self, template_id: int) -> None:
         deadline = time.monotonic() + DELETE_WAIT
         while self.client.get_template(template_id) is not None:
             if time.monotonic() >= deadline:
-                raise RuntimeError(
+                raise DeleteTimeoutError(
                     f"template {template_id} was still listed {DELETE_WAIT:g} s after its delete"
                 )
             time.sleep(_POLL)

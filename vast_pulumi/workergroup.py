@@ -60,6 +60,7 @@ from vast_pulumi._dynamic import (
 )
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi.client import Row
+from vast_pulumi.errors import AdoptError, VanishedError
 from vast_pulumi.offers import canonical_query
 from vast_pulumi.query import parse_query
 
@@ -215,9 +216,9 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
         assert inputs.adopt_id is not None
         row = self._find(inputs.adopt_id)
         if row is None:
-            raise ValueError(f"adopt_id: there is no workergroup {inputs.adopt_id} on this account")
+            raise AdoptError(f"adopt_id: there is no workergroup {inputs.adopt_id} on this account")
         if not _same_endpoint(inputs, row):
-            raise ValueError(
+            raise AdoptError(
                 f"adopt_id: workergroup {inputs.adopt_id} belongs to endpoint {row.get('endpoint_id')}; "
                 "a workergroup cannot move to another endpoint"
             )
@@ -230,7 +231,7 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
     def _require(self, group_id: int) -> Row:
         row = self._find(group_id)  # fresh: our write made the snapshot stale
         if row is None:
-            raise RuntimeError(f"workergroup {group_id} is not listed right after it was written")
+            raise VanishedError(f"workergroup {group_id} is not listed right after it was written")
         return row
 
 
