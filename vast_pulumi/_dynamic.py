@@ -50,6 +50,7 @@ PROVIDER_KEY = "__provider"
 MARKER_KEY = "_marker"
 ADOPT_KEY = "adopt_id"
 ACCOUNT_KEY = "account_id"  # output: the id of the account that owns the object
+ACCOUNT_DESCRIPTION = "The id of the Vast.ai account that owns the object."
 # Inputs that only matter to create: never a reason to update or replace.
 _NOT_DIFFED = frozenset({PROVIDER_KEY, MARKER_KEY, ADOPT_KEY})
 
@@ -342,6 +343,9 @@ class VastResource(pulumi.dynamic.Resource):
 
     account_id: pulumi.Output[int]
 
+    # What each output that is not an input means; every input but adopt_id is an output too, holding
+    # its effective value. The one source of the output-only keys: ``output_keys`` ends with them.
+    output_descriptions: ClassVar[Mapping[str, str]] = {}
     output_keys: ClassVar[tuple[str, ...]] = ()
     secret_outputs: ClassVar[tuple[str, ...]] = ()
 

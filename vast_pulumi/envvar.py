@@ -171,7 +171,7 @@ class EnvVar(VastResource, module="vast", name="EnvVar"):
     name: pulumi.Output[str]
     value: pulumi.Output[str]
 
-    output_keys = ("name", "value")
+    output_keys = tuple(EnvVarInputs.model_fields)
     secret_outputs = ("value",)
 
     def __init__(

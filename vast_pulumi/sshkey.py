@@ -24,7 +24,8 @@ import base64
 import binascii
 import hashlib
 import time
-from typing import Any, TypedDict, Unpack
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypedDict, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
@@ -217,7 +218,11 @@ class SshKey(VastResource, module="vast", name="SshKey"):
     fingerprint: pulumi.Output[str]
     key_id: pulumi.Output[int]
 
-    output_keys = ("public_key", "fingerprint", "key_id")
+    output_descriptions: ClassVar[Mapping[str, str]] = {
+        "fingerprint": "The key's SHA256 fingerprint, as ssh-keygen -lf prints it.",
+        "key_id": "The key's id (what Instance.ssh_key_ids takes).",
+    }
+    output_keys = (*SshKeyInputs.model_fields, *output_descriptions)
 
     def __init__(
         self,

@@ -39,7 +39,8 @@ import itertools
 import re
 import shlex
 import time
-from typing import Any, Literal, TypedDict, Unpack
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, TypedDict, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
@@ -404,7 +405,11 @@ class Template(VastResource, module="vast", name="Template"):
     hash_id: pulumi.Output[str]
     template_id: pulumi.Output[int]
 
-    output_keys = (*TemplateInputs.model_fields, "hash_id", "template_id")
+    output_descriptions: ClassVar[Mapping[str, str]] = {
+        "hash_id": "This version's hash: every edit makes a new one (what Workergroup.template_hash takes).",
+        "template_id": "The template's numeric id, stable across edits.",
+    }
+    output_keys = (*TemplateInputs.model_fields, *output_descriptions)
 
     def __init__(
         self,

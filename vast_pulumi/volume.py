@@ -27,7 +27,8 @@ returns once the API no longer lists the volume.
 from __future__ import annotations
 
 import time
-from typing import Any, TypedDict, Unpack
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypedDict, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
@@ -330,14 +331,14 @@ class Volume(VastResource, module="vast", name="Volume"):
     storage_total_cost: pulumi.Output[float]
     status: pulumi.Output[str]
 
-    output_keys = (
-        *VolumeInputs.model_fields,
-        "volume_id",
-        "volume_name",
-        "machine_id",
-        "storage_total_cost",
-        "status",
-    )
+    output_descriptions: ClassVar[Mapping[str, str]] = {
+        "volume_id": "The volume's id (what Instance.volume_info's volume_id takes).",
+        "volume_name": "The volume's name in the official client, V.<id>.",
+        "machine_id": "The machine the volume is on.",
+        "storage_total_cost": "What the volume costs, $/hour.",
+        "status": "The status the API reports.",
+    }
+    output_keys = (*VolumeInputs.model_fields, *output_descriptions)
 
     def __init__(
         self,
