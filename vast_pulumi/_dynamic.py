@@ -104,7 +104,7 @@ def parsable_query(query: str) -> str:
     try:
         parse_query(query)
     except QueryError as error:
-        raise ValueError(str(error)) from None
+        raise VastInputError(str(error)) from None  # the message alone: no chain into pydantic's report
     return query
 
 

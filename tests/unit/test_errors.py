@@ -3,8 +3,10 @@ the import path it had, and each class is raised where its docstring says."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -94,6 +96,38 @@ def test_the_old_import_paths_and_builtin_bases_still_work() -> None:
     assert all(issubclass(cls, ValueError) for cls in input_errors)
     assert all(issubclass(cls, RuntimeError) for cls in run_errors)
     assert issubclass(query.QueryError, VastInputError)
+
+
+PACKAGE = Path(vast_pulumi.__file__).parent
+
+
+def test_no_bare_builtin_error_is_raised_outside_pydantic_validators() -> None:
+    """Validators must raise ValueError for pydantic; everything else raises an error of the tree.
+    The emulator is another program, with its own ApiError."""
+    bare = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "emulator" in path.relative_to(PACKAGE).parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef) or _is_validator(function):
+                continue
+            for node in ast.walk(function):
+                if not isinstance(node, ast.Raise):
+                    continue
+                called = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                if isinstance(called, ast.Name) and called.id in ("ValueError", "RuntimeError", "Exception"):
+                    bare.append(f"{path.relative_to(PACKAGE)}:{node.lineno} raise {called.id}")
+    assert bare == []
+
+
+def _is_validator(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    names = [
+        decorator.func.id
+        for decorator in function.decorator_list
+        if isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Name)
+    ]
+    return any(name in ("field_validator", "model_validator") for name in names)
 
 
 # -- raise sites --------------------------------------------------------------------------------------------
