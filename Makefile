@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # The venv first: the Pulumi language host and the dynamic provider run `python3` from PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test test-fast soak unit e2e lint format bench clean
+.PHONY: setup demo test test-fast soak unit e2e lint format docs bench clean
 
 setup: $(VENV)/.installed $(BIN)/pulumi
 
@@ -59,6 +59,11 @@ lint: setup
 format: setup
 	$(BIN)/ruff check --fix vast_pulumi tests examples benchmarks
 	$(BIN)/ruff format vast_pulumi tests examples benchmarks
+
+# The reference of every resource, from the inputs models, resource classes and providers (no network);
+# tests/unit/test_reference.py fails when the committed file is stale.
+docs: setup
+	$(BIN)/python -m vast_pulumi._docs docs/reference.md
 
 bench: setup
 	$(BIN)/python -m benchmarks

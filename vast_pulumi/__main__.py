@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 from vast_pulumi import orphans
 from vast_pulumi.client import VastClient
-from vast_pulumi.errors import VastApiError, VastConfigError
+from vast_pulumi.errors import VastConfigError, VastError
 from vast_pulumi.orphans import Orphan, Outcome, StackState
 from vast_pulumi.settings import ProviderSettings
 
@@ -83,14 +83,14 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, out:
     args = parser().parse_args(argv)
     try:
         return _orphans(args, stdin or sys.stdin, out or sys.stdout)
-    except (VastApiError, VastConfigError, OSError, RuntimeError) as error:
+    except (VastError, OSError, RuntimeError) as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
 
 
 def _orphans(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
     if not (args.stacks or args.state or args.no_stacks):
-        raise RuntimeError("name the stacks that use this account (or --state FILE, or --no-stacks)")
+        raise VastConfigError("name the stacks that use this account (or --state FILE, or --no-stacks)")
     client = VastClient(ProviderSettings.resolve(_key(args.api_key_file), args.url))
     states = [*_stacks(args.stacks, args.cwd), *(_state_file(path) for path in args.state)]
     found = orphans.find(client, states)
@@ -126,7 +126,7 @@ def _stacks(names: Sequence[str], cwd: str | None) -> list[StackState]:
     here = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     pulumi = shutil.which("pulumi", path=here)
     if pulumi is None:
-        raise RuntimeError("the pulumi CLI is not on PATH: install it, or pass --state FILE exports")
+        raise VastConfigError("the pulumi CLI is not on PATH: install it, or pass --state FILE exports")
     return [orphans.read_stack(name, pulumi=pulumi, cwd=cwd) for name in names]
 
 

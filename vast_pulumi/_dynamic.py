@@ -42,7 +42,7 @@ from vast_pulumi._error_report import report_errors_in_one_line
 from vast_pulumi._provider_log import log_to_engine
 from vast_pulumi._server_pool import widen_provider_server_pool
 from vast_pulumi.client import VastClient, shared_client
-from vast_pulumi.errors import VastAccountError
+from vast_pulumi.errors import VastAccountError, VastInputError
 from vast_pulumi.query import QueryError, parse_query
 from vast_pulumi.settings import CONFIG_API_KEY, CONFIG_API_URL, ProviderSettings
 
@@ -50,6 +50,7 @@ PROVIDER_KEY = "__provider"
 MARKER_KEY = "_marker"
 ADOPT_KEY = "adopt_id"
 ACCOUNT_KEY = "account_id"  # output: the id of the account that owns the object
+ACCOUNT_DESCRIPTION = "The id of the Vast.ai account that owns the object."
 # Inputs that only matter to create: never a reason to update or replace.
 _NOT_DIFFED = frozenset({PROVIDER_KEY, MARKER_KEY, ADOPT_KEY})
 
@@ -103,7 +104,7 @@ def parsable_query(query: str) -> str:
     try:
         parse_query(query)
     except QueryError as error:
-        raise ValueError(str(error)) from None
+        raise VastInputError(str(error)) from None  # the message alone: no chain into pydantic's report
     return query
 
 
@@ -328,7 +329,7 @@ def numeric_id(id_: str | int | float) -> int:
     try:
         return int(float(id_))
     except (TypeError, ValueError):
-        raise ValueError(f"not a Vast.ai id: {id_!r}") from None
+        raise VastInputError(f"not a Vast.ai id: {id_!r}") from None
 
 
 # -- the resource base ------------------------------------------------------------------------------------
@@ -342,6 +343,9 @@ class VastResource(pulumi.dynamic.Resource):
 
     account_id: pulumi.Output[int]
 
+    # What each output that is not an input means; every input but adopt_id is an output too, holding
+    # its effective value. The one source of the output-only keys: ``output_keys`` ends with them.
+    output_descriptions: ClassVar[Mapping[str, str]] = {}
     output_keys: ClassVar[tuple[str, ...]] = ()
     secret_outputs: ClassVar[tuple[str, ...]] = ()
 

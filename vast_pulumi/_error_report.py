@@ -3,8 +3,8 @@
 The dynamic-provider server reports any exception of a provider method with
 ``traceback.format_exc()``, so the CLI shows a wall of frames around a message that already says
 everything (which key was rejected, which account owns what, which ``adopt_id`` to set). For the
-package's own errors (classes defined in ``vast_pulumi``) the report is the message alone; any other
-exception, a bug, keeps its traceback.
+package's own errors (:class:`~vast_pulumi.errors.VastError` and its subclasses) the report is the
+message alone; any other exception, a bug, keeps its traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import sys
 import threading
 import traceback
 from typing import Any
+
+from vast_pulumi.errors import VastError
 
 _lock = threading.Lock()
 _installed = False
@@ -34,7 +36,7 @@ class _Traceback:
 
 def is_ours(error: BaseException) -> bool:
     """Whether an error is one the package raises on purpose, with a message that says everything."""
-    return type(error).__module__.split(".", 1)[0] == "vast_pulumi"
+    return isinstance(error, VastError)
 
 
 def report_errors_in_one_line() -> bool:

@@ -18,11 +18,13 @@ from __future__ import annotations
 import itertools
 import shlex
 
+from vast_pulumi.errors import VastInputError
+
 MARKER_ENV = "VAST_PULUMI_GROUP_MARKER"
 _ENV_FLAG = "--env"
 
 
-class LaunchArgsError(ValueError):
+class LaunchArgsError(VastInputError):
     """``launch_args`` that the server's argument parser would not read as meant."""
 
 

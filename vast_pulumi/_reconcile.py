@@ -23,9 +23,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vast_pulumi.client import Row
-from vast_pulumi.errors import VastApiError, VastConnectionError
+from vast_pulumi.errors import CreateOutcomeUnknownError, VastApiError, VastConnectionError, VastError
 
-__all__ = ["CreateSteps", "OutcomeUnknown", "is_outcome_unknown", "reconciling_create"]
+__all__ = [
+    "CreateOutcomeUnknownError",
+    "CreateSteps",
+    "OutcomeUnknown",
+    "is_outcome_unknown",
+    "reconciling_create",
+]
 
 _log = logging.getLogger("vast_pulumi")
 
@@ -33,13 +39,9 @@ _log = logging.getLogger("vast_pulumi")
 CREATE_ATTEMPTS = 5
 
 
-class OutcomeUnknown(Exception):
+class OutcomeUnknown(VastError):
     """Raised by a create step that cannot tell whether its object was made (beyond the API's own
     unknown outcomes: a dropped connection, a 5xx)."""
-
-
-class CreateOutcomeUnknownError(RuntimeError):
-    """Creates kept ending with an unknown outcome, and nothing carrying the marker could be found."""
 
 
 @dataclass(frozen=True)

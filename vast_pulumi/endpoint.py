@@ -22,7 +22,8 @@ choose is never taken over: when an endpoint already has it, the create fails an
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, TypedDict, Unpack
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, TypedDict, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
@@ -40,7 +41,7 @@ from vast_pulumi._dynamic import (
 )
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi.client import Row
-from vast_pulumi.errors import VastConflictError
+from vast_pulumi.errors import AdoptError, VanishedError, VastConflictError
 
 __all__ = ["Endpoint", "EndpointArgs", "EndpointInputs", "EndpointProvider"]
 
@@ -64,18 +65,35 @@ class EndpointInputs(BaseModel):
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    endpoint_name: str | None = Field(None, max_length=255)  # required; the resource fills a default
-    min_load: float = Field(0.0, ge=0)  # perf units/s kept warm
-    min_cold_load: float = Field(0.0, ge=0)
-    target_util: float = Field(0.9, gt=0, le=1)
-    cold_mult: float = Field(2.5, ge=0)
-    cold_workers: int | None = Field(None, ge=0)  # default: 5, or max_workers if fewer
-    max_workers: int = Field(20, ge=0)
-    max_queue_time: float = Field(30.0, gt=0)  # seconds
-    target_queue_time: float = Field(10.0, gt=0)  # seconds
-    inactivity_timeout: int | None = None  # seconds idle before scale to zero; 0 disables, < 0 never
-    endpoint_state: Literal["active", "suspended", "stopped"] = "active"
-    adopt_id: int | None = Field(None, gt=0)
+    # Required by the API; the resource fills a default, so the model only insists once it is known.
+    endpoint_name: str | None = Field(
+        None,
+        max_length=255,
+        description="Endpoint name: letters, digits, '_' and '-'; default <resource name>-<8 hex>.",
+    )
+    min_load: float = Field(0.0, ge=0, description="Load (perf units/s) kept served by warm workers.")
+    min_cold_load: float = Field(
+        0.0, ge=0, description="Load (perf units/s) kept ready as cold (stopped) workers."
+    )
+    target_util: float = Field(0.9, gt=0, le=1, description="Share of the workers' capacity aimed for.")
+    cold_mult: float = Field(2.5, ge=0, description="Cold capacity kept, as a multiple of the load.")
+    cold_workers: int | None = Field(
+        None,
+        ge=0,
+        description="Stopped workers kept ready; default 5, or max_workers if fewer; <= max_workers.",
+    )
+    max_workers: int = Field(20, ge=0, description="Most workers the endpoint runs.")
+    max_queue_time: float = Field(30.0, gt=0, description="Seconds a request may wait before scaling up.")
+    target_queue_time: float = Field(10.0, gt=0, description="Seconds of queueing aimed for.")
+    inactivity_timeout: int | None = Field(
+        None, description="Seconds idle before scaling to zero; 0 disables, < 0 never; unset: the API's."
+    )
+    endpoint_state: Literal["active", "suspended", "stopped"] = Field(
+        "active", description="The endpoint's state (a create makes it active, then applies this)."
+    )
+    adopt_id: int | None = Field(
+        None, gt=0, description="An existing endpoint to take under management instead of creating one."
+    )
 
     @field_validator("endpoint_name")
     @classmethod
@@ -184,7 +202,7 @@ class EndpointProvider(VastProvider[EndpointInputs]):
         assert inputs.adopt_id is not None
         row = self.client.get_endpoint(inputs.adopt_id)
         if row is None:
-            raise ValueError(f"adopt_id: there is no endpoint {inputs.adopt_id} on this account")
+            raise AdoptError(f"adopt_id: there is no endpoint {inputs.adopt_id} on this account")
         return self._converge(inputs, row)
 
     def _converge(self, inputs: EndpointInputs, row: Row) -> Row:
@@ -203,7 +221,7 @@ class EndpointProvider(VastProvider[EndpointInputs]):
     def _require(self, endpoint_id: int) -> Row:
         row = self._find(endpoint_id)
         if row is None:
-            raise RuntimeError(f"endpoint {endpoint_id} vanished right after it was written")
+            raise VanishedError(f"endpoint {endpoint_id} vanished right after it was written")
         return row
 
 
@@ -247,7 +265,10 @@ class Endpoint(VastResource, module="vast", name="Endpoint"):
     endpoint_state: pulumi.Output[str]
     api_key: pulumi.Output[str]
 
-    output_keys = (*(key for key in EndpointInputs.model_fields if key != "adopt_id"), "api_key")
+    output_descriptions: ClassVar[Mapping[str, str]] = {
+        "api_key": "The endpoint's key, for its route and workers."
+    }
+    output_keys = (*(key for key in EndpointInputs.model_fields if key != "adopt_id"), *output_descriptions)
     secret_outputs = ("api_key",)
 
     def __init__(

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from vast_pulumi._dynamic import ACCOUNT_KEY, MARKER_KEY, Props, VastProvider, VastResource
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi.client import Row
-from vast_pulumi.errors import VastApiError, VastConflictError
+from vast_pulumi.errors import DeleteTimeoutError, VastApiError, VastConflictError
 
 __all__ = ["EnvVar", "EnvVarArgs", "EnvVarInputs", "EnvVarProvider"]
 
@@ -117,7 +117,7 @@ class EnvVarProvider(VastProvider[EnvVarInputs]):
         deadline = time.monotonic() + DELETE_WAIT
         while id_ in self.client.list_env_vars():
             if time.monotonic() >= deadline:
-                raise RuntimeError(f"env var {id_} was still listed {DELETE_WAIT:g} s after its delete")
+                raise DeleteTimeoutError(f"env var {id_} was still listed {DELETE_WAIT:g} s after its delete")
             time.sleep(_POLL)
 
     def _create_steps(self, inputs: EnvVarInputs) -> CreateSteps:
@@ -171,7 +171,7 @@ class EnvVar(VastResource, module="vast", name="EnvVar"):
     name: pulumi.Output[str]
     value: pulumi.Output[str]
 
-    output_keys = ("name", "value")
+    output_keys = tuple(EnvVarInputs.model_fields)
     secret_outputs = ("value",)
 
     def __init__(

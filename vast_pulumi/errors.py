@@ -1,8 +1,30 @@
-"""The package's exceptions.
+"""The package's exceptions: one tree, rooted at :class:`VastError`.
+
+Every error vast-pulumi raises on purpose is a :class:`VastError`, and its ``str()`` is a single line fit
+for the Pulumi CLI (which prints these without a traceback): what failed, what was (not) changed, and
+what to do. Errors that input checks raise also derive from ``ValueError``, and those of a run from
+``RuntimeError``, as they did before the tree existed, so ``except ValueError`` keeps working::
+
+    VastError
+    ├── VastConfigError (ValueError)          settings unusable: no API key, an insecure URL
+    ├── VastInputError (ValueError)           an argument breaks a rule: a query, an order, a key line
+    ├── AdoptError (ValueError)               adopt_id names nothing that can be taken under management
+    ├── VastNotFoundError (ValueError)        an input names an object the account does not have
+    ├── VastConflictError (ValueError)        a create would take over an object the stack did not make
+    ├── VastAccountError (RuntimeError)       the key is of another account than the managed object's
+    ├── VastApiError                          an API call failed
+    │   ├── VastAuthError                     the API rejected the key
+    │   └── VastConnectionError               no usable answer (outcome_unknown: may have been applied)
+    ├── CreateOutcomeUnknownError (RuntimeError)  a create's outcome stayed unknown
+    ├── OfferUnavailableError (RuntimeError)  no offer could be rented
+    ├── InstanceNotReadyError (RuntimeError)  an instance did not reach its target state
+    ├── TemplateInUseError (RuntimeError)     a template still used by a workergroup cannot be deleted
+    ├── VanishedError (RuntimeError)          an object just written is not where the API lists it
+    └── DeleteTimeoutError (RuntimeError)     a deleted object is still listed after the wait
 
 Every failed Vast.ai API call surfaces as a :class:`VastApiError` (or one of its two subclasses), whose
-``str()`` is a single line fit for the Pulumi CLI: method, path (never the query string, which is where
-keys used to leak), HTTP status, the API's error code and its message.
+message gives method, path (never the query string, which is where keys used to leak), HTTP status, the
+API's error code and its message.
 """
 
 from __future__ import annotations
@@ -32,12 +54,38 @@ def is_auth_failure(status: int | None, error: str | None, msg: str) -> bool:
     return status == 404 and (error == _AUTH_ERROR_CODE or lowered.startswith(_AUTH_MESSAGE_PREFIXES))
 
 
-class VastConfigError(ValueError):
-    """The provider settings are unusable (no API key, an insecure URL)."""
+class VastError(Exception):
+    """The root of every error vast-pulumi raises on purpose; its message says everything needed (the
+    providers' errors in one line)."""
 
 
-class VastApiError(Exception):
-    """A Vast.ai API call failed.
+class VastConfigError(VastError, ValueError):
+    """The provider settings are unusable: raised when the client is first needed (no API key, an
+    ``http://`` URL to a remote host, a malformed URL) and by the ``orphans`` command for unusable
+    arguments (an empty key file, no stacks named, no ``pulumi`` CLI)."""
+
+
+class VastInputError(VastError, ValueError):
+    """An argument breaks a rule: an offer query the CLI grammar cannot parse, an ``order`` that names no
+    field, a ``launch_args`` string the server would misread, a line that is no OpenSSH public key, an
+    id that is not a number. Raised by lookups and helpers; inside an inputs model, pydantic turns it
+    into a check failure at ``pulumi preview``, naming the field."""
+
+
+class AdoptError(VastError, ValueError):
+    """``adopt_id`` names nothing the resource can take under management: no such object on this
+    account, or one that cannot become this resource (a workergroup of another endpoint). Raised by
+    create; nothing was changed."""
+
+
+class VastNotFoundError(VastError, ValueError):
+    """An input names an object this account does not have (an ``Instance``'s ``ssh_key_ids`` entry).
+    Raised at create or update, before the object is changed."""
+
+
+class VastApiError(VastError):
+    """A Vast.ai API call failed: raised by any call the API answers with an error status or a
+    ``{"success": false}`` body, or with a reply that lacks what the call needs.
 
     ``status`` is the HTTP status (``200`` for a ``{"success": false}`` body, ``None`` when no response
     arrived), ``error`` the API's error code (``no_such_ask``), ``msg`` its human-readable message.
@@ -79,7 +127,9 @@ class VastApiError(Exception):
 
 
 class VastAuthError(VastApiError):
-    """The API rejected the API key (401, 403, or a 404 that says so; see :func:`is_auth_failure`)."""
+    """The API rejected the API key (401, 403, or a 404 that says so; see :func:`is_auth_failure`).
+    Raised by any call; never taken for "not found", so a revoked key never makes state forget a
+    resource."""
 
     def _describe(self) -> str:
         reason = " ".join(part for part in (str(self.status or ""), self.msg or "Invalid user key") if part)
@@ -90,12 +140,15 @@ class VastAuthError(VastApiError):
         return False
 
 
-class VastConflictError(ValueError):
-    """Creating would take over an object the stack did not make (an endpoint name already in use)."""
+class VastConflictError(VastError, ValueError):
+    """Creating would take over an object the stack did not make: an endpoint name already in use, an
+    env var the account already has, a template of identical content. Raised by create; nothing was
+    changed, and the message names the ``adopt_id`` or the other name to use."""
 
 
-class VastAccountError(RuntimeError):
-    """The configured key belongs to another account than the one that owns a managed object."""
+class VastAccountError(VastError, RuntimeError):
+    """The configured key belongs to another account than the one that owns a managed object. Raised by
+    read, update and delete before any call that could change it; the stack keeps the object."""
 
 
 class VastConnectionError(VastApiError):
@@ -118,3 +171,36 @@ class VastConnectionError(VastApiError):
         fate = "the request may have been applied" if self.outcome_unknown else "the request was not sent"
         answer = f"answered {self.reason}" if self.status is not None else f"no response ({self.reason})"
         return f"Vast API {self.method} {self.path} failed: {answer}; {fate}"
+
+
+class CreateOutcomeUnknownError(VastError, RuntimeError):
+    """Creates kept ending with an unknown outcome (a dropped connection, a 5xx), and nothing carrying
+    the resource's marker could be found; or the object carries no marker to look for. Raised by the
+    reconciling create (:mod:`vast_pulumi._reconcile`); the next ``pulumi up`` looks for the marker
+    first."""
+
+
+class OfferUnavailableError(VastError, RuntimeError):
+    """No offer could be rented: none matches the query right now, or every one tried was taken or
+    refused meanwhile. Raised by an ``Instance`` or ``Volume`` create; nothing was rented."""
+
+
+class InstanceNotReadyError(VastError, RuntimeError):
+    """The instance did not reach its target state (it failed, went offline, disappeared, or the
+    ``ready_timeout`` passed), or its SSH keys could not be put on it. Raised by create and update; an
+    instance the create rented is destroyed first, and the message says so."""
+
+
+class TemplateInUseError(VastError, RuntimeError):
+    """A template cannot be deleted while a workergroup recruits with it. Raised by delete, naming the
+    workergroups; nothing was deleted."""
+
+
+class VanishedError(VastError, RuntimeError):
+    """An object the provider has just written, or is updating, is not where the API lists it (deleted
+    elsewhere meanwhile, or a list that lags). Raised by create and update."""
+
+
+class DeleteTimeoutError(VastError, RuntimeError):
+    """A deleted object was still listed when the delete's wait ended. Raised by delete; run
+    ``pulumi destroy`` (or ``up``) again once the API has caught up."""

@@ -53,9 +53,9 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict, Unpack
+from typing import Any, ClassVar, Literal, TypedDict, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
@@ -73,11 +73,17 @@ from vast_pulumi._dynamic import (
 )
 from vast_pulumi._reconcile import CreateSteps, OutcomeUnknown, is_outcome_unknown, reconciling_create
 from vast_pulumi.client import Row
-from vast_pulumi.errors import VastApiError
+from vast_pulumi.errors import (
+    AdoptError,
+    InstanceNotReadyError,
+    OfferUnavailableError,
+    VastApiError,
+    VastNotFoundError,
+)
 from vast_pulumi.offers import canonical_query, order_clause, search_offers
 from vast_pulumi.query import parse_query
 
-__all__ = ["Instance", "InstanceArgs", "InstanceInputs", "InstanceProvider"]
+__all__ = ["Instance", "InstanceArgs", "InstanceInputs", "InstanceNotReadyError", "InstanceProvider"]
 
 _log = logging.getLogger("vast_pulumi")
 
@@ -138,27 +144,63 @@ class InstanceInputs(BaseModel):
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    offer_id: int | None = Field(None, gt=0)
-    offer_query: str | None = None
-    order: str = "dph_total"
-    image: str | None = Field(None, min_length=1)
-    template_hash_id: str | None = Field(None, min_length=1)
-    disk: float = Field(10.0, gt=0)  # GB
-    label: str | None = Field(None, max_length=1024)
-    env: dict[str, str] = Field(default_factory=dict)
-    onstart: str | None = Field(None, max_length=4048)
-    args: list[str] | None = None
-    args_str: str | None = None
-    runtype: str | None = None
-    price: float | None = Field(None, gt=0, le=128)  # $/hour bid: interruptible
-    target_state: Literal["running", "stopped"] = "running"
-    image_login: str | None = None  # "-u user -p token registry"; secret
-    cancel_unavail: bool = True
-    wait_until_ready: bool = True
-    ready_timeout: float = Field(900.0, gt=0)  # seconds
-    adopt_id: int | None = Field(None, gt=0)
-    ssh_key_ids: list[int] | None = Field(None, description="Account SSH keys to put on the instance.")
-    volume_info: InstanceVolume | None = Field(None, description="A volume to mount (the create API's).")
+    offer_id: int | None = Field(
+        None, gt=0, description="The offer to rent (exactly one of offer_id, offer_query, unless adopting)."
+    )
+    offer_query: str | None = Field(
+        None,
+        description="Offer query (CLI language), resolved at create to the best matching offer "
+        "(exactly one of offer_id, offer_query, unless adopting).",
+    )
+    order: str = Field(
+        "dph_total", description="Best offer first by these fields, comma-separated; '-' for descending."
+    )
+    image: str | None = Field(
+        None, min_length=1, description="Docker image (exactly one of image, template_hash_id)."
+    )
+    template_hash_id: str | None = Field(
+        None,
+        min_length=1,
+        description="A template version to launch (exactly one of image, template_hash_id).",
+    )
+    disk: float = Field(10.0, gt=0, description="Disk, GB.")
+    label: str | None = Field(None, max_length=1024, description="The instance's label.")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment variables (names: letters, digits, '_'), and port mappings as keys "
+        "like '-p 8000:8000'; VAST_PULUMI_MARKER is reserved.",
+    )
+    onstart: str | None = Field(None, max_length=4048, description="Script run when the container starts.")
+    args: list[str] | None = Field(
+        None, description="Arguments for the image's entrypoint (at most one of args, args_str)."
+    )
+    args_str: str | None = Field(
+        None, description="Arguments for the image's entrypoint, one string (at most one of args, args_str)."
+    )
+    runtype: str | None = Field(
+        None,
+        description="Launch mode, space-separated tokens from args, ssh, ssh_proxy, ssh_direct, jupyter, "
+        "jupyter_proxy, jupyter_direct; unset: args with args, else ssh (a template's own with one).",
+    )
+    price: float | None = Field(
+        None, gt=0, le=128, description="Bid, $/hour: makes the instance interruptible."
+    )
+    target_state: Literal["running", "stopped"] = Field("running", description="Running or stopped.")
+    image_login: str | None = Field(
+        None, description="Registry login for a private image: '-u user -p token registry'."
+    )
+    cancel_unavail: bool = Field(True, description="Cancel the rent if the machine cannot start it now.")
+    wait_until_ready: bool = Field(True, description="Wait at create (and restart) for target_state.")
+    ready_timeout: float = Field(900.0, gt=0, description="Seconds that wait lasts at most.")
+    adopt_id: int | None = Field(
+        None, gt=0, description="An existing instance to take under management instead of renting one."
+    )
+    ssh_key_ids: list[int] | None = Field(
+        None, description="Ids of account SSH keys (SshKey.key_id) to put on the instance; none twice."
+    )
+    volume_info: InstanceVolume | None = Field(
+        None, description="A volume to mount, as the create API's volume_info (fields below)."
+    )
 
     _parsable = field_validator("offer_query")(parsable_query)
 
@@ -364,7 +406,7 @@ class _Renter:
                 self.tried += 1
                 return offer_id
             # else a concurrent create of this process is renting it
-        raise RuntimeError(
+        raise OfferUnavailableError(
             f"could not rent any of the {self.tried} offers tried ({_describe_offer(self._inputs)}): "
             "all were taken meanwhile; run again"
         )
@@ -372,10 +414,6 @@ class _Renter:
     def _release(self, offer_id: int) -> None:
         if self._inputs.offer_id is None:
             _CLAIMS.release(self._market, offer_id)
-
-
-class InstanceNotReadyError(RuntimeError):
-    """The instance did not reach its target state."""
 
 
 class InstanceProvider(VastProvider[InstanceInputs]):
@@ -476,7 +514,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         if inputs.price is not None:
             offers = [offer for offer in offers if offer.min_bid is None or offer.min_bid <= inputs.price]
         if not offers:
-            raise RuntimeError(f"no offer matches {_describe_offer(inputs)} right now")
+            raise OfferUnavailableError(f"no offer matches {_describe_offer(inputs)} right now")
         return [offer.id for offer in offers]
 
     def _marked(self, marker: str) -> list[Row]:
@@ -499,7 +537,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         assert inputs.adopt_id is not None
         row = self.client.get_instance(inputs.adopt_id)
         if row is None:
-            raise ValueError(f"adopt_id: there is no instance {inputs.adopt_id} on this account")
+            raise AdoptError(f"adopt_id: there is no instance {inputs.adopt_id} on this account")
         current = {
             "label": row.get("label"),
             "target_state": row.get("intended_status"),
@@ -553,7 +591,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         account_keys = {int(row["id"]): _key_words(row) for row in self.client.list_ssh_keys()}
         missing = [key_id for key_id in wanted if key_id not in account_keys]
         if missing:
-            raise ValueError(f"ssh_key_ids: no SSH key {', '.join(map(str, missing))} on this account")
+            raise VastNotFoundError(f"ssh_key_ids: no SSH key {', '.join(map(str, missing))} on this account")
         on_box = self.client.instance_ssh_keys(instance_id)
         present = {tuple(_key_words(row)[:2]) for row in on_box}
         for key_id in wanted:
@@ -835,21 +873,21 @@ class Instance(VastResource, module="vast", name="Instance"):
     instance_api_key: pulumi.Output[str]
     jupyter_token: pulumi.Output[str]
 
-    output_keys = (
-        *_INPUT_KEYS,
-        "actual_status",
-        "ssh_host",
-        "ssh_port",
-        "ssh_command",
-        "public_ipaddr",
-        "ports",
-        "gpu_name",
-        "num_gpus",
-        "dph_total",
-        "machine_id",
-        "instance_api_key",
-        "jupyter_token",
-    )
+    output_descriptions: ClassVar[Mapping[str, str]] = {
+        "actual_status": "The status the API reports (running, loading, exited, ...).",
+        "ssh_host": "The SSH proxy host.",
+        "ssh_port": "The SSH proxy port.",
+        "ssh_command": "The command to log in, 'ssh -p PORT root@HOST', by the official client's rule.",
+        "public_ipaddr": "The machine's public IP address.",
+        "ports": "Host port of each container port ({'22/tcp': '41022'}).",
+        "gpu_name": "The GPU model.",
+        "num_gpus": "The number of GPUs.",
+        "dph_total": "The price, $/hour, storage included.",
+        "machine_id": "The machine's id.",
+        "instance_api_key": "The instance's API key, from the rent's reply.",
+        "jupyter_token": "The Jupyter token.",
+    }
+    output_keys = (*_INPUT_KEYS, *output_descriptions)
     secret_outputs = ("instance_api_key", "jupyter_token", "image_login")
 
     def __init__(

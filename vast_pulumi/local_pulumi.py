@@ -29,14 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vast_pulumi.errors import VastError
+
 SETUP_HINT = "run `make setup` (it links or builds the Pulumi CLI into .venv/bin)"
 
 
-class PulumiNotFoundError(RuntimeError):
+class PulumiNotFoundError(VastError, RuntimeError):
     """No usable Pulumi CLI next to this Python or on PATH."""
 
 
-class PulumiCommandError(RuntimeError):
+class PulumiCommandError(VastError, RuntimeError):
     """A pulumi command exited non-zero; carries everything it printed (stdout and stderr)."""
 
     def __init__(self, args: Sequence[str], returncode: int, output: str) -> None:

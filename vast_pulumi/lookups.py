@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from vast_pulumi.client import Row, VastClient, shared_client
+from vast_pulumi.errors import VastInputError
 from vast_pulumi.offers import _program_config
 from vast_pulumi.settings import ProviderSettings
 from vast_pulumi.volume import DEFAULT_ORDER as VOLUME_ORDER
@@ -83,7 +84,7 @@ def _one_term(term: str) -> dict[str, Any]:
             if not field.replace("_", "").isalnum():
                 break
             return {field: {op: _scalar(value)}}
-    raise ValueError(f"query: {term!r} is not 'field op value' (ops: = != > >= < <=)")
+    raise VastInputError(f"query: {term!r} is not 'field op value' (ops: = != > >= < <=)")
 
 
 def _scalar(value: str) -> Any:

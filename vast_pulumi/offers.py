@@ -24,6 +24,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict
 
 from vast_pulumi.client import VastClient, shared_client
+from vast_pulumi.errors import VastInputError
 from vast_pulumi.query import field_name, parse_query
 from vast_pulumi.settings import ProviderSettings
 
@@ -69,11 +70,11 @@ def order_clause(order: str) -> list[list[str]]:
             continue
         field = term.strip("-+")
         if not field.isidentifier():
-            raise ValueError(f"order: {term!r} is not a field name")
+            raise VastInputError(f"order: {term!r} is not a field name")
         descending = "-" in (term[0], term[-1]) and "+" not in (term[0], term[-1])
         clauses.append([field_name(field), "desc" if descending else "asc"])
     if not clauses:
-        raise ValueError("order: name at least one field")
+        raise VastInputError("order: name at least one field")
     return clauses
 
 

@@ -34,7 +34,7 @@ from typing import Any
 
 from vast_pulumi import _launch_args
 from vast_pulumi.client import Row, VastClient
-from vast_pulumi.errors import VastApiError
+from vast_pulumi.errors import VastApiError, VastError
 from vast_pulumi.instance import MARKER_ENV as INSTANCE_MARKER_ENV
 from vast_pulumi.instance import _env_of
 
@@ -50,7 +50,7 @@ DEFAULT_ORGANIZATION = "organization"  # what Pulumi's self-managed backends cal
 _DEFAULT_NAME = re.compile(r"^(?P<resource>.+)-(?P<marker>[0-9a-f]{8})$")
 
 
-class StateError(RuntimeError):
+class StateError(VastError, RuntimeError):
     """A stack's state could not be read: never taken for an empty state."""
 
 
@@ -302,7 +302,7 @@ def destroy(
     return outcome
 
 
-class _KeptError(RuntimeError):
+class _KeptError(VastError, RuntimeError):
     """An orphan left alone on purpose."""
 
 

@@ -18,10 +18,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from vast_pulumi.errors import VastInputError
+
 __all__ = ["OFFER_FIELDS", "QueryError", "field_name", "parse_query"]
 
 
-class QueryError(ValueError):
+class QueryError(VastInputError):
     """A query the CLI grammar cannot parse, or a filter that names no offer field."""
 
 

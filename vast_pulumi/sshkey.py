@@ -24,7 +24,8 @@ import base64
 import binascii
 import hashlib
 import time
-from typing import Any, TypedDict, Unpack
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypedDict, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
@@ -33,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from vast_pulumi._dynamic import ACCOUNT_KEY, MARKER_KEY, Props, VastProvider, VastResource, numeric_id
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi.client import Row
+from vast_pulumi.errors import DeleteTimeoutError, VastInputError
 
 __all__ = ["SshKey", "SshKeyArgs", "SshKeyInputs", "SshKeyProvider", "fingerprint"]
 
@@ -58,16 +60,16 @@ def key_blob(line: str) -> bytes:
     """The binary key of an OpenSSH public key line, checked to name the type the line says."""
     parts = line.split()
     if len(parts) < 2 or parts[0] not in KEY_TYPES:
-        raise ValueError(
+        raise VastInputError(
             f"must be an OpenSSH public key line starting with one of {', '.join(sorted(KEY_TYPES))}"
         )
     try:
         blob = base64.b64decode(parts[1], validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("the key data (second word) is not base64") from None
+        raise VastInputError("the key data (second word) is not base64") from None
     length = int.from_bytes(blob[:4], "big") if len(blob) >= 4 else -1
     if length < 0 or blob[4 : 4 + length] != parts[0].encode():
-        raise ValueError(f"the key data is not a {parts[0]} public key")
+        raise VastInputError(f"the key data is not a {parts[0]} public key")
     return blob
 
 
@@ -165,7 +167,9 @@ class SshKeyProvider(VastProvider[SshKeyInputs]):
         deadline = time.monotonic() + DELETE_WAIT
         while self._find(key_id) is not None:
             if time.monotonic() >= deadline:
-                raise RuntimeError(f"SSH key {key_id} was still listed {DELETE_WAIT:g} s after its delete")
+                raise DeleteTimeoutError(
+                    f"SSH key {key_id} was still listed {DELETE_WAIT:g} s after its delete"
+                )
             time.sleep(_POLL)
 
     def _find(self, key_id: int) -> Row | None:
@@ -214,7 +218,11 @@ class SshKey(VastResource, module="vast", name="SshKey"):
     fingerprint: pulumi.Output[str]
     key_id: pulumi.Output[int]
 
-    output_keys = ("public_key", "fingerprint", "key_id")
+    output_descriptions: ClassVar[Mapping[str, str]] = {
+        "fingerprint": "The key's SHA256 fingerprint, as ssh-keygen -lf prints it.",
+        "key_id": "The key's id (what Instance.ssh_key_ids takes).",
+    }
+    output_keys = (*SshKeyInputs.model_fields, *output_descriptions)
 
     def __init__(
         self,

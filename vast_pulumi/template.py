@@ -39,7 +39,8 @@ import itertools
 import re
 import shlex
 import time
-from typing import Any, Literal, TypedDict, Unpack
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, TypedDict, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
@@ -59,7 +60,7 @@ from vast_pulumi._dynamic import (
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi.client import Row
 from vast_pulumi.endpoint import default_name
-from vast_pulumi.errors import VastConflictError
+from vast_pulumi.errors import DeleteTimeoutError, TemplateInUseError, VanishedError, VastConflictError
 from vast_pulumi.offers import canonical_query
 from vast_pulumi.query import parse_query
 
@@ -180,10 +181,6 @@ class TemplateArgs(TypedDict, total=False):
     private: pulumi.Input[bool]
 
 
-class TemplateInUseError(RuntimeError):
-    """A template cannot be deleted while a workergroup recruits with it."""
-
-
 class TemplateProvider(VastProvider[TemplateInputs]):
     inputs_model = TemplateInputs
     noun = "template"
@@ -282,14 +279,14 @@ class TemplateProvider(VastProvider[TemplateInputs]):
     def _require(self, template_id: int) -> Row:
         row = self.client.get_template(template_id)
         if row is None:
-            raise RuntimeError(f"template {template_id} is not on this account")
+            raise VanishedError(f"template {template_id} is not on this account")
         return row
 
     def _wait_gone(self, template_id: int) -> None:
         deadline = time.monotonic() + DELETE_WAIT
         while self.client.get_template(template_id) is not None:
             if time.monotonic() >= deadline:
-                raise RuntimeError(
+                raise DeleteTimeoutError(
                     f"template {template_id} was still listed {DELETE_WAIT:g} s after its delete"
                 )
             time.sleep(_POLL)
@@ -408,7 +405,11 @@ class Template(VastResource, module="vast", name="Template"):
     hash_id: pulumi.Output[str]
     template_id: pulumi.Output[int]
 
-    output_keys = (*TemplateInputs.model_fields, "hash_id", "template_id")
+    output_descriptions: ClassVar[Mapping[str, str]] = {
+        "hash_id": "This version's hash: every edit makes a new one (what Workergroup.template_hash takes).",
+        "template_id": "The template's numeric id, stable across edits.",
+    }
+    output_keys = (*TemplateInputs.model_fields, *output_descriptions)
 
     def __init__(
         self,

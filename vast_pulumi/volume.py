@@ -27,7 +27,8 @@ returns once the API no longer lists the volume.
 from __future__ import annotations
 
 import time
-from typing import Any, TypedDict, Unpack
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypedDict, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
@@ -47,7 +48,13 @@ from vast_pulumi._dynamic import (
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi.client import Row, VastClient
 from vast_pulumi.endpoint import default_name
-from vast_pulumi.errors import VastApiError
+from vast_pulumi.errors import (
+    DeleteTimeoutError,
+    OfferUnavailableError,
+    VanishedError,
+    VastApiError,
+    VastInputError,
+)
 from vast_pulumi.offers import canonical_query, order_clause
 from vast_pulumi.query import QueryError, parse_query
 
@@ -103,14 +110,15 @@ _POLL = 0.5
 
 def volume_offer_query(text: str, *, size: float = 1.0) -> dict[str, Any]:
     """A volume offer query (CLI language) as the search takes it: the client's defaults unless set,
-    and room for ``size`` GB. Raises ``ValueError`` naming a field that is not a volume offer field."""
+    and room for ``size`` GB. Raises :class:`~vast_pulumi.errors.VastInputError` naming a field that is
+    not a volume offer field."""
     try:
         filters = parse_query(text, default_filters=False) if text.strip() else {}
     except QueryError as error:
-        raise ValueError(str(error)) from None
+        raise VastInputError(str(error)) from None
     unknown = sorted(set(filters) - VOLUME_OFFER_FIELDS)
     if unknown:
-        raise ValueError(f"{', '.join(unknown)}: not a volume offer field")
+        raise VastInputError(f"{', '.join(unknown)}: not a volume offer field")
     query: dict[str, Any] = {**_DEFAULT_FILTERS, **filters}
     query.setdefault("disk_space", {"gte": size})
     return query
@@ -204,7 +212,7 @@ class VolumeProvider(VastProvider[VolumeInputs]):
         inputs = self.parse(news)
         row = self._find(numeric_id(id_))
         if row is None:
-            raise RuntimeError(f"volume {id_} is not on this account")
+            raise VanishedError(f"volume {id_} is not on this account")
         return UpdateResult({**_outputs(self.given(inputs, news), row), ACCOUNT_KEY: account})
 
     def delete(self, id_: str, props: Props) -> None:
@@ -214,7 +222,9 @@ class VolumeProvider(VastProvider[VolumeInputs]):
         deadline = time.monotonic() + DELETE_WAIT
         while self._find(volume_id) is not None:
             if time.monotonic() >= deadline:
-                raise RuntimeError(f"volume {volume_id} was still listed {DELETE_WAIT:g} s after its delete")
+                raise DeleteTimeoutError(
+                    f"volume {volume_id} was still listed {DELETE_WAIT:g} s after its delete"
+                )
             time.sleep(_POLL)
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
@@ -242,7 +252,7 @@ class VolumeProvider(VastProvider[VolumeInputs]):
         def converge(volume_id: int, row: Row | None, _just_made: bool) -> Row:
             found = row if row is not None else self._find(volume_id)
             if found is None:
-                raise RuntimeError(f"volume {volume_id} is not listed right after it was rented")
+                raise VanishedError(f"volume {volume_id} is not listed right after it was rented")
             return found
 
         return CreateSteps(
@@ -264,7 +274,7 @@ class VolumeProvider(VastProvider[VolumeInputs]):
                 if inputs.offer_id is not None or not _offer_refused(error):
                     raise
                 refusals.append(f"{offer_id}: {error.msg}")
-        raise RuntimeError(f"no volume offer took {inputs.size} GB ({'; '.join(refusals)})")
+        raise OfferUnavailableError(f"no volume offer took {inputs.size} GB ({'; '.join(refusals)})")
 
     def _candidates(self, inputs: VolumeInputs) -> list[int]:
         if inputs.offer_id is not None:
@@ -274,7 +284,9 @@ class VolumeProvider(VastProvider[VolumeInputs]):
             self.client, inputs.offer_query, size=inputs.size, order=inputs.order, limit=OFFER_SEARCH_LIMIT
         )
         if not offers:
-            raise RuntimeError(f"no volume offer matches {inputs.offer_query!r} with {inputs.size} GB free")
+            raise OfferUnavailableError(
+                f"no volume offer matches {inputs.offer_query!r} with {inputs.size} GB free"
+            )
         return [int(offer["id"]) for offer in offers]
 
     def _find(self, volume_id: int) -> Row | None:
@@ -319,14 +331,14 @@ class Volume(VastResource, module="vast", name="Volume"):
     storage_total_cost: pulumi.Output[float]
     status: pulumi.Output[str]
 
-    output_keys = (
-        *VolumeInputs.model_fields,
-        "volume_id",
-        "volume_name",
-        "machine_id",
-        "storage_total_cost",
-        "status",
-    )
+    output_descriptions: ClassVar[Mapping[str, str]] = {
+        "volume_id": "The volume's id (what Instance.volume_info's volume_id takes).",
+        "volume_name": "The volume's name in the official client, V.<id>.",
+        "machine_id": "The machine the volume is on.",
+        "storage_total_cost": "What the volume costs, $/hour.",
+        "status": "The status the API reports.",
+    }
+    output_keys = (*VolumeInputs.model_fields, *output_descriptions)
 
     def __init__(
         self,

@@ -41,7 +41,8 @@ take group 567 under management (updated to the inputs) instead of creating one.
 from __future__ import annotations
 
 import logging
-from typing import Any, TypedDict, Unpack
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypedDict, Unpack
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, ReadResult, UpdateResult
@@ -60,6 +61,7 @@ from vast_pulumi._dynamic import (
 )
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi.client import Row
+from vast_pulumi.errors import AdoptError, VanishedError
 from vast_pulumi.offers import canonical_query
 from vast_pulumi.query import parse_query
 
@@ -77,16 +79,43 @@ class WorkergroupInputs(BaseModel):
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    endpoint_id: int | None = Field(None, gt=0)
-    endpoint_name: str | None = Field(None, min_length=1, max_length=255)
-    template_hash: str | None = Field(None, min_length=1)
-    template_id: int | None = Field(None, gt=0)
-    search_params: str | None = None  # offer query, CLI grammar
-    launch_args: str | None = None  # CLI-style create-instance arguments for the workers
-    gpu_ram: float | None = Field(None, gt=0)  # GB of VRAM a worker needs
-    cold_workers: int | None = Field(None, ge=0)  # ignored by the API: accepted, never sent
-    max_workers: int | None = Field(None, ge=0)
-    adopt_id: int | None = Field(None, gt=0)
+    endpoint_id: int | None = Field(
+        None, gt=0, description="The endpoint's id (exactly one of endpoint_id, endpoint_name)."
+    )
+    endpoint_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        description="The endpoint's name (exactly one of endpoint_id, endpoint_name).",
+    )
+    template_hash: str | None = Field(
+        None,
+        min_length=1,
+        description="A template version's hash (exactly one of template_hash, template_id, search_params).",
+    )
+    template_id: int | None = Field(
+        None, gt=0, description="A template's id (exactly one of template_hash, template_id, search_params)."
+    )
+    search_params: str | None = Field(
+        None,
+        description="Offer query (CLI language) for the workers' machines (exactly one of template_hash, "
+        "template_id, search_params); the official client's default filters are added.",
+    )
+    launch_args: str | None = Field(
+        None,
+        description="CLI-style create-instance arguments for the workers, e.g. '--image vllm/vllm-openai "
+        "--disk 64'; must split like a shell line.",
+    )
+    gpu_ram: float | None = Field(None, gt=0, description="GB of VRAM a worker needs; unset: the endpoint's.")
+    cold_workers: int | None = Field(
+        None, ge=0, description="No effect: the API ignores it here (set Endpoint.cold_workers); never sent."
+    )
+    max_workers: int | None = Field(
+        None, ge=0, description="Most workers this group runs; unset: the endpoint's."
+    )
+    adopt_id: int | None = Field(
+        None, gt=0, description="An existing group of the same endpoint to take under management."
+    )
 
     _parsable = field_validator("search_params")(parsable_query)
     _launch_args_readable = field_validator("launch_args")(_launch_args.validate)
@@ -215,9 +244,9 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
         assert inputs.adopt_id is not None
         row = self._find(inputs.adopt_id)
         if row is None:
-            raise ValueError(f"adopt_id: there is no workergroup {inputs.adopt_id} on this account")
+            raise AdoptError(f"adopt_id: there is no workergroup {inputs.adopt_id} on this account")
         if not _same_endpoint(inputs, row):
-            raise ValueError(
+            raise AdoptError(
                 f"adopt_id: workergroup {inputs.adopt_id} belongs to endpoint {row.get('endpoint_id')}; "
                 "a workergroup cannot move to another endpoint"
             )
@@ -230,7 +259,7 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
     def _require(self, group_id: int) -> Row:
         row = self._find(group_id)  # fresh: our write made the snapshot stale
         if row is None:
-            raise RuntimeError(f"workergroup {group_id} is not listed right after it was written")
+            raise VanishedError(f"workergroup {group_id} is not listed right after it was written")
         return row
 
 
@@ -323,10 +352,13 @@ class Workergroup(VastResource, module="vast", name="Workergroup"):
     search_query: pulumi.Output[dict[str, Any]]
     api_key: pulumi.Output[str]
 
+    output_descriptions: ClassVar[Mapping[str, str]] = {
+        "search_query": "The offer query as the API parsed and stored it ({field: {op: value}}).",
+        "api_key": "The group's key.",
+    }
     output_keys = (
         *(key for key in WorkergroupInputs.model_fields if key != "adopt_id"),
-        "search_query",
-        "api_key",
+        *output_descriptions,
     )
     secret_outputs = ("api_key",)
 

@@ -26,3 +26,13 @@ def test_any_other_exception_keeps_its_traceback() -> None:
     reported = report(KeyError("id"))
     assert reported.startswith("Traceback (most recent call last):") and "KeyError: 'id'" in reported
     assert not is_ours(KeyError("id"))
+
+
+def test_every_error_of_the_tree_is_ours_and_a_plain_value_error_is_not() -> None:
+    from vast_pulumi.errors import AdoptError, OfferUnavailableError
+
+    assert report(AdoptError("adopt_id: there is no endpoint 7 on this account")) == (
+        "adopt_id: there is no endpoint 7 on this account"
+    )
+    assert is_ours(OfferUnavailableError("no offer matches"))
+    assert not is_ours(ValueError("a bug"))
