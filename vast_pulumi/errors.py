@@ -41,6 +41,8 @@ class VastApiError(Exception):
 
     ``status`` is the HTTP status (``200`` for a ``{"success": false}`` body, ``None`` when no response
     arrived), ``error`` the API's error code (``no_such_ask``), ``msg`` its human-readable message.
+    ``made_id`` is an object the failed call made all the same: a rent with a bid below the offer's
+    minimum still creates the (stopped) instance and names it as ``new_contract`` in the error.
     """
 
     def __init__(
@@ -51,12 +53,14 @@ class VastApiError(Exception):
         status: int | None,
         error: str | None = None,
         msg: str = "",
+        made_id: int | None = None,
     ) -> None:
         self.method = method
         self.path = path.split("?", 1)[0]
         self.status = status
         self.error = error
         self.msg = msg
+        self.made_id = made_id
         super().__init__(self._describe())
 
     def _describe(self) -> str:

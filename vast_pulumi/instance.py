@@ -58,7 +58,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, Unpack
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from vast_pulumi._dynamic import (
@@ -67,6 +67,7 @@ from vast_pulumi._dynamic import (
     Props,
     VastProvider,
     VastResource,
+    is_unknown,
     numeric_id,
     parsable_query,
     require_one_of,
@@ -84,6 +85,8 @@ _log = logging.getLogger("vast_pulumi")
 MARKER_ENV = "VAST_PULUMI_MARKER"
 OFFER_SEARCH_LIMIT = 64  # offers fetched per query: concurrent creates each need their own
 OFFER_ATTEMPTS = 8  # offers one create tries before giving up
+START_ATTEMPTS = 3  # rents one create makes whose machine never starts the instance, before giving up
+_BID_TOLERANCE = 1e-6  # $/hour: a bid reads back as a float
 _FIRST_POLL_SECONDS = 1.0
 _POLL_GROWTH = 1.5
 _MAX_POLL_SECONDS = 30.0
@@ -153,7 +156,7 @@ class InstanceInputs(BaseModel):
     price: float | None = Field(None, gt=0, le=128)  # $/hour bid: interruptible
     target_state: Literal["running", "stopped"] = "running"
     image_login: str | None = None  # "-u user -p token registry"; secret
-    cancel_unavail: bool = True
+    cancel_unavail: bool | None = None  # unset: true on-demand, false for interruptibles (the API's)
     wait_until_ready: bool = True
     ready_timeout: float = Field(900.0, gt=0)  # seconds
     adopt_id: int | None = Field(None, gt=0)
@@ -378,12 +381,19 @@ class InstanceNotReadyError(RuntimeError):
     """The instance did not reach its target state."""
 
 
+class _MachineNeverStartedError(InstanceNotReadyError):
+    """The machine never started the instance, which was destroyed: another offer may work."""
+
+
 class InstanceProvider(VastProvider[InstanceInputs]):
     inputs_model = InstanceInputs
+    # ``price`` changes in place (a new bid), except between on-demand and interruptible: see ``diff``.
     replace_on_change = frozenset(
-        {"offer_id", "offer_query", "image", "disk", "runtype", "price", "image_login", "volume_info"}
+        {"offer_id", "offer_query", "image", "disk", "runtype", "image_login", "volume_info"}
     )
-    server_defaults = frozenset({"offer_id", "offer_query", "image", "template_hash_id", "label", "runtype"})
+    server_defaults = frozenset(
+        {"offer_id", "offer_query", "image", "template_hash_id", "label", "runtype", "cancel_unavail"}
+    )
     secret_inputs = frozenset({"image_login"})
     delete_before_replace = True  # never two GPUs billing at once; and the marker must be free
     noun = "instance"
@@ -392,8 +402,11 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         inputs = self.parse(props)
         account = self.client.account_id()
         marker = str(props.get(MARKER_KEY) or "")
-        launch = self._adopt(inputs) if inputs.adopt_id is not None else self._launch(inputs, marker)
-        row = self._settle(launch, inputs)
+        if inputs.adopt_id is not None:
+            launch = self._adopt(inputs)
+            row = self._settle(launch, inputs)
+        else:
+            launch, row = self._rent_and_start(inputs, marker)
         self._put_keys_on(launch, inputs)
         outputs = self._outputs(self.given(inputs, props), row, launch)
         return CreateResult(str(launch.instance_id), {**outputs, ACCOUNT_KEY: account})
@@ -430,6 +443,23 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         self.owner(id_, props)
         self._destroy(numeric_id(id_))  # already gone is fine
 
+    def diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
+        """As the base's, but a ``price`` given or taken away rents a new instance: an on-demand
+        instance cannot become interruptible in place, nor the other way round."""
+        result = super().diff(id_, olds, news)
+        new_price = news.get("price")
+        kind_changes = (olds.get("price") is None) != (new_price is None) and not (
+            is_unknown(new_price) and olds.get("price") is not None
+        )
+        replaces = list(result.replaces or [])
+        if not kind_changes or "price" in replaces:
+            return result
+        return DiffResult(
+            changes=True,
+            replaces=[*replaces, "price"],
+            delete_before_replace=self.delete_before_replace,
+        )
+
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         new = news.get(key)
         if key == "offer_query" and isinstance(new, str) and isinstance(olds.get(key), str):
@@ -438,9 +468,28 @@ class InstanceProvider(VastProvider[InstanceInputs]):
 
     # -- create -------------------------------------------------------------------------------------
 
-    def _launch(self, inputs: InstanceInputs, marker: str) -> _Launch:
-        """The instance for this resource: a live one carrying its marker, else a new rent."""
+    def _rent_and_start(self, inputs: InstanceInputs, marker: str) -> tuple[_Launch, Row]:
+        """Rent and wait for the instance. A rent nobody can use (the machine never starts it: a
+        double rent of a machine someone else holds stays ``created`` with an OCI error) is destroyed
+        and the next offer rented, at most ``START_ATTEMPTS`` rents in all."""
         renter = _Renter(self, inputs, marker)
+        for attempt in range(1, START_ATTEMPTS + 1):
+            launch = self._launch(inputs, marker, renter)
+            try:
+                return launch, self._settle(launch, inputs)
+            except _MachineNeverStartedError as error:
+                if inputs.offer_id is not None or attempt == START_ATTEMPTS:
+                    raise InstanceNotReadyError(
+                        f"{error} (rent {attempt} of at most {START_ATTEMPTS}; "
+                        f"{_describe_offer(inputs)} has no further offer to try)"
+                        if inputs.offer_id is not None
+                        else f"{error} ({attempt} rents in a row never started; run again)"
+                    ) from error
+                _log.warning("vast: %s; renting the next offer", error)
+        raise AssertionError("unreachable")
+
+    def _launch(self, inputs: InstanceInputs, marker: str, renter: _Renter) -> _Launch:
+        """The instance for this resource: a live one carrying its marker, else a new rent."""
 
         def converge(instance_id: int, row: Row | None, just_made: bool) -> Row:
             if not just_made and inputs.label is not None and (row or {}).get("label") != inputs.label:
@@ -510,27 +559,54 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         return _Launch(inputs.adopt_id, None, None, ours=False)
 
     def _settle(self, launch: _Launch, inputs: InstanceInputs) -> Row:
-        """Wait for the target state; a failed start of an instance made for us destroys it first."""
+        """Check the bid and wait for the target state; a failed start of an instance made for us
+        destroys it first (raising :class:`_MachineNeverStartedError` when its machine never started
+        it and it is gone, so that the next offer may be rented)."""
         try:
+            self._check_bid(launch, inputs)
             if inputs.wait_until_ready:
                 return self._wait(launch.instance_id, inputs, starting=not launch.ours)
             return self._require(launch.instance_id)
         except Exception as error:
             if not launch.ours:
                 raise
-            raise InstanceNotReadyError(
-                f"{error}. {self._destroy_after_failure(launch.instance_id)}"
-            ) from error
+            never_started = isinstance(error, InstanceNotReadyError) and self._never_started(launch)
+            destroyed, note = self._destroy_after_failure(launch.instance_id)
+            kind = _MachineNeverStartedError if never_started and destroyed else InstanceNotReadyError
+            raise kind(f"{error}. {note}") from error
 
-    def _destroy_after_failure(self, instance_id: int) -> str:
+    def _never_started(self, launch: _Launch) -> bool:
+        try:
+            return _never_started(self._row(launch.instance_id))
+        except Exception:  # a failed look must not stop the destroy: then it simply is not retried
+            return False
+
+    def _check_bid(self, launch: _Launch, inputs: InstanceInputs) -> None:
+        """A rent with ``price`` must be interruptible at that bid; an instance made for us that is not
+        is not what was asked for (and may bill at the on-demand price)."""
+        if inputs.price is None or not launch.ours:
+            return
+        row = self._require(launch.instance_id)
+        bid = _bid(row)
+        if row.get("is_bid") is True and (bid is None or abs(bid - inputs.price) <= _BID_TOLERANCE):
+            return
+        kind = "interruptible" if row.get("is_bid") is True else "on-demand"
+        at = f" at a bid of {bid:g} $/h" if bid is not None else ""
+        raise InstanceNotReadyError(
+            f"instance {launch.instance_id} was rented with price={inputs.price:g} but reads back as "
+            f"{kind}{at}, not interruptible at {inputs.price:g} $/h"
+        )
+
+    def _destroy_after_failure(self, instance_id: int) -> tuple[bool, str]:
+        """Destroy an instance made for a create that failed: (destroyed, what to tell the user)."""
         try:
             self._destroy(instance_id)
         except Exception as error:
-            return (
+            return False, (
                 f"Destroying it failed too ({error}); it may still be billing: "
                 f"destroy it yourself (vastai destroy instance {instance_id})"
             )
-        return f"Instance {instance_id} was destroyed, so nothing is left billing"
+        return True, f"Instance {instance_id} was destroyed, so nothing is left billing"
 
     def _put_keys_on(self, launch: _Launch, inputs: InstanceInputs) -> None:
         """Attach ``ssh_key_ids`` to a new instance; if that fails, an instance made for us is destroyed
@@ -542,7 +618,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         except Exception as error:
             if not launch.ours:
                 raise
-            cleanup = self._destroy_after_failure(launch.instance_id)
+            _, cleanup = self._destroy_after_failure(launch.instance_id)
             raise InstanceNotReadyError(f"{error}. {cleanup}") from error
 
     def _sync_ssh_keys(self, instance_id: int, wanted: list[int], before: list[int]) -> None:
@@ -568,13 +644,17 @@ class InstanceProvider(VastProvider[InstanceInputs]):
     # -- update -------------------------------------------------------------------------------------
 
     def _apply_changes(self, instance_id: int, olds: Props, inputs: InstanceInputs, marker: str) -> bool:
-        """Label, container config and state, each only if it changed; True if the container restarts."""
+        """Label, container config, bid and state, each only if it changed; True if the container
+        restarts. The bid goes before the state: an outbid instance starts only once its bid is high
+        enough."""
         if inputs.label is not None and inputs.label != olds.get("label"):
             self.client.label_instance(instance_id, inputs.label)
         news = inputs.model_dump(mode="json")
         template_changed = [key for key in _TEMPLATE_FIELDS if self.differs(key, olds, news)]
         if template_changed:
             self.client.update_instance_template(instance_id, _template_body(inputs, marker))
+        if inputs.price is not None and olds.get("price") is not None and inputs.price != olds.get("price"):
+            self.client.change_bid(instance_id, inputs.price)
         state_changed = inputs.target_state != olds.get("target_state")
         if state_changed:
             self.client.update_instance_state(instance_id, inputs.target_state)
@@ -650,7 +730,10 @@ def _create_body(inputs: InstanceInputs, marker: str) -> dict[str, Any]:
         "client_id": "me",
         "disk": inputs.disk,
         "target_state": inputs.target_state,
-        "cancel_unavail": inputs.cancel_unavail,
+        # Unset: true on-demand (a busy machine answers at once, and the next offer is tried); false
+        # for an interruptible, the API's default for them (openapi.yaml:1692-1696), and the official
+        # client's: a bid waits for the machine.
+        "cancel_unavail": inputs.price is None if inputs.cancel_unavail is None else inputs.cancel_unavail,
         "env": _env_with_marker(inputs.env, marker),
     }
     optional = {
@@ -711,6 +794,9 @@ def _failure(row: Row, target: str, *, starting: bool) -> str | None:
     message = str(row.get("status_msg") or "")
     actual = _actual(row)
     if target == "running":
+        outbid = _outbid(row)
+        if outbid:
+            return outbid
         if actual in ("offline", "unknown") or (actual == "exited" and not starting):
             return _describe(row)
         if any(word in message.lower() for word in _ERROR_WORDS):
@@ -718,6 +804,39 @@ def _failure(row: Row, target: str, *, starting: bool) -> str | None:
     if row.get("intended_status") not in (None, target) and not starting:
         return f"the API says it is meant to be {row.get('intended_status')!r}"
     return None
+
+
+def _never_started(row: Row | None) -> bool:
+    """Whether the machine, not the container, failed the instance: it never left ``created`` and
+    reports an error (a double rent of a machine another renter holds: "OCI runtime create failed").
+    Another offer may then work; a container that started and failed (a wrong image, onstart) would
+    fail on every machine, and an offline machine may come back."""
+    if row is None:
+        return False
+    message = str(row.get("status_msg") or "").lower()
+    return _actual(row) == "created" and any(word in message for word in _ERROR_WORDS)
+
+
+def _bid(row: Row) -> float | None:
+    """An interruptible instance's bid ($/hour): the API names no field for it; the rented price's
+    ``search.gpuCostPerHour`` is it (openapi.yaml Instance schema)."""
+    search = row.get("search")
+    value = search.get("gpuCostPerHour") if isinstance(search, dict) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _outbid(row: Row) -> str | None:
+    """Why an interruptible instance is stopped by the market, or None: its bid is below the
+    machine's current minimum, and it will not start until ``price`` is raised."""
+    bid, minimum = _bid(row), row.get("min_bid")
+    if row.get("is_bid") is not True or bid is None or not isinstance(minimum, int | float):
+        return None
+    if bid >= minimum:
+        return None
+    return (
+        f"outbid: its bid of {bid:g} $/h is below the machine's current minimum bid of {minimum:g} $/h; "
+        "raise price to run it again"
+    )
 
 
 # States of an instance on its way out (the official client's and the API's spellings): it no longer
