@@ -203,7 +203,9 @@ def test_a_pinned_offer_that_never_starts_fails_without_another_rent(
 def test_cancel_unavail_unset_follows_the_apis_default(
     given: bool | None, price: float | None, sent: bool
 ) -> None:
-    inputs = InstanceInputs(offer_id=1, image="i", cancel_unavail=given, price=price)
+    inputs = InstanceInputs.model_validate(
+        {"offer_id": 1, "image": "i", "cancel_unavail": given, "price": price}
+    )
     assert _create_body(inputs, "m")["cancel_unavail"] is sent
 
 
