@@ -10,7 +10,12 @@
 
 **Which machine.** ``offer_id`` rents that offer; ``offer_query`` (the CLI's query language, with
 ``order``, default cheapest first) is resolved at create to the best matching offer, moving on to the
-next one when an offer is taken meanwhile. With ``price`` the instance is interruptible at that bid.
+next one when an offer is taken meanwhile, or when the rented machine never starts the instance (a
+double rent: it stays ``created`` with an OCI error; destroyed, at most ``START_ATTEMPTS`` rents).
+With ``price`` the instance is interruptible at that bid: it must read back so, else it is destroyed
+and the create fails. A bid the API refuses still leaves a stopped instance: the shared reconciling
+create destroys it before the error is shown. An outbid instance is stopped by Vast: a refresh reads
+``target_state`` back as ``stopped``, and an update starts it again once ``price`` is high enough.
 Offers are searched for ``disk``: priced with that much storage, and only machines with that much
 ``disk_space`` (unless ``offer_query`` filters on ``disk_space`` itself).
 
@@ -19,11 +24,12 @@ Offers are searched for ``disk``: priced with that much storage, and only machin
 ``ready_timeout`` seconds, and failing early when it exits, goes offline or reports an error. When the
 wait fails, the instance is destroyed before the error is raised, so nothing is left billing.
 
-**Updates.** In place: ``label`` and ``target_state`` (start/stop), and ``env``, ``onstart``, ``args``,
+**Updates.** In place: ``label``, ``target_state`` (start/stop), ``price`` (a new bid, as the official
+client's ``change bid``; given or removed, it rents a new instance), and ``env``, ``onstart``, ``args``,
 ``args_str`` and ``template_hash_id`` (the container is recreated on the same machine: a template's
 edit gives it a new hash, which must reach its instances as an update, as the official client's
 ``update instance --template_hash_id`` does). A change of ``offer_id``/``offer_query``, ``image``,
-``disk``, ``runtype``, ``price`` or ``image_login`` rents a new instance: a new image is a new machine
+``disk``, ``runtype`` or ``image_login`` rents a new instance: a new image is a new machine
 to its users, and the API's in-place template update keeps no documented promise about the disk.
 The old instance is destroyed first, so two GPUs are never paid for at once. ``order``,
 ``cancel_unavail``, ``wait_until_ready`` and ``ready_timeout`` only matter to a create: changing them
