@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ import requests
 
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.local_pulumi import CommandResult, LocalBackend, Stack
+from vast_pulumi.local_pulumi import LocalBackend, Stack
 
 KEY = "e2e-spot-key-7e21"
 INSTANCE_TYPE = "pulumi-python:dynamic/vast:Instance"
@@ -46,6 +47,7 @@ Instance("box", offer_query="num_gpus=1", order="dph_base", image="vastai/base-i
 """
 
 MakeProject = Callable[[str, str], Path]
+Result = subprocess.CompletedProcess[str]
 
 
 def deployed(backend: LocalBackend, project: Path, url: str, **config: str) -> Stack:
@@ -103,7 +105,7 @@ def the_row(emulator: Emulator, instance_id: int) -> dict[str, Any]:
     return row
 
 
-def error_lines(result: CommandResult) -> str:
+def error_lines(result: Result) -> str:
     return "\n".join(line for line in result.stdout.splitlines() if "error" in line.lower())
 
 
@@ -200,7 +202,7 @@ def test_a_double_rent_is_destroyed_and_the_next_offer_rented_in_the_same_up(
         # The provider's search is answered, and its answer waits: meanwhile someone rents the best offer.
         emulator.hold(*SEARCH, stage="after")
         mark = len(emulator.request_log())
-        outcome: list[CommandResult] = []
+        outcome: list[Result] = []
         up = threading.Thread(target=lambda: outcome.append(stack.up(check=False)))
         up.start()
         deadline = time.monotonic() + 120
