@@ -485,12 +485,12 @@ class InstanceProvider(VastProvider[InstanceInputs]):
                 return launch, self._settle(launch, inputs)
             except _MachineNeverStartedError as error:
                 if inputs.offer_id is not None or attempt == START_ATTEMPTS:
-                    raise InstanceNotReadyError(
-                        f"{error} (rent {attempt} of at most {START_ATTEMPTS}; "
-                        f"{_describe_offer(inputs)} has no further offer to try)"
+                    why = (
+                        f"offer_id {inputs.offer_id} is the only offer to try"
                         if inputs.offer_id is not None
-                        else f"{error} ({attempt} rents in a row never started; run again)"
-                    ) from error
+                        else f"{attempt} rents in a row never started; run again"
+                    )
+                    raise InstanceNotReadyError(f"{error} ({why})") from error
                 _log.warning("vast: %s; renting the next offer", error)
         raise AssertionError("unreachable")
 
@@ -565,14 +565,16 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         return _Launch(inputs.adopt_id, None, None, ours=False)
 
     def _settle(self, launch: _Launch, inputs: InstanceInputs) -> Row:
-        """Check the bid and wait for the target state; a failed start of an instance made for us
+        """Wait for the target state and check the bid; a failed start of an instance made for us
         destroys it first (raising :class:`_MachineNeverStartedError` when its machine never started
         it and it is gone, so that the next offer may be rented)."""
         try:
-            self._check_bid(launch, inputs)
             if inputs.wait_until_ready:
-                return self._wait(launch.instance_id, inputs, starting=not launch.ours)
-            return self._require(launch.instance_id)
+                row = self._wait(launch.instance_id, inputs, starting=not launch.ours)
+            else:
+                row = self._require(launch.instance_id)
+            self._check_bid(launch, inputs, row)
+            return row
         except Exception as error:
             if not launch.ours:
                 raise
@@ -587,12 +589,13 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         except Exception:  # a failed look must not stop the destroy: then it simply is not retried
             return False
 
-    def _check_bid(self, launch: _Launch, inputs: InstanceInputs) -> None:
-        """A rent with ``price`` must be interruptible at that bid; an instance made for us that is not
-        is not what was asked for (and may bill at the on-demand price)."""
+    @staticmethod
+    def _check_bid(launch: _Launch, inputs: InstanceInputs, row: Row) -> None:
+        """A rent with ``price`` must read back interruptible at that bid (``is_bid``, and the bid
+        where the row says it); an instance made for us that does not is not what was asked for, and
+        may bill at the on-demand price."""
         if inputs.price is None or not launch.ours:
             return
-        row = self._require(launch.instance_id)
         bid = _bid(row)
         if row.get("is_bid") is True and (bid is None or abs(bid - inputs.price) <= _BID_TOLERANCE):
             return

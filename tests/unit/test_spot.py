@@ -187,7 +187,7 @@ def test_a_pinned_offer_that_never_starts_fails_without_another_rent(
     offer = search_offers(provider.client, QUERY, limit=1, disk=16.0)[0]
     other = provider.client.create_instance(offer.id, {"image": "x", "disk": 16})["new_contract"]
     mark = len(emulator.request_log())
-    with pytest.raises(InstanceNotReadyError, match=r"OCI runtime.*was destroyed.*no further offer"):
+    with pytest.raises(InstanceNotReadyError, match=r"OCI runtime.*was destroyed.*is the only offer to try"):
         provider.create(checked(provider, offer_id=offer.id))
     assert api_calls(emulator, mark).count(RENT) == 1
     assert [row["id"] for row in instances(emulator)] == [other]
