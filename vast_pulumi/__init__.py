@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from vast_pulumi.envvar import EnvVar, EnvVarArgs
     from vast_pulumi.errors import (
         AdoptError,
+        CreateFailedError,
         CreateOutcomeUnknownError,
         DeleteTimeoutError,
         InstanceNotReadyError,
@@ -66,6 +67,7 @@ _EXPORTS = {
     "OfferUnavailableError": "vast_pulumi.errors",
     "DeleteTimeoutError": "vast_pulumi.errors",
     "CreateOutcomeUnknownError": "vast_pulumi.errors",
+    "CreateFailedError": "vast_pulumi.errors",
     "AdoptError": "vast_pulumi.errors",
     "Endpoint": "vast_pulumi.endpoint",
     "EndpointArgs": "vast_pulumi.endpoint",
@@ -100,6 +102,7 @@ _EXPORTS = {
 }
 __all__ = [
     "AdoptError",
+    "CreateFailedError",
     "CreateOutcomeUnknownError",
     "DeleteTimeoutError",
     "Endpoint",

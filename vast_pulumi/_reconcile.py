@@ -14,6 +14,11 @@ name). A create then goes:
    was unknown cannot leave a second object billing.
 4. **Converge.** The survivor is brought to the inputs (an adopted one may have been made from older
    ones).
+
+A create the API refuses may still have made its object (a rent with a bid below the offer's
+minimum leaves a stopped instance, named in the error), and an earlier attempt whose outcome was
+unknown may show up late: before the refusal is raised, whatever carries the marker, and the object
+the error names, is deleted, so a failed create leaves nothing billing.
 """
 
 from __future__ import annotations
@@ -23,9 +28,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vast_pulumi.client import Row
-from vast_pulumi.errors import CreateOutcomeUnknownError, VastApiError, VastConnectionError, VastError
+from vast_pulumi.errors import (
+    CreateFailedError,
+    CreateOutcomeUnknownError,
+    VastApiError,
+    VastAuthError,
+    VastConnectionError,
+    VastError,
+)
 
 __all__ = [
+    "CreateFailedError",
     "CreateOutcomeUnknownError",
     "CreateSteps",
     "OutcomeUnknown",
@@ -82,6 +95,7 @@ def reconciling_create(steps: CreateSteps) -> Row:
             made = steps.create()
         except (VastApiError, OutcomeUnknown) as error:
             if not is_outcome_unknown(error):
+                _clear_leftovers(steps, error)
                 raise
             if not steps.findable:
                 raise CreateOutcomeUnknownError(
@@ -120,3 +134,37 @@ def _keep_oldest(steps: CreateSteps, found: list[Row], just_made: int | None) ->
         _log.warning("vast: deleting %s %s, a duplicate of %s for this resource", steps.noun, duplicate, kept)
         steps.delete(duplicate)
     return steps.converge(kept, rows.get(kept), kept == just_made)
+
+
+def _clear_leftovers(steps: CreateSteps, error: VastApiError | OutcomeUnknown) -> None:
+    """Delete what a refused create left (see the module doc); raise the refusal, saying so, if it left
+    anything. Returns when it left nothing."""
+    if isinstance(error, VastAuthError):
+        return  # the key cannot list or delete either; and an auth failure made nothing
+    made = getattr(error, "made_id", None)
+    try:
+        found = {int(row["id"]) for row in steps.find()} if steps.findable else set()
+    except Exception as lookup_error:
+        if made is None:
+            return  # nothing named; the lookup's failure must not hide the refusal
+        _log.warning("vast: listing %ss after a refused create failed: %s", steps.noun, lookup_error)
+        found = set()
+    leftovers = sorted(found | ({made} if made is not None else set()))
+    if not leftovers:
+        return
+    kept: list[str] = []
+    for leftover in leftovers:
+        _log.warning("vast: deleting %s %s, left by a refused create (%s)", steps.noun, leftover, error)
+        try:
+            steps.delete(leftover)
+        except Exception as delete_error:
+            kept.append(f"{steps.noun} {leftover} ({delete_error})")
+    names = ", ".join(f"{steps.noun} {leftover}" for leftover in leftovers)
+    if kept:
+        raise CreateFailedError(
+            f"{error}. The refused create still made {names}; deleting it failed for {'; '.join(kept)}: "
+            "it may still be billing, delete it yourself"
+        ) from error
+    raise CreateFailedError(
+        f"{error}. The refused create still made {names}; it was deleted, so nothing is left billing"
+    ) from error

@@ -274,6 +274,11 @@ class VastClient:
         path = f"/api/v0/instances/update_template/{instance_id}/"
         self._call("PUT", path, body={"id": instance_id, **body}, kind=_Kind.WRITE)
 
+    def change_bid(self, instance_id: int, price: float) -> None:
+        """Set an interruptible instance's bid ($/hour), with the official client's body."""
+        path = f"/api/v0/instances/bid_price/{instance_id}/"
+        self._call("PUT", path, body={"client_id": "me", "price": price}, kind=_Kind.WRITE)
+
     def destroy_instance(self, instance_id: int) -> bool:
         """Destroy an instance; ``False`` if it was already gone."""
         return self._delete(f"/api/v0/instances/{instance_id}/")
@@ -576,7 +581,14 @@ def _decode(method: str, path: str, response: requests.Response) -> Row:
     if is_auth_failure(response.status_code, error, msg):
         raise VastAuthError(method=method, path=path, status=response.status_code, error=error, msg=msg)
     if not response.ok or details.get("success") is False:
-        raise VastApiError(method=method, path=path, status=response.status_code, error=error, msg=msg)
+        raise VastApiError(
+            method=method,
+            path=path,
+            status=response.status_code,
+            error=error,
+            msg=msg,
+            made_id=_positive_int(details.get("new_contract")),
+        )
     if isinstance(payload, list):
         return {_LIST_REPLY: payload}  # some routes answer a bare array (GET /api/v0/ssh/)
     if payload is None or not isinstance(payload, dict):
@@ -584,6 +596,16 @@ def _decode(method: str, path: str, response: requests.Response) -> Row:
             method=method, path=path, status=response.status_code, msg="the response is not a JSON object"
         )
     return payload
+
+
+def _positive_int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        return None
+    return number if number > 0 else None
 
 
 def _message(details: Mapping[str, Any], text: str) -> str:

@@ -89,6 +89,8 @@ class VastApiError(VastError):
 
     ``status`` is the HTTP status (``200`` for a ``{"success": false}`` body, ``None`` when no response
     arrived), ``error`` the API's error code (``no_such_ask``), ``msg`` its human-readable message.
+    ``made_id`` is an object the failed call made all the same: a rent with a bid below the offer's
+    minimum still creates the (stopped) instance and names it as ``new_contract`` in the error.
     """
 
     def __init__(
@@ -99,12 +101,14 @@ class VastApiError(VastError):
         status: int | None,
         error: str | None = None,
         msg: str = "",
+        made_id: int | None = None,
     ) -> None:
         self.method = method
         self.path = path.split("?", 1)[0]
         self.status = status
         self.error = error
         self.msg = msg
+        self.made_id = made_id
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -178,6 +182,11 @@ class CreateOutcomeUnknownError(VastError, RuntimeError):
     the resource's marker could be found; or the object carries no marker to look for. Raised by the
     reconciling create (:mod:`vast_pulumi._reconcile`); the next ``pulumi up`` looks for the marker
     first."""
+
+
+class CreateFailedError(VastError, RuntimeError):
+    """The API refused a create that still left objects behind (a bid below the minimum leaves a
+    stopped instance); they were deleted, or the message names those that could not be."""
 
 
 class OfferUnavailableError(VastError, RuntimeError):

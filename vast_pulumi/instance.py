@@ -10,7 +10,12 @@
 
 **Which machine.** ``offer_id`` rents that offer; ``offer_query`` (the CLI's query language, with
 ``order``, default cheapest first) is resolved at create to the best matching offer, moving on to the
-next one when an offer is taken meanwhile. With ``price`` the instance is interruptible at that bid.
+next one when an offer is taken meanwhile, or when the rented machine never starts the instance (a
+double rent: it stays ``created`` with an OCI error; destroyed, at most ``START_ATTEMPTS`` rents).
+With ``price`` the instance is interruptible at that bid: it must read back so, else it is destroyed
+and the create fails. A bid the API refuses still leaves a stopped instance: the shared reconciling
+create destroys it before the error is shown. An outbid instance is stopped by Vast: a refresh reads
+``target_state`` back as ``stopped``, and an update starts it again once ``price`` is high enough.
 Offers are searched for ``disk``: priced with that much storage, and only machines with that much
 ``disk_space`` (unless ``offer_query`` filters on ``disk_space`` itself).
 
@@ -19,11 +24,12 @@ Offers are searched for ``disk``: priced with that much storage, and only machin
 ``ready_timeout`` seconds, and failing early when it exits, goes offline or reports an error. When the
 wait fails, the instance is destroyed before the error is raised, so nothing is left billing.
 
-**Updates.** In place: ``label`` and ``target_state`` (start/stop), and ``env``, ``onstart``, ``args``,
+**Updates.** In place: ``label``, ``target_state`` (start/stop), ``price`` (a new bid, as the official
+client's ``change bid``; given or removed, it rents a new instance), and ``env``, ``onstart``, ``args``,
 ``args_str`` and ``template_hash_id`` (the container is recreated on the same machine: a template's
 edit gives it a new hash, which must reach its instances as an update, as the official client's
 ``update instance --template_hash_id`` does). A change of ``offer_id``/``offer_query``, ``image``,
-``disk``, ``runtype``, ``price`` or ``image_login`` rents a new instance: a new image is a new machine
+``disk``, ``runtype`` or ``image_login`` rents a new instance: a new image is a new machine
 to its users, and the API's in-place template update keeps no documented promise about the disk.
 The old instance is destroyed first, so two GPUs are never paid for at once. ``order``,
 ``cancel_unavail``, ``wait_until_ready`` and ``ready_timeout`` only matter to a create: changing them
@@ -58,7 +64,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypedDict, Unpack
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from vast_pulumi._dynamic import (
@@ -67,6 +73,7 @@ from vast_pulumi._dynamic import (
     Props,
     VastProvider,
     VastResource,
+    is_unknown,
     numeric_id,
     parsable_query,
     require_one_of,
@@ -90,6 +97,8 @@ _log = logging.getLogger("vast_pulumi")
 MARKER_ENV = "VAST_PULUMI_MARKER"
 OFFER_SEARCH_LIMIT = 64  # offers fetched per query: concurrent creates each need their own
 OFFER_ATTEMPTS = 8  # offers one create tries before giving up
+START_ATTEMPTS = 3  # rents one create makes whose machine never starts the instance, before giving up
+_BID_TOLERANCE = 1e-6  # $/hour: a bid reads back as a float
 _FIRST_POLL_SECONDS = 1.0
 _POLL_GROWTH = 1.5
 _MAX_POLL_SECONDS = 30.0
@@ -183,13 +192,20 @@ class InstanceInputs(BaseModel):
         "jupyter_proxy, jupyter_direct; unset: args with args, else ssh (a template's own with one).",
     )
     price: float | None = Field(
-        None, gt=0, le=128, description="Bid, $/hour: makes the instance interruptible."
+        None,
+        gt=0,
+        le=128,
+        description="Bid, $/hour: makes the instance interruptible; a new bid is changed in place.",
     )
     target_state: Literal["running", "stopped"] = Field("running", description="Running or stopped.")
     image_login: str | None = Field(
         None, description="Registry login for a private image: '-u user -p token registry'."
     )
-    cancel_unavail: bool = Field(True, description="Cancel the rent if the machine cannot start it now.")
+    cancel_unavail: bool | None = Field(
+        None,
+        description="Cancel the rent if the machine cannot start it now; unset: the API's default "
+        "(true on-demand, false for interruptibles).",
+    )
     wait_until_ready: bool = Field(True, description="Wait at create (and restart) for target_state.")
     ready_timeout: float = Field(900.0, gt=0, description="Seconds that wait lasts at most.")
     adopt_id: int | None = Field(
@@ -416,12 +432,19 @@ class _Renter:
             _CLAIMS.release(self._market, offer_id)
 
 
+class _MachineNeverStartedError(InstanceNotReadyError):
+    """The machine never started the instance, which was destroyed: another offer may work."""
+
+
 class InstanceProvider(VastProvider[InstanceInputs]):
     inputs_model = InstanceInputs
+    # ``price`` changes in place (a new bid), except between on-demand and interruptible: see ``diff``.
     replace_on_change = frozenset(
-        {"offer_id", "offer_query", "image", "disk", "runtype", "price", "image_login", "volume_info"}
+        {"offer_id", "offer_query", "image", "disk", "runtype", "image_login", "volume_info"}
     )
-    server_defaults = frozenset({"offer_id", "offer_query", "image", "template_hash_id", "label", "runtype"})
+    server_defaults = frozenset(
+        {"offer_id", "offer_query", "image", "template_hash_id", "label", "runtype", "cancel_unavail"}
+    )
     secret_inputs = frozenset({"image_login"})
     delete_before_replace = True  # never two GPUs billing at once; and the marker must be free
     noun = "instance"
@@ -430,8 +453,11 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         inputs = self.parse(props)
         account = self.client.account_id()
         marker = str(props.get(MARKER_KEY) or "")
-        launch = self._adopt(inputs) if inputs.adopt_id is not None else self._launch(inputs, marker)
-        row = self._settle(launch, inputs)
+        if inputs.adopt_id is not None:
+            launch = self._adopt(inputs)
+            row = self._settle(launch, inputs)
+        else:
+            launch, row = self._rent_and_start(inputs, marker)
         self._put_keys_on(launch, inputs)
         outputs = self._outputs(self.given(inputs, props), row, launch)
         return CreateResult(str(launch.instance_id), {**outputs, ACCOUNT_KEY: account})
@@ -468,6 +494,23 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         self.owner(id_, props)
         self._destroy(numeric_id(id_))  # already gone is fine
 
+    def diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
+        """As the base's, but a ``price`` given or taken away rents a new instance: an on-demand
+        instance cannot become interruptible in place, nor the other way round."""
+        result = super().diff(id_, olds, news)
+        new_price = news.get("price")
+        kind_changes = (olds.get("price") is None) != (new_price is None) and not (
+            is_unknown(new_price) and olds.get("price") is not None
+        )
+        replaces = list(result.replaces or [])
+        if not kind_changes or "price" in replaces:
+            return result
+        return DiffResult(
+            changes=True,
+            replaces=[*replaces, "price"],
+            delete_before_replace=self.delete_before_replace,
+        )
+
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         new = news.get(key)
         if key == "offer_query" and isinstance(new, str) and isinstance(olds.get(key), str):
@@ -476,9 +519,28 @@ class InstanceProvider(VastProvider[InstanceInputs]):
 
     # -- create -------------------------------------------------------------------------------------
 
-    def _launch(self, inputs: InstanceInputs, marker: str) -> _Launch:
-        """The instance for this resource: a live one carrying its marker, else a new rent."""
+    def _rent_and_start(self, inputs: InstanceInputs, marker: str) -> tuple[_Launch, Row]:
+        """Rent and wait for the instance. A rent nobody can use (the machine never starts it: a
+        double rent of a machine someone else holds stays ``created`` with an OCI error) is destroyed
+        and the next offer rented, at most ``START_ATTEMPTS`` rents in all."""
         renter = _Renter(self, inputs, marker)
+        for attempt in range(1, START_ATTEMPTS + 1):
+            launch = self._launch(inputs, marker, renter)
+            try:
+                return launch, self._settle(launch, inputs)
+            except _MachineNeverStartedError as error:
+                if inputs.offer_id is not None or attempt == START_ATTEMPTS:
+                    why = (
+                        f"offer_id {inputs.offer_id} is the only offer to try"
+                        if inputs.offer_id is not None
+                        else f"{attempt} rents in a row never started; run again"
+                    )
+                    raise InstanceNotReadyError(f"{error} ({why})") from error
+                _log.warning("vast: %s; renting the next offer", error)
+        raise AssertionError("unreachable")
+
+    def _launch(self, inputs: InstanceInputs, marker: str, renter: _Renter) -> _Launch:
+        """The instance for this resource: a live one carrying its marker, else a new rent."""
 
         def converge(instance_id: int, row: Row | None, just_made: bool) -> Row:
             if not just_made and inputs.label is not None and (row or {}).get("label") != inputs.label:
@@ -548,27 +610,57 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         return _Launch(inputs.adopt_id, None, None, ours=False)
 
     def _settle(self, launch: _Launch, inputs: InstanceInputs) -> Row:
-        """Wait for the target state; a failed start of an instance made for us destroys it first."""
+        """Wait for the target state and check the bid; a failed start of an instance made for us
+        destroys it first (raising :class:`_MachineNeverStartedError` when its machine never started
+        it and it is gone, so that the next offer may be rented)."""
         try:
             if inputs.wait_until_ready:
-                return self._wait(launch.instance_id, inputs, starting=not launch.ours)
-            return self._require(launch.instance_id)
+                row = self._wait(launch.instance_id, inputs, starting=not launch.ours)
+            else:
+                row = self._require(launch.instance_id)
+            self._check_bid(launch, inputs, row)
+            return row
         except Exception as error:
             if not launch.ours:
                 raise
-            raise InstanceNotReadyError(
-                f"{error}. {self._destroy_after_failure(launch.instance_id)}"
-            ) from error
+            never_started = isinstance(error, InstanceNotReadyError) and self._never_started(launch)
+            destroyed, note = self._destroy_after_failure(launch.instance_id)
+            kind = _MachineNeverStartedError if never_started and destroyed else InstanceNotReadyError
+            raise kind(f"{error}. {note}") from error
 
-    def _destroy_after_failure(self, instance_id: int) -> str:
+    def _never_started(self, launch: _Launch) -> bool:
+        try:
+            return _never_started(self._row(launch.instance_id))
+        except Exception:  # a failed look must not stop the destroy: then it simply is not retried
+            return False
+
+    @staticmethod
+    def _check_bid(launch: _Launch, inputs: InstanceInputs, row: Row) -> None:
+        """A rent with ``price`` must read back interruptible at that bid (``is_bid``, and the bid
+        where the row says it); an instance made for us that does not is not what was asked for, and
+        may bill at the on-demand price."""
+        if inputs.price is None or not launch.ours:
+            return
+        bid = _bid(row)
+        if row.get("is_bid") is True and (bid is None or abs(bid - inputs.price) <= _BID_TOLERANCE):
+            return
+        kind = "interruptible" if row.get("is_bid") is True else "on-demand"
+        at = f" at a bid of {bid:g} $/h" if bid is not None else ""
+        raise InstanceNotReadyError(
+            f"instance {launch.instance_id} was rented with price={inputs.price:g} but reads back as "
+            f"{kind}{at}, not interruptible at {inputs.price:g} $/h"
+        )
+
+    def _destroy_after_failure(self, instance_id: int) -> tuple[bool, str]:
+        """Destroy an instance made for a create that failed: (destroyed, what to tell the user)."""
         try:
             self._destroy(instance_id)
         except Exception as error:
-            return (
+            return False, (
                 f"Destroying it failed too ({error}); it may still be billing: "
                 f"destroy it yourself (vastai destroy instance {instance_id})"
             )
-        return f"Instance {instance_id} was destroyed, so nothing is left billing"
+        return True, f"Instance {instance_id} was destroyed, so nothing is left billing"
 
     def _put_keys_on(self, launch: _Launch, inputs: InstanceInputs) -> None:
         """Attach ``ssh_key_ids`` to a new instance; if that fails, an instance made for us is destroyed
@@ -580,7 +672,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         except Exception as error:
             if not launch.ours:
                 raise
-            cleanup = self._destroy_after_failure(launch.instance_id)
+            _, cleanup = self._destroy_after_failure(launch.instance_id)
             raise InstanceNotReadyError(f"{error}. {cleanup}") from error
 
     def _sync_ssh_keys(self, instance_id: int, wanted: list[int], before: list[int]) -> None:
@@ -606,13 +698,17 @@ class InstanceProvider(VastProvider[InstanceInputs]):
     # -- update -------------------------------------------------------------------------------------
 
     def _apply_changes(self, instance_id: int, olds: Props, inputs: InstanceInputs, marker: str) -> bool:
-        """Label, container config and state, each only if it changed; True if the container restarts."""
+        """Label, container config, bid and state, each only if it changed; True if the container
+        restarts. The bid goes before the state: an outbid instance starts only once its bid is high
+        enough."""
         if inputs.label is not None and inputs.label != olds.get("label"):
             self.client.label_instance(instance_id, inputs.label)
         news = inputs.model_dump(mode="json")
         template_changed = [key for key in _TEMPLATE_FIELDS if self.differs(key, olds, news)]
         if template_changed:
             self.client.update_instance_template(instance_id, _template_body(inputs, marker))
+        if inputs.price is not None and olds.get("price") is not None and inputs.price != olds.get("price"):
+            self.client.change_bid(instance_id, inputs.price)
         state_changed = inputs.target_state != olds.get("target_state")
         if state_changed:
             self.client.update_instance_state(instance_id, inputs.target_state)
@@ -688,7 +784,10 @@ def _create_body(inputs: InstanceInputs, marker: str) -> dict[str, Any]:
         "client_id": "me",
         "disk": inputs.disk,
         "target_state": inputs.target_state,
-        "cancel_unavail": inputs.cancel_unavail,
+        # Unset: true on-demand (a busy machine answers at once, and the next offer is tried); false
+        # for an interruptible, the API's default for them (openapi.yaml:1692-1696), and the official
+        # client's: a bid waits for the machine.
+        "cancel_unavail": inputs.price is None if inputs.cancel_unavail is None else inputs.cancel_unavail,
         "env": _env_with_marker(inputs.env, marker),
     }
     optional = {
@@ -749,6 +848,9 @@ def _failure(row: Row, target: str, *, starting: bool) -> str | None:
     message = str(row.get("status_msg") or "")
     actual = _actual(row)
     if target == "running":
+        outbid = _outbid(row)
+        if outbid:
+            return outbid
         if actual in ("offline", "unknown") or (actual == "exited" and not starting):
             return _describe(row)
         if any(word in message.lower() for word in _ERROR_WORDS):
@@ -756,6 +858,39 @@ def _failure(row: Row, target: str, *, starting: bool) -> str | None:
     if row.get("intended_status") not in (None, target) and not starting:
         return f"the API says it is meant to be {row.get('intended_status')!r}"
     return None
+
+
+def _never_started(row: Row | None) -> bool:
+    """Whether the machine, not the container, failed the instance: it never left ``created`` and
+    reports an error (a double rent of a machine another renter holds: "OCI runtime create failed").
+    Another offer may then work; a container that started and failed (a wrong image, onstart) would
+    fail on every machine, and an offline machine may come back."""
+    if row is None:
+        return False
+    message = str(row.get("status_msg") or "").lower()
+    return _actual(row) == "created" and any(word in message for word in _ERROR_WORDS)
+
+
+def _bid(row: Row) -> float | None:
+    """An interruptible instance's bid ($/hour): the API names no field for it; the rented price's
+    ``search.gpuCostPerHour`` is it (openapi.yaml Instance schema)."""
+    search = row.get("search")
+    value = search.get("gpuCostPerHour") if isinstance(search, dict) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _outbid(row: Row) -> str | None:
+    """Why an interruptible instance is stopped by the market, or None: its bid is below the
+    machine's current minimum, and it will not start until ``price`` is raised."""
+    bid, minimum = _bid(row), row.get("min_bid")
+    if row.get("is_bid") is not True or bid is None or not isinstance(minimum, int | float):
+        return None
+    if bid >= minimum:
+        return None
+    return (
+        f"outbid: its bid of {bid:g} $/h is below the machine's current minimum bid of {minimum:g} $/h; "
+        "raise price to run it again"
+    )
 
 
 # States of an instance on its way out (the official client's and the API's spellings): it no longer

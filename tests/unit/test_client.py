@@ -267,13 +267,14 @@ def test_every_paced_route_keeps_the_interval_the_spec_publishes() -> None:
 class Scripted(BaseHTTPRequestHandler):
     script: ClassVar[list[tuple[int, dict[str, str], str]]] = []
     seen: ClassVar[list[str]] = []
+    bodies: ClassVar[list[tuple[str, bytes]]] = []
 
     def log_message(self, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
         Scripted.seen.append(self.path)
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        Scripted.bodies.append((self.command, self.rfile.read(int(self.headers.get("Content-Length") or 0))))
         status, headers, body = Scripted.script.pop(0)
         self.send_response(status)
         for name, value in headers.items():
@@ -281,7 +282,7 @@ class Scripted(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body.encode())
 
-    do_POST = do_GET
+    do_POST = do_PUT = do_GET
 
 
 @pytest.fixture
@@ -291,7 +292,7 @@ def scripted() -> Iterator[Callable[..., VastClient]]:
     thread.start()
 
     def client(*answers: tuple[int, dict[str, str], str], **options: Any) -> VastClient:
-        Scripted.script, Scripted.seen = list(answers), []
+        Scripted.script, Scripted.seen, Scripted.bodies = list(answers), [], []
         url = f"http://127.0.0.1:{server.server_port}"
         return VastClient(ProviderSettings(KEY, url), pacing_scale=0, **{"retry": FAST_RETRIES, **options})
 
@@ -356,3 +357,19 @@ def test_a_body_that_is_not_json_is_an_error(scripted: Callable[..., VastClient]
     client = scripted((200, {}, "<html>maintenance</html>"))
     with pytest.raises(VastApiError, match="not a JSON object"):
         client.list_endpoints()
+
+
+def test_a_bid_change_sends_the_official_clients_body(scripted: Callable[..., VastClient]) -> None:
+    client = scripted((200, {}, json.dumps({"success": True})))
+    client.change_bid(7, 0.42)
+    assert Scripted.seen == ["/api/v0/instances/bid_price/7/"]
+    ((method, body),) = Scripted.bodies
+    assert (method, json.loads(body)) == ("PUT", {"client_id": "me", "price": 0.42})
+
+
+def test_a_refused_rent_that_made_an_instance_names_it(scripted: Callable[..., VastClient]) -> None:
+    refusal = {"success": False, "error": "invalid_price", "msg": "bid too low", "new_contract": 31}
+    client = scripted((400, {}, json.dumps(refusal)))
+    with pytest.raises(VastApiError, match="invalid_price") as caught:
+        client.create_instance(5, {"price": 0.01})
+    assert caught.value.made_id == 31

@@ -9,13 +9,14 @@ import pytest
 
 from vast_pulumi._reconcile import (
     CREATE_ATTEMPTS,
+    CreateFailedError,
     CreateOutcomeUnknownError,
     CreateSteps,
     OutcomeUnknown,
     reconciling_create,
 )
 from vast_pulumi.client import Row
-from vast_pulumi.errors import VastApiError, VastConnectionError
+from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError
 
 
 def lost_reply() -> VastConnectionError:
@@ -107,10 +108,48 @@ def test_an_unknown_outcome_that_was_not_applied_is_created_again_after_the_look
     assert account.calls == ["find", "create", "find", "create", "find"]
 
 
-def test_a_refusal_is_raised_at_once_without_a_look() -> None:
+def test_a_refusal_that_left_nothing_is_raised_as_it_is_after_one_look() -> None:
     refused = VastApiError(method="POST", path="/x/", status=400, error="invalid_args", msg="no")
     account = Account(outcomes=[(refused, None)])
     with pytest.raises(VastApiError, match="invalid_args"):
+        reconciling_create(account.steps())
+    assert account.calls == ["find", "create", "find"]
+
+
+def test_a_refusal_that_still_made_a_marked_object_deletes_it_before_raising() -> None:
+    refused = VastApiError(method="PUT", path="/x/", status=400, error="invalid_price", msg="too low")
+    account = Account(outcomes=[(refused, 7)])
+    with pytest.raises(CreateFailedError, match=r"invalid_price.*still made thing 7; it was deleted"):
+        reconciling_create(account.steps())
+    assert account.calls == ["find", "create", "find", "delete 7"]
+    assert account.listed == []
+
+
+def test_a_refusal_naming_the_object_it_made_deletes_it_even_before_it_is_listed() -> None:
+    refused = VastApiError(method="PUT", path="/x/", status=400, error="invalid_price", msg="low", made_id=9)
+    account = Account(outcomes=[(refused, None)])
+    account.delete = lambda object_id: account.deleted.append(object_id)  # type: ignore[method-assign]
+    with pytest.raises(CreateFailedError, match="still made thing 9; it was deleted"):
+        reconciling_create(account.steps(findable=False))
+    assert account.deleted == [9]
+
+
+def test_a_leftover_that_cannot_be_deleted_is_named_as_maybe_billing() -> None:
+    refused = VastApiError(method="PUT", path="/x/", status=400, error="invalid_price", msg="low", made_id=9)
+    account = Account(outcomes=[(refused, None)])
+
+    def failing_delete(object_id: int) -> None:
+        raise RuntimeError("503 busy")
+
+    account.delete = failing_delete  # type: ignore[method-assign]
+    with pytest.raises(CreateFailedError, match=r"thing 9 \(503 busy\): it may still be billing"):
+        reconciling_create(account.steps())
+
+
+def test_an_auth_refusal_is_raised_at_once_without_a_look() -> None:
+    refused = VastAuthError(method="POST", path="/x/", status=401, msg="Invalid user key")
+    account = Account(outcomes=[(refused, None)])
+    with pytest.raises(VastAuthError):
         reconciling_create(account.steps())
     assert account.calls == ["find", "create"]
 
