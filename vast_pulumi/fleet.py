@@ -45,7 +45,8 @@ destroyed is unhealthy (``members[*].healthy`` false; ``ready_count`` counts run
 - ``order``, ``cancel_unavail``, ``wait_until_ready``, ``ready_timeout``, ``image_login``,
   ``max_dph_total`` and ``spread`` apply to members rented afterwards; changing them rents nothing.
 
-**Delete** destroys every member and waits until the API lists none of them.
+**Delete** destroys every member and waits until the API lists none of them (at most
+``DELETE_TIMEOUT``); members an update removes are waited for the same way.
 """
 
 from __future__ import annotations
@@ -414,7 +415,9 @@ class FleetProvider(VastProvider[FleetInputs]):
     def _converge(self, run: _Run, olds: Props | None) -> None:
         inputs, tag = run.inputs, run.inputs.machine_tag()
         run.members = self._listed(run.marker, _recorded_ids(olds or {}))
-        broken = [m for m in run.members.values() if not _healthy(m.row, inputs.target_state)]
+        # Judged against the state members were meant to be in: a change of target_state is an update.
+        was = str((olds or {}).get("target_state") or inputs.target_state)
+        broken = [m for m in run.members.values() if not _healthy(m.row, was)]
         self._retire(run, broken, "unhealthy")
         if olds is not None:
             self._update_in_place(run, olds)
@@ -476,6 +479,9 @@ class FleetProvider(VastProvider[FleetInputs]):
             raise errors[0]
         for member in members:
             run.members.pop(member.id, None)
+        # Destroy is asynchronous: a member counts as gone (and its replacement may take its place
+        # in the budget and under max_unavailable) once the API no longer lists it.
+        self._wait_unlisted({member.id for member in members})
 
     def _update_in_place(self, run: _Run, olds: Props) -> None:
         """The in-place inputs, on every member that was there before this call."""

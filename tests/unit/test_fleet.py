@@ -232,6 +232,14 @@ def test_in_place_fields_update_every_member_without_renting(
     assert RENT not in api_calls(emulator, mark)
 
 
+def test_stopping_the_fleet_stops_every_member_in_place(provider: FleetProvider, emulator: Emulator) -> None:
+    fleet_id, news, outs = create(provider, count=2)
+    stopped = provider.update(fleet_id, outs, {**news, "target_state": "stopped"}).outs
+    assert stopped is not None and sorted(stopped["instance_ids"]) == sorted(outs["instance_ids"])
+    assert [row["intended_status"] for row in instances(emulator)] == ["stopped", "stopped"]
+    assert provider.diff(fleet_id, stopped, {**news, "target_state": "stopped"}).changes is False
+
+
 def test_an_image_change_rolls_out_within_surge_and_unavailability(
     provider: FleetProvider, emulator: Emulator
 ) -> None:
