@@ -3,6 +3,8 @@ checked through the Vast API itself (``VastInventory``), not through Pulumi's st
 
 from __future__ import annotations
 
+import re
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -207,3 +209,23 @@ def test_fault_matrix_with_a_fleet_leaves_no_duplicates_or_orphans(
         set_faults(emulator, FAULTS)
         stack.destroy()
         assert live_ids(emulator, API_KEY) == EMPTY
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fleet"
+
+
+def test_the_fleet_example_deploys_within_its_budget_and_destroys(
+    local_backend: LocalBackend, emulator: Emulator, tmp_path: Path
+) -> None:
+    project = tmp_path / "example"
+    shutil.copytree(EXAMPLE, project)
+    stack = deploy(local_backend, emulator, project)
+    stack.up()
+    outputs = stack.outputs()
+    rows = inventory(emulator)
+    assert sorted(outputs["instance_ids"]) == sorted(row["id"] for row in rows) and len(rows) == 4
+    assert outputs["ready"] == 4 and outputs["dph_total"] <= 4.0
+    assert all(re.fullmatch(r"ssh -p \d+ root@\S+", command) for command in outputs["ssh"])
+    assert sorted(row["label"] for row in rows) == [f"trainer-{index}" for index in range(4)]
+    stack.destroy()
+    assert inventory(emulator) == []
