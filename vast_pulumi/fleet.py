@@ -384,7 +384,9 @@ class FleetProvider(VastProvider[FleetInputs]):
         renter = self._renter([], "none", set())
         _, errors = _in_parallel(renter._destroy, [member.id for member in members.values()])
         if errors:
-            raise RuntimeError(f"could not destroy every member of fleet {id_}: {errors[0]}")
+            raise FleetError(
+                f"could not destroy every member of fleet {id_}: {errors[0]}; run `pulumi destroy` again"
+            )
         self._wait_unlisted(set(members))
 
     def diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
@@ -406,7 +408,9 @@ class FleetProvider(VastProvider[FleetInputs]):
             self._converge(run, olds)
         except Exception as error:
             cleanup = self._sweep(run, keep)
-            if not is_ours(error):  # a bug: keep its traceback
+            # The package's errors and the plain ones it raises on purpose read as one line; any
+            # other exception is a bug and keeps its traceback.
+            if not (is_ours(error) or type(error) in (RuntimeError, ValueError)):
                 _log.warning("vast: %s", cleanup)
                 raise
             kind = FleetBudgetError if isinstance(error, FleetBudgetError) else FleetError
@@ -517,16 +521,25 @@ class FleetProvider(VastProvider[FleetInputs]):
 
     def _sweep(self, run: _Run, keep: set[int]) -> str:
         """After a failure: destroy what this call rented and any member of the fleet no state records."""
-        listed = self._listed(run.marker, set(), live_only=False)
-        doomed = sorted((set(listed) | run.rented) - (keep - run.rented))
+        try:
+            listed = set(self._listed(run.marker, set(), live_only=False))
+        except Exception as error:  # the API failing too: at least what this call knows it rented
+            _log.warning("vast: listing the fleet's members after a failure failed: %s", error)
+            listed = set()
+        doomed = sorted((listed | run.rented) - (keep - run.rented))
         if not doomed:
             return "Nothing was left billing"
         renter = self._renter([], "none", set())
         _, errors = _in_parallel(renter._destroy, doomed)
+        try:
+            if not errors:
+                self._wait_unlisted(set(doomed))
+        except Exception as error:
+            errors.append(error)
         if errors:
             return (
                 f"Destroying the members rented meanwhile failed too ({errors[0]}); they may still be "
-                f"billing: destroy them yourself (vastai destroy instance ID for {doomed})"
+                f"billing: destroy them yourself (vastai destroy instance ID for each of {doomed})"
             )
         return f"Instances {doomed}, rented meanwhile, were destroyed, so nothing is left billing"
 
@@ -537,7 +550,7 @@ class FleetProvider(VastProvider[FleetInputs]):
     ) -> None:
         eligible = offers.eligible()
         if len(eligible) < batch:
-            raise RuntimeError(
+            raise FleetError(
                 f"only {len(eligible)} offer(s) match offer_query {inputs.offer_query!r} with spread "
                 f"{inputs.spread!r} (one member per {inputs.spread}); {batch} are needed"
             )

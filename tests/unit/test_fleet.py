@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls
+from tests.unit.conftest import api_calls, configured
 from vast_pulumi.client import Row
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.errors import VastApiError
 from vast_pulumi.fleet import FleetBudgetError, FleetError, FleetProvider
 from vast_pulumi.instance import MARKER_ENV
 from vast_pulumi.offers import search_offers
@@ -283,3 +284,45 @@ def test_delete_also_destroys_a_member_no_state_records(provider: FleetProvider,
     create(provider, count=3)  # adopts the two, rents a third the first outputs do not record
     provider.delete(fleet_id, outs)
     assert instances(emulator) == []
+
+
+def test_a_rent_answered_500_after_it_was_applied_is_adopted_not_repeated(
+    provider: FleetProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = provider.client.create_instance
+    answered: list[int] = []
+
+    def create_instance(offer_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        reply = real(offer_id, body)  # applied...
+        answered.append(int(reply["new_contract"]))
+        if len(answered) == 1:  # ...and, the first time, answered as a server error
+            raise VastApiError(method="PUT", path=f"/api/v0/asks/{offer_id}/", status=500, msg="boom")
+        return reply
+
+    monkeypatch.setattr(provider.client, "create_instance", create_instance)
+    _, _, outs = create(provider, count=3)
+    assert len(answered) == 3  # the member whose answer was lost was found by its marker
+    assert (
+        sorted(outs["instance_ids"]) == sorted(answered) == sorted(row["id"] for row in instances(emulator))
+    )
+
+
+def test_too_few_machines_for_the_spread_fails_before_renting(
+    provider: FleetProvider, emulator: Emulator
+) -> None:
+    offers = search_offers(provider.client, "gpu_name=RTX_4090 num_gpus=1", limit=64)
+    machines = len({offer.machine_id for offer in offers})
+    needed = rf"only {machines} offer\(s\) match .*one member per machine\); {machines + 1} are needed"
+    with pytest.raises(FleetError, match=needed):
+        create(provider, count=machines + 1, offer_query="gpu_name=RTX_4090 num_gpus=1")
+    assert RENT not in api_calls(emulator)
+
+
+def test_delete_waits_for_an_asynchronous_destroy(vast_emulator_factory: Callable[..., Emulator]) -> None:
+    emulator = vast_emulator_factory(seed=2, boot_seconds=0.2, destroy_seconds=1.0)
+    provider = configured(FleetProvider(), emulator.url, emulator.api_keys[0])
+    fleet_id, _, outs = create(provider, count=2)
+    provider.delete(fleet_id, outs)
+    assert instances(emulator) == []  # listed no more when delete returns
+    destroys = [c for c in api_calls(emulator) if c == ("DELETE", "/api/v0/instances/{id}/")]
+    assert len(destroys) == 2
