@@ -229,3 +229,21 @@ def test_the_fleet_example_deploys_within_its_budget_and_destroys(
     assert sorted(row["label"] for row in rows) == [f"trainer-{index}" for index in range(4)]
     stack.destroy()
     assert inventory(emulator) == []
+
+
+def test_bad_input_fails_preview_naming_the_field_with_no_request_that_writes(
+    local_backend: LocalBackend, emulator: Emulator, tmp_path: Path
+) -> None:
+    stack = fleet_stack(local_backend, emulator, tmp_path, 2)
+    program = Path(stack.project_dir) / "__main__.py"
+    no_progress = '{"max_unavailable": 0, "max_surge": 0}'
+    program.write_text(program.read_text().replace('{"max_unavailable": 1, "max_surge": 2}', no_progress))
+    mark = len(emulator.request_log())
+    result = stack.preview(check=False)
+    assert result.returncode != 0
+    assert re.search(
+        r"property rollout value .* has a problem: rollout: max_surge and max_unavailable", result.output
+    )
+    assert "Traceback" not in result.output
+    writes = [r for r in emulator.request_log(mark) if r["method"] in {"POST", "PUT", "DELETE", "PATCH"}]
+    assert writes == []
