@@ -12,7 +12,7 @@ import pytest
 from tests.unit.conftest import api_calls, configured
 from vast_pulumi.client import Row
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.errors import VastApiError
+from vast_pulumi.errors import VastAccountError, VastApiError, VastAuthError
 from vast_pulumi.fleet import FleetBudgetError, FleetError, FleetProvider
 from vast_pulumi.instance import MARKER_ENV
 from vast_pulumi.offers import search_offers
@@ -326,3 +326,34 @@ def test_delete_waits_for_an_asynchronous_destroy(vast_emulator_factory: Callabl
     assert instances(emulator) == []  # listed no more when delete returns
     destroys = [c for c in api_calls(emulator) if c == ("DELETE", "/api/v0/instances/{id}/")]
     assert len(destroys) == 2
+
+
+def test_a_key_of_another_account_fails_read_update_and_delete_and_touches_nothing(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = vast_emulator_factory(api_keys=["owner-key", "other-key"], boot_seconds=0.1)
+    owner = configured(FleetProvider(), emulator.url, "owner-key")
+    fleet_id, news, outs = create(owner, count=2)
+    stranger = configured(FleetProvider(), emulator.url, "other-key")
+    engine_outs = {**outs, "account_id": float(outs["account_id"])}
+    before = emulator.inventory()
+    for attempt in (
+        lambda: stranger.read(fleet_id, engine_outs),
+        lambda: stranger.update(fleet_id, engine_outs, {**news, "count": 1}),
+        lambda: stranger.delete(fleet_id, engine_outs),
+    ):
+        with pytest.raises(VastAccountError, match=f"fleet {fleet_id} belongs to Vast.ai account"):
+            attempt()
+    assert emulator.inventory() == before
+
+
+def test_a_rejected_key_fails_refresh_instead_of_showing_members_gone(
+    provider: FleetProvider, emulator: Emulator
+) -> None:
+    fleet_id, _, outs = create(provider, count=2)
+    revoked = configured(FleetProvider(), emulator.url, "not-a-key")
+    with pytest.raises(VastAuthError):
+        revoked.read(fleet_id, outs)
+    with pytest.raises(VastAuthError):
+        revoked.delete(fleet_id, outs)
+    assert len(instances(emulator)) == 2
