@@ -25,8 +25,9 @@ naming the figures. With ``price`` (interruptible) each new member counts at its
 its index in its environment (``VAST_PULUMI_MARKER=<fleet>-<tag>-<index>``). Every call first lists the
 account once and takes as members the live instances carrying the fleet's marker: a ``pulumi up`` killed
 while renting is adopted, not duplicated; each rent goes through the reconciling create of
-:mod:`vast_pulumi._reconcile` with the member's own marker. A failed create or update destroys what it
-rented (and any member no state records) before raising.
+:mod:`vast_pulumi._reconcile` with the member's own marker. A member that fails to start is destroyed
+and rented again on another machine (at most ``MEMBER_ATTEMPTS`` machines); a failed create or update
+destroys what it rented (and any member no state records) before raising.
 
 **Health.** ``refresh`` lists the account once: a member that is gone, exited, offline, failed or being
 destroyed is unhealthy (``members[*].healthy`` false; ``ready_count`` counts running members). The next
@@ -52,6 +53,7 @@ destroyed is unhealthy (``members[*].healthy`` false; ``ready_count`` counts run
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import threading
@@ -81,6 +83,7 @@ from vast_pulumi.client import Row, VastClient
 from vast_pulumi.instance import (
     OFFER_SEARCH_LIMIT,
     InstanceInputs,
+    InstanceNotReadyError,
     InstanceProvider,
     instance_failure,
     is_live_instance,
@@ -109,6 +112,8 @@ _MACHINE_FIELDS = ("offer_query", "image", "template_hash_id", "disk", "runtype"
 # Inputs changed in place on every member (the instance's own in-place update).
 _IN_PLACE_FIELDS = ("label_prefix", "env", "onstart", "args", "args_str", "target_state", "ssh_key_ids")
 MAX_MEMBERS = 128
+# Machines one member tries when the rented one fails to start (each failed one is destroyed first).
+MEMBER_ATTEMPTS = 3
 _RENT_THREADS = 32
 DELETE_TIMEOUT = 600.0  # seconds a delete waits for the API to stop listing the members
 _DELETE_POLL_SECONDS = 2.0
@@ -458,14 +463,30 @@ class FleetProvider(VastProvider[FleetInputs]):
             self.client.cached_instances(), run.marker, tag
         )
         indexes = [index for index in range(len(used) + batch + 1) if index not in used][:batch]
+        spare = itertools.count(max(used | set(indexes), default=-1) + 1)  # for members rented again
+        spare_lock = threading.Lock()
 
         def rent_one(index: int) -> _Member:
-            member_inputs = inputs.member(index)
-            launch = renter._launch(member_inputs, _member_marker(run.marker, tag, index))
-            run.rented.add(launch.instance_id)  # before the wait: a failed start must be swept
-            row = renter._settle(launch, member_inputs)
-            renter._put_keys_on(launch, member_inputs)
-            return _Member(row, tag, index)
+            for attempt in range(1, MEMBER_ATTEMPTS + 1):
+                member_inputs = inputs.member(index)
+                launch = renter._launch(member_inputs, _member_marker(run.marker, tag, index))
+                run.rented.add(launch.instance_id)  # before the wait: a failed start must be swept
+                try:
+                    row = _started(renter, launch.instance_id, member_inputs)
+                except InstanceNotReadyError as error:
+                    renter._destroy(launch.instance_id)  # failing, it ends the call (and its sweep)
+                    if attempt == MEMBER_ATTEMPTS:
+                        raise InstanceNotReadyError(
+                            f"{error}; it was destroyed, as were the {attempt - 1} rented before it for "
+                            "this member"
+                        ) from error
+                    _log.warning("vast: %s; destroyed it, renting another machine", error)
+                    with spare_lock:  # a new marker: the destroyed one may be listed a while yet
+                        index = next(spare)
+                    continue
+                renter._put_keys_on(launch, member_inputs)
+                return _Member(row, tag, index)
+            raise AssertionError("unreachable")
 
         rented, errors = _in_parallel(rent_one, indexes)
         run.members.update((member.id, member) for member in rented)
@@ -675,6 +696,13 @@ def _member_output(row: Row, index: int, target: str) -> dict[str, Any]:
         "machine_id": row.get("machine_id"),
         "host_id": row.get("host_id"),
     }
+
+
+def _started(renter: _MemberRenter, instance_id: int, inputs: InstanceInputs) -> Row:
+    """The new member's row once it runs (or at once, without ``wait_until_ready``)."""
+    if inputs.wait_until_ready:
+        return renter._wait(instance_id, inputs, starting=False)
+    return renter._require(instance_id)
 
 
 def _healthy(row: Row, target: str) -> bool:

@@ -13,7 +13,7 @@ from tests.unit.conftest import api_calls, configured
 from vast_pulumi.client import Row
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastAccountError, VastApiError, VastAuthError
-from vast_pulumi.fleet import FleetBudgetError, FleetError, FleetProvider
+from vast_pulumi.fleet import MEMBER_ATTEMPTS, FleetBudgetError, FleetError, FleetProvider
 from vast_pulumi.instance import MARKER_ENV
 from vast_pulumi.offers import search_offers
 
@@ -151,22 +151,42 @@ def test_over_budget_after_renting_destroys_what_was_rented(
     assert instances(emulator) == []
 
 
-def test_a_member_that_fails_to_start_fails_the_create_and_leaves_nothing(
-    provider: FleetProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def failing_starts(
+    provider: FleetProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch, fails: Callable[[int], bool]
+) -> list[int]:
+    """Make the n-th rent (from 1) exit at once when ``fails(n)``; returns the rented ids."""
     real = provider.client.create_instance
-    calls = []
+    rented: list[int] = []
 
     def create_instance(offer_id: int, body: dict[str, Any]) -> dict[str, Any]:
         reply = real(offer_id, body)
-        calls.append(reply)
-        if len(calls) == 2:
-            emulator.backend.host_set_status(int(reply["new_contract"]), "exited", "oci runtime error")
+        rented.append(int(reply["new_contract"]))
+        if fails(len(rented)):
+            emulator.backend.host_set_status(rented[-1], "exited", "oci runtime error")
         return reply
 
     monkeypatch.setattr(provider.client, "create_instance", create_instance)
-    with pytest.raises(FleetError, match="failed to become running"):
-        create(provider)
+    return rented
+
+
+def test_a_member_that_fails_to_start_is_destroyed_and_rented_again_elsewhere(
+    provider: FleetProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rented = failing_starts(provider, emulator, monkeypatch, lambda n: n == 2)
+    _, _, outs = create(provider)
+    rows = instances(emulator)
+    assert len(rented) == 4 and rented[1] not in {row["id"] for row in rows}
+    assert sorted(outs["instance_ids"]) == sorted(row["id"] for row in rows) and len(rows) == 3
+    assert len({row["machine_id"] for row in rows}) == 3 and outs["ready_count"] == 3
+
+
+def test_a_member_that_never_starts_fails_the_create_and_leaves_nothing(
+    provider: FleetProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rented = failing_starts(provider, emulator, monkeypatch, lambda n: n != 1)
+    with pytest.raises(FleetError, match=r"failed to become running.*it was destroyed"):
+        create(provider, count=2)
+    assert len(rented) == 1 + MEMBER_ATTEMPTS
     assert instances(emulator) == []
 
 
