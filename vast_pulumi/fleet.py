@@ -386,7 +386,7 @@ class FleetProvider(VastProvider[FleetInputs]):
         self.owner(id_, props)
         marker = str(props.get(MARKER_KEY) or id_)
         members = self._listed(marker, _recorded_ids(props), live_only=False)
-        renter = self._renter([], "none", set())
+        renter = self._renter()
         _, errors = _in_parallel(renter._destroy, [member.id for member in members.values()])
         if errors:
             raise FleetError(
@@ -458,7 +458,7 @@ class FleetProvider(VastProvider[FleetInputs]):
         offers = _SpreadOffers(self._offers(inputs, batch), inputs.spread, taken)
         kept = [m for m in run.members.values() if m.tag == tag]
         self._check_budget_before(inputs, kept, offers, batch)
-        renter = self._renter(offers, inputs.spread, taken)
+        renter = self._renter(offers)
         used = {m.index for m in run.members.values() if m.tag == tag} | _listed_indexes(
             self.client.cached_instances(), run.marker, tag
         )
@@ -498,7 +498,7 @@ class FleetProvider(VastProvider[FleetInputs]):
         if not members:
             return
         _log.info("vast: fleet destroys %d member(s) (%s): %s", len(members), why, [m.id for m in members])
-        renter = self._renter([], "none", set())
+        renter = self._renter()
         _, errors = _in_parallel(renter._destroy, [member.id for member in members])
         if errors:
             raise errors[0]
@@ -513,7 +513,7 @@ class FleetProvider(VastProvider[FleetInputs]):
         news = run.inputs.model_dump(mode="json")
         if not any(self.differs(key, olds, news) for key in _IN_PLACE_FIELDS):
             return
-        renter = self._renter([], "none", set())
+        renter = self._renter()
         old_prefix = olds.get("label_prefix")
         # Members of another machine tag are rolled out instead: a template update would change their
         # image in place. Machine fields are compared as unchanged, so only in-place ones are sent.
@@ -550,7 +550,7 @@ class FleetProvider(VastProvider[FleetInputs]):
         doomed = sorted((listed | run.rented) - (keep - run.rented))
         if not doomed:
             return "Nothing was left billing"
-        renter = self._renter([], "none", set())
+        renter = self._renter()
         _, errors = _in_parallel(renter._destroy, doomed)
         try:
             if not errors:
@@ -644,9 +644,9 @@ class FleetProvider(VastProvider[FleetInputs]):
                 )
             time.sleep(_DELETE_POLL_SECONDS)
 
-    def _renter(self, offers: _SpreadOffers | list[Offer], spread: str, taken: set[int]) -> _MemberRenter:
-        shared = offers if isinstance(offers, _SpreadOffers) else _SpreadOffers(offers, spread, taken)
-        return _MemberRenter(self.client, shared)
+    def _renter(self, offers: _SpreadOffers | None = None) -> _MemberRenter:
+        """The instance machinery for members; ``offers`` only for renting (destroying needs none)."""
+        return _MemberRenter(self.client, offers or _SpreadOffers([], "none", set()))
 
     # -- outputs -------------------------------------------------------------------------------------
 
