@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import economy, overhead, refresh, scale
+from benchmarks import economy, fleet, overhead, refresh, scale
 from benchmarks.common import Table
 
 BENCHMARKS: dict[str, Callable[[Path], Table]] = {
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, Callable[[Path], Table]] = {
     "economy": economy.run,
     "refresh": refresh.run,
     "overhead": overhead.run,
+    "fleet": fleet.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADER = (

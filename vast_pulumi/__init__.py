@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         VastInputError,
         VastNotFoundError,
     )
+    from vast_pulumi.fleet import Fleet, FleetArgs, FleetBudgetError, FleetError
     from vast_pulumi.instance import Instance, InstanceArgs
     from vast_pulumi.lookups import (
         User,
@@ -73,6 +74,10 @@ _EXPORTS = {
     "EndpointArgs": "vast_pulumi.endpoint",
     "EnvVar": "vast_pulumi.envvar",
     "EnvVarArgs": "vast_pulumi.envvar",
+    "Fleet": "vast_pulumi.fleet",
+    "FleetArgs": "vast_pulumi.fleet",
+    "FleetBudgetError": "vast_pulumi.fleet",
+    "FleetError": "vast_pulumi.fleet",
     "Instance": "vast_pulumi.instance",
     "InstanceArgs": "vast_pulumi.instance",
     "InstanceNotReadyError": "vast_pulumi.errors",
@@ -109,6 +114,10 @@ __all__ = [
     "EndpointArgs",
     "EnvVar",
     "EnvVarArgs",
+    "Fleet",
+    "FleetArgs",
+    "FleetBudgetError",
+    "FleetError",
     "Instance",
     "InstanceArgs",
     "InstanceNotReadyError",

@@ -25,6 +25,7 @@ from vast_pulumi import errors
 from vast_pulumi._dynamic import ACCOUNT_DESCRIPTION, ACCOUNT_KEY, ADOPT_KEY, VastProvider, VastResource
 from vast_pulumi.endpoint import Endpoint, EndpointProvider
 from vast_pulumi.envvar import EnvVar, EnvVarProvider
+from vast_pulumi.fleet import Fleet, FleetProvider
 from vast_pulumi.instance import Instance, InstanceProvider
 from vast_pulumi.sshkey import SshKey, SshKeyProvider
 from vast_pulumi.template import Template, TemplateProvider
@@ -42,6 +43,7 @@ RESOURCES: tuple[tuple[type[VastResource], type[VastProvider[Any]]], ...] = (
     (SshKey, SshKeyProvider),
     (EnvVar, EnvVarProvider),
     (Volume, VolumeProvider),
+    (Fleet, FleetProvider),
 )
 
 _HEADER = """\
@@ -107,6 +109,7 @@ def _inputs_table(
             _text(field.description),
         ]
         for name, field in model.model_fields.items()
+        if provider is None or name not in provider.refused_inputs
     ]
     if provider is None:  # a nested model: its fields change with the input that holds them
         head.remove("On change")

@@ -171,6 +171,9 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
     # Secret inputs: never returned as refreshed inputs from read (outputs carry them, marked secret).
     secret_inputs: ClassVar[frozenset[str]] = frozenset()
     delete_before_replace: ClassVar[bool] = False
+    # Fields of a shared inputs model this resource refuses at check (a Fleet takes an Instance's
+    # inputs but not offer_id): not inputs of the resource, so absent from its Args and outputs.
+    refused_inputs: ClassVar[frozenset[str]] = frozenset()
     # What the object is called in messages ("endpoint").
     noun: ClassVar[str] = "object"
 

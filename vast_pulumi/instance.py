@@ -903,6 +903,24 @@ def _is_live(row: Row) -> bool:
     return not any(str(state).lower() in _GOING_STATES for state in states if state is not None)
 
 
+# -- for resources made of instances (a Fleet's members) ------------------------------------------------
+
+
+def marker_of(row: Row) -> str | None:
+    """The vast-pulumi marker an instance row carries in its environment, if any."""
+    return _env_of(row).get(MARKER_ENV)
+
+
+def is_live_instance(row: Row, market: str) -> bool:
+    """Neither on its way out nor destroyed by this process (the list may show a destroy late)."""
+    return _is_live(row) and (market, int(row["id"])) not in _DESTROYED
+
+
+def instance_failure(row: Row, target: str) -> str | None:
+    """Why an instance that was started will not reach ``target`` (exited, offline, an error), or None."""
+    return _failure(row, target, starting=False)
+
+
 def _env_of(row: Row) -> dict[str, str]:
     """``extra_env`` comes as ``[[key, value], ...]`` (sometimes as a dict)."""
     env = row.get("extra_env")

@@ -15,7 +15,8 @@ What counts as made by vast-pulumi is what carries its marker, and only that:
   of stacks not given, and every endpoint named by the user, carry nothing that tells them from an
   endpoint made by hand: they are never listed.
 
-"Recorded" means: its id is in the state of a given stack (``pulumi stack export``). Everything marked
+"Recorded" means: its id is in the state of a given stack (for a ``Fleet``'s members: in its
+``instance_ids``) (``pulumi stack export``). Everything marked
 and not recorded is an orphan, so name every stack that uses the account: an object of a stack left
 out is listed (and, with ``--destroy``, destroyed) too. Do not run it while a ``pulumi up`` of those
 stacks is in progress: what that run has just made is not recorded yet.
@@ -46,6 +47,7 @@ TYPES = {
     "pulumi-python:dynamic/vast:Instance": "instance",
 }
 ENDPOINT_TYPE = "pulumi-python:dynamic/vast:Endpoint"
+FLEET_TYPE = "pulumi-python:dynamic/vast:Fleet"
 DEFAULT_ORGANIZATION = "organization"  # what Pulumi's self-managed backends call every organization
 _DEFAULT_NAME = re.compile(r"^(?P<resource>.+)-(?P<marker>[0-9a-f]{8})$")
 
@@ -135,7 +137,21 @@ def state_of(export: Mapping[str, Any], *, organization: str = DEFAULT_ORGANIZAT
         kind = TYPES.get(str(row.get("type")))
         if kind is not None:
             state.resources.append(_resource(stack, kind, row, finished=finished))
+        elif row.get("type") == FLEET_TYPE and finished:
+            state.resources.extend(_fleet_members(stack, row))
     return state
+
+
+def _fleet_members(stack: str, row: Mapping[str, Any]) -> list[Resource]:
+    """A fleet's members, recorded as instances (its ``instance_ids`` output)."""
+    outputs = row.get("outputs")
+    ids = outputs.get("instance_ids") if isinstance(outputs, Mapping) else None
+    name = str(row.get("urn", "")).rsplit("::", 1)[-1]
+    return [
+        Resource(stack, f"{name}[{instance_id}]", "instance", int(instance_id), None)
+        for instance_id in (ids if isinstance(ids, list) else [])
+        if isinstance(instance_id, int | float) and not isinstance(instance_id, bool)
+    ]
 
 
 def _stack_of(rows: Iterable[Mapping[str, Any]]) -> tuple[str, str]:

@@ -1,5 +1,6 @@
 """A stack larger than the quickstart, shared by the resilience tests: the quickstart's endpoint,
-workergroup and instance plus a fleet of instances; and the check that what Pulumi believes it
+workergroup and instance plus a fleet of instances (a loop of ``Instance``s, and optionally a
+``Fleet`` resource); and the check that what Pulumi believes it
 manages is exactly what exists on the (emulated) Vast.ai account."""
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ KINDS = {
     "pulumi-python:dynamic/vast:Workergroup": "workergroups",
     "pulumi-python:dynamic/vast:Instance": "instances",
 }
+FLEET_TYPE = "pulumi-python:dynamic/vast:Fleet"
 
 
-def write_fleet_project(directory: Path, name: str, fleet_size: int) -> Path:
-    """The quickstart plus a fleet of ``fleet_size`` instances."""
+def write_fleet_project(directory: Path, name: str, fleet_size: int, fleet_members: int = 0) -> Path:
+    """The quickstart plus ``fleet_size`` instances, and a ``Fleet`` of ``fleet_members`` if not 0."""
     directory.mkdir(parents=True)
     (directory / "Pulumi.yaml").write_text(f"name: {name}\nruntime: python\n")
     fleet = f"""
@@ -30,17 +32,26 @@ def write_fleet_project(directory: Path, name: str, fleet_size: int) -> Path:
             Instance(f"fleet-{{index}}", offer_query="num_gpus=1 reliability>0.9", image="vastai/base-image",
                      disk=16)
     """
+    if fleet_members:
+        fleet += f"""
+        from vast_pulumi import Fleet
+
+        Fleet("gpus", count={fleet_members}, offer_query="num_gpus=1 reliability>0.9",
+              image="vastai/base-image", disk=16)
+    """
     (directory / "__main__.py").write_text(QUICKSTART.read_text() + textwrap.dedent(fleet))
     return directory
 
 
 def managed_ids(stack: Stack) -> dict[str, set[int]]:
-    """The Vast ids of the resources in the stack's state, by kind."""
+    """The Vast ids of the resources in the stack's state, by kind (a Fleet's members as instances)."""
     ids: dict[str, set[int]] = {kind: set() for kind in KINDS.values()}
     for resource in stack.resources():
         kind = KINDS.get(resource["type"])
         if kind:
             ids[kind].add(int(resource["id"]))
+        if resource["type"] == FLEET_TYPE:
+            ids["instances"] |= {int(i) for i in resource.get("outputs", {}).get("instance_ids") or []}
     return ids
 
 

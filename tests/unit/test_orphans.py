@@ -261,3 +261,17 @@ def test_recruited_workers_of_an_orphan_group_are_orphans(
     assert len(workers) == 2  # the endpoint's cold workers, carrying the group's --env
     found = {(o.kind, o.id) for o in find(client, [])}
     assert found >= {("workergroup", orphan_group)} | {("instance", worker) for worker in workers}
+
+
+def test_members_a_fleet_records_are_not_orphans_and_its_unrecorded_ones_are(client: VastClient) -> None:
+    fleet = "f" * 16
+    recorded = rent(client, {"VAST_PULUMI_MARKER": f"{fleet}-0badcafe-0"})
+    unrecorded = rent(client, {"VAST_PULUMI_MARKER": f"{fleet}-0badcafe-1"})
+    row = {
+        "urn": urn("pulumi-python:dynamic/vast:Fleet", "trainers"),
+        "type": "pulumi-python:dynamic/vast:Fleet",
+        "id": fleet,
+        "outputs": {"_marker": fleet, "instance_ids": [float(recorded)]},
+    }
+    found = {(o.kind, o.id) for o in find(client, [state_of(export([row]))])}
+    assert found == {("instance", unrecorded)}

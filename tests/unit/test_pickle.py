@@ -16,6 +16,7 @@ from pulumi.runtime._serialization import _serialize
 from tests.unit.conftest import configured
 from vast_pulumi._dynamic import VastProvider
 from vast_pulumi.endpoint import EndpointProvider
+from vast_pulumi.fleet import FleetProvider
 from vast_pulumi.instance import InstanceProvider
 from vast_pulumi.workergroup import WorkergroupProvider
 
@@ -38,7 +39,9 @@ def serialized(provider: VastProvider[Any]) -> str:
     return str(blob)
 
 
-@pytest.mark.parametrize("provider_class", [EndpointProvider, WorkergroupProvider, InstanceProvider])
+@pytest.mark.parametrize(
+    "provider_class", [EndpointProvider, WorkergroupProvider, InstanceProvider, FleetProvider]
+)
 def test_provider_pickle_is_tiny_keyless_and_loads_in_a_fresh_process(
     provider_class: type[VastProvider[Any]],
 ) -> None:

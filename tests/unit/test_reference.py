@@ -40,14 +40,16 @@ def test_every_resource_of_the_package_is_in_the_reference() -> None:
 def test_the_args_typeddict_has_exactly_the_model_inputs(
     resource: type[VastResource], provider: type[VastProvider[Any]]
 ) -> None:
-    assert list(args_typeddict(resource).__annotations__) == list(provider.inputs_model.model_fields)
+    inputs = [key for key in provider.inputs_model.model_fields if key not in provider.refused_inputs]
+    assert list(args_typeddict(resource).__annotations__) == inputs
 
 
 @pytest.mark.parametrize(("resource", "provider"), RESOURCES)
 def test_output_keys_are_the_inputs_then_the_described_outputs(
     resource: type[VastResource], provider: type[VastProvider[Any]]
 ) -> None:
-    inputs = [key for key in provider.inputs_model.model_fields if key != ADOPT_KEY]
+    refused = {ADOPT_KEY, *provider.refused_inputs}
+    inputs = [key for key in provider.inputs_model.model_fields if key not in refused]
     assert list(resource.output_keys) == [*inputs, *resource.output_descriptions]
     assert not set(resource.output_descriptions) & set(inputs), "an input is described on its model"
 

@@ -1,0 +1,802 @@
+"""N interchangeable GPU instances as one resource.
+
+>>> trainers = Fleet(
+...     "trainers",
+...     count=8,
+...     offer_query="gpu_name=RTX_4090 num_gpus=1 reliability>0.98",
+...     image="pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime",
+...     max_dph_total=4.0,
+... )
+>>> pulumi.export("ssh", trainers.ssh_commands)
+
+A fleet takes an :class:`~vast_pulumi.Instance`'s renting and running inputs (``offer_query``, not
+``offer_id``: one offer is one machine) and rents ``count`` members, all at once, in one provider call:
+a fleet of 32 boots about as fast as a fleet of one, whatever the engine's parallelism.
+
+**Spread.** ``spread="machine"`` (default): no two members on the same machine; ``"host"``: no two with
+the same host (owner of machines); ``"none"``. Offers that do not say their machine or host are skipped.
+
+**Budget.** ``max_dph_total`` ($/hour for the whole fleet): before renting, if the cheapest offers that
+satisfy the query and the spread already cost more, the create fails renting nothing; after renting, the
+members' real ``dph_total`` is summed again, and over budget destroys what this call rented and fails,
+naming the figures. With ``price`` (interruptible) each new member counts at its bid.
+
+**Members and their markers.** Each member carries the fleet's marker, a tag of its machine inputs and
+its index in its environment (``VAST_PULUMI_MARKER=<fleet>-<tag>-<index>``). Every call first lists the
+account once and takes as members the live instances carrying the fleet's marker: a ``pulumi up`` killed
+while renting is adopted, not duplicated; each rent goes through the reconciling create of
+:mod:`vast_pulumi._reconcile` with the member's own marker. A member that fails to start is destroyed
+and rented again on another machine (at most ``MEMBER_ATTEMPTS`` machines); a failed create or update
+destroys what it rented (and any member no state records) before raising.
+
+**Health.** ``refresh`` lists the account once: a member that is gone, exited, offline, failed or being
+destroyed is unhealthy (``members[*].healthy`` false; ``ready_count`` counts running members). The next
+``up`` then destroys the unhealthy members and rents replacements for exactly those, keeping the others.
+
+**Updates.**
+- ``count`` up rents the missing members; ``count`` down destroys unhealthy members first, then the most
+  expensive (highest ``dph_total``; the newest first among equals).
+- In place, on every member at once: ``label_prefix`` (members are labelled ``<prefix>-<index>``),
+  ``env``, ``onstart``, ``args``, ``args_str`` (the container is recreated on its machine),
+  ``target_state``, ``ssh_key_ids``.
+- New machines, rolled out in batches: ``offer_query``, ``image``, ``template_hash_id``, ``disk``,
+  ``runtype``, ``price``. A batch rents at most ``rollout.max_surge`` members beyond ``count`` and
+  waits until they run, then destroys old members, never leaving fewer than
+  ``count - rollout.max_unavailable`` running (defaults: max_surge 1, max_unavailable 0).
+- ``order``, ``cancel_unavail``, ``wait_until_ready``, ``ready_timeout``, ``image_login``,
+  ``max_dph_total`` and ``spread`` apply to members rented afterwards; changing them rents nothing.
+
+**Delete** destroys every member and waits until the API lists none of them (at most
+``DELETE_TIMEOUT``); members an update removes are waited for the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, TypedDict, TypeVar, Unpack
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+from vast_pulumi._dynamic import (
+    ACCOUNT_KEY,
+    MARKER_KEY,
+    Props,
+    VastProvider,
+    VastResource,
+    numeric_id,
+    require_one_of,
+    rule_error,
+    unknown_fields,
+)
+from vast_pulumi._error_report import is_ours
+from vast_pulumi.client import Row, VastClient
+from vast_pulumi.errors import InstanceNotReadyError, VastError, VastInputError
+from vast_pulumi.instance import (
+    OFFER_SEARCH_LIMIT,
+    InstanceInputs,
+    InstanceProvider,
+    _Renter,
+    instance_failure,
+    is_live_instance,
+    marker_of,
+    ssh_command,
+)
+from vast_pulumi.offers import Offer, search_offers
+
+__all__ = [
+    "Fleet",
+    "FleetArgs",
+    "FleetBudgetError",
+    "FleetError",
+    "FleetInputs",
+    "FleetProvider",
+    "FleetRolloutArgs",
+]
+
+_log = logging.getLogger("vast_pulumi")
+
+# Instance inputs a fleet does not take: one offer or one volume is one machine; members are labelled
+# by label_prefix; a fleet rents, it does not adopt.
+_NOT_FLEET = ("offer_id", "adopt_id", "volume_info", "label")
+# Inputs whose change needs new machines: members rented with other values are rolled out.
+_MACHINE_FIELDS = ("offer_query", "image", "template_hash_id", "disk", "runtype", "price")
+# Inputs changed in place on every member (the instance's own in-place update).
+_IN_PLACE_FIELDS = ("label_prefix", "env", "onstart", "args", "args_str", "target_state", "ssh_key_ids")
+MAX_MEMBERS = 128
+# Machines one member tries when the rented one fails to start (each failed one is destroyed first).
+MEMBER_ATTEMPTS = 3
+_RENT_THREADS = 32
+DELETE_TIMEOUT = 600.0  # seconds a delete waits for the API to stop listing the members
+_DELETE_POLL_SECONDS = 2.0
+
+
+class FleetRollout(BaseModel):
+    """How members are replaced when an input needs new machines."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_unavailable: int = Field(0, ge=0, description="Members that may be down at once.")
+    max_surge: int = Field(1, ge=0, description="Members rented beyond count at once.")
+
+    @model_validator(mode="after")
+    def _progress(self) -> FleetRollout:
+        if self.max_unavailable == 0 and self.max_surge == 0:
+            raise ValueError("max_surge and max_unavailable cannot both be 0: no member could be replaced")
+        return self
+
+
+class FleetInputs(InstanceInputs):
+    """An instance's renting and running inputs (less those of one machine), and the fleet's own."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    count: int = Field(ge=0, le=MAX_MEMBERS, description="How many interchangeable members to run.")
+    spread: Literal["machine", "host", "none"] = Field(
+        "machine", description="No two members on the same machine, or host; none: anywhere."
+    )
+    max_dph_total: float | None = Field(
+        None, gt=0, description="Budget, $/hour, for the whole fleet: checked before and after renting."
+    )
+    rollout: FleetRollout = Field(
+        default_factory=lambda: FleetRollout.model_validate({}),
+        description="How members are replaced when an input needs new machines (fields below).",
+    )
+    label_prefix: str | None = Field(
+        None, min_length=1, max_length=1000, description="Members are labelled '<label_prefix>-<index>'."
+    )
+
+    @model_validator(mode="after")
+    def _exclusive(self, info: ValidationInfo) -> FleetInputs:  # replaces the instance's rule
+        for name in _NOT_FLEET:
+            if getattr(self, name) is not None or name in unknown_fields(info):
+                raise rule_error(name, f"is not an input of Fleet ({_why_not(name)})")
+        if self.offer_query is None and "offer_query" not in unknown_fields(info):
+            raise rule_error("offer_query", "is required: a fleet rents the offers that match it")
+        require_one_of(self, info, ("image", "template_hash_id"))
+        require_one_of(self, info, ("args", "args_str"), required=False)
+        return self
+
+    def member(self, index: int) -> InstanceInputs:
+        """The inputs of member ``index``, as an :class:`~vast_pulumi.Instance` would take them."""
+        values = self.model_dump(
+            include=set(InstanceInputs.model_fields) - set(_NOT_FLEET), exclude_none=True
+        )
+        label = f"{self.label_prefix}-{index}" if self.label_prefix else None
+        return InstanceInputs.model_validate({**values, "label": label})
+
+    def machine_tag(self) -> str:
+        """A short fingerprint of the inputs that need new machines: members with another tag roll out."""
+        values = self.model_dump(mode="json", include=set(_MACHINE_FIELDS))
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def _why_not(name: str) -> str:
+    return {
+        "offer_id": "one offer is one machine: use offer_query",
+        "adopt_id": "a fleet rents its members",
+        "volume_info": "a volume mounts on one machine",
+        "label": "members are labelled <label_prefix>-<index>: use label_prefix",
+    }[name]
+
+
+class FleetRolloutArgs(TypedDict, total=False):
+    """``rollout`` of :class:`Fleet`; see :class:`FleetRollout`."""
+
+    max_unavailable: pulumi.Input[int]
+    max_surge: pulumi.Input[int]
+
+
+class FleetArgs(TypedDict, total=False):
+    """Inputs of :class:`Fleet`; see :class:`FleetInputs` and :class:`~vast_pulumi.InstanceInputs`."""
+
+    offer_query: pulumi.Input[str]
+    order: pulumi.Input[str]
+    image: pulumi.Input[str]
+    template_hash_id: pulumi.Input[str]
+    disk: pulumi.Input[float]
+    env: pulumi.Input[dict[str, pulumi.Input[str]]]
+    onstart: pulumi.Input[str]
+    args: pulumi.Input[list[pulumi.Input[str]]]
+    args_str: pulumi.Input[str]
+    runtype: pulumi.Input[str]
+    price: pulumi.Input[float]
+    target_state: pulumi.Input[str]
+    image_login: pulumi.Input[str]
+    cancel_unavail: pulumi.Input[bool]
+    wait_until_ready: pulumi.Input[bool]
+    ready_timeout: pulumi.Input[float]
+    ssh_key_ids: pulumi.Input[list[pulumi.Input[int]]]
+    count: pulumi.Input[int]
+    spread: pulumi.Input[str]
+    max_dph_total: pulumi.Input[float]
+    rollout: pulumi.Input[FleetRolloutArgs]
+    label_prefix: pulumi.Input[str]
+
+
+_FLEET_INPUT_KEYS = tuple(key for key in FleetInputs.model_fields if key not in (*_NOT_FLEET,))
+
+
+class FleetError(VastError, RuntimeError):
+    """A fleet could not be brought to its inputs (the message says what was cleaned up)."""
+
+
+class FleetBudgetError(FleetError):
+    """The fleet would cost more per hour than ``max_dph_total``."""
+
+
+# -- members -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Member:
+    """One listed instance of the fleet."""
+
+    row: Row
+    tag: str | None  # machine tag its marker carries (None: recorded in state, marker unreadable)
+    index: int
+
+    @property
+    def id(self) -> int:
+        return int(self.row["id"])
+
+    @property
+    def dph(self) -> float:
+        price = self.row.get("dph_total")
+        return float(price) if isinstance(price, int | float) and not isinstance(price, bool) else 0.0
+
+
+def _member_marker(fleet_marker: str, tag: str, index: int) -> str:
+    return f"{fleet_marker}-{tag}-{index}"
+
+
+def _parse_member_marker(fleet_marker: str, marker: str | None) -> tuple[str, int] | None:
+    """(tag, index) of a member marker of this fleet, else None."""
+    if not marker or not marker.startswith(f"{fleet_marker}-"):
+        return None
+    tag, _, index = marker.removeprefix(f"{fleet_marker}-").partition("-")
+    return (tag, int(index)) if index.isdigit() else None
+
+
+def _spread_key(spread: str, source: Row | Offer) -> int | None:
+    name = {"machine": "machine_id", "host": "host_id"}.get(spread)
+    if name is None:
+        return None
+    value = source.get(name) if isinstance(source, dict) else getattr(source, name)
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+class _SpreadOffers:
+    """The offers new members may rent, shared by the renting threads: each machine (or host) is
+    claimed by the first member that reaches it, so no two members share one."""
+
+    def __init__(self, offers: list[Offer], spread: str, taken: set[int]) -> None:
+        self._offers = offers
+        self._spread = spread
+        self._taken = set(taken)
+        self._lock = threading.Lock()
+
+    def eligible(self) -> list[Offer]:
+        """Offers whose machine (or host) no member has; one per machine, first kept."""
+        if self._spread == "none":
+            return list(self._offers)
+        chosen: dict[int, Offer] = {}
+        for offer in self._offers:
+            key = _spread_key(self._spread, offer)
+            if key is not None and key not in self._taken and key not in chosen:
+                chosen[key] = offer
+        return list(chosen.values())
+
+    def claimed(self) -> Iterator[int]:
+        """Offer ids, best first, each on a machine (or host) this call claims as it yields it."""
+        for offer in self._offers:
+            if self._spread == "none":
+                yield offer.id
+                continue
+            key = _spread_key(self._spread, offer)
+            with self._lock:
+                if key is None or key in self._taken:
+                    continue
+                self._taken.add(key)
+            yield offer.id
+
+
+class _MemberRenter(InstanceProvider):
+    """The instance provider's machinery (rent, reconcile by marker, wait, destroy), driven for a
+    fleet's members: with the fleet's client, and offers spread over machines."""
+
+    def __init__(self, client: VastClient, offers: _SpreadOffers) -> None:
+        super().__init__()
+        self._fleet_client = client
+        self._spread_offers = offers
+
+    @property
+    def client(self) -> VastClient:
+        return self._fleet_client
+
+    def _candidates(self, inputs: InstanceInputs) -> Any:
+        return self._spread_offers.claimed()  # a lazy iterable: the renter takes offers one by one
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _in_parallel(function: Callable[[T], R], items: Sequence[T]) -> tuple[list[R], list[BaseException]]:
+    """``function`` on every item at once; (results of those that returned, errors of the others)."""
+    if not items:
+        return [], []
+    results: list[R] = []
+    errors: list[BaseException] = []
+    with ThreadPoolExecutor(max_workers=min(len(items), _RENT_THREADS)) as pool:
+        for future in [pool.submit(function, item) for item in items]:
+            try:
+                results.append(future.result())
+            except Exception as error:
+                errors.append(error)
+    return results, errors
+
+
+# -- the provider --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """One create or update: what it found, rented and destroyed."""
+
+    inputs: FleetInputs
+    marker: str
+    members: dict[int, _Member] = field(default_factory=dict)
+    rented: set[int] = field(default_factory=set)
+
+
+class FleetProvider(VastProvider[FleetInputs]):
+    inputs_model = FleetInputs
+    refused_inputs = frozenset(_NOT_FLEET)
+    secret_inputs = frozenset({"image_login"})
+    noun = "fleet"
+
+    def create(self, props: Props) -> CreateResult:
+        inputs = self.parse(props)
+        account = self.client.account_id()
+        marker = str(props.get(MARKER_KEY) or "")
+        if not marker:
+            raise VastInputError("a Fleet needs its marker (create it with the Fleet resource)")
+        run = _Run(inputs, marker)
+        self._guarded(run, keep=set(), olds=None)
+        return CreateResult(marker, {**self._outputs(self.given(inputs, props), run), ACCOUNT_KEY: account})
+
+    def read(self, id_: str, props: Props) -> ReadResult:
+        account = self.owner(id_, props)
+        marker = str(props.get(MARKER_KEY) or id_)
+        members = self._listed(marker, _recorded_ids(props))
+        outs = {**props, **self._member_outputs(members.values(), props), ACCOUNT_KEY: account}
+        return self.read_result(id_, outs, props)
+
+    def given(self, inputs: BaseModel, props: Props) -> Props:
+        return {key: value for key, value in super().given(inputs, props).items() if key not in _NOT_FLEET}
+
+    def update(self, id_: str, olds: Props, news: Props) -> UpdateResult:
+        account = self.owner(id_, olds)
+        inputs = self.parse(news)
+        run = _Run(inputs, str(news.get(MARKER_KEY) or olds.get(MARKER_KEY) or id_))
+        keep = _recorded_ids(olds)
+        self._guarded(run, keep=keep, olds=olds)
+        return UpdateResult({**self._outputs(self.given(inputs, news), run), ACCOUNT_KEY: account})
+
+    def delete(self, id_: str, props: Props) -> None:
+        self.owner(id_, props)
+        marker = str(props.get(MARKER_KEY) or id_)
+        members = self._listed(marker, _recorded_ids(props), live_only=False)
+        renter = self._renter()
+        _, errors = _in_parallel(renter._destroy, [member.id for member in members.values()])
+        if errors:
+            raise FleetError(
+                f"could not destroy every member of fleet {id_}: {errors[0]}; run `pulumi destroy` again"
+            )
+        self._wait_unlisted(set(members))
+
+    def diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
+        """As every resource's, plus: members a refresh found unhealthy, or fewer than ``count``, are a
+        change (the update replaces them)."""
+        result = super().diff(id_, olds, news)
+        members = olds.get("members")
+        if result.changes or not isinstance(members, list):
+            return result
+        healthy = [member for member in members if isinstance(member, dict) and member.get("healthy")]
+        count = olds.get("count")
+        return DiffResult(changes=len(healthy) != len(members) or len(healthy) != count, replaces=[])
+
+    # -- converging --------------------------------------------------------------------------------
+
+    def _guarded(self, run: _Run, *, keep: set[int], olds: Props | None) -> None:
+        """Converge; on failure destroy whatever this call rented, and any member no state records."""
+        try:
+            self._converge(run, olds)
+        except Exception as error:
+            cleanup = self._sweep(run, keep)
+            # The package's errors and the plain ones it raises on purpose read as one line; any
+            # other exception is a bug and keeps its traceback.
+            if not (is_ours(error) or type(error) in (RuntimeError, ValueError)):
+                _log.warning("vast: %s", cleanup)
+                raise
+            kind = FleetBudgetError if isinstance(error, FleetBudgetError) else FleetError
+            raise kind(f"{error}. {cleanup}") from error
+
+    def _converge(self, run: _Run, olds: Props | None) -> None:
+        inputs, tag = run.inputs, run.inputs.machine_tag()
+        run.members = self._listed(run.marker, _recorded_ids(olds or {}))
+        # Judged against the state members were meant to be in: a change of target_state is an update.
+        was = str((olds or {}).get("target_state") or inputs.target_state)
+        broken = [m for m in run.members.values() if not _healthy(m.row, was)]
+        self._retire(run, broken, "unhealthy")
+        if olds is not None:
+            self._update_in_place(run, olds)
+        current = [m for m in run.members.values() if m.tag == tag]
+        stale = [m for m in run.members.values() if m.tag != tag]
+        surplus = _removal_order(current)[: max(0, len(current) - inputs.count)]
+        self._retire(run, surplus, "beyond count")
+        floor = inputs.count - inputs.rollout.max_unavailable
+        while True:
+            current = [m for m in run.members.values() if m.tag == tag]
+            stale = [m for m in run.members.values() if m.tag != tag]
+            if len(current) >= inputs.count and not stale:
+                return
+            room = inputs.count + inputs.rollout.max_surge - len(current) - len(stale)
+            batch = min(inputs.count - len(current), max(room, 0))
+            if batch > 0:
+                self._rent(run, tag, batch)
+            # New members run now; old ones may go while at least `floor` members run.
+            allowed = len(stale) if len(current) + batch >= inputs.count else len(run.members) - floor
+            retired = _removal_order(stale)[: max(0, min(len(stale), allowed))]
+            if batch <= 0 and not retired:  # cannot happen with max_surge + max_unavailable >= 1
+                raise FleetError(f"fleet {run.marker}: the rollout cannot make progress")
+            self._retire(run, retired, "rolled out")
+
+    def _rent(self, run: _Run, tag: str, batch: int) -> None:
+        """Rent ``batch`` new members at once (budget checked before and after), wait until they run."""
+        inputs = run.inputs
+        taken = {key for m in run.members.values() if (key := _spread_key(inputs.spread, m.row)) is not None}
+        offers = _SpreadOffers(self._offers(inputs, batch), inputs.spread, taken)
+        kept = [m for m in run.members.values() if m.tag == tag]
+        self._check_budget_before(inputs, kept, offers, batch)
+        renter = self._renter(offers)
+        used = {m.index for m in run.members.values() if m.tag == tag} | _listed_indexes(
+            self.client.cached_instances(), run.marker, tag
+        )
+        indexes = [index for index in range(len(used) + batch + 1) if index not in used][:batch]
+        spare = itertools.count(max(used | set(indexes), default=-1) + 1)  # for members rented again
+        spare_lock = threading.Lock()
+
+        def rent_one(index: int) -> _Member:
+            for attempt in range(1, MEMBER_ATTEMPTS + 1):
+                member_inputs = inputs.member(index)
+                marker = _member_marker(run.marker, tag, index)
+                launch = renter._launch(member_inputs, marker, _Renter(renter, member_inputs, marker))
+                run.rented.add(launch.instance_id)  # before the wait: a failed start must be swept
+                try:
+                    row = _started(renter, launch.instance_id, member_inputs)
+                except InstanceNotReadyError as error:
+                    renter._destroy(launch.instance_id)  # failing, it ends the call (and its sweep)
+                    if attempt == MEMBER_ATTEMPTS:
+                        raise InstanceNotReadyError(
+                            f"{error}; it was destroyed, as were the {attempt - 1} rented before it for "
+                            "this member"
+                        ) from error
+                    _log.warning("vast: %s; destroyed it, renting another machine", error)
+                    with spare_lock:  # a new marker: the destroyed one may be listed a while yet
+                        index = next(spare)
+                    continue
+                renter._put_keys_on(launch, member_inputs)
+                return _Member(row, tag, index)
+            raise AssertionError("unreachable")
+
+        rented, errors = _in_parallel(rent_one, indexes)
+        run.members.update((member.id, member) for member in rented)
+        if errors:
+            raise errors[0]
+        self._check_budget_after(run, tag)
+
+    def _retire(self, run: _Run, members: Sequence[_Member], why: str) -> None:
+        if not members:
+            return
+        _log.info("vast: fleet destroys %d member(s) (%s): %s", len(members), why, [m.id for m in members])
+        renter = self._renter()
+        _, errors = _in_parallel(renter._destroy, [member.id for member in members])
+        if errors:
+            raise errors[0]
+        for member in members:
+            run.members.pop(member.id, None)
+        # Destroy is asynchronous: a member counts as gone (and its replacement may take its place
+        # in the budget and under max_unavailable) once the API no longer lists it.
+        self._wait_unlisted({member.id for member in members})
+
+    def _update_in_place(self, run: _Run, olds: Props) -> None:
+        """The in-place inputs, on every member that was there before this call."""
+        news = run.inputs.model_dump(mode="json")
+        if not any(self.differs(key, olds, news) for key in _IN_PLACE_FIELDS):
+            return
+        renter = self._renter()
+        old_prefix = olds.get("label_prefix")
+        # Members of another machine tag are rolled out instead: a template update would change their
+        # image in place. Machine fields are compared as unchanged, so only in-place ones are sent.
+        tag = run.inputs.machine_tag()
+        unchanged = {key: news.get(key) for key in _MACHINE_FIELDS}
+
+        def update_one(member: _Member) -> Row:
+            member_inputs = run.inputs.member(member.index)
+            old_label = f"{old_prefix}-{member.index}" if old_prefix else None
+            before = {**olds, **unchanged, "label": old_label}
+            marker = _member_marker(run.marker, tag, member.index)
+            restarted = renter._apply_changes(member.id, before, member_inputs, marker)
+            if self.differs("ssh_key_ids", olds, news):
+                old_keys = olds.get("ssh_key_ids") or []
+                renter._sync_ssh_keys(member.id, member_inputs.ssh_key_ids or [], old_keys)
+            if restarted and member_inputs.wait_until_ready:
+                return renter._wait(member.id, member_inputs, starting=True)
+            return member.row
+
+        members = [m for m in run.members.values() if m.tag == tag]
+        rows, errors = _in_parallel(update_one, members)
+        if errors:
+            raise errors[0]
+        for member, row in zip(members, rows, strict=True):
+            run.members[member.id] = _Member(row, member.tag, member.index)
+
+    def _sweep(self, run: _Run, keep: set[int]) -> str:
+        """After a failure: destroy what this call rented and any member of the fleet no state records."""
+        try:
+            listed = set(self._listed(run.marker, set(), live_only=False))
+        except Exception as error:  # the API failing too: at least what this call knows it rented
+            _log.warning("vast: listing the fleet's members after a failure failed: %s", error)
+            listed = set()
+        doomed = sorted((listed | run.rented) - (keep - run.rented))
+        if not doomed:
+            return "Nothing was left billing"
+        renter = self._renter()
+        _, errors = _in_parallel(renter._destroy, doomed)
+        try:
+            if not errors:
+                self._wait_unlisted(set(doomed))
+        except Exception as error:
+            errors.append(error)
+        if errors:
+            return (
+                f"Destroying the members rented meanwhile failed too ({errors[0]}); they may still be "
+                f"billing: destroy them yourself (vastai destroy instance ID for each of {doomed})"
+            )
+        return f"Instances {doomed}, rented meanwhile, were destroyed, so nothing is left billing"
+
+    # -- budget --------------------------------------------------------------------------------------
+
+    def _check_budget_before(
+        self, inputs: FleetInputs, kept: list[_Member], offers: _SpreadOffers, batch: int
+    ) -> None:
+        eligible = offers.eligible()
+        if len(eligible) < batch:
+            raise FleetError(
+                f"only {len(eligible)} offer(s) match offer_query {inputs.offer_query!r} with spread "
+                f"{inputs.spread!r} (one member per {inputs.spread}); {batch} are needed"
+            )
+        if inputs.max_dph_total is None:
+            return
+        prices = sorted(_offer_price(inputs, offer) for offer in eligible)[:batch]
+        kept_total = sum(member.dph for member in kept[: inputs.count])
+        least = kept_total + sum(prices)
+        if least > inputs.max_dph_total:
+            raise FleetBudgetError(
+                f"max_dph_total: the cheapest {batch} new member(s) cost ${sum(prices):.4f}/h"
+                f"{f' on top of ${kept_total:.4f}/h for the {len(kept)} kept' if kept else ''}: "
+                f"${least:.4f}/h for the fleet, over the budget of ${inputs.max_dph_total:g}/h; "
+                "nothing was rented"
+            )
+
+    def _check_budget_after(self, run: _Run, tag: str) -> None:
+        budget = run.inputs.max_dph_total
+        members = [m for m in run.members.values() if m.tag == tag]
+        total = sum(member.dph for member in members)
+        if budget is not None and total > budget:
+            raise FleetBudgetError(
+                f"max_dph_total: the {len(members)} member(s) rented cost ${total:.4f}/h together "
+                f"(hosts priced them above their offers), over the budget of ${budget:g}/h"
+            )
+
+    # -- listing -------------------------------------------------------------------------------------
+
+    def _offers(self, inputs: FleetInputs, batch: int) -> list[Offer]:
+        assert inputs.offer_query is not None
+        offers = search_offers(
+            self.client,
+            inputs.offer_query,
+            order=inputs.order,
+            limit=max(OFFER_SEARCH_LIMIT, 4 * batch),
+            interruptible=inputs.price is not None,
+            disk=inputs.disk,
+        )
+        if inputs.price is not None:
+            offers = [offer for offer in offers if offer.min_bid is None or offer.min_bid <= inputs.price]
+        return offers
+
+    def _listed(self, marker: str, recorded: set[int], *, live_only: bool = True) -> dict[int, _Member]:
+        """The fleet's members as the account lists them (one shared list call): those the state records,
+        and the instances with the fleet's marker (``live_only``: unless on their way out)."""
+        members: dict[int, _Member] = {}
+        market = self.client.settings.api_url
+        for row in self.client.cached_instances():
+            parsed = _parse_member_marker(marker, marker_of(row))
+            instance_id = int(row["id"])
+            if parsed is None and instance_id not in recorded:
+                continue
+            if live_only and instance_id not in recorded and not is_live_instance(row, market):
+                continue
+            tag, index = parsed if parsed is not None else (None, -1)
+            members[instance_id] = _Member(row, tag, index)
+        return members
+
+    def _wait_unlisted(self, ids: set[int]) -> None:
+        deadline = time.monotonic() + DELETE_TIMEOUT
+        while ids:
+            listed = {int(row["id"]) for row in self.client.cached_instances(_DELETE_POLL_SECONDS)}
+            ids = ids & listed
+            if not ids:
+                return
+            if time.monotonic() >= deadline:
+                raise FleetError(
+                    f"instances {sorted(ids)} were destroyed but still listed after {DELETE_TIMEOUT:g} s; "
+                    "they may still be billing: run `pulumi destroy` again or check the account"
+                )
+            time.sleep(_DELETE_POLL_SECONDS)
+
+    def _renter(self, offers: _SpreadOffers | None = None) -> _MemberRenter:
+        """The instance machinery for members; ``offers`` only for renting (destroying needs none)."""
+        return _MemberRenter(self.client, offers or _SpreadOffers([], "none", set()))
+
+    # -- outputs -------------------------------------------------------------------------------------
+
+    def _outputs(self, given: Props, run: _Run) -> Props:
+        fresh = {int(row["id"]): row for row in self.client.cached_instances()}
+        members = [
+            _Member(fresh.get(member.id, member.row), member.tag, member.index)
+            for member in run.members.values()
+        ]
+        return {**given, **self._member_outputs(members, given)}
+
+    def _member_outputs(self, members: Any, props: Props) -> Props:
+        target = str(props.get("target_state") or "running")
+        ordered = sorted(members, key=lambda m: (m.index, m.id))
+        recorded = {
+            int(entry["id"]): entry
+            for entry in props.get("members") or []
+            if isinstance(entry, dict) and entry.get("id") is not None
+        }
+        listed = {m.id for m in ordered}
+        rows = [_member_output(m.row, m.index, target) for m in ordered]
+        gone = [
+            {**entry, "status": "gone", "healthy": False, "ssh": None}
+            for instance_id, entry in recorded.items()
+            if instance_id not in listed
+        ]
+        outputs = rows + gone
+        return {
+            "members": outputs,
+            "instance_ids": [m["id"] for m in rows],
+            "ssh_commands": [m["ssh"] for m in rows],
+            "machine_ids": [m["machine_id"] for m in rows],
+            "dph_total": round(sum(float(m["dph_total"] or 0.0) for m in rows), 6),
+            "ready_count": sum(1 for m in rows if m["status"] == target and m["healthy"]),
+        }
+
+
+def _member_output(row: Row, index: int, target: str) -> dict[str, Any]:
+    return {
+        "id": int(row["id"]),
+        "index": index,
+        "status": row.get("actual_status") or "loading",
+        "healthy": _healthy(row, target),
+        "gpu": f"{row.get('num_gpus') or '?'}x {row.get('gpu_name') or '?'}",
+        "dph_total": row.get("dph_total"),
+        "ssh": ssh_command(row),
+        "machine_id": row.get("machine_id"),
+        "host_id": row.get("host_id"),
+    }
+
+
+def _started(renter: _MemberRenter, instance_id: int, inputs: InstanceInputs) -> Row:
+    """The new member's row once it runs (or at once, without ``wait_until_ready``)."""
+    if inputs.wait_until_ready:
+        return renter._wait(instance_id, inputs, starting=False)
+    return renter._require(instance_id)
+
+
+def _healthy(row: Row, target: str) -> bool:
+    """Not on its way out and not failed: running, or still on its way to ``target``."""
+    return is_live_instance(row, "") and instance_failure(row, target) is None
+
+
+def _removal_order(members: Sequence[_Member]) -> list[_Member]:
+    """Which members go first when some must: the most expensive, the newest among equals."""
+    return sorted(members, key=lambda m: (-m.dph, -m.id))
+
+
+def _offer_price(inputs: FleetInputs, offer: Offer) -> float:
+    if inputs.price is not None:
+        return inputs.price
+    return float(offer.dph_total or 0.0)
+
+
+def _recorded_ids(props: Props) -> set[int]:
+    return {numeric_id(value) for value in props.get("instance_ids") or [] if value is not None}
+
+
+def _listed_indexes(rows: list[Row], marker: str, tag: str) -> set[int]:
+    """Indexes of this tag any listed instance carries (even one being destroyed): never reused."""
+    parsed = (_parse_member_marker(marker, marker_of(row)) for row in rows)
+    return {index for found in parsed if found is not None and found[0] == tag for index in (found[1],)}
+
+
+class Fleet(VastResource, module="vast", name="Fleet"):
+    """``count`` interchangeable GPU instances. Outputs: ``instance_ids``, ``ssh_commands`` and
+    ``machine_ids`` (by member index), ``members`` (per member: id, index, status, healthy, gpu,
+    dph_total, ssh, machine_id, host_id), ``dph_total`` (sum, $/h) and ``ready_count``."""
+
+    count: pulumi.Output[int]
+    offer_query: pulumi.Output[str]
+    order: pulumi.Output[str]
+    image: pulumi.Output[str | None]
+    template_hash_id: pulumi.Output[str | None]
+    disk: pulumi.Output[float]
+    env: pulumi.Output[dict[str, str]]
+    onstart: pulumi.Output[str | None]
+    args: pulumi.Output[list[str] | None]
+    args_str: pulumi.Output[str | None]
+    runtype: pulumi.Output[str | None]
+    price: pulumi.Output[float | None]
+    target_state: pulumi.Output[str]
+    image_login: pulumi.Output[str | None]
+    cancel_unavail: pulumi.Output[bool | None]
+    wait_until_ready: pulumi.Output[bool]
+    ready_timeout: pulumi.Output[float]
+    ssh_key_ids: pulumi.Output[list[int] | None]
+    rollout: pulumi.Output[dict[str, int]]
+    spread: pulumi.Output[str]
+    max_dph_total: pulumi.Output[float | None]
+    label_prefix: pulumi.Output[str | None]
+    instance_ids: pulumi.Output[list[int]]
+    ssh_commands: pulumi.Output[list[str | None]]
+    machine_ids: pulumi.Output[list[int | None]]
+    members: pulumi.Output[list[dict[str, Any]]]
+    dph_total: pulumi.Output[float]
+    ready_count: pulumi.Output[int]
+
+    output_descriptions: ClassVar[Mapping[str, str]] = {
+        "instance_ids": "The members' instance ids, by member index.",
+        "ssh_commands": "`ssh -p PORT root@HOST` per member (the official client's rule), by member index.",
+        "machine_ids": "The machine each member runs on, by member index.",
+        "members": "Per member: id, index, status, healthy, gpu, dph_total, ssh, machine_id, host_id.",
+        "dph_total": "What the fleet costs per hour now: the sum of its members' dph_total.",
+        "ready_count": "Members running (in target_state) and healthy.",
+    }
+    output_keys = (*_FLEET_INPUT_KEYS, *output_descriptions)
+    secret_outputs = ("image_login",)
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: FleetArgs | None = None,
+        /,
+        opts: pulumi.ResourceOptions | None = None,
+        **kwargs: Unpack[FleetArgs],
+    ) -> None:
+        values: dict[str, Any] = {**(args or {}), **kwargs}
+        if values.get("image_login") is not None:
+            values["image_login"] = pulumi.Output.secret(values["image_login"])
+        super().__init__(FleetProvider(), resource_name, values, opts)
