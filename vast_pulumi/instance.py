@@ -72,6 +72,7 @@ from vast_pulumi._dynamic import (
     require_one_of,
 )
 from vast_pulumi._reconcile import CreateSteps, OutcomeUnknown, is_outcome_unknown, reconciling_create
+from vast_pulumi._teardown import NotGoneError, destroy_instances
 from vast_pulumi.client import Row
 from vast_pulumi.errors import VastApiError
 from vast_pulumi.offers import canonical_query, order_clause, search_offers
@@ -427,8 +428,18 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         return UpdateResult({**self._outputs(self.given(inputs, news), row, launch), ACCOUNT_KEY: account})
 
     def delete(self, id_: str, props: Props) -> None:
+        """Destroy the instance and return once the API no longer lists it (destroy is asynchronous:
+        until then the machine may still be there). Already gone is fine; still listed after
+        ``_teardown.DELETE_TIMEOUT`` fails, and the stack keeps the instance."""
         self.owner(id_, props)
-        self._destroy(numeric_id(id_))  # already gone is fine
+        instance_id = numeric_id(id_)
+        outcome = destroy_instances(self.client, [instance_id], destroy=self._destroy)
+        if outcome.failed:
+            raise NotGoneError(
+                f"{outcome.describe_failures()}: it may still be billing, and the stack keeps it; "
+                "run destroy again, or check it with `vastai show instance "
+                f"{instance_id}`"
+            )
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         new = news.get(key)
