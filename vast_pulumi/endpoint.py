@@ -12,6 +12,10 @@ Existing endpoints: ``Endpoint.get("name", "1234")`` reads one without managing 
 input makes ``create`` take endpoint 1234 under management (updated to the inputs) instead of creating
 one. (``pulumi import`` cannot work with Python dynamic providers.)
 
+**Delete** returns once the workers the API destroyed with the endpoint are no longer listed, also
+destroys its groups' detached workers that carry their markers, and fails naming any worker the API
+could not destroy.
+
 An interrupted ``pulumi up`` cannot leave a duplicate behind (see :mod:`vast_pulumi._reconcile`): the
 default name carries the resource's marker, so a create adopts an endpoint left with that name by a
 killed run, and a create whose reply was lost looks the name up instead of posting again. A name you

@@ -36,6 +36,9 @@ or answered 5xx is looked up by marker, never repeated blindly nor followed by a
 while it may exist; after a rent, any other live instance with the marker is destroyed (see
 :mod:`vast_pulumi._reconcile`).
 
+**Destroy** returns once the API no longer lists the instance: destroy is asynchronous on Vast.ai,
+and a destroyed instance stays listed a while (see :mod:`vast_pulumi._teardown`).
+
 **SSH keys and a volume.** ``ssh_key_ids`` (ids of the account's keys, e.g. ``SshKey.key_id``) are put
 on the instance after it is rented and attached or detached in place when the list changes (only keys
 the list named are ever detached; a refresh does not read the keys back). ``volume_info`` mounts a

@@ -34,6 +34,10 @@ with its marker on its endpoint (made by a ``pulumi up`` killed before it could 
 workers it has recruited; a create whose reply was lost looks for the marker instead of posting again;
 see :mod:`vast_pulumi._reconcile`.
 
+**Delete** destroys the workers the group recruited too (the API leaves them running, tied to
+nothing): those tied to the group and the detached ones carrying its marker; it returns once none is
+listed, and fails naming a worker that could not be destroyed.
+
 Existing groups: ``Workergroup.get("name", "567")`` reads one; the ``adopt_id`` input makes ``create``
 take group 567 under management (updated to the inputs) instead of creating one.
 """
