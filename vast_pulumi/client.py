@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     # call, and should not spend ~80 ms loading an HTTP stack it never uses.
     import requests
 
-__all__ = ["ClientStats", "RetryPolicy", "VastClient", "shared_client"]
+__all__ = ["ClientStats", "EndpointDeletion", "RetryPolicy", "VastClient", "shared_client"]
 
 _log = logging.getLogger("vast_pulumi")
 
@@ -112,6 +112,14 @@ class ClientStats:
 
     requests: int
     retries: int
+
+
+@dataclass(frozen=True)
+class EndpointDeletion:
+    """What an endpoint delete did to the workers attached to it: instance ids."""
+
+    deleted_workers: list[int]
+    failed_workers: list[int]
 
 
 class VastClient:
@@ -191,9 +199,17 @@ class VastClient:
     def update_endpoint(self, endpoint_id: int, body: Mapping[str, Any]) -> None:
         self._call("PUT", f"/api/v0/endptjobs/{endpoint_id}/", body=body, kind=_Kind.WRITE)
 
-    def delete_endpoint(self, endpoint_id: int) -> bool:
-        """Delete an endpoint (and, server-side, its workergroups); ``False`` if it was already gone."""
-        return self._delete(f"/api/v0/endptjobs/{endpoint_id}/")
+    def delete_endpoint(self, endpoint_id: int) -> EndpointDeletion | None:
+        """Delete an endpoint; server-side, its workergroups go too, and the workers still attached to
+        them are destroyed (the answer lists those it destroyed and those it could not). ``None`` if
+        the endpoint was already gone."""
+        try:
+            reply = self._call("DELETE", f"/api/v0/endptjobs/{endpoint_id}/", body={}, kind=_Kind.WRITE)
+        except VastApiError as error:
+            if error.is_not_found:
+                return None
+            raise
+        return EndpointDeletion(_ids(reply.get("deleted_workers")), _ids(reply.get("failed_workers")))
 
     # -- workergroups (/api/v0/workergroups/; there is no single-object GET) --------------------------
 
@@ -725,6 +741,13 @@ def _new_id(reply: Row, call: str, *keys: str) -> int:
             return int(value)
     method, path = call.split(" ", 1)
     raise VastApiError(method=method, path=path, status=200, msg=f"the reply carries no id ({sorted(reply)})")
+
+
+def _ids(value: Any) -> list[int]:
+    """A reply's list of ids (absent or malformed: none)."""
+    if not isinstance(value, list):
+        return []
+    return [int(item) for item in value if isinstance(item, int | str) and str(item).isdigit()]
 
 
 def _rows(reply: Row, key: str) -> list[Row]:

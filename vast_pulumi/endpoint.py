@@ -12,6 +12,10 @@ Existing endpoints: ``Endpoint.get("name", "1234")`` reads one without managing 
 input makes ``create`` take endpoint 1234 under management (updated to the inputs) instead of creating
 one. (``pulumi import`` cannot work with Python dynamic providers.)
 
+**Delete** returns once the workers the API destroyed with the endpoint are no longer listed, also
+destroys its groups' detached workers that carry their markers, and fails naming any worker the API
+could not destroy.
+
 An interrupted ``pulumi up`` cannot leave a duplicate behind (see :mod:`vast_pulumi._reconcile`): the
 default name carries the resource's marker, so a create adopts an endpoint left with that name by a
 killed run, and a create whose reply was lost looks the name up instead of posting again. A name you
@@ -29,6 +33,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from vast_pulumi import _launch_args
 from vast_pulumi._dynamic import (
     ACCOUNT_KEY,
     MARKER_KEY,
@@ -40,6 +45,8 @@ from vast_pulumi._dynamic import (
     unknown_fields,
 )
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
+from vast_pulumi._teardown import NotGoneError, destroy_instances
+from vast_pulumi._workers import detached_workers
 from vast_pulumi.client import Row
 from vast_pulumi.errors import AdoptError, VanishedError, VastConflictError
 
@@ -164,8 +171,42 @@ class EndpointProvider(VastProvider[EndpointInputs]):
         return UpdateResult({**_outputs(self.given(inputs, news), row), ACCOUNT_KEY: account})
 
     def delete(self, id_: str, props: Props) -> None:
+        """Delete the endpoint and wait until none of its workers is listed.
+
+        The API deletes the endpoint's workergroups with it and destroys the workers still attached
+        to them, answering those it destroyed and those it could not. Workers of its groups that an
+        earlier group delete left detached are found by their groups' markers and destroyed too. A
+        worker the API could not destroy, or one still listed after the bound, fails the delete,
+        naming it. Already gone is fine.
+        """
         self.owner(id_, props)
-        self.client.delete_endpoint(numeric_id(id_))  # already gone is fine
+        endpoint_id = numeric_id(id_)
+        markers = {
+            marker
+            for row in self.client.cached_workergroups(max_age=0.0)
+            if row.get("endpoint_id") == endpoint_id
+            and (marker := _launch_args.marker_of(row.get("launch_args"))) is not None
+        }
+        deletion = self.client.delete_endpoint(endpoint_id)
+        refused = deletion.failed_workers if deletion is not None else []
+        detached = [
+            worker
+            for worker in detached_workers(self.client.cached_instances(), markers)
+            if worker not in refused  # the API just failed to destroy it: reported below, not retried
+        ]
+        outcome = destroy_instances(
+            self.client, detached, awaiting=deletion.deleted_workers if deletion is not None else ()
+        )
+        failures = [
+            *(f"worker instance {worker} (the API could not destroy it)" for worker in refused),
+            *([outcome.describe_failures("worker instance")] if outcome.failed else []),
+        ]
+        if failures:
+            raise NotGoneError(
+                f"endpoint {endpoint_id} was deleted, but not all of its workers: {', '.join(failures)}; "
+                "they may still be billing, tied to no endpoint. Destroy them yourself (vastai destroy "
+                "instance ID), then run destroy again"
+            )
 
     # -- steps --------------------------------------------------------------------------------------
 

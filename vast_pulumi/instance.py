@@ -42,6 +42,9 @@ or answered 5xx is looked up by marker, never repeated blindly nor followed by a
 while it may exist; after a rent, any other live instance with the marker is destroyed (see
 :mod:`vast_pulumi._reconcile`).
 
+**Destroy** returns once the API no longer lists the instance: destroy is asynchronous on Vast.ai,
+and a destroyed instance stays listed a while (see :mod:`vast_pulumi._teardown`).
+
 **SSH keys and a volume.** ``ssh_key_ids`` (ids of the account's keys, e.g. ``SshKey.key_id``) are put
 on the instance after it is rented and attached or detached in place when the list changes (only keys
 the list named are ever detached; a refresh does not read the keys back). ``volume_info`` mounts a
@@ -79,6 +82,7 @@ from vast_pulumi._dynamic import (
     require_one_of,
 )
 from vast_pulumi._reconcile import CreateSteps, OutcomeUnknown, is_outcome_unknown, reconciling_create
+from vast_pulumi._teardown import NotGoneError, destroy_instances
 from vast_pulumi.client import Row
 from vast_pulumi.errors import (
     AdoptError,
@@ -491,8 +495,18 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         return UpdateResult({**self._outputs(self.given(inputs, news), row, launch), ACCOUNT_KEY: account})
 
     def delete(self, id_: str, props: Props) -> None:
+        """Destroy the instance and return once the API no longer lists it (destroy is asynchronous:
+        until then the machine may still be there). Already gone is fine; still listed after
+        ``_teardown.DELETE_TIMEOUT`` fails, and the stack keeps the instance."""
         self.owner(id_, props)
-        self._destroy(numeric_id(id_))  # already gone is fine
+        instance_id = numeric_id(id_)
+        outcome = destroy_instances(self.client, [instance_id], destroy=self._destroy)
+        if outcome.failed:
+            raise NotGoneError(
+                f"{outcome.describe_failures()}: it may still be billing, and the stack keeps it; "
+                "run destroy again, or check it with `vastai show instance "
+                f"{instance_id}`"
+            )
 
     def diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
         """As the base's, but a ``price`` given or taken away rents a new instance: an on-demand

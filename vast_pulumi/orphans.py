@@ -34,8 +34,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vast_pulumi import _launch_args
+from vast_pulumi._teardown import destroy_instances, wait_until_unlisted
 from vast_pulumi.client import Row, VastClient
-from vast_pulumi.errors import VastApiError, VastError
+from vast_pulumi.errors import VastApiError, VastAuthError, VastError
 from vast_pulumi.instance import MARKER_ENV as INSTANCE_MARKER_ENV
 from vast_pulumi.instance import _env_of
 
@@ -278,10 +279,6 @@ class Outcome:
     failed: list[tuple[Orphan, str]] = field(default_factory=list)
 
 
-# Workergroups first, so they stop recruiting; endpoints last (deleting one deletes its groups).
-_ORDER = {"workergroup": 0, "instance": 1, "endpoint": 2}
-
-
 def destroy(
     client: VastClient,
     orphans: Sequence[Orphan],
@@ -292,56 +289,70 @@ def destroy(
 ) -> Outcome:
     """Destroy ``orphans`` and wait until the API no longer lists them (at most ``timeout`` seconds).
 
+    Workergroups go first, so that they stop recruiting; then the instances (waited for as every
+    delete waits, see :mod:`vast_pulumi._teardown`); endpoints last (deleting one deletes its groups).
     An endpoint that still has a workergroup which is not an orphan is left alone: deleting the
     endpoint would delete that group too.
     """
     outcome = Outcome()
-    waiting: list[Orphan] = []
-    doomed_groups = {o.id for o in orphans if o.kind == "workergroup"}
-    for orphan in sorted(orphans, key=lambda o: _ORDER[o.kind]):
+    kinds = {kind: [o for o in orphans if o.kind == kind] for kind in ("workergroup", "instance", "endpoint")}
+    doomed_groups = {o.id for o in kinds["workergroup"]}
+    groups = _delete_each(kinds["workergroup"], lambda o: client.delete_workergroup(o.id), outcome)
+    _wait(client.list_workergroups, groups, outcome, timeout, poll, sleep)
+    by_id = {o.id: o for o in kinds["instance"]}
+    teardown = destroy_instances(client, by_id, timeout=timeout, poll=poll, sleep=sleep)
+    outcome.gone += [by_id[i] for i in teardown.gone]
+    outcome.failed += [(by_id[i], why) for i, why in teardown.failed.items()]
+    endpoints = _delete_each(kinds["endpoint"], lambda o: _delete_endpoint(client, o, doomed_groups), outcome)
+    _wait(client.list_endpoints, endpoints, outcome, timeout, poll, sleep)
+    return outcome
+
+
+def _delete_each(orphans: list[Orphan], delete: Callable[[Orphan], object], outcome: Outcome) -> list[Orphan]:
+    """The orphans whose delete was accepted; the others are recorded as failed."""
+    accepted = []
+    for orphan in orphans:
         try:
-            _delete(client, orphan, doomed_groups)
+            delete(orphan)
         except (VastApiError, _KeptError) as error:
+            if isinstance(error, VastAuthError):
+                raise
             outcome.failed.append((orphan, str(error)))
         else:
-            waiting.append(orphan)
-    deadline = time.monotonic() + timeout
-    while waiting:
-        listed = _listed_ids(client)
-        outcome.gone += [o for o in waiting if o.id not in listed[o.kind]]
-        waiting = [o for o in waiting if o.id in listed[o.kind]]
-        if waiting and time.monotonic() >= deadline:
-            outcome.failed += [(o, f"still listed after {timeout:g} s") for o in waiting]
-            break
-        if waiting:
-            sleep(poll)
-    return outcome
+            accepted.append(orphan)
+    return accepted
+
+
+def _wait(
+    listing: Callable[[], list[Row]],
+    orphans: list[Orphan],
+    outcome: Outcome,
+    timeout: float,
+    poll: float,
+    sleep: Callable[[float], None],
+) -> None:
+    def listed() -> set[int]:
+        return {int(row["id"]) for row in listing()}
+
+    still = wait_until_unlisted(listed, [o.id for o in orphans], timeout=timeout, poll=poll, sleep=sleep)
+    outcome.gone += [o for o in orphans if o.id not in still]
+    outcome.failed += [(o, f"still listed after {timeout:g} s") for o in orphans if o.id in still]
 
 
 class _KeptError(VastError, RuntimeError):
     """An orphan left alone on purpose."""
 
 
-def _delete(client: VastClient, orphan: Orphan, doomed_groups: set[int]) -> None:
-    if orphan.kind == "instance":
-        client.destroy_instance(orphan.id)
-    elif orphan.kind == "workergroup":
-        client.delete_workergroup(orphan.id)
-    else:
-        kept = [
-            int(row["id"])
-            for row in client.list_workergroups()
-            if row.get("endpoint_id") == orphan.id and int(row["id"]) not in doomed_groups
-        ]
-        if kept:
-            listed = ", ".join(map(str, kept))
-            raise _KeptError(f"not deleted: it still serves workergroup(s) {listed}, which are not orphans")
-        client.delete_endpoint(orphan.id)
-
-
-def _listed_ids(client: VastClient) -> dict[str, set[int]]:
-    return {
-        "instance": {int(row["id"]) for row in client.list_instances()},
-        "workergroup": {int(row["id"]) for row in client.list_workergroups()},
-        "endpoint": {int(row["id"]) for row in client.list_endpoints()},
-    }
+def _delete_endpoint(client: VastClient, orphan: Orphan, doomed_groups: set[int]) -> None:
+    kept = [
+        int(row["id"])
+        for row in client.list_workergroups()
+        if row.get("endpoint_id") == orphan.id and int(row["id"]) not in doomed_groups
+    ]
+    if kept:
+        listed = ", ".join(map(str, kept))
+        raise _KeptError(f"not deleted: it still serves workergroup(s) {listed}, which are not orphans")
+    deletion = client.delete_endpoint(orphan.id)
+    if deletion is not None and deletion.failed_workers:
+        failed = ", ".join(map(str, deletion.failed_workers))
+        raise _KeptError(f"deleted, but the API could not destroy its worker instance(s) {failed}")

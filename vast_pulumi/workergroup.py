@@ -34,6 +34,10 @@ with its marker on its endpoint (made by a ``pulumi up`` killed before it could 
 workers it has recruited; a create whose reply was lost looks for the marker instead of posting again;
 see :mod:`vast_pulumi._reconcile`.
 
+**Delete** destroys the workers the group recruited too (the API leaves them running, tied to
+nothing): those tied to the group and the detached ones carrying its marker; it returns once none is
+listed, and fails naming a worker that could not be destroyed.
+
 Existing groups: ``Workergroup.get("name", "567")`` reads one; the ``adopt_id`` input makes ``create``
 take group 567 under management (updated to the inputs) instead of creating one.
 """
@@ -60,6 +64,8 @@ from vast_pulumi._dynamic import (
     require_one_of,
 )
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
+from vast_pulumi._teardown import NotGoneError, destroy_instances
+from vast_pulumi._workers import group_workers
 from vast_pulumi.client import Row
 from vast_pulumi.errors import AdoptError, VanishedError
 from vast_pulumi.offers import canonical_query
@@ -191,8 +197,29 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
         return UpdateResult({**_outputs(self.given(inputs, news), row), ACCOUNT_KEY: account})
 
     def delete(self, id_: str, props: Props) -> None:
+        """Delete the group, then destroy the workers it recruited and wait until none is listed.
+
+        The API leaves a deleted group's workers running, tied to nothing. They are found by their
+        tie to the group (listed before the delete) and by the group's marker (those the group
+        recruited meanwhile, and those left detached by an earlier delete that could not finish). The
+        group goes first, so that it stops recruiting. A group already gone (or gone with its
+        endpoint) is fine; a worker that cannot be destroyed fails the delete, naming it, and the
+        stack keeps the group, so the next destroy looks for its workers again.
+        """
         self.owner(id_, props)
-        self.client.delete_workergroup(numeric_id(id_))  # already gone (or gone with its endpoint) is fine
+        group_id = numeric_id(id_)
+        marker = props.get(MARKER_KEY) if isinstance(props.get(MARKER_KEY), str) else None
+        tied = group_workers(self.client.cached_instances(max_age=0.0), group_id, marker)
+        self.client.delete_workergroup(group_id)
+        found = [*tied, *group_workers(self.client.cached_instances(), group_id, marker)]
+        outcome = destroy_instances(self.client, found)
+        if outcome.failed:
+            raise NotGoneError(
+                f"workergroup {group_id} was deleted, but not all of its workers: "
+                f"{outcome.describe_failures('worker instance')}; they may still be billing. The stack "
+                "keeps the workergroup: run destroy again (it looks for the workers again), or destroy "
+                "them yourself (vastai destroy instance ID)"
+            )
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         new = news.get(key)

@@ -60,6 +60,14 @@ def set_faults(emulator: Emulator, spec: str) -> None:
 
 
 def live_ids(emulator: Emulator, api_key: str) -> dict[str, set[int]]:
-    """What exists on the account, read through the API with faults switched off."""
+    """What exists on the account, read through the API with faults switched off, but the workers a
+    listed workergroup recruited (the group's business: billing, yet in no stack's state). Workers of
+    no listed group count as instances: once their group is gone, they are leftovers."""
     set_faults(emulator, "")
-    return VastInventory(emulator.url, api_key).ids()
+    inventory = VastInventory(emulator.url, api_key)
+    groups = {int(r["id"]) for r in inventory.workergroups()}
+    return {
+        "endpoints": {int(r["id"]) for r in inventory.endpoints()},
+        "workergroups": groups,
+        "instances": {int(r["id"]) for r in inventory.instances() if r.get("workergroup_id") not in groups},
+    }

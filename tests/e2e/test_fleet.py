@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.fleet import live_ids, managed_ids, set_faults, write_fleet_project
-from tests.e2e.test_resilience import EMPTY, FAULTS, IMMEDIATE, deploy, kill_up_when, recover, rented
+from tests.e2e.test_resilience import EMPTY, FAULTS, deploy, kill_up_when, recover, rented
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.local_pulumi import LocalBackend, Stack
@@ -195,8 +195,6 @@ def test_fault_matrix_with_a_fleet_leaves_no_duplicates_or_orphans(
         boot_seconds=1,
         latency_ms=20,
         faults=FAULTS,
-        workers=False,
-        destroy_seconds=IMMEDIATE,  # as the resilience tests: an Instance's delete does not wait yet
     ) as emulator:
         stack = deploy(local_backend, emulator, project)
         stack.up()

@@ -19,10 +19,7 @@ QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    # Until the provider handles them (issue 11): serverless workers off (the quickstart's workergroup
-    # recruits a billing worker that the stack neither records nor destroys) and an immediate destroy
-    # (with the real asynchronous one, a replace adopts the dying instance by its marker).
-    with Emulator(api_keys=[API_KEY], boot_seconds=1, seed=11, workers=False, destroy_seconds=0) as emu:
+    with Emulator(api_keys=[API_KEY], boot_seconds=1, seed=11) as emu:
         yield emu
 
 
@@ -54,6 +51,14 @@ def edit(project: Path, old: str, new: str) -> None:
     program.write_text(source.replace(old, new))
 
 
+def rented(inventory: VastInventory) -> tuple[set[int], set[int]]:
+    """The account's instances: (those no workergroup recruited, the workers of its workergroups)."""
+    groups = {int(row["id"]) for row in inventory.workergroups()}
+    rows = inventory.instances()
+    workers = {int(row["id"]) for row in rows if row.get("workergroup_id") in groups}
+    return {int(row["id"]) for row in rows} - workers, workers
+
+
 def ops(steps: list[dict[str, object]]) -> dict[str, list[str]]:
     """op -> resource names, without the stack itself and unchanged resources."""
     by_op: dict[str, list[str]] = {}
@@ -72,7 +77,12 @@ def test_up_creates_everything_and_preview_then_has_no_changes(
     ids = inventory.ids()
     assert ids["endpoints"] == {int(outputs["endpoint_id"])}
     assert ids["workergroups"] == {int(outputs["workergroup_id"])}
-    assert ids["instances"] == {int(outputs["instance_id"])}
+    # The endpoint keeps a cold worker: the workergroup recruits it, billing, beside the stack's instance.
+    assert rented(inventory) == (
+        {int(outputs["instance_id"])},
+        ids["instances"] - {int(outputs["instance_id"])},
+    )
+    assert len(ids["instances"]) == 2
     instance = inventory.instance(outputs["instance_id"])
     assert instance is not None and instance["actual_status"] == "running"
     # The official client's rule: the direct 22/tcp mapping on the public address, when there is one.
@@ -110,7 +120,7 @@ def test_changing_instance_image_is_exactly_one_replace(
     stack.up()
     new_id = int(stack.outputs()["instance_id"])
     assert new_id != old_id
-    assert inventory.ids()["instances"] == {new_id}
+    assert rented(inventory)[0] == {new_id}
 
 
 def test_instance_destroyed_out_of_band_leaves_state_on_refresh_and_up_recreates_it(
@@ -127,7 +137,7 @@ def test_instance_destroyed_out_of_band_leaves_state_on_refresh_and_up_recreates
     stack.up()
     new_id = int(stack.outputs()["instance_id"])
     assert new_id != old_id
-    assert inventory.ids()["instances"] == {new_id}
+    assert rented(inventory)[0] == {new_id}
 
 
 def test_destroy_leaves_no_endpoint_workergroup_or_instance(stack: Stack, inventory: VastInventory) -> None:

@@ -22,12 +22,6 @@ API_KEY = "e2e-resilience-key"
 FAULTS = "429=0.1,500=0.1,503=0.05,reset-before=0.03,reset-after=0.03"
 FLEET = 10
 EMPTY: dict[str, set[int]] = {"endpoints": set(), "workergroups": set(), "instances": set()}
-# Until the provider handles them (issue 11): serverless workers off (the quickstart's workergroup
-# recruits a billing worker that the stack neither records nor destroys), and an immediate destroy
-# (the real one is asynchronous: the account is not empty at once after `pulumi destroy`, and a
-# replace could adopt a dying instance).
-WORKERS = False
-IMMEDIATE = 0.0
 
 
 def deploy(backend: LocalBackend, emulator: Emulator, project: Path) -> Stack:
@@ -52,8 +46,6 @@ def test_fault_matrix_up_and_destroy_leave_no_duplicates_or_orphans(
         boot_seconds=1,
         latency_ms=20,
         faults=FAULTS,
-        workers=WORKERS,
-        destroy_seconds=IMMEDIATE,
     ) as emulator:
         stack = deploy(local_backend, emulator, project)
         started = time.monotonic()
@@ -116,8 +108,6 @@ def test_real_rate_limits_deploy_with_zero_failures(
         boot_seconds=1,
         rate_limits=True,
         rate_limit_scale=scale,
-        workers=WORKERS,
-        destroy_seconds=IMMEDIATE,
     ) as emulator:
         stack = deploy(local_backend, emulator, project)
         mark = len(emulator.request_log())
@@ -194,9 +184,7 @@ def test_killed_up_recovers_with_cancel_and_up_leaving_nothing_orphaned(
     local_backend: LocalBackend, tmp_path: Path, rents: int
 ) -> None:
     project = write_fleet_project(tmp_path / "crash", "crash", 5)
-    with Emulator(
-        api_keys=[API_KEY], seed=rents, boot_seconds=3, workers=WORKERS, destroy_seconds=IMMEDIATE
-    ) as emulator:
+    with Emulator(api_keys=[API_KEY], seed=rents, boot_seconds=3) as emulator:
         stack = deploy(local_backend, emulator, project)
         kill_up_when(stack, emulator, rented(rents))
         recover(stack)
@@ -211,9 +199,7 @@ def test_a_workergroup_created_by_a_killed_up_is_adopted_not_duplicated(
     local_backend: LocalBackend, tmp_path: Path
 ) -> None:
     project = write_fleet_project(tmp_path / "crash-wg", "crash-wg", 0)
-    with Emulator(
-        api_keys=[API_KEY], seed=7, boot_seconds=3, workers=WORKERS, destroy_seconds=IMMEDIATE
-    ) as emulator:
+    with Emulator(api_keys=[API_KEY], seed=7, boot_seconds=3) as emulator:
         stack = deploy(local_backend, emulator, project)
         # The API makes the group and its answer waits: the kill lands after the group exists and
         # before Pulumi could learn its id.

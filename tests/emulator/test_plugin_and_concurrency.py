@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.emulator.conftest import Api
-from vast_pulumi.emulator import DEFAULT_API_KEY, Emulator
+from vast_pulumi.emulator import DEFAULT_API_KEY, Emulator, lifecycle
 from vast_pulumi.emulator.pytest_plugin import FAST_BOOT_SECONDS, EmulatorFactory
 
 
@@ -50,11 +50,12 @@ def test_one_offer_rented_by_many_at_once_goes_to_exactly_one(api: Api, emulator
     assert sorted(r.status_code for r in answers) == [200] + [404] * 7
 
 
-def test_the_fixtures_keep_the_old_answers_until_the_provider_copes(
+def test_the_fixtures_answer_as_the_real_service_does(
     vast_emulator: Emulator, vast_emulator_factory: EmulatorFactory
 ) -> None:
-    assert Api(vast_emulator.url, DEFAULT_API_KEY).get("/api/v0/endptjobs/").status_code == 200
-    assert vast_emulator.backend.destroy_seconds == 0
-    real = vast_emulator_factory(api_keys=["r"], destroy_seconds=5.0, no_endpoints_error=True)
-    assert Api(real.url, "r").get("/api/v0/endptjobs/").status_code == 400
-    assert real.backend.destroy_seconds == 5.0
+    assert Api(vast_emulator.url, DEFAULT_API_KEY).get("/api/v0/endptjobs/").status_code == 400
+    assert vast_emulator.backend.destroy_seconds == lifecycle.DESTROY_SECONDS > 0
+    assert vast_emulator.backend.workers is True
+    immediate = vast_emulator_factory(api_keys=["r"], destroy_seconds=0.0, no_endpoints_error=False)
+    assert Api(immediate.url, "r").get("/api/v0/endptjobs/").status_code == 200
+    assert immediate.backend.destroy_seconds == 0.0

@@ -175,12 +175,18 @@ def test_list_instances_pages_through_every_instance(vast_emulator: Emulator) ->
     assert api_calls(vast_emulator, mark) == [("GET", "/api/v1/instances/")] * 2
 
 
-def test_a_destroyed_instance_reads_as_none(vast_emulator: Emulator) -> None:
+def test_a_destroyed_instance_reads_as_being_destroyed_then_as_none(vast_emulator: Emulator) -> None:
     client = client_for(vast_emulator)
+    now = [1_800_000_000.0]
+    vast_emulator.backend.clock = lambda: now[0]
     (offer,) = client.search_offers({"limit": 1})
     instance_id = int(client.create_instance(offer["id"], {"image": "img"})["new_contract"])
     assert client.get_instance(instance_id) is not None
     assert client.destroy_instance(instance_id) is True
+    dying = client.get_instance(instance_id)  # destroy is asynchronous: it lingers a while
+    assert dying is not None and dying["next_state"] == "unloaded"
+    assert client.destroy_instance(instance_id) is True  # a repeated destroy meanwhile is accepted
+    now[0] += vast_emulator.backend.destroy_seconds
     assert client.get_instance(instance_id) is None
     assert client.destroy_instance(instance_id) is False  # gone already: not an error
 
@@ -227,7 +233,8 @@ def test_pacing_engages_at_the_first_429_and_keeps_the_route_under_its_limit(
         paced.list_endpoints()
     statuses = [entry["status"] for entry in emulator.request_log()]
     # The second call meets the limit once; from then on the route is paced and never limited again.
-    assert statuses == [200, 429, 200, 200, 200, 200, 200]
+    # (400 is the real API's answer to an account without endpoints: an empty list to the client.)
+    assert statuses == [400, 429, 400, 400, 400, 400, 400]
     assert paced.stats().retries == 1
 
 

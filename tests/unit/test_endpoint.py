@@ -119,7 +119,8 @@ def test_delete_is_one_call_and_a_second_delete_is_fine(
     provider.delete(created.id, created.outs)
     provider.delete(created.id, created.outs)
     assert emulator.inventory()[0]["endpoints"] == []
-    assert api_calls(emulator, mark) == [("DELETE", "/api/v0/endptjobs/{id}/")] * 2
+    deletes = [call for call in api_calls(emulator, mark) if call[0] != "GET"]
+    assert deletes == [("DELETE", "/api/v0/endptjobs/{id}/")] * 2  # the GETs look for its workers
 
 
 def test_a_lost_create_reply_adopts_the_endpoint_instead_of_posting_again(

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from tests.unit.conftest import api_calls, configured, faulted_calls, seed_for
+from vast_pulumi import _teardown
+from vast_pulumi._teardown import NotGoneError
 from vast_pulumi.client import Row, route_template
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastApiError
@@ -43,6 +45,12 @@ def checked(provider: InstanceProvider, **changes: Any) -> dict[str, Any]:
 def instances(emulator: Emulator) -> list[Row]:
     rows: list[Row] = emulator.inventory()[0]["instances"]
     return rows
+
+
+def live(emulator: Emulator) -> list[Row]:
+    """The listed instances not being destroyed (destroy is asynchronous: a destroyed instance stays
+    listed a while, ``next_state`` "unloaded")."""
+    return [row for row in instances(emulator) if row["next_state"] != "unloaded"]
 
 
 def env_of(row: Row) -> dict[str, str]:
@@ -217,7 +225,7 @@ def test_an_older_instance_with_our_marker_seen_only_after_the_rent_is_kept_and_
     monkeypatch.setattr(provider.client, "cached_instances", lagging)
     created = provider.create(checked(provider))
     assert created.id == str(earlier)
-    assert [row["id"] for row in instances(emulator)] == [earlier]  # the new rent was destroyed
+    assert [row["id"] for row in live(emulator)] == [earlier]  # the new rent is being destroyed
     assert api_calls(emulator).count(RENT) == 2
 
 
@@ -298,7 +306,7 @@ def test_a_failed_start_destroys_the_instance_before_raising(
         provider.create(checked(provider))
     watcher.join()
     assert "was destroyed, so nothing is left billing" in str(caught.value)
-    assert instances(emulator) == []
+    assert instances(emulator) != [] and live(emulator) == []  # being destroyed
 
 
 def test_a_start_that_times_out_destroys_the_instance(vast_emulator_factory: Callable[..., Emulator]) -> None:
@@ -307,7 +315,7 @@ def test_a_start_that_times_out_destroys_the_instance(vast_emulator_factory: Cal
     provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
     with pytest.raises(InstanceNotReadyError, match=r"was not running after 0.5 s \(not started yet\)"):
         provider.create(checked(provider, ready_timeout=0.5))
-    assert instances(emulator) == []
+    assert instances(emulator) != [] and live(emulator) == []  # being destroyed
     assert [call for call in api_calls(emulator) if call[0] != "GET"][-1] == (
         "DELETE",
         "/api/v0/instances/{id}/",
@@ -442,14 +450,32 @@ def test_a_new_image_is_a_replacement(provider: InstanceProvider) -> None:
     assert (result.replaces, result.delete_before_replace) == (["image"], True)
 
 
-def test_delete_is_one_call(provider: InstanceProvider, emulator: Emulator) -> None:
+def test_delete_returns_once_the_instance_is_no_longer_listed(
+    provider: InstanceProvider, emulator: Emulator
+) -> None:
     created = provider.create(checked(provider))
     assert created.outs is not None
     mark = len(emulator.request_log())
     provider.delete(created.id, created.outs)
+    assert instances(emulator) == []  # not merely being destroyed: gone
+    calls = api_calls(emulator, mark)
+    assert calls[0] == ("DELETE", "/api/v0/instances/{id}/")
+    assert set(calls[1:]) == {("GET", "/api/v1/instances/")}  # it looked until it was unlisted
+    assert len(calls) > 2  # the destroy took a while: the first look still listed it
     provider.delete(created.id, created.outs)  # already gone: fine
-    assert instances(emulator) == []
-    assert api_calls(emulator, mark) == [("DELETE", "/api/v0/instances/{id}/")] * 2
+    assert [call for call in api_calls(emulator, mark) if call[0] == "DELETE"] == [calls[0]] * 2
+
+
+def test_delete_fails_naming_an_instance_still_listed_after_the_bound_and_keeps_it(
+    provider: InstanceProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = provider.create(checked(provider))
+    assert created.outs is not None
+    emulator.backend.clock = lambda: 1_800_000_000.0  # the emulator's time stands still: no destroy ends
+    monkeypatch.setattr(_teardown, "DELETE_TIMEOUT", 0.5)
+    with pytest.raises(NotGoneError, match=rf"instance {created.id} \(still listed after 0.5 s\)"):
+        provider.delete(created.id, created.outs)
+    assert [row["id"] for row in instances(emulator)] == [int(created.id)]
 
 
 def test_adopt_id_manages_an_existing_instance_without_renting(

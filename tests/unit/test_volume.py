@@ -130,7 +130,7 @@ def test_delete_fails_while_mounted_and_waits_until_unlisted(
     )
     with pytest.raises(VastApiError, match="in use by instances"):
         provider.delete(created.id, created.outs)
-    emulator.backend.destroy_instance(account, int(box["new_contract"]))
+    emulator.backend.host_destroy_instance(int(box["new_contract"]))  # gone at once, not lingering
     provider.delete(created.id, created.outs)
     assert volumes(emulator) == []
     assert provider.read(created.id, created.outs).id is None

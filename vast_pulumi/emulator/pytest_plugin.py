@@ -5,10 +5,10 @@
 - ``vast_emulator_factory``: ``vast_emulator_factory(**options)`` starts one with any
   :class:`Emulator` options; every one started is stopped after the test.
 
-Both give the old answers where the provider does not yet cope with the real ones
-(:data:`UNTIL_THE_PROVIDER_COPES`); a test passes the real one explicitly to get it. Both serve
-serverless workers as the real service does (workergroups recruit billing instances);
-``vast_emulator_factory(workers=False)`` turns them off.
+Both answer as the real service does, with the emulator's defaults: serverless workers (workergroups
+recruit billing instances), asynchronous destroy (a destroyed instance lingers for ``destroy_seconds``)
+and the 400 of an account without endpoints. A test that needs otherwise passes the option, and says
+why.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ if TYPE_CHECKING:
     from vast_pulumi.emulator.server import Emulator
 
 FAST_BOOT_SECONDS = 0.2
-# Until the provider handles it (issue 11): a destroyed instance is gone at once (the real destroy
-# is asynchronous), and an account without endpoints lists [] (the real API answers 400).
-UNTIL_THE_PROVIDER_COPES = {"destroy_seconds": 0.0, "no_endpoints_error": False}
 
 EmulatorFactory = Callable[..., "Emulator"]
 
@@ -39,8 +36,6 @@ def vast_emulator_factory() -> Iterator[EmulatorFactory]:
 
     def start(**options: Any) -> Emulator:
         options.setdefault("boot_seconds", FAST_BOOT_SECONDS)
-        for name, value in UNTIL_THE_PROVIDER_COPES.items():
-            options.setdefault(name, value)
         emulator = Emulator(**options).start()
         started.append(emulator)
         return emulator
