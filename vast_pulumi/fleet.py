@@ -486,7 +486,7 @@ class FleetProvider(VastProvider[FleetInputs]):
                 try:
                     row = _started(renter, launch.instance_id, member_inputs)
                 except InstanceNotReadyError as error:
-                    renter._destroy(launch.instance_id)  # failing, it ends the call (and its sweep)
+                    renter._destroy_and_wait(launch.instance_id)  # failing, it ends the call (and its sweep)
                     if attempt == MEMBER_ATTEMPTS:
                         raise InstanceNotReadyError(
                             f"{error}; it was destroyed, as were the {attempt - 1} rented before it for "

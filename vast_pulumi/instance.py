@@ -499,14 +499,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         until then the machine may still be there). Already gone is fine; still listed after
         ``_teardown.DELETE_TIMEOUT`` fails, and the stack keeps the instance."""
         self.owner(id_, props)
-        instance_id = numeric_id(id_)
-        outcome = destroy_instances(self.client, [instance_id], destroy=self._destroy)
-        if outcome.failed:
-            raise NotGoneError(
-                f"{outcome.describe_failures()}: it may still be billing, and the stack keeps it; "
-                "run destroy again, or check it with `vastai show instance "
-                f"{instance_id}`"
-            )
+        self._destroy_and_wait(numeric_id(id_))
 
     def diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
         """As the base's, but a ``price`` given or taken away rents a new instance: an on-demand
@@ -566,7 +559,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
                 noun="instance",
                 find=lambda: self._marked(marker),
                 create=renter.rent,
-                delete=self._destroy,
+                delete=self._destroy_and_wait,
                 converge=converge,
                 findable=bool(marker),
             )
@@ -608,6 +601,16 @@ class InstanceProvider(VastProvider[InstanceInputs]):
     def _destroy(self, instance_id: int) -> bool:
         _DESTROYED.add(self.client.settings.api_url, instance_id)  # before: the call may be applied
         return self.client.destroy_instance(instance_id)
+
+    def _destroy_and_wait(self, instance_id: int) -> None:
+        """Destroy an instance and return once the API no longer lists it: whatever destroys a
+        machine (a delete, a create's clean-up) leaves nothing billing behind it."""
+        outcome = destroy_instances(self.client, [instance_id], destroy=self._destroy)
+        if outcome.failed:
+            raise NotGoneError(
+                f"{outcome.describe_failures()}: it may still be billing, and the stack keeps it; "
+                f"run again, or check it with `vastai show instance {instance_id}`"
+            )
 
     def _adopt(self, inputs: InstanceInputs) -> _Launch:
         assert inputs.adopt_id is not None
@@ -668,7 +671,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
     def _destroy_after_failure(self, instance_id: int) -> tuple[bool, str]:
         """Destroy an instance made for a create that failed: (destroyed, what to tell the user)."""
         try:
-            self._destroy(instance_id)
+            self._destroy_and_wait(instance_id)
         except Exception as error:
             return False, (
                 f"Destroying it failed too ({error}); it may still be billing: "

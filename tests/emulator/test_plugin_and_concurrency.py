@@ -5,8 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.emulator.conftest import Api
-from vast_pulumi.emulator import DEFAULT_API_KEY, Emulator, lifecycle
-from vast_pulumi.emulator.pytest_plugin import FAST_BOOT_SECONDS, EmulatorFactory
+from vast_pulumi.emulator import DEFAULT_API_KEY, Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_BOOT_SECONDS, FAST_DESTROY_SECONDS, EmulatorFactory
 
 
 def test_vast_emulator_fixture_is_running_with_the_default_key(vast_emulator: Emulator) -> None:
@@ -54,7 +54,7 @@ def test_the_fixtures_answer_as_the_real_service_does(
     vast_emulator: Emulator, vast_emulator_factory: EmulatorFactory
 ) -> None:
     assert Api(vast_emulator.url, DEFAULT_API_KEY).get("/api/v0/endptjobs/").status_code == 400
-    assert vast_emulator.backend.destroy_seconds == lifecycle.DESTROY_SECONDS > 0
+    assert vast_emulator.backend.destroy_seconds == FAST_DESTROY_SECONDS > 0  # asynchronous, and short
     assert vast_emulator.backend.workers is True
     immediate = vast_emulator_factory(api_keys=["r"], destroy_seconds=0.0, no_endpoints_error=False)
     assert Api(immediate.url, "r").get("/api/v0/endptjobs/").status_code == 200

@@ -1,7 +1,7 @@
 """Pytest fixtures (registered through the ``pytest11`` entry point ``vast_emulator``).
 
 - ``vast_emulator``: a running :class:`Emulator` per test, one account with key ``test-key``
-  (:data:`DEFAULT_API_KEY`), instances running 0.2 s after create.
+  (:data:`DEFAULT_API_KEY`), instances running 0.2 s after create and gone 0.5 s after destroy.
 - ``vast_emulator_factory``: ``vast_emulator_factory(**options)`` starts one with any
   :class:`Emulator` options; every one started is stopped after the test.
 
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from vast_pulumi.emulator.server import Emulator
 
 FAST_BOOT_SECONDS = 0.2
+# Still asynchronous, as the real destroy is, but over in half a second: tests wait for it often.
+FAST_DESTROY_SECONDS = 0.5
 
 EmulatorFactory = Callable[..., "Emulator"]
 
@@ -36,6 +38,7 @@ def vast_emulator_factory() -> Iterator[EmulatorFactory]:
 
     def start(**options: Any) -> Emulator:
         options.setdefault("boot_seconds", FAST_BOOT_SECONDS)
+        options.setdefault("destroy_seconds", FAST_DESTROY_SECONDS)
         emulator = Emulator(**options).start()
         started.append(emulator)
         return emulator
