@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import economy, overhead, refresh, scale
+from benchmarks import economy, overhead, refresh, scale, speed
 from benchmarks.common import Table
 
 BENCHMARKS: dict[str, Callable[[Path], Table]] = {
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, Callable[[Path], Table]] = {
     "economy": economy.run,
     "refresh": refresh.run,
     "overhead": overhead.run,
+    "speed": speed.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADER = (
