@@ -7,14 +7,17 @@ is learnt per route, at the cost of about one 429 per doubling of the calls made
 * **probing** (the start): one call in flight at a time, so a burst of N calls meets one 429, not
   N - 1. When the server accepts a call sent within the interval of the previous accepted one, it
   does not limit the route: the route becomes *free*.
-* **free**: no pacing. Any 429 makes the route *paced*.
-* **paced**: calls are spaced by the interval (a reservation per call, across threads). After
-  ``probation`` accepted calls in a row, one call goes at once, within the interval: a probe. If
-  the server accepts it, its 429 was a fault or is over, and the route is free again (waiting calls
-  go at once); if it answers 429, the limit is real, and the next probe waits twice as long.
+* **free**: no pacing. A 429 to a call sent within the interval of the last accepted one makes the
+  route *paced*; a 429 a full interval after it cannot be our limit, and changes nothing.
+* **paced**: calls are spaced by the interval (across threads: whoever waits takes the next slot).
+  The first call after the switch, and then one after ``probation`` answered calls in a row, goes at
+  once, within the interval: a probe. If the server accepts it, the 429 was a fault or is over, and
+  the route is free again (waiting calls go at once); if it answers 429, the limit is real, and the
+  next probe waits for twice as many calls (1, 2, 4, ...).
 
-So a random 429 costs a fleet about one interval, and a real limit costs one 429 at the start and
-one per doubling of the calls made under it.
+So a random 429 costs a fleet about one round trip, and a real limit costs two 429s at the start and
+one per doubling of the calls made under it. A rejected call does not move the API's clock, so a
+failed probe costs no time.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ SLACK = 1.05
 # Longest wait between probes, in accepted calls: bounds the 429s a real limit costs to one per
 # this many calls once the doubling reaches it.
 MAX_PROBATION = 64
-# How often a paced call that is waiting for its slot looks whether the route became free.
+# How often a paced call that is waiting looks whether the route became free or may probe.
 _RECHECK_SECONDS = 0.1
 
 
@@ -54,7 +57,7 @@ class _Route:
     next_slot: float = 0.0  # paced: when the next reserved call may go
     last_accepted: float = float("-inf")  # when the latest accepted call was sent
     streak: int = 0  # paced: accepted calls in a row
-    probation: int = 1  # paced: accepted calls in a row before a probe
+    probation: int = 0  # paced: answered calls in a row before a probe (at first, none)
     probe_out: bool = False
 
 
@@ -90,20 +93,27 @@ class Pacer:
         state = self._routes.get(key)
         if state is None:
             return None
-        with self._lock:
-            while state.mode is _Mode.PROBING and state.in_flight:
-                self._lock.wait()
-            if state.mode is _Mode.PROBING:
-                state.in_flight = True
-                return Turn(key, time.monotonic(), _Mode.PROBING)
-            if state.mode is _Mode.FREE:
-                return Turn(key, time.monotonic(), _Mode.FREE)
-            if self._may_probe(state):
-                state.probe_out = True
-                return Turn(key, time.monotonic(), _Mode.PACED, probe=True)
-            slot = max(time.monotonic(), state.next_slot)
-            state.next_slot = slot + state.interval
-        return self._wait_for_slot(key, state, slot)
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                if state.mode is _Mode.PROBING:
+                    if not state.in_flight:
+                        state.in_flight = True
+                        return Turn(key, now, _Mode.PROBING)
+                    self._lock.wait()  # until the call in flight is answered
+                    continue
+                if state.mode is _Mode.FREE:
+                    return Turn(key, now, _Mode.FREE)
+                if self._may_probe(state):
+                    state.probe_out = True
+                    return Turn(key, now, _Mode.PACED, probe=True)
+                if now >= state.next_slot:
+                    # Slots are taken, not reserved: a waiter that leaves (as a probe, or when the
+                    # route becomes free) leaves no gap in the queue.
+                    state.next_slot = now + state.interval
+                    return Turn(key, now, _Mode.PACED)
+                wait = state.next_slot - now
+            time.sleep(min(wait, _RECHECK_SECONDS))
 
     def report(self, turn: Turn | None, outcome: Outcome) -> None:
         """What the server answered to the call ``turn`` let go."""
@@ -117,20 +127,13 @@ class Pacer:
                 state.probe_out = False
             if outcome is Outcome.ACCEPTED:
                 self._accepted(state, turn)
-            elif outcome is Outcome.LIMITED:
+            elif outcome is Outcome.LIMITED and self._ours(state, turn):
                 self._limited(state, turn)
+            elif state.mode is _Mode.PACED and not turn.probe:
+                # A fault on a paced call says nothing about the limit; it still counts towards the
+                # next probe, so a run of faults does not keep the route paced.
+                state.streak += 1
             self._lock.notify_all()
-
-    def _wait_for_slot(self, key: tuple[str, str], state: _Route, slot: float) -> Turn:
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                if state.mode is not _Mode.PACED or now >= slot:
-                    return Turn(key, now, _Mode.PACED)
-                if self._may_probe(state):
-                    state.probe_out = True
-                    return Turn(key, now, _Mode.PACED, probe=True)
-            time.sleep(min(_RECHECK_SECONDS, slot - now))
 
     @staticmethod
     def _may_probe(state: _Route) -> bool:
@@ -146,9 +149,15 @@ class Pacer:
         state.last_accepted = max(state.last_accepted, turn.sent)
 
     @staticmethod
+    def _ours(state: _Route, turn: Turn) -> bool:
+        """Whether a 429 can be the route's limit: a call sent a full interval after the last call the
+        server accepted cannot break it (that 429 is a fault, a proxy's, or another client's)."""
+        return turn.sent - state.last_accepted < state.interval / SLACK
+
+    @staticmethod
     def _limited(state: _Route, turn: Turn) -> None:
         if turn.probe:
-            state.probation = min(state.probation * 2, MAX_PROBATION)
+            state.probation = min(max(1, state.probation * 2), MAX_PROBATION)
         state.mode, state.streak = _Mode.PACED, 0
         # The server's clock runs from the last call it accepted, which was no later than now.
         state.next_slot = max(state.next_slot, time.monotonic() + state.interval)

@@ -29,6 +29,7 @@ import datetime
 import enum
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -239,7 +240,7 @@ class VastClient:
         row = reply.get("instances")  # a destroyed instance reads as {"instances": null}
         return row if isinstance(row, dict) and row else None
 
-    def list_instances(self) -> list[Row]:
+    def list_instances(self, retry: RetryPolicy | None = None) -> list[Row]:
         """All of the account's instances, paging ``/api/v1/instances/`` 25 at a time."""
         rows: list[Row] = []
         token: str | None = None
@@ -248,7 +249,7 @@ class VastClient:
             params: dict[str, Any] = {"limit": INSTANCES_PAGE_SIZE}
             if token:
                 params["after_token"] = token
-            reply = self._call("GET", "/api/v1/instances/", params=params)
+            reply = self._call("GET", "/api/v1/instances/", params=params, retry=retry)
             rows.extend(_rows(reply, "instances"))
             token = reply.get("next_token")
             if not token or token in seen_tokens:
@@ -270,7 +271,15 @@ class VastClient:
         Fetches for these callers are at least ``spacing`` apart and shared: however many readiness
         waits run, the account's list is read once per ``spacing``, and each wait sees every fetch.
         """
-        return self._instances.next_after(seen, spacing)
+        # A failed read is retried within the interval, not after a growing backoff: every wait of the
+        # process is waiting for this one read, and the next would come that soon anyway.
+        retry = RetryPolicy(
+            max_attempts=max(self._retry.max_attempts, math.ceil(self._retry.max_total / spacing)),
+            base_delay=min(self._retry.base_delay, spacing),
+            max_delay=min(self._retry.max_delay, spacing),
+            max_total=self._retry.max_total,
+        )
+        return self._instances.next_after(seen, spacing, lambda: self.list_instances(retry))
 
     def update_instance_state(self, instance_id: int, state: str) -> None:
         self._call("PUT", f"/api/v0/instances/{instance_id}/", body={"state": state}, kind=_Kind.WRITE)
@@ -459,9 +468,10 @@ class VastClient:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         kind: _Kind = _Kind.READ,
+        retry: RetryPolicy | None = None,
     ) -> Row:
         try:
-            return self._call_with_retries(method, path, params, body, kind)
+            return self._call_with_retries(method, path, params, body, kind, retry or self._retry)
         finally:
             if kind is not _Kind.READ:
                 # Whatever the outcome, the server may have changed: later reads must see fresh lists.
@@ -475,11 +485,12 @@ class VastClient:
         params: Mapping[str, Any] | None,
         body: Mapping[str, Any] | None,
         kind: _Kind,
+        retry: RetryPolicy,
     ) -> Row:
         import requests
 
         route = route_template(path)
-        deadline = time.monotonic() + self._retry.max_total
+        deadline = time.monotonic() + retry.max_total
         url = self.settings.api_url + path
         query = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (params or {}).items()}
         attempt = 0
@@ -507,8 +518,8 @@ class VastClient:
             failure = _final_form(failure, kind)
             if not _is_retryable(failure, kind):
                 raise failure
-            delay = max(self._retry.delay(attempt), retry_after or 0.0)
-            if attempt >= self._retry.max_attempts or time.monotonic() + delay > deadline:
+            delay = max(retry.delay(attempt), retry_after or 0.0)
+            if attempt >= retry.max_attempts or time.monotonic() + delay > deadline:
                 raise failure
             self._count(retries=1)
             _log.warning(
@@ -517,7 +528,7 @@ class VastClient:
                 path,
                 _short_reason(failure),
                 attempt,
-                self._retry.max_attempts - 1,
+                retry.max_attempts - 1,
                 delay,
             )
             time.sleep(delay)
@@ -770,7 +781,9 @@ class _Snapshot:
             raise flight.error
         return list(flight.rows or [])
 
-    def next_after(self, seen: float, spacing: float) -> tuple[float, list[Row]]:
+    def next_after(
+        self, seen: float, spacing: float, fetch: Callable[[], list[Row]] | None = None
+    ) -> tuple[float, list[Row]]:
         """Rows from a fetch started after ``seen``, and its start. A fetch for these callers starts
         ``spacing`` after the latest one at the earliest; callers that arrive before it join it."""
         with self._lock:
@@ -785,15 +798,15 @@ class _Snapshot:
                 self._running = flight
         if leader:
             time.sleep(max(0.0, flight.started - time.monotonic()))
-            self._run(flight)
+            self._run(flight, fetch)
         flight.done.wait()
         if flight.error is not None:
             raise flight.error
         return flight.started, list(flight.rows or [])
 
-    def _run(self, flight: _Flight) -> None:
+    def _run(self, flight: _Flight, fetch: Callable[[], list[Row]] | None = None) -> None:
         try:
-            flight.rows = self._fetch()
+            flight.rows = (fetch or self._fetch)()
         except BaseException as error:
             flight.error = error
         with self._lock:
