@@ -100,7 +100,8 @@ def instance_rows(root: Path, table: Table) -> None:
     table.verdicts.append(
         f"readiness reads at boot {', '.join(f'{b} s: {polls[b]}' for b in BOOT_TIMES)};"
         f" {BOOT_TIMES[-1] - BOOT_TIMES[0]} s more boot cost {growth} more reads (one per {POLL_SECONDS:g} s,"
-        " shared by every instance that waits)"
+        " shared by every instance that waits); before, with polls backing off x1.5 up to 30 s:"
+        " 6, 8 and 11 reads, each instance seen up to 30 s late"
     )
 
 
