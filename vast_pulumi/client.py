@@ -97,8 +97,12 @@ class _Kind(enum.Enum):
 class RetryPolicy:
     """How failed calls are retried: full-jitter exponential backoff within a total time bound."""
 
-    max_attempts: int = 10
-    base_delay: float = 1.0
+    # A short first wait: a fleet's calls each meet the odd fault, and the slowest of them sets the
+    # fleet's time (a 1 s base made 16 instances under the resilience fault mix take ~2.4x the clean
+    # run); rate limits are the pacer's business, not the backoff's. Twelve attempts keep about the
+    # ~35 s of retrying the old 1 s base with ten gave against an outage.
+    max_attempts: int = 12
+    base_delay: float = 0.25
     max_delay: float = 10.0  # the API's rate-limit intervals are 1-4.5 s; longer waits only delay the error
     max_total: float = 300.0
 
