@@ -5,11 +5,10 @@ Everything about transport lives here, so the resource modules only speak in typ
 
 * one ``requests.Session`` per account and URL (see :func:`shared_client`), Bearer auth header only,
   connect and read timeouts;
-* client-side pacing: the API enforces a minimum interval between calls per route and identity and
-  sends no ``Retry-After``, so once a route has answered 429, later calls to it are spaced by its
-  published threshold (scaled by ``VAST_PULUMI_PACING_SCALE``; ``0`` turns pacing off). Routes are
-  not paced before that: a server that does not limit them (the emulator, a generous account) is
-  used at full speed, and the first 429 costs one retry;
+* client-side pacing by each route's published threshold (scaled by ``VAST_PULUMI_PACING_SCALE``;
+  ``0`` turns pacing off), learnt from the server's answers (:mod:`vast_pulumi._pacing`): a server
+  that does not limit a route is used at full speed, a real limit costs about one 429 per doubling
+  of the calls made under it, and pacing a random 429 switched on ends once the route answers again;
 * retries with capped exponential backoff and full jitter on 429, 5xx and connection failures, within
   a bound on the total time of one call; the daily search quota's 429 (error code
   ``search_quota_exceeded``) is final at once, its message saying when the quota resets;
@@ -30,6 +29,7 @@ import datetime
 import enum
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vast_pulumi import __version__
+from vast_pulumi._pacing import Outcome, Pacer
 from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError, is_auth_failure
 from vast_pulumi.settings import ProviderSettings
 
@@ -96,8 +97,12 @@ class _Kind(enum.Enum):
 class RetryPolicy:
     """How failed calls are retried: full-jitter exponential backoff within a total time bound."""
 
-    max_attempts: int = 10
-    base_delay: float = 1.0
+    # A short first wait: a fleet's calls each meet the odd fault, and the slowest of them sets the
+    # fleet's time (a 1 s base made 16 instances under the resilience fault mix take ~2.4x the clean
+    # run); rate limits are the pacer's business, not the backoff's. Twelve attempts keep about the
+    # ~35 s of retrying the old 1 s base with ten gave against an outage.
+    max_attempts: int = 12
+    base_delay: float = 0.25
     max_delay: float = 10.0  # the API's rate-limit intervals are 1-4.5 s; longer waits only delay the error
     max_total: float = 300.0
 
@@ -137,7 +142,7 @@ class VastClient:
         self.settings = settings
         self._retry = retry or RetryPolicy()
         self._timeout = (connect_timeout, read_timeout)
-        self._pacer = _Pacer(ROUTE_INTERVALS, _pacing_scale() if pacing_scale is None else pacing_scale)
+        self._pacer = Pacer(ROUTE_INTERVALS, _pacing_scale() if pacing_scale is None else pacing_scale)
         self._session = _new_session(settings.api_key)
         self._counter_lock = threading.Lock()
         self._requests = 0
@@ -255,7 +260,7 @@ class VastClient:
         row = reply.get("instances")  # a destroyed instance reads as {"instances": null}
         return row if isinstance(row, dict) and row else None
 
-    def list_instances(self) -> list[Row]:
+    def list_instances(self, retry: RetryPolicy | None = None) -> list[Row]:
         """All of the account's instances, paging ``/api/v1/instances/`` 25 at a time."""
         rows: list[Row] = []
         token: str | None = None
@@ -264,7 +269,7 @@ class VastClient:
             params: dict[str, Any] = {"limit": INSTANCES_PAGE_SIZE}
             if token:
                 params["after_token"] = token
-            reply = self._call("GET", "/api/v1/instances/", params=params)
+            reply = self._call("GET", "/api/v1/instances/", params=params, retry=retry)
             rows.extend(_rows(reply, "instances"))
             token = reply.get("next_token")
             if not token or token in seen_tokens:
@@ -278,6 +283,23 @@ class VastClient:
         one paged list call per ``max_age`` instead of N single GETs.
         """
         return self._instances.get(SNAPSHOT_MAX_AGE if max_age is None else max_age)
+
+    def next_instances(self, seen: float, spacing: float) -> tuple[float, list[Row]]:
+        """The instance list from a fetch that started after ``seen`` (monotonic seconds), and when it
+        started; pass that back as ``seen`` for the next one.
+
+        Fetches for these callers are at least ``spacing`` apart and shared: however many readiness
+        waits run, the account's list is read once per ``spacing``, and each wait sees every fetch.
+        """
+        # A failed read is retried within the interval, not after a growing backoff: every wait of the
+        # process is waiting for this one read, and the next would come that soon anyway.
+        retry = RetryPolicy(
+            max_attempts=max(self._retry.max_attempts, math.ceil(self._retry.max_total / spacing)),
+            base_delay=min(self._retry.base_delay, spacing),
+            max_delay=min(self._retry.max_delay, spacing),
+            max_total=self._retry.max_total,
+        )
+        return self._instances.next_after(seen, spacing, lambda: self.list_instances(retry))
 
     def update_instance_state(self, instance_id: int, state: str) -> None:
         self._call("PUT", f"/api/v0/instances/{instance_id}/", body={"state": state}, kind=_Kind.WRITE)
@@ -471,9 +493,10 @@ class VastClient:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         kind: _Kind = _Kind.READ,
+        retry: RetryPolicy | None = None,
     ) -> Row:
         try:
-            return self._call_with_retries(method, path, params, body, kind)
+            return self._call_with_retries(method, path, params, body, kind, retry or self._retry)
         finally:
             if kind is not _Kind.READ:
                 # Whatever the outcome, the server may have changed: later reads must see fresh lists.
@@ -487,17 +510,19 @@ class VastClient:
         params: Mapping[str, Any] | None,
         body: Mapping[str, Any] | None,
         kind: _Kind,
+        retry: RetryPolicy,
     ) -> Row:
         import requests
 
         route = route_template(path)
-        deadline = time.monotonic() + self._retry.max_total
+        deadline = time.monotonic() + retry.max_total
         url = self.settings.api_url + path
         query = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (params or {}).items()}
         attempt = 0
         while True:
             attempt += 1
-            self._pacer.wait_turn(method, route)
+            turn = self._pacer.wait_turn(method, route)
+            outcome = Outcome.OTHER
             retry_after: float | None = None
             try:
                 response = self._session.request(method, url, params=query, json=body, timeout=self._timeout)
@@ -505,18 +530,21 @@ class VastClient:
                 failure: VastApiError = _connection_failure(method, path, exc)
             else:
                 self._count(requests=1)
+                outcome = Outcome.LIMITED if response.status_code == 429 else Outcome.OTHER
                 try:
-                    return _decode(method, path, response)
+                    reply = _decode(method, path, response)
+                    outcome = Outcome.ACCEPTED
+                    return reply
                 except VastApiError as error:
                     failure = _with_quota_reset(error, response)
-                    if error.status == 429:
-                        self._pacer.engage(method, route)
                 retry_after = _retry_after_seconds(response)
+            finally:
+                self._pacer.report(turn, outcome)
             failure = _final_form(failure, kind)
             if not _is_retryable(failure, kind):
                 raise failure
-            delay = max(self._retry.delay(attempt), retry_after or 0.0)
-            if attempt >= self._retry.max_attempts or time.monotonic() + delay > deadline:
+            delay = max(retry.delay(attempt), retry_after or 0.0)
+            if attempt >= retry.max_attempts or time.monotonic() + delay > deadline:
                 raise failure
             self._count(retries=1)
             _log.warning(
@@ -525,7 +553,7 @@ class VastClient:
                 path,
                 _short_reason(failure),
                 attempt,
-                self._retry.max_attempts - 1,
+                retry.max_attempts - 1,
                 delay,
             )
             time.sleep(delay)
@@ -755,43 +783,6 @@ def _rows(reply: Row, key: str) -> list[Row]:
     return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
 
 
-class _Pacer:
-    """Spaces calls to a route by its minimum interval, across threads (a reservation per call), once
-    the route has been rate limited."""
-
-    # The API measures intervals between arrivals; a little slack absorbs network jitter.
-    _SLACK = 1.05
-
-    def __init__(self, intervals: Mapping[tuple[str, str], float], scale: float) -> None:
-        self._intervals = {
-            key: seconds * scale * self._SLACK for key, seconds in intervals.items() if seconds * scale > 0
-        }
-        self._next_slot: dict[tuple[str, str], float] = {}
-        self._engaged: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()
-
-    def engage(self, method: str, route: str) -> None:
-        """The route answered 429: pace it from now on, starting a full interval from now (the API's
-        clock runs from the last call it accepted, which was no later than this)."""
-        key = (method, route)
-        interval = self._intervals.get(key)
-        with self._lock:
-            self._engaged.add(key)
-            if interval is not None:
-                self._next_slot[key] = max(self._next_slot.get(key, 0.0), time.monotonic() + interval)
-
-    def wait_turn(self, method: str, route: str) -> None:
-        interval = self._intervals.get((method, route))
-        if interval is None or (method, route) not in self._engaged:
-            return
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next_slot.get((method, route), 0.0))
-            self._next_slot[(method, route)] = slot + interval
-        if slot > now:
-            time.sleep(slot - now)
-
-
 @dataclass
 class _Flight:
     """One fetch of a list, which any number of threads may wait for."""
@@ -827,7 +818,7 @@ class _Snapshot:
             latest, running = self._latest, self._running
             if latest is not None and latest.rows is not None and latest.started >= oldest_acceptable:
                 return list(latest.rows)
-            if running is not None and running.started >= oldest_acceptable:
+            if running is not None and now >= running.started >= oldest_acceptable:
                 flight, leader = running, False
             else:
                 flight, leader = _Flight(started=now), True
@@ -839,9 +830,32 @@ class _Snapshot:
             raise flight.error
         return list(flight.rows or [])
 
-    def _run(self, flight: _Flight) -> None:
+    def next_after(
+        self, seen: float, spacing: float, fetch: Callable[[], list[Row]] | None = None
+    ) -> tuple[float, list[Row]]:
+        """Rows from a fetch started after ``seen``, and its start. A fetch for these callers starts
+        ``spacing`` after the latest one at the earliest; callers that arrive before it join it."""
+        with self._lock:
+            latest, running = self._latest, self._running
+            if latest is not None and latest.rows is not None and latest.started > seen:
+                return latest.started, list(latest.rows)
+            if running is not None and running.started > seen:
+                flight, leader = running, False
+            else:
+                earliest = latest.started + spacing if latest is not None else seen
+                flight, leader = _Flight(started=max(time.monotonic(), earliest)), True
+                self._running = flight
+        if leader:
+            time.sleep(max(0.0, flight.started - time.monotonic()))
+            self._run(flight, fetch)
+        flight.done.wait()
+        if flight.error is not None:
+            raise flight.error
+        return flight.started, list(flight.rows or [])
+
+    def _run(self, flight: _Flight, fetch: Callable[[], list[Row]] | None = None) -> None:
         try:
-            flight.rows = self._fetch()
+            flight.rows = (fetch or self._fetch)()
         except BaseException as error:
             flight.error = error
         with self._lock:

@@ -103,9 +103,9 @@ OFFER_SEARCH_LIMIT = 64  # offers fetched per query: concurrent creates each nee
 OFFER_ATTEMPTS = 8  # offers one create tries before giving up
 START_ATTEMPTS = 3  # rents one create makes whose machine never starts the instance, before giving up
 _BID_TOLERANCE = 1e-6  # $/hour: a bid reads back as a float
-_FIRST_POLL_SECONDS = 1.0
-_POLL_GROWTH = 1.5
-_MAX_POLL_SECONDS = 30.0
+# Seconds between the list reads that every readiness wait of the process shares: an instance is seen
+# running at most this long (plus one call) after it is; above the list route's 1 s threshold.
+_POLL_SECONDS = 1.5
 # status_msg words that mean the container failed (those the official client's wait looks for).
 _ERROR_WORDS = ("error", "failed", "failure", "exception", "traceback", "oci runtime", "permission denied")
 _RUNTYPE_TOKENS = frozenset(
@@ -734,17 +734,20 @@ class InstanceProvider(VastProvider[InstanceInputs]):
     # -- reading ------------------------------------------------------------------------------------
 
     def _wait(self, instance_id: int, inputs: InstanceInputs, *, starting: bool) -> Row:
-        """Poll (shared list snapshots, growing intervals) until the instance is in its target state.
+        """Poll (one list read per ``_POLL_SECONDS`` shared by all waits) until the instance is in its
+        target state.
 
         ``starting``: the instance may begin stopped or exited (adopted, or restarted by an update), so
         those states are not failures.
         """
         target = inputs.target_state
         deadline = time.monotonic() + inputs.ready_timeout
-        interval = _FIRST_POLL_SECONDS
+        seen = time.monotonic()
         while True:
-            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-            row = self._row(instance_id, max_age=interval)
+            seen, rows = self.client.next_instances(seen, _POLL_SECONDS)
+            row = next((row for row in rows if row.get("id") == instance_id), None)
+            if row is None:  # not listed yet, or gone
+                row = self.client.get_instance(instance_id)
             if row is None:
                 raise InstanceNotReadyError(f"instance {instance_id} disappeared while starting")
             if row.get("intended_status") == target and _actual(row) == target:
@@ -757,7 +760,6 @@ class InstanceProvider(VastProvider[InstanceInputs]):
                 raise InstanceNotReadyError(
                     f"instance {instance_id} was not {target} after {waited} ({_describe(row)})"
                 )
-            interval = min(interval * _POLL_GROWTH, _MAX_POLL_SECONDS)
 
     def _row(self, instance_id: int, max_age: float | None = None) -> Row | None:
         """The instance's row: from the shared list snapshot, else (not listed yet, or gone) one GET."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,7 +13,8 @@ from typing import Any, ClassVar
 import pytest
 
 from tests.data import spec_thresholds
-from tests.unit.conftest import api_calls, seed_for
+from tests.unit.conftest import api_calls, faulted_calls, seed_for
+from vast_pulumi import _pacing as pacing_module
 from vast_pulumi import client as client_module
 from vast_pulumi.client import ROUTE_INTERVALS, RetryPolicy, VastClient
 from vast_pulumi.emulator import Emulator
@@ -222,20 +224,75 @@ def test_a_write_makes_the_next_snapshot_read_fetch_again(vast_emulator: Emulato
     ]
 
 
-def test_pacing_engages_at_the_first_429_and_keeps_the_route_under_its_limit(
+def test_a_real_limit_costs_one_429_per_doubling_of_the_calls_and_no_failure(
     vast_emulator_factory: Callable[..., Emulator],
 ) -> None:
     emulator = vast_emulator_factory(rate_limits=True, rate_limit_scale=0.1)  # GET endptjobs: 0.3 s
     # The client paces by a larger fraction than the server limits: a paced call is never early by
-    # the scheduling jitter of a busy machine (with equal scales, 5 % slack was all there was).
+    # the scheduling jitter of a busy machine.
     paced = client_for(emulator, pacing_scale=0.15)
-    for _ in range(6):
+    calls = 16
+    for _ in range(calls):
         paced.list_endpoints()
     statuses = [entry["status"] for entry in emulator.request_log()]
-    # The second call meets the limit once; from then on the route is paced and never limited again.
-    # (400 is the real API's answer to an account without endpoints: an empty list to the client.)
-    assert statuses == [400, 429, 400, 400, 400, 400, 400]
-    assert paced.stats().retries == 1
+    # Every call answered (400 is the real API's answer to an account without endpoints: an empty list).
+    assert statuses.count(400) == calls
+    # The second call meets the limit, its retry probes at once; then one probe after 1, 2, 4, ...
+    assert 2 <= statuses.count(429) <= 2 + math.log2(calls)
+    assert paced.stats().retries == statuses.count(429)
+    assert pacer_mode(paced, "GET", "/api/v0/endptjobs/") == "paced"
+
+
+def test_a_burst_under_a_real_limit_meets_few_429s_not_one_per_caller(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = vast_emulator_factory(rate_limits=True, rate_limit_scale=0.1)
+    paced = client_for(emulator, pacing_scale=0.1)
+    threads = [threading.Thread(target=paced.list_endpoints) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = [entry["status"] for entry in emulator.request_log()]
+    assert statuses.count(400) == 12  # every call answered: an account without endpoints
+    # Unpaced, 11 of the 12 would meet the limit at once (each retry then more of them).
+    assert statuses.count(429) <= 2 + 4
+
+
+def test_pacing_a_random_429_switched_on_ends_when_the_route_answers_again(
+    faulty: Callable[..., Emulator], monkeypatch: pytest.MonkeyPatch, fake_time: FakeTime
+) -> None:
+    monkeypatch.setattr(pacing_module, "time", fake_time)
+    emulator = faulty("429", [False, True, False, False, False, False, False])  # no rate limits
+    client = client_for(emulator, pacing_scale=1.0)  # GET endptjobs: 3 s
+    route = ("GET", "/api/v0/endptjobs/")
+    client.list_endpoints()
+    client.list_endpoints()  # meets the injected 429 within the interval: the route is paced
+    assert faulted_calls(emulator) == [(*route, "429")]
+    # Its retry went at once as a probe, was accepted: the 429 was not a limit, the route is free.
+    assert pacer_mode(client, *route) == "free"
+    for _ in range(4):
+        client.list_endpoints()
+    # (400: the real API's answer to an account without endpoints, an empty list to the client.)
+    assert [entry["status"] for entry in emulator.request_log()] == [400, 429, 400, 400, 400, 400, 400]
+    # Only the retry's backoff was waited, never the route's 3 s interval: the fleet is not serialised.
+    assert sum(fake_time.slept) < 3.0
+
+
+def test_a_server_that_accepts_calls_within_the_interval_frees_the_route_at_once(
+    vast_emulator_factory: Callable[..., Emulator], fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pacing_module, "time", fake_time)
+    client = client_for(vast_emulator_factory(), pacing_scale=1.0)
+    route = ("GET", "/api/v0/endptjobs/")
+    assert pacer_mode(client, *route) == "probing"
+    client.list_endpoints()
+    client.list_endpoints()
+    assert pacer_mode(client, *route) == "free"
+
+
+def pacer_mode(client: VastClient, method: str, route: str) -> str | None:
+    return client._pacer.mode(method, route)
 
 
 def test_routes_are_not_paced_before_the_server_limits_them(

@@ -25,7 +25,7 @@ LIST = ("GET", "/api/v1/instances/")
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi.instance._FIRST_POLL_SECONDS", 0.1)
+    monkeypatch.setattr("vast_pulumi.instance._POLL_SECONDS", 0.1)
     monkeypatch.setattr("vast_pulumi.fleet._DELETE_POLL_SECONDS", 0.1)
     monkeypatch.setattr("vast_pulumi.client.SNAPSHOT_MAX_AGE", 0.0)  # as in a fresh `pulumi refresh`
 

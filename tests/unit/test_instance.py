@@ -27,7 +27,7 @@ LIST = ("GET", "/api/v1/instances/")
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi.instance._FIRST_POLL_SECONDS", 0.1)
+    monkeypatch.setattr("vast_pulumi.instance._POLL_SECONDS", 0.1)
 
 
 @pytest.fixture
@@ -328,44 +328,6 @@ def test_without_waiting_create_returns_at_once(vast_emulator_factory: Callable[
     provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
     created = provider.create(checked(provider, wait_until_ready=False))
     assert created.outs is not None and created.outs["actual_status"] in (None, "loading")
-
-
-def test_readiness_polls_grow_so_a_long_boot_costs_few_reads(
-    vast_emulator_factory: Callable[..., Emulator],
-) -> None:
-    emulator = vast_emulator_factory(boot_seconds=3)
-    provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
-    provider.create(checked(provider))
-    polls = api_calls(emulator).count(LIST) - 1  # the first list is the marker lookup
-    # 0.1 s growing x1.5: 3 s of boot take about 8 polls; polling every 0.1 s would take 30.
-    assert 5 <= polls <= 10
-
-
-def test_concurrent_creates_share_their_readiness_polls(
-    vast_emulator_factory: Callable[..., Emulator],
-) -> None:
-    emulator = vast_emulator_factory(boot_seconds=2)
-    provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
-    errors: list[BaseException] = []
-
-    def create(index: int) -> None:
-        try:
-            provider.create(checked(provider, _marker=f"{index:016x}"))
-        except BaseException as error:  # reported by the assertion below
-            errors.append(error)
-
-    threads = [threading.Thread(target=create, args=(index,)) for index in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert len(instances(emulator)) == 6
-    calls = api_calls(emulator)
-    assert calls.count(RENT) == 6  # each took a different offer: no rent wasted on a taken one
-    alone = 8  # polls one create of a 2 s boot makes on its own
-    assert calls.count(LIST) <= 6 + alone * 2  # 6 marker lookups, then shared polls
-    assert ("GET", "/api/v0/instances/{id}/") not in calls
 
 
 def test_refresh_of_many_instances_costs_a_list_call_per_25(

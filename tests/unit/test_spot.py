@@ -31,7 +31,7 @@ BID = ("PUT", "/api/v0/instances/bid_price/{id}/")
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi.instance._FIRST_POLL_SECONDS", 0.1)
+    monkeypatch.setattr("vast_pulumi.instance._POLL_SECONDS", 0.1)
 
 
 @pytest.fixture
