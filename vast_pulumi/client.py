@@ -530,11 +530,9 @@ class VastClient:
                 failure: VastApiError = _connection_failure(method, path, exc)
             else:
                 self._count(requests=1)
-                outcome = Outcome.LIMITED if response.status_code == 429 else Outcome.OTHER
+                outcome = _pacing_outcome(response.status_code)
                 try:
-                    reply = _decode(method, path, response)
-                    outcome = Outcome.ACCEPTED
-                    return reply
+                    return _decode(method, path, response)
                 except VastApiError as error:
                     failure = _with_quota_reset(error, response)
                 retry_after = _retry_after_seconds(response)
@@ -612,6 +610,14 @@ def _new_session(api_key: str) -> requests.Session:
         {"Authorization": f"Bearer {api_key}", "Accept": "application/json", "User-Agent": _USER_AGENT}
     )
     return session
+
+
+def _pacing_outcome(status: int) -> Outcome:
+    """What an answer says about the route's rate limit: a 429 is the limit; any other answer of the
+    API itself (a 400 "No endpoints for user found" too) got past it; a 5xx may come from before it."""
+    if status == 429:
+        return Outcome.LIMITED
+    return Outcome.ACCEPTED if status < 500 else Outcome.OTHER
 
 
 def _decode(method: str, path: str, response: requests.Response) -> Row:
