@@ -5,14 +5,16 @@ while, shown stopped (``next_state`` "unloaded") until its machine has let it go
 returned at the ``DELETE`` would report success for a machine that may still be there, so every
 delete that ends instances (an instance's, a workergroup's and an endpoint's workers, the orphan
 finder's) sends its ``DELETE``\\ s and then polls the account's instance list until none of them is
-listed, within a bound. Only "no longer listed" counts as gone.
+listed, within a bound. Only "no longer listed" counts as gone. The other resources' deletes (a
+template, an SSH key, an env var, a volume) wait the same way, with :func:`await_unlisted`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from vast_pulumi.client import VastClient
 from vast_pulumi.errors import DeleteTimeoutError, VastApiError, VastAuthError
@@ -21,6 +23,7 @@ __all__ = [
     "DELETE_TIMEOUT",
     "NotGoneError",
     "Teardown",
+    "await_unlisted",
     "destroy_instances",
     "wait_until_unlisted",
 ]
@@ -29,6 +32,8 @@ __all__ = [
 DELETE_TIMEOUT = 600.0
 # Seconds between two looks at the instance list (through the client's shared snapshot).
 POLL_SECONDS = 1.0
+
+K = TypeVar("K", bound=Hashable)
 
 
 class NotGoneError(DeleteTimeoutError):
@@ -93,13 +98,13 @@ def destroy_instances(
 
 
 def wait_until_unlisted(
-    listed: Callable[[], Collection[int]],
-    ids: Iterable[int],
+    listed: Callable[[], Collection[K]],
+    ids: Iterable[K],
     *,
     timeout: float,
     poll: float = POLL_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
-) -> set[int]:
+) -> set[K]:
     """Poll ``listed`` until none of ``ids`` is in it; the ids still listed when ``timeout`` passed."""
     waiting = set(ids)
     deadline = time.monotonic() + timeout
@@ -109,3 +114,12 @@ def wait_until_unlisted(
             break
         sleep(poll)
     return waiting
+
+
+def await_unlisted(
+    what: str, listed: Callable[[], Collection[K]], key: K, *, timeout: float, poll: float = POLL_SECONDS
+) -> None:
+    """Return once ``key`` is no longer in ``listed()``; still there after ``timeout`` seconds, a
+    :class:`DeleteTimeoutError` naming ``what`` (the stack keeps the resource)."""
+    if wait_until_unlisted(listed, [key], timeout=timeout, poll=poll):
+        raise DeleteTimeoutError(f"{what} was still listed {timeout:g} s after its delete")

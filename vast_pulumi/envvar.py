@@ -22,7 +22,6 @@ the next ``up`` then fails the same way and says how to remove it.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypedDict, Unpack
@@ -33,8 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vast_pulumi._dynamic import ACCOUNT_KEY, MARKER_KEY, Props, VastProvider, VastResource
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
+from vast_pulumi._teardown import await_unlisted
 from vast_pulumi.client import Row
-from vast_pulumi.errors import DeleteTimeoutError, VastApiError, VastConflictError
+from vast_pulumi.errors import VastApiError, VastConflictError
 
 __all__ = ["EnvVar", "EnvVarArgs", "EnvVarInputs", "EnvVarProvider"]
 
@@ -114,11 +114,7 @@ class EnvVarProvider(VastProvider[EnvVarInputs]):
         self.owner(id_, props)
         with _scrubbed(str(props.get("value") or "")):
             self.client.delete_env_var(id_)  # already gone is fine
-        deadline = time.monotonic() + DELETE_WAIT
-        while id_ in self.client.list_env_vars():
-            if time.monotonic() >= deadline:
-                raise DeleteTimeoutError(f"env var {id_} was still listed {DELETE_WAIT:g} s after its delete")
-            time.sleep(_POLL)
+        await_unlisted(f"env var {id_}", self.client.list_env_vars, id_, timeout=DELETE_WAIT, poll=_POLL)
 
     def _create_steps(self, inputs: EnvVarInputs) -> CreateSteps:
         name, value = inputs.name, inputs.value

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import time
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypedDict, Unpack
 
@@ -33,8 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vast_pulumi._dynamic import ACCOUNT_KEY, MARKER_KEY, Props, VastProvider, VastResource, numeric_id
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
+from vast_pulumi._teardown import await_unlisted
 from vast_pulumi.client import Row
-from vast_pulumi.errors import DeleteTimeoutError, VastInputError
+from vast_pulumi.errors import VastInputError
 
 __all__ = ["SshKey", "SshKeyArgs", "SshKeyInputs", "SshKeyProvider", "fingerprint"]
 
@@ -164,16 +164,13 @@ class SshKeyProvider(VastProvider[SshKeyInputs]):
         self.owner(id_, props)
         key_id = numeric_id(id_)
         self.client.delete_ssh_key(key_id)  # already gone is fine
-        deadline = time.monotonic() + DELETE_WAIT
-        while self._find(key_id) is not None:
-            if time.monotonic() >= deadline:
-                raise DeleteTimeoutError(
-                    f"SSH key {key_id} was still listed {DELETE_WAIT:g} s after its delete"
-                )
-            time.sleep(_POLL)
+        await_unlisted(f"SSH key {key_id}", self._ids, key_id, timeout=DELETE_WAIT, poll=_POLL)
 
     def _find(self, key_id: int) -> Row | None:
         return next((row for row in self.client.list_ssh_keys() if row.get("id") == key_id), None)
+
+    def _ids(self) -> set[int]:
+        return {int(row["id"]) for row in self.client.list_ssh_keys() if row.get("id") is not None}
 
 
 def _text(row: Row) -> str:

@@ -38,7 +38,6 @@ from __future__ import annotations
 import itertools
 import re
 import shlex
-import time
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, TypedDict, Unpack
 
@@ -58,9 +57,10 @@ from vast_pulumi._dynamic import (
     unknown_fields,
 )
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
+from vast_pulumi._teardown import await_unlisted
 from vast_pulumi.client import Row
 from vast_pulumi.endpoint import default_name
-from vast_pulumi.errors import DeleteTimeoutError, TemplateInUseError, VanishedError, VastConflictError
+from vast_pulumi.errors import TemplateInUseError, VanishedError, VastConflictError
 from vast_pulumi.offers import canonical_query
 from vast_pulumi.query import parse_query
 
@@ -283,13 +283,10 @@ class TemplateProvider(VastProvider[TemplateInputs]):
         return row
 
     def _wait_gone(self, template_id: int) -> None:
-        deadline = time.monotonic() + DELETE_WAIT
-        while self.client.get_template(template_id) is not None:
-            if time.monotonic() >= deadline:
-                raise DeleteTimeoutError(
-                    f"template {template_id} was still listed {DELETE_WAIT:g} s after its delete"
-                )
-            time.sleep(_POLL)
+        def listed() -> set[int]:
+            return set() if self.client.get_template(template_id) is None else {template_id}
+
+        await_unlisted(f"template {template_id}", listed, template_id, timeout=DELETE_WAIT, poll=_POLL)
 
 
 def _same_content(key: str, actual: Any, wanted: Any) -> bool:

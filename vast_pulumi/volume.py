@@ -26,7 +26,6 @@ returns once the API no longer lists the volume.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypedDict, Unpack
 
@@ -46,10 +45,10 @@ from vast_pulumi._dynamic import (
     unknown_fields,
 )
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
+from vast_pulumi._teardown import await_unlisted
 from vast_pulumi.client import Row, VastClient
 from vast_pulumi.endpoint import default_name
 from vast_pulumi.errors import (
-    DeleteTimeoutError,
     OfferUnavailableError,
     VanishedError,
     VastApiError,
@@ -219,13 +218,7 @@ class VolumeProvider(VastProvider[VolumeInputs]):
         self.owner(id_, props)
         volume_id = numeric_id(id_)
         self.client.delete_volume(volume_id)  # already gone is fine
-        deadline = time.monotonic() + DELETE_WAIT
-        while self._find(volume_id) is not None:
-            if time.monotonic() >= deadline:
-                raise DeleteTimeoutError(
-                    f"volume {volume_id} was still listed {DELETE_WAIT:g} s after its delete"
-                )
-            time.sleep(_POLL)
+        await_unlisted(f"volume {volume_id}", self._ids, volume_id, timeout=DELETE_WAIT, poll=_POLL)
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         new, old = news.get(key), olds.get(key)
@@ -291,6 +284,9 @@ class VolumeProvider(VastProvider[VolumeInputs]):
 
     def _find(self, volume_id: int) -> Row | None:
         return next((row for row in self.client.list_volumes() if row.get("id") == volume_id), None)
+
+    def _ids(self) -> set[int]:
+        return {int(row["id"]) for row in self.client.list_volumes() if row.get("id") is not None}
 
 
 def _offer_refused(error: VastApiError) -> bool:
