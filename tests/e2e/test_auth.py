@@ -24,10 +24,12 @@ PROGRAM = "from vast_pulumi import Endpoint\n\nEndpoint('ep')\n"
 
 
 def error_line(output: str) -> str:
-    """The Endpoint's one error under Diagnostics (the engine's own "update failed" lines aside)."""
+    """The Endpoint's one error under Diagnostics (the engine's own "update failed" lines, in the
+    stack's section, which the CLI prints before or after it, aside)."""
     diagnostics = output.split("Diagnostics:", 1)[-1].split("Resources:", 1)[0]
-    ours = diagnostics.split("pulumi-python:dynamic/vast:Endpoint (ep):", 1)[-1]
-    found = re.findall(r"^ {4}error: (.+)$", ours, re.M)
+    sections = re.split(r"^ {2}(\S.*):$", diagnostics, flags=re.M)  # [text, header, body, header, ...]
+    bodies = dict(zip(sections[1::2], sections[2::2], strict=True))
+    found = re.findall(r"^ {4}error: (.+)$", bodies.get("pulumi-python:dynamic/vast:Endpoint (ep)", ""), re.M)
     assert len(found) == 1, output
     return str(found[0])
 
