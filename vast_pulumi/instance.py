@@ -761,9 +761,9 @@ class InstanceProvider(VastProvider[InstanceInputs]):
                     f"instance {instance_id} was not {target} after {waited} ({_describe(row)})"
                 )
 
-    def _row(self, instance_id: int, max_age: float | None = None) -> Row | None:
+    def _row(self, instance_id: int) -> Row | None:
         """The instance's row: from the shared list snapshot, else (not listed yet, or gone) one GET."""
-        rows = self.client.cached_instances(max_age)
+        rows = self.client.cached_instances()
         listed = next((row for row in rows if row.get("id") == instance_id), None)
         return listed if listed is not None else self.client.get_instance(instance_id)
 
