@@ -102,7 +102,10 @@ class LocalBackend:
 
     @property
     def url(self) -> str:
-        return self.state_dir.as_uri()
+        # The file backend (gocloud's fileblob) writes each state file atomically, but its ``.attrs``
+        # metadata sidecar in place: a run killed mid-write leaves it empty, and every later command
+        # fails with "failed to load checkpoint: EOF". ``metadata=skip`` writes no sidecar.
+        return self.state_dir.as_uri() + "?metadata=skip"
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)

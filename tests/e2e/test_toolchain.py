@@ -3,6 +3,7 @@ Python SDK (the CLI speaks to older SDKs; PyPI may trail the Go module proxy).""
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import shutil
@@ -67,3 +68,25 @@ def test_program_runs_under_the_virtualenv_python(
     stack.up()
     assert Path(stack.outputs()["python"]).parent == Path(sys.executable).parent
     stack.destroy()
+
+
+def test_a_kill_mid_write_cannot_leave_the_local_backend_unloadable(
+    local_backend: LocalBackend, make_project: Callable[[str, str], Path]
+) -> None:
+    """The file backend rewrites each state file's ``.attrs`` sidecar in place, so a SIGKILL can leave
+    it empty, and then nothing loads the stack ("failed to load checkpoint: EOF", seen in CI after
+    test_resilience's kill). Our backend writes no sidecar; the default one shows why that matters."""
+    project = make_project("sidecar", "import pulumi\n")
+    stack = local_backend.stack(project)
+    assert not list(local_backend.state_dir.rglob("*.attrs"))
+
+    default_url = dict(local_backend.env(), PULUMI_BACKEND_URL=local_backend.state_dir.as_uri())
+    run = functools.partial(
+        subprocess.run, cwd=project, env=default_url, capture_output=True, text=True, check=False
+    )
+    run([local_backend.pulumi, "stack", "init", "sidecar", "--non-interactive"], check=True)
+    sidecar = next(local_backend.state_dir.rglob("sidecar.json.attrs"))
+    sidecar.write_text("")  # what a kill between its truncation and its write leaves
+    export = run([local_backend.pulumi, "stack", "export", "--stack", "sidecar", "--non-interactive"])
+    assert export.returncode != 0 and "failed to load checkpoint: EOF" in export.stderr
+    assert stack.run("stack", "export").returncode == 0
