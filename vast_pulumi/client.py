@@ -1,122 +1,44 @@
-"""The package's only path to the Vast.ai API.
+"""Typed calls to the Vast.ai API: the package's only way to it.
 
-Everything about transport lives here, so the resource modules only speak in typed calls
-(``create_endpoint``, ``get_instance``, ...):
+The resource modules speak in typed calls (``create_endpoint``, ``get_instance``, ...) of a
+:class:`VastClient`, one per account and URL in the process (:func:`shared_client`). Underneath:
 
-* one ``requests.Session`` per account and URL (see :func:`shared_client`), Bearer auth header only,
-  connect and read timeouts;
-* client-side pacing by each route's published threshold (scaled by ``VAST_PULUMI_PACING_SCALE``;
-  ``0`` turns pacing off), learnt from the server's answers (:mod:`vast_pulumi._pacing`): a server
-  that does not limit a route is used at full speed, a real limit costs about one 429 per doubling
-  of the calls made under it, and pacing a random 429 switched on ends once the route answers again;
-* retries with capped exponential backoff and full jitter on 429, 5xx and connection failures, within
-  a bound on the total time of one call; the daily search quota's 429 (error code
-  ``search_quota_exceeded``) is final at once, its message saying when the quota resets;
-* non-idempotent creates (POST, ``PUT /asks/``) are never repeated after the request may have reached
-  the server: a dropped connection, a read timeout or any 5xx raises
-  :class:`~vast_pulumi.errors.VastConnectionError` with ``outcome_unknown`` set, and the resource looks
-  for what it tried to create;
-* JSON decoding, and every failure (including HTTP 200 with ``"success": false``) as a
-  :class:`~vast_pulumi.errors.VastApiError`;
-* short-lived, single-flight snapshots of the account's instance, endpoint and workergroup lists, so a
-  refresh of many resources or many readiness waits share one list call; any write made through the
-  client invalidates them.
+* :mod:`vast_pulumi._transport` sends each call: pacing, retries, and what may never be repeated (a
+  create whose outcome is unknown raises :class:`~vast_pulumi.errors.VastConnectionError` with
+  ``outcome_unknown`` set, and the resource looks for what it tried to create), decoding, errors. Its
+  send function is the seam a test replaces to drive the client with no network (``send=``);
+* :mod:`vast_pulumi._snapshot` keeps short-lived, single-flight snapshots of the account's instance,
+  endpoint and workergroup lists, so a refresh of many resources or many readiness waits share one list
+  call; any write made through the client invalidates them.
 """
 
 from __future__ import annotations
 
-import datetime
-import enum
 import json
-import logging
 import math
-import os
-import random
 import re
 import threading
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from vast_pulumi import __version__
-from vast_pulumi._pacing import Outcome, Pacer
-from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError, is_auth_failure
+from vast_pulumi._snapshot import Snapshot
+from vast_pulumi._transport import LIST_REPLY, ClientStats, Kind, RetryPolicy, Send, Transport
+
+# Named here before the transport had a module of its own, and still imported from here.
+from vast_pulumi._transport import PACING_SCALE_ENV as PACING_SCALE_ENV
+from vast_pulumi._transport import ROUTE_INTERVALS as ROUTE_INTERVALS
+from vast_pulumi._transport import SEARCH_QUOTA_ERROR as SEARCH_QUOTA_ERROR
+from vast_pulumi._transport import route_template as route_template
+from vast_pulumi.errors import VastApiError
 from vast_pulumi.settings import ProviderSettings
-
-if TYPE_CHECKING:
-    # requests is imported where it is used: a no-change preview runs the provider without one API
-    # call, and should not spend ~80 ms loading an HTTP stack it never uses.
-    import requests
 
 __all__ = ["ClientStats", "EndpointDeletion", "RetryPolicy", "VastClient", "shared_client"]
 
-_log = logging.getLogger("vast_pulumi")
-
 Row = dict[str, Any]
 
-# Minimum seconds between two calls of one route, from the thresholds the API publishes
-# (the x-rate-limit thresholds in Vast's OpenAPI spec). Routes not listed are not paced.
-ROUTE_INTERVALS: Mapping[tuple[str, str], float] = {
-    ("PUT", "/api/v0/asks/{id}/"): 4.5,
-    ("GET", "/api/v0/instances/{id}/"): 2.0,
-    ("PUT", "/api/v0/instances/{id}/"): 1.0,
-    ("DELETE", "/api/v0/instances/{id}/"): 3.0,
-    ("GET", "/api/v1/instances/"): 1.0,
-    ("POST", "/api/v0/endptjobs/"): 4.0,
-    ("GET", "/api/v0/endptjobs/"): 3.0,
-    ("PUT", "/api/v0/endptjobs/{id}/"): 2.0,
-    ("DELETE", "/api/v0/endptjobs/{id}/"): 3.0,
-    ("POST", "/api/v0/workergroups/"): 4.0,
-    ("GET", "/api/v0/workergroups/"): 2.0,
-    ("PUT", "/api/v0/workergroups/{id}/"): 2.0,
-    ("DELETE", "/api/v0/workergroups/{id}/"): 3.0,
-    ("GET", "/api/v0/template/"): 3.0,
-}
-PACING_SCALE_ENV = "VAST_PULUMI_PACING_SCALE"
 INSTANCES_PAGE_SIZE = 25  # the API's maximum page size for /api/v1/instances/
 SNAPSHOT_MAX_AGE = 5.0  # seconds a list snapshot may be reused by reads
-# The error code of the daily offer-search quota's 429, as the official client recognises it. The quota
-# resets once a day (time in the X-RateLimit-Reset header): retrying only spends more of it.
-SEARCH_QUOTA_ERROR = "search_quota_exceeded"
-
-_USER_AGENT = f"vast-pulumi/{__version__}"
-_LIST_REPLY = "results"  # where a bare-array reply is put
-_CONNECTION_POOL_SIZE = 64
-
-
-class _Kind(enum.Enum):
-    """What a call does to the server, which decides whether it may be repeated."""
-
-    READ = "read"  # repeatable, changes nothing
-    WRITE = "write"  # repeatable (sets a state), invalidates list snapshots
-    CREATE = "create"  # must not be repeated once it may have been applied
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How failed calls are retried: full-jitter exponential backoff within a total time bound."""
-
-    # A short first wait: a fleet's calls each meet the odd fault, and the slowest of them sets the
-    # fleet's time (a 1 s base made 16 instances under the resilience fault mix take ~2.4x the clean
-    # run); rate limits are the pacer's business, not the backoff's. Twelve attempts keep about the
-    # ~35 s of retrying the old 1 s base with ten gave against an outage.
-    max_attempts: int = 12
-    base_delay: float = 0.25
-    max_delay: float = 10.0  # the API's rate-limit intervals are 1-4.5 s; longer waits only delay the error
-    max_total: float = 300.0
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        return random.uniform(0.0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
-
-
-@dataclass(frozen=True)
-class ClientStats:
-    """Counters for tests and benchmarks."""
-
-    requests: int
-    retries: int
 
 
 @dataclass(frozen=True)
@@ -138,18 +60,21 @@ class VastClient:
         retry: RetryPolicy | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
+        send: Send | None = None,
     ) -> None:
+        """``send`` replaces the HTTP layer (a test's fake server); by default, a pooled session."""
         self.settings = settings
-        self._retry = retry or RetryPolicy()
-        self._timeout = (connect_timeout, read_timeout)
-        self._pacer = Pacer(ROUTE_INTERVALS, _pacing_scale() if pacing_scale is None else pacing_scale)
-        self._session = _new_session(settings.api_key)
-        self._counter_lock = threading.Lock()
-        self._requests = 0
-        self._retries = 0
-        self._instances = _Snapshot(self.list_instances)
-        self._endpoints = _Snapshot(self.list_endpoints)
-        self._workergroups = _Snapshot(self.list_workergroups)
+        self._transport = Transport(
+            settings,
+            pacing_scale=pacing_scale,
+            retry=retry,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            send=send,
+        )
+        self._instances = Snapshot(self.list_instances)
+        self._endpoints = Snapshot(self.list_endpoints)
+        self._workergroups = Snapshot(self.list_workergroups)
         self._account_lock = threading.Lock()
         self._account_id: int | None = None
 
@@ -157,8 +82,7 @@ class VastClient:
         return f"VastClient({self.settings.api_url!r})"
 
     def stats(self) -> ClientStats:
-        with self._counter_lock:
-            return ClientStats(requests=self._requests, retries=self._retries)
+        return self._transport.stats()
 
     # -- the account -------------------------------------------------------------------------------
 
@@ -173,7 +97,7 @@ class VastClient:
     # -- endpoints (/api/v0/endptjobs/) -------------------------------------------------------------
 
     def create_endpoint(self, body: Mapping[str, Any]) -> int:
-        reply = self._call("POST", "/api/v0/endptjobs/", body=body, kind=_Kind.CREATE)
+        reply = self._call("POST", "/api/v0/endptjobs/", body=body, kind=Kind.CREATE)
         return _new_id(reply, "POST /api/v0/endptjobs/", "result", "id")
 
     def get_endpoint(self, endpoint_id: int) -> Row | None:
@@ -202,14 +126,14 @@ class VastClient:
         return self._endpoints.get(SNAPSHOT_MAX_AGE if max_age is None else max_age)
 
     def update_endpoint(self, endpoint_id: int, body: Mapping[str, Any]) -> None:
-        self._call("PUT", f"/api/v0/endptjobs/{endpoint_id}/", body=body, kind=_Kind.WRITE)
+        self._call("PUT", f"/api/v0/endptjobs/{endpoint_id}/", body=body, kind=Kind.WRITE)
 
     def delete_endpoint(self, endpoint_id: int) -> EndpointDeletion | None:
         """Delete an endpoint; server-side, its workergroups go too, and the workers still attached to
         them are destroyed (the answer lists those it destroyed and those it could not). ``None`` if
         the endpoint was already gone."""
         try:
-            reply = self._call("DELETE", f"/api/v0/endptjobs/{endpoint_id}/", body={}, kind=_Kind.WRITE)
+            reply = self._call("DELETE", f"/api/v0/endptjobs/{endpoint_id}/", body={}, kind=Kind.WRITE)
         except VastApiError as error:
             if error.is_not_found:
                 return None
@@ -219,7 +143,7 @@ class VastClient:
     # -- workergroups (/api/v0/workergroups/; there is no single-object GET) --------------------------
 
     def create_workergroup(self, body: Mapping[str, Any]) -> int:
-        reply = self._call("POST", "/api/v0/workergroups/", body=body, kind=_Kind.CREATE)
+        reply = self._call("POST", "/api/v0/workergroups/", body=body, kind=Kind.CREATE)
         return _new_id(reply, "POST /api/v0/workergroups/", "id", "result")
 
     def list_workergroups(self) -> list[Row]:
@@ -229,7 +153,7 @@ class VastClient:
         return self._workergroups.get(SNAPSHOT_MAX_AGE if max_age is None else max_age)
 
     def update_workergroup(self, workergroup_id: int, body: Mapping[str, Any]) -> None:
-        self._call("PUT", f"/api/v0/workergroups/{workergroup_id}/", body=body, kind=_Kind.WRITE)
+        self._call("PUT", f"/api/v0/workergroups/{workergroup_id}/", body=body, kind=Kind.WRITE)
 
     def delete_workergroup(self, workergroup_id: int) -> bool:
         return self._delete(f"/api/v0/workergroups/{workergroup_id}/")
@@ -248,7 +172,7 @@ class VastClient:
 
     def create_instance(self, offer_id: int, body: Mapping[str, Any]) -> Row:
         """Rent offer ``offer_id``; the reply carries ``new_contract`` (the instance id)."""
-        return self._call("PUT", f"/api/v0/asks/{offer_id}/", body=body, kind=_Kind.CREATE)
+        return self._call("PUT", f"/api/v0/asks/{offer_id}/", body=body, kind=Kind.CREATE)
 
     def get_instance(self, instance_id: int) -> Row | None:
         try:
@@ -293,29 +217,30 @@ class VastClient:
         """
         # A failed read is retried within the interval, not after a growing backoff: every wait of the
         # process is waiting for this one read, and the next would come that soon anyway.
+        usual = self._transport.retry
         retry = RetryPolicy(
-            max_attempts=max(self._retry.max_attempts, math.ceil(self._retry.max_total / spacing)),
-            base_delay=min(self._retry.base_delay, spacing),
-            max_delay=min(self._retry.max_delay, spacing),
-            max_total=self._retry.max_total,
+            max_attempts=max(usual.max_attempts, math.ceil(usual.max_total / spacing)),
+            base_delay=min(usual.base_delay, spacing),
+            max_delay=min(usual.max_delay, spacing),
+            max_total=usual.max_total,
         )
         return self._instances.next_after(seen, spacing, lambda: self.list_instances(retry))
 
     def update_instance_state(self, instance_id: int, state: str) -> None:
-        self._call("PUT", f"/api/v0/instances/{instance_id}/", body={"state": state}, kind=_Kind.WRITE)
+        self._call("PUT", f"/api/v0/instances/{instance_id}/", body={"state": state}, kind=Kind.WRITE)
 
     def label_instance(self, instance_id: int, label: str) -> None:
-        self._call("PUT", f"/api/v0/instances/{instance_id}/", body={"label": label}, kind=_Kind.WRITE)
+        self._call("PUT", f"/api/v0/instances/{instance_id}/", body={"label": label}, kind=Kind.WRITE)
 
     def update_instance_template(self, instance_id: int, body: Mapping[str, Any]) -> None:
         """Change image, env, onstart, args or template; the instance is recreated on its machine."""
         path = f"/api/v0/instances/update_template/{instance_id}/"
-        self._call("PUT", path, body={"id": instance_id, **body}, kind=_Kind.WRITE)
+        self._call("PUT", path, body={"id": instance_id, **body}, kind=Kind.WRITE)
 
     def change_bid(self, instance_id: int, price: float) -> None:
         """Set an interruptible instance's bid ($/hour), with the official client's body."""
         path = f"/api/v0/instances/bid_price/{instance_id}/"
-        self._call("PUT", path, body={"client_id": "me", "price": price}, kind=_Kind.WRITE)
+        self._call("PUT", path, body={"client_id": "me", "price": price}, kind=Kind.WRITE)
 
     def destroy_instance(self, instance_id: int) -> bool:
         """Destroy an instance; ``False`` if it was already gone."""
@@ -334,7 +259,7 @@ class VastClient:
     def attach_ssh_key(self, instance_id: int, public_key: str) -> None:
         """Put a public key on an instance (the route takes the key's text, not its id)."""
         body = {"ssh_key": public_key}
-        self._call("POST", f"/api/v0/instances/{instance_id}/ssh/", body=body, kind=_Kind.WRITE)
+        self._call("POST", f"/api/v0/instances/{instance_id}/ssh/", body=body, kind=Kind.WRITE)
 
     def detach_ssh_key(self, instance_id: int, key_id: int) -> bool:
         """Take a key off an instance; ``False`` if it was not on it."""
@@ -351,7 +276,7 @@ class VastClient:
     def create_template(self, body: Mapping[str, Any]) -> Row:
         """The new template's row. The API answers an identical template of the account's instead of
         making another (``msg`` "Existing template found")."""
-        reply = self._call("POST", "/api/v0/template/", body=body, kind=_Kind.CREATE)
+        reply = self._call("POST", "/api/v0/template/", body=body, kind=Kind.CREATE)
         row = reply.get("template")
         if not isinstance(row, dict) or _new_id(row, "POST /api/v0/template/", "id") <= 0:
             raise VastApiError(
@@ -373,7 +298,7 @@ class VastClient:
     def update_template(self, body: Mapping[str, Any]) -> Row:
         """Edit a template (``id`` and ``hash_id`` name it; the whole content is sent): the reply's row
         carries the new ``hash_id``. ``PUT /api/v1/template/``, as the official client sends it."""
-        reply = self._call("PUT", "/api/v1/template/", body=body, kind=_Kind.WRITE)
+        reply = self._call("PUT", "/api/v1/template/", body=body, kind=Kind.WRITE)
         row = reply.get("template")
         if not isinstance(row, dict):
             raise VastApiError(method="PUT", path="/api/v1/template/", status=200, msg="no template in reply")
@@ -382,7 +307,7 @@ class VastClient:
     def delete_template(self, template_id: int) -> bool:
         """Delete a template; ``False`` if it was already gone."""
         try:
-            self._call("DELETE", "/api/v0/template/", body={"template_id": template_id}, kind=_Kind.WRITE)
+            self._call("DELETE", "/api/v0/template/", body={"template_id": template_id}, kind=Kind.WRITE)
         except VastApiError as error:
             if error.is_not_found:
                 return False
@@ -392,7 +317,7 @@ class VastClient:
     # -- SSH keys (/api/v0/ssh/) -----------------------------------------------------------------------
 
     def create_ssh_key(self, public_key: str) -> Row:
-        reply = self._call("POST", "/api/v0/ssh/", body={"ssh_key": public_key}, kind=_Kind.CREATE)
+        reply = self._call("POST", "/api/v0/ssh/", body={"ssh_key": public_key}, kind=Kind.CREATE)
         row = reply.get("key")
         if not isinstance(row, dict):
             raise VastApiError(method="POST", path="/api/v0/ssh/", status=200, msg="no key in reply")
@@ -401,16 +326,16 @@ class VastClient:
 
     def list_ssh_keys(self) -> list[Row]:
         """The account's keys; the list names the key text ``key`` (the create's reply ``public_key``)."""
-        return _rows(self._call("GET", "/api/v0/ssh/"), _LIST_REPLY)
+        return _rows(self._call("GET", "/api/v0/ssh/"), LIST_REPLY)
 
     def update_ssh_key(self, key_id: int, public_key: str) -> None:
         body = {"id": key_id, "ssh_key": public_key}
-        self._call("PUT", f"/api/v0/ssh/{key_id}/", body=body, kind=_Kind.WRITE)
+        self._call("PUT", f"/api/v0/ssh/{key_id}/", body=body, kind=Kind.WRITE)
 
     def delete_ssh_key(self, key_id: int) -> bool:
         """Delete an account key; ``False`` if it was already gone (400 ``no_ssh_key``)."""
         try:
-            self._call("DELETE", f"/api/v0/ssh/{key_id}/", kind=_Kind.WRITE)
+            self._call("DELETE", f"/api/v0/ssh/{key_id}/", kind=Kind.WRITE)
         except VastApiError as error:
             if error.is_not_found or error.error == "no_ssh_key":
                 return False
@@ -425,15 +350,15 @@ class VastClient:
         return {str(k): str(v) for k, v in secrets.items()} if isinstance(secrets, dict) else {}
 
     def create_env_var(self, name: str, value: str) -> None:
-        self._call("POST", "/api/v0/secrets/", body={"key": name, "value": value}, kind=_Kind.CREATE)
+        self._call("POST", "/api/v0/secrets/", body={"key": name, "value": value}, kind=Kind.CREATE)
 
     def update_env_var(self, name: str, value: str) -> None:
-        self._call("PUT", "/api/v0/secrets/", body={"key": name, "value": value}, kind=_Kind.WRITE)
+        self._call("PUT", "/api/v0/secrets/", body={"key": name, "value": value}, kind=Kind.WRITE)
 
     def delete_env_var(self, name: str) -> bool:
         """Delete an env var; ``False`` if there was none of that name (400 ``nonexistent_key``)."""
         try:
-            self._call("DELETE", "/api/v0/secrets/", body={"key": name}, kind=_Kind.WRITE)
+            self._call("DELETE", "/api/v0/secrets/", body={"key": name}, kind=Kind.WRITE)
         except VastApiError as error:
             if error.is_not_found or error.error == "nonexistent_key":
                 return False
@@ -451,7 +376,7 @@ class VastClient:
         body: dict[str, Any] = {"id": offer_id, "size": size}
         if name is not None:
             body["name"] = name
-        reply = self._call("PUT", "/api/v0/volumes/", body=body, kind=_Kind.CREATE)
+        reply = self._call("PUT", "/api/v0/volumes/", body=body, kind=Kind.CREATE)
         name_of = str(reply.get("volume_name") or "")
         if not re.fullmatch(r"V\.\d+", name_of):
             raise VastApiError(
@@ -467,18 +392,18 @@ class VastClient:
     def delete_volume(self, volume_id: int) -> bool:
         """Delete a volume (``?id=``, as the official client sends it); ``False`` if already gone."""
         try:
-            self._call("DELETE", "/api/v0/volumes/", params={"id": volume_id}, kind=_Kind.WRITE)
+            self._call("DELETE", "/api/v0/volumes/", params={"id": volume_id}, kind=Kind.WRITE)
         except VastApiError as error:
             if error.is_not_found:
                 return False
             raise
         return True
 
-    # -- transport ---------------------------------------------------------------------------------------
+    # -- sending ------------------------------------------------------------------------------------------
 
     def _delete(self, path: str) -> bool:
         try:
-            self._call("DELETE", path, body={}, kind=_Kind.WRITE)
+            self._call("DELETE", path, body={}, kind=Kind.WRITE)
         except VastApiError as error:
             if error.is_not_found:
                 return False
@@ -492,74 +417,16 @@ class VastClient:
         *,
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
-        kind: _Kind = _Kind.READ,
+        kind: Kind = Kind.READ,
         retry: RetryPolicy | None = None,
     ) -> Row:
         try:
-            return self._call_with_retries(method, path, params, body, kind, retry or self._retry)
+            return self._transport.call(method, path, params=params, body=body, kind=kind, retry=retry)
         finally:
-            if kind is not _Kind.READ:
+            if kind is not Kind.READ:
                 # Whatever the outcome, the server may have changed: later reads must see fresh lists.
                 for snapshot in (self._instances, self._endpoints, self._workergroups):
                     snapshot.invalidate()
-
-    def _call_with_retries(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None,
-        body: Mapping[str, Any] | None,
-        kind: _Kind,
-        retry: RetryPolicy,
-    ) -> Row:
-        import requests
-
-        route = route_template(path)
-        deadline = time.monotonic() + retry.max_total
-        url = self.settings.api_url + path
-        query = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (params or {}).items()}
-        attempt = 0
-        while True:
-            attempt += 1
-            turn = self._pacer.wait_turn(method, route)
-            outcome = Outcome.OTHER
-            retry_after: float | None = None
-            try:
-                response = self._session.request(method, url, params=query, json=body, timeout=self._timeout)
-            except requests.RequestException as exc:
-                failure: VastApiError = _connection_failure(method, path, exc)
-            else:
-                self._count(requests=1)
-                outcome = _pacing_outcome(response.status_code)
-                try:
-                    return _decode(method, path, response)
-                except VastApiError as error:
-                    failure = _with_quota_reset(error, response)
-                retry_after = _retry_after_seconds(response)
-            finally:
-                self._pacer.report(turn, outcome)
-            failure = _final_form(failure, kind)
-            if not _is_retryable(failure, kind):
-                raise failure
-            delay = max(retry.delay(attempt), retry_after or 0.0)
-            if attempt >= retry.max_attempts or time.monotonic() + delay > deadline:
-                raise failure
-            self._count(retries=1)
-            _log.warning(
-                "vast: %s %s: %s; retry %d of %d in %.1f s",
-                method,
-                path,
-                _short_reason(failure),
-                attempt,
-                retry.max_attempts - 1,
-                delay,
-            )
-            time.sleep(delay)
-
-    def _count(self, *, requests: int = 0, retries: int = 0) -> None:
-        with self._counter_lock:
-            self._requests += requests
-            self._retries += retries
 
 
 # -- shared clients ---------------------------------------------------------------------------------------
@@ -584,187 +451,6 @@ def shared_client(settings: ProviderSettings) -> VastClient:
 # -- helpers ------------------------------------------------------------------------------------------------
 
 
-def route_template(path: str) -> str:
-    """``/api/v0/instances/123/`` -> ``/api/v0/instances/{id}/`` (the key of pacing and log lines)."""
-    return re.sub(r"/\d+(?=/|$)", "/{id}", path.split("?", 1)[0])
-
-
-def _pacing_scale() -> float:
-    raw = os.environ.get(PACING_SCALE_ENV, "").strip()
-    try:
-        return max(0.0, float(raw)) if raw else 1.0
-    except ValueError:
-        _log.warning("vast: ignoring %s=%r (not a number)", PACING_SCALE_ENV, raw)
-        return 1.0
-
-
-def _new_session(api_key: str) -> requests.Session:
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=_CONNECTION_POOL_SIZE, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers.update(
-        {"Authorization": f"Bearer {api_key}", "Accept": "application/json", "User-Agent": _USER_AGENT}
-    )
-    return session
-
-
-def _pacing_outcome(status: int) -> Outcome:
-    """What an answer says about the route's rate limit: a 429 is the limit; any other answer of the
-    API itself (a 400 "No endpoints for user found" too) got past it; a 5xx may come from before it."""
-    if status == 429:
-        return Outcome.LIMITED
-    return Outcome.ACCEPTED if status < 500 else Outcome.OTHER
-
-
-def _decode(method: str, path: str, response: requests.Response) -> Row:
-    try:
-        payload: Any = response.json()
-    except ValueError:
-        payload = None
-    details = payload if isinstance(payload, dict) else {}
-    error = details.get("error") if isinstance(details.get("error"), str) else None
-    msg = _message(details, response.text)
-    if is_auth_failure(response.status_code, error, msg):
-        raise VastAuthError(method=method, path=path, status=response.status_code, error=error, msg=msg)
-    if not response.ok or details.get("success") is False:
-        raise VastApiError(
-            method=method,
-            path=path,
-            status=response.status_code,
-            error=error,
-            msg=msg,
-            made_id=_positive_int(details.get("new_contract")),
-        )
-    if isinstance(payload, list):
-        return {_LIST_REPLY: payload}  # some routes answer a bare array (GET /api/v0/ssh/)
-    if payload is None or not isinstance(payload, dict):
-        raise VastApiError(
-            method=method, path=path, status=response.status_code, msg="the response is not a JSON object"
-        )
-    return payload
-
-
-def _positive_int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        return None
-    return number if number > 0 else None
-
-
-def _message(details: Mapping[str, Any], text: str) -> str:
-    for key in ("msg", "message", "detail"):
-        value = details.get(key)
-        if isinstance(value, str) and value:
-            return value
-    if details:
-        return ""
-    return " ".join(text.split())[:300]
-
-
-def _connection_failure(method: str, path: str, exc: requests.RequestException) -> VastConnectionError:
-    return VastConnectionError(
-        method=method,
-        path=path,
-        reason=_describe_exception(exc),
-        outcome_unknown=_may_have_been_sent(exc),
-    )
-
-
-def _may_have_been_sent(exc: requests.RequestException) -> bool:
-    """False only when we know the request never left: the connection could not be established."""
-    import requests
-    import urllib3.exceptions
-
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
-    if isinstance(exc, requests.ConnectionError):
-        cause = exc.args[0] if exc.args else None
-        cause = getattr(cause, "reason", cause)  # urllib3's MaxRetryError wraps the real reason
-        never_connected = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
-        return not isinstance(cause, never_connected)
-    return True
-
-
-def _describe_exception(exc: requests.RequestException) -> str:
-    import requests
-
-    if isinstance(exc, requests.ConnectTimeout):
-        return "connect timeout"
-    if isinstance(exc, requests.ReadTimeout):
-        return "read timeout"
-    if isinstance(exc, requests.ConnectionError):
-        return "connection failed" if not _may_have_been_sent(exc) else "connection dropped"
-    return type(exc).__name__
-
-
-def _final_form(failure: VastApiError, kind: _Kind) -> VastApiError:
-    # Any 5xx may come after the server applied the request (a 500 after a committed rent, a gateway
-    # that lost the upstream's answer): for a create, that is an unknown outcome, never safe to repeat.
-    if kind is _Kind.CREATE and failure.status is not None and failure.status >= 500:
-        return VastConnectionError(
-            method=failure.method,
-            path=failure.path,
-            reason=" ".join(str(part) for part in (failure.status, failure.error) if part),
-            outcome_unknown=True,
-            status=failure.status,
-        )
-    return failure
-
-
-def _is_retryable(failure: VastApiError, kind: _Kind) -> bool:
-    if isinstance(failure, VastConnectionError):
-        return not (failure.outcome_unknown and kind is _Kind.CREATE)
-    if failure.status == 429:
-        return failure.error != SEARCH_QUOTA_ERROR
-    # A 5xx to a create may come after the server applied it: an unknown outcome, never repeated.
-    return failure.status is not None and failure.status >= 500 and kind is not _Kind.CREATE
-
-
-def _with_quota_reset(error: VastApiError, response: requests.Response) -> VastApiError:
-    """The daily search quota's 429, its message saying when the quota resets; other errors as they are."""
-    if error.status != 429 or error.error != SEARCH_QUOTA_ERROR:
-        return error
-    reset = _reset_time(response.headers.get("X-RateLimit-Reset"))
-    when = f"{reset:%Y-%m-%d %H:%M} UTC" if reset else "the next UTC midnight"
-    reason = error.msg or "daily search quota exceeded"
-    return VastApiError(
-        method=error.method,
-        path=error.path,
-        status=429,
-        error=error.error,
-        msg=f"{reason}; the daily offer-search quota resets at {when} (not retried: retries spend it)",
-    )
-
-
-def _reset_time(value: str | None) -> datetime.datetime | None:
-    """``X-RateLimit-Reset``: epoch seconds."""
-    try:
-        return datetime.datetime.fromtimestamp(int(value or ""), datetime.UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-def _retry_after_seconds(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None  # an HTTP date; Vast never sends one
-
-
-def _short_reason(failure: VastApiError) -> str:
-    if isinstance(failure, VastConnectionError):
-        return failure.reason
-    return " ".join(str(part) for part in (failure.status, failure.error) if part)
-
-
 def _new_id(reply: Row, call: str, *keys: str) -> int:
     """The new object's id, under whichever key this route uses. Sources disagree: Vast's OpenAPI spec
     and SDK say ``result`` for endpoints and ``id`` for workergroups, a CLI test mock and the
@@ -787,86 +473,3 @@ def _ids(value: Any) -> list[int]:
 def _rows(reply: Row, key: str) -> list[Row]:
     rows = reply.get(key)
     return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
-
-
-@dataclass
-class _Flight:
-    """One fetch of a list, which any number of threads may wait for."""
-
-    started: float
-    done: threading.Event = field(default_factory=threading.Event)
-    rows: list[Row] | None = None
-    error: BaseException | None = None
-
-
-class _Snapshot:
-    """A short-lived, single-flight cache of one list call.
-
-    A caller accepts a result fetched at most ``max_age`` seconds ago and after the last invalidation;
-    if a fetch satisfying that is already running, it waits for it instead of starting another.
-    """
-
-    def __init__(self, fetch: Callable[[], list[Row]]) -> None:
-        self._fetch = fetch
-        self._lock = threading.Lock()
-        self._latest: _Flight | None = None
-        self._running: _Flight | None = None
-        self._invalidated_at = float("-inf")
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._invalidated_at = time.monotonic()
-
-    def get(self, max_age: float) -> list[Row]:
-        with self._lock:
-            now = time.monotonic()
-            oldest_acceptable = max(now - max_age, self._invalidated_at)
-            latest, running = self._latest, self._running
-            if latest is not None and latest.rows is not None and latest.started >= oldest_acceptable:
-                return list(latest.rows)
-            if running is not None and now >= running.started >= oldest_acceptable:
-                flight, leader = running, False
-            else:
-                flight, leader = _Flight(started=now), True
-                self._running = flight
-        if leader:
-            self._run(flight)
-        flight.done.wait()
-        if flight.error is not None:
-            raise flight.error
-        return list(flight.rows or [])
-
-    def next_after(
-        self, seen: float, spacing: float, fetch: Callable[[], list[Row]] | None = None
-    ) -> tuple[float, list[Row]]:
-        """Rows from a fetch started after ``seen``, and its start. A fetch for these callers starts
-        ``spacing`` after the latest one at the earliest; callers that arrive before it join it."""
-        with self._lock:
-            latest, running = self._latest, self._running
-            if latest is not None and latest.rows is not None and latest.started > seen:
-                return latest.started, list(latest.rows)
-            if running is not None and running.started > seen:
-                flight, leader = running, False
-            else:
-                earliest = latest.started + spacing if latest is not None else seen
-                flight, leader = _Flight(started=max(time.monotonic(), earliest)), True
-                self._running = flight
-        if leader:
-            time.sleep(max(0.0, flight.started - time.monotonic()))
-            self._run(flight, fetch)
-        flight.done.wait()
-        if flight.error is not None:
-            raise flight.error
-        return flight.started, list(flight.rows or [])
-
-    def _run(self, flight: _Flight, fetch: Callable[[], list[Row]] | None = None) -> None:
-        try:
-            flight.rows = (fetch or self._fetch)()
-        except BaseException as error:
-            flight.error = error
-        with self._lock:
-            if self._running is flight:
-                self._running = None
-            if flight.rows is not None and (self._latest is None or flight.started > self._latest.started):
-                self._latest = flight
-        flight.done.set()

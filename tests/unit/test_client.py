@@ -15,7 +15,8 @@ import pytest
 from tests.data import spec_thresholds
 from tests.unit.conftest import api_calls, faulted_calls, seed_for
 from vast_pulumi import _pacing as pacing_module
-from vast_pulumi import client as client_module
+from vast_pulumi import _snapshot as snapshot_module
+from vast_pulumi import _transport as transport_module
 from vast_pulumi.client import ROUTE_INTERVALS, RetryPolicy, VastClient
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError
@@ -32,8 +33,8 @@ def client_for(emulator: Emulator, **options: Any) -> VastClient:
 
 
 class FakeTime:
-    """Stands in for the client module's ``time``: the client's waits move this clock, and the test
-    reads them instead of measuring the wall clock."""
+    """Stands in for ``time`` in the client's transport and snapshots: the client's waits move this
+    clock, and the test reads them instead of measuring the wall clock."""
 
     def __init__(self) -> None:
         self.now = 1_000.0
@@ -50,7 +51,8 @@ class FakeTime:
 @pytest.fixture
 def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     fake = FakeTime()
-    monkeypatch.setattr(client_module, "time", fake)
+    monkeypatch.setattr(transport_module, "time", fake)
+    monkeypatch.setattr(snapshot_module, "time", fake)
     return fake
 
 
@@ -292,7 +294,7 @@ def test_a_server_that_accepts_calls_within_the_interval_frees_the_route_at_once
 
 
 def pacer_mode(client: VastClient, method: str, route: str) -> str | None:
-    return client._pacer.mode(method, route)
+    return client._transport.pacer.mode(method, route)
 
 
 def test_routes_are_not_paced_before_the_server_limits_them(

@@ -32,9 +32,9 @@ def test_the_provider_modules_load_no_http_stack_until_a_call() -> None:
 
 
 def test_the_user_agent_carries_the_package_version() -> None:
-    from vast_pulumi import client
+    from vast_pulumi import _transport
 
-    assert client._USER_AGENT.split("/") == ["vast-pulumi", vast_pulumi.__version__]
+    assert _transport._USER_AGENT.split("/") == ["vast-pulumi", vast_pulumi.__version__]
 
 
 def test_the_changelog_describes_this_version() -> None:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from tests.unit.conftest import api_calls, configured
-from vast_pulumi import client as client_module
+from vast_pulumi import _snapshot as snapshot_module
+from vast_pulumi import _transport as transport_module
 from vast_pulumi import instance as instance_module
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.instance import InstanceProvider
@@ -58,7 +59,8 @@ def test_reads_during_a_boot_grow_linearly_with_it_at_the_poll_interval(
     vast_emulator_factory: Callable[..., Emulator], monkeypatch: pytest.MonkeyPatch, boot: float
 ) -> None:
     clock = SharedClock()
-    monkeypatch.setattr(client_module, "time", clock)
+    monkeypatch.setattr(transport_module, "time", clock)
+    monkeypatch.setattr(snapshot_module, "time", clock)
     monkeypatch.setattr(instance_module, "time", clock)
     emulator = vast_emulator_factory(boot_seconds=boot)
     emulator.backend.clock = clock.time
