@@ -37,7 +37,7 @@ _ERROR_WORDS = ("error", "failed", "failure", "exception", "traceback", "oci run
 _GOING_STATES = frozenset({"destroyed", "destroying", "deleted", "deleting", "terminated", "unloaded"})
 
 
-# -- status -----------------------------------------------------------------------------------------------
+# -- status ---------------------------------------------------------------------------------------------
 
 
 def actual_status(row: Row) -> str | None:
@@ -90,7 +90,7 @@ def is_live(row: Row) -> bool:
     return not any(str(state).lower() in _GOING_STATES for state in states if state is not None)
 
 
-# -- the bid ----------------------------------------------------------------------------------------------
+# -- the bid --------------------------------------------------------------------------------------------
 
 
 def bid_of(row: Row) -> float | None:
@@ -115,7 +115,7 @@ def _outbid(row: Row) -> str | None:
     )
 
 
-# -- environment and marker -------------------------------------------------------------------------------
+# -- environment and marker -----------------------------------------------------------------------------
 
 
 def env_of(row: Row) -> dict[str, str]:
@@ -135,7 +135,7 @@ def marker_of(row: Row) -> str | None:
     return env_of(row).get(MARKER_ENV)
 
 
-# -- reaching it ------------------------------------------------------------------------------------------
+# -- reaching it ----------------------------------------------------------------------------------------
 
 
 def host_ports(ports: Any) -> dict[str, str]:

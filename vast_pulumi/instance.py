@@ -143,6 +143,9 @@ _POLL_SECONDS = 1.5
 _TEMPLATE_FIELDS = ("image", "template_hash_id", "env", "onstart", "args", "args_str")
 
 
+# -- renting: what this process's creates rent, claim and destroy ---------------------------------------
+
+
 @dataclass(frozen=True)
 class _Launch:
     """An instance a create holds: rented now, found by its marker, or adopted by id."""
