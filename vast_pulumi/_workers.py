@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 
 from vast_pulumi import _launch_args
+from vast_pulumi._instance_rows import env_of
 from vast_pulumi.client import Row
-from vast_pulumi.instance import _env_of
 
 __all__ = ["detached_workers", "group_workers"]
 
@@ -47,4 +47,4 @@ def _is_detached(row: Row) -> bool:
 
 
 def _group_marker(row: Row) -> str | None:
-    return _env_of(row).get(_launch_args.MARKER_ENV)
+    return env_of(row).get(_launch_args.MARKER_ENV)

@@ -79,18 +79,11 @@ from vast_pulumi._dynamic import (
     unknown_fields,
 )
 from vast_pulumi._error_report import is_ours
+from vast_pulumi._instance_inputs import InstanceInputs
+from vast_pulumi._instance_rows import instance_failure, marker_of, ssh_command
 from vast_pulumi.client import Row, VastClient
 from vast_pulumi.errors import InstanceNotReadyError, VastError, VastInputError
-from vast_pulumi.instance import (
-    OFFER_SEARCH_LIMIT,
-    InstanceInputs,
-    InstanceProvider,
-    _Renter,
-    instance_failure,
-    is_live_instance,
-    marker_of,
-    ssh_command,
-)
+from vast_pulumi.instance import OFFER_SEARCH_LIMIT, InstanceProvider, _Renter, is_live_instance
 from vast_pulumi.offers import Offer, search_offers
 
 __all__ = [

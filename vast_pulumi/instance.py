@@ -59,16 +59,14 @@ inputs) instead of renting one.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, TypedDict, Unpack
+from typing import Any, ClassVar, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from vast_pulumi._dynamic import (
     ACCOUNT_KEY,
@@ -78,8 +76,27 @@ from vast_pulumi._dynamic import (
     VastResource,
     is_unknown,
     numeric_id,
-    parsable_query,
-    require_one_of,
+)
+from vast_pulumi._instance_inputs import (
+    INPUT_KEYS,
+    InstanceArgs,
+    InstanceInputs,
+    InstanceVolume,
+    InstanceVolumeArgs,
+)
+from vast_pulumi._instance_rows import (
+    MARKER_ENV,
+    actual_status,
+    bid_of,
+    describe_status,
+    host_ports,
+    instance_failure,
+    int_or_none,
+    is_live,
+    machine_never_started,
+    marker_of,
+    ssh_command,
+    ssh_key_words,
 )
 from vast_pulumi._reconcile import CreateSteps, OutcomeUnknown, is_outcome_unknown, reconciling_create
 from vast_pulumi._teardown import NotGoneError, destroy_instances
@@ -91,14 +108,29 @@ from vast_pulumi.errors import (
     VastApiError,
     VastNotFoundError,
 )
-from vast_pulumi.offers import canonical_query, order_clause, search_offers
+from vast_pulumi.offers import canonical_query, search_offers
 from vast_pulumi.query import parse_query
 
-__all__ = ["Instance", "InstanceArgs", "InstanceInputs", "InstanceNotReadyError", "InstanceProvider"]
+# The inputs and the row readers live in their own modules; the names importers have always taken from
+# here stay importable from here.
+__all__ = [
+    "MARKER_ENV",
+    "OFFER_SEARCH_LIMIT",
+    "Instance",
+    "InstanceArgs",
+    "InstanceInputs",
+    "InstanceNotReadyError",
+    "InstanceProvider",
+    "InstanceVolume",
+    "InstanceVolumeArgs",
+    "instance_failure",
+    "is_live_instance",
+    "marker_of",
+    "ssh_command",
+]
 
 _log = logging.getLogger("vast_pulumi")
 
-MARKER_ENV = "VAST_PULUMI_MARKER"
 OFFER_SEARCH_LIMIT = 64  # offers fetched per query: concurrent creates each need their own
 OFFER_ATTEMPTS = 8  # offers one create tries before giving up
 START_ATTEMPTS = 3  # rents one create makes whose machine never starts the instance, before giving up
@@ -106,206 +138,12 @@ _BID_TOLERANCE = 1e-6  # $/hour: a bid reads back as a float
 # Seconds between the list reads that every readiness wait of the process shares: an instance is seen
 # running at most this long (plus one call) after it is; above the list route's 1 s threshold.
 _POLL_SECONDS = 1.5
-# status_msg words that mean the container failed (those the official client's wait looks for).
-_ERROR_WORDS = ("error", "failed", "failure", "exception", "traceback", "oci runtime", "permission denied")
-_RUNTYPE_TOKENS = frozenset(
-    {
-        "ssh",
-        "ssh_proxy",
-        "ssh_direct",
-        "ssh_direc",
-        "jupyter",
-        "jupyter_proxy",
-        "jupyter_direct",
-        "jupyter_direc",
-    }
-) | {"args"}
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PORT_FLAG = re.compile(r"^-p \d+(:\d+)?(/(tcp|udp))?$")
 # Inputs the instance keeps in its container config, changed in place with update_template (image only
 # when adopting: for a managed instance its change is a replacement).
 _TEMPLATE_FIELDS = ("image", "template_hash_id", "env", "onstart", "args", "args_str")
 
 
-class InstanceVolume(BaseModel):
-    """A volume to mount, as the create API's ``volume_info`` takes it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    volume_id: int = Field(gt=0, description="The volume (or, with create_new, the volume offer) id.")
-    mount_path: str = Field(max_length=4096, description="Where it is mounted: an absolute container path.")
-    create_new: bool = Field(False, description="Rent a new volume from the volume offer volume_id.")
-    size: int | None = Field(None, ge=1, description="GB of a new volume (only with create_new).")
-    name: str | None = Field(None, min_length=1, description="Name of a new volume (only with create_new).")
-
-    @field_validator("mount_path")
-    @classmethod
-    def _absolute(cls, path: str) -> str:
-        if not path.startswith("/"):
-            raise ValueError("must be an absolute path inside the container, e.g. /workspace")
-        return path
-
-    @model_validator(mode="after")
-    def _new_only(self) -> InstanceVolume:
-        if not self.create_new and (self.size is not None or self.name is not None):
-            raise ValueError("size and name only apply with create_new=True (a volume keeps its own)")
-        return self
-
-
-class InstanceInputs(BaseModel):
-    """The instance's inputs as the provider validates them; names and units are the API's."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    offer_id: int | None = Field(
-        None, gt=0, description="The offer to rent (exactly one of offer_id, offer_query, unless adopting)."
-    )
-    offer_query: str | None = Field(
-        None,
-        description="Offer query (CLI language), resolved at create to the best matching offer "
-        "(exactly one of offer_id, offer_query, unless adopting).",
-    )
-    order: str = Field(
-        "dph_total", description="Best offer first by these fields, comma-separated; '-' for descending."
-    )
-    image: str | None = Field(
-        None, min_length=1, description="Docker image (exactly one of image, template_hash_id)."
-    )
-    template_hash_id: str | None = Field(
-        None,
-        min_length=1,
-        description="A template version to launch (exactly one of image, template_hash_id).",
-    )
-    disk: float = Field(10.0, gt=0, description="Disk, GB.")
-    label: str | None = Field(None, max_length=1024, description="The instance's label.")
-    env: dict[str, str] = Field(
-        default_factory=dict,
-        description="Environment variables (names: letters, digits, '_'), and port mappings as keys "
-        "like '-p 8000:8000'; VAST_PULUMI_MARKER is reserved.",
-    )
-    onstart: str | None = Field(None, max_length=4048, description="Script run when the container starts.")
-    args: list[str] | None = Field(
-        None, description="Arguments for the image's entrypoint (at most one of args, args_str)."
-    )
-    args_str: str | None = Field(
-        None, description="Arguments for the image's entrypoint, one string (at most one of args, args_str)."
-    )
-    runtype: str | None = Field(
-        None,
-        description="Launch mode, space-separated tokens from args, ssh, ssh_proxy, ssh_direct, jupyter, "
-        "jupyter_proxy, jupyter_direct; unset: args with args, else ssh (a template's own with one).",
-    )
-    price: float | None = Field(
-        None,
-        gt=0,
-        le=128,
-        description="Bid, $/hour: makes the instance interruptible; a new bid is changed in place.",
-    )
-    target_state: Literal["running", "stopped"] = Field("running", description="Running or stopped.")
-    image_login: str | None = Field(
-        None, description="Registry login for a private image: '-u user -p token registry'."
-    )
-    cancel_unavail: bool | None = Field(
-        None,
-        description="Cancel the rent if the machine cannot start it now; unset: the API's default "
-        "(true on-demand, false for interruptibles).",
-    )
-    wait_until_ready: bool = Field(True, description="Wait at create (and restart) for target_state.")
-    ready_timeout: float = Field(900.0, gt=0, description="Seconds that wait lasts at most.")
-    adopt_id: int | None = Field(
-        None, gt=0, description="An existing instance to take under management instead of renting one."
-    )
-    ssh_key_ids: list[int] | None = Field(
-        None, description="Ids of account SSH keys (SshKey.key_id) to put on the instance; none twice."
-    )
-    volume_info: InstanceVolume | None = Field(
-        None, description="A volume to mount, as the create API's volume_info (fields below)."
-    )
-
-    _parsable = field_validator("offer_query")(parsable_query)
-
-    @field_validator("ssh_key_ids")
-    @classmethod
-    def _key_ids(cls, ids: list[int]) -> list[int]:
-        if any(key_id <= 0 for key_id in ids):
-            raise ValueError("must be ids of SSH keys (positive whole numbers)")
-        if len(set(ids)) != len(ids):
-            raise ValueError("must not name a key twice")
-        return ids
-
-    @field_validator("order")
-    @classmethod
-    def _order(cls, order: str) -> str:
-        order_clause(order)
-        return order
-
-    @field_validator("env")
-    @classmethod
-    def _env_keys(cls, env: dict[str, str]) -> dict[str, str]:
-        for key in env:
-            if key == MARKER_ENV:
-                raise ValueError(f"{MARKER_ENV} is reserved for vast-pulumi")
-            if not (_ENV_NAME.match(key) or _PORT_FLAG.match(key)):
-                raise ValueError(
-                    f"key {key!r} must be a variable name (letters, digits, '_') "
-                    "or a port mapping like '-p 8000:8000'"
-                )
-        return env
-
-    @field_validator("runtype")
-    @classmethod
-    def _runtype(cls, runtype: str) -> str:
-        unknown = [token for token in runtype.split() if token not in _RUNTYPE_TOKENS]
-        if unknown or not runtype.split():
-            raise ValueError(f"must be space-separated tokens from {', '.join(sorted(_RUNTYPE_TOKENS))}")
-        return runtype
-
-    @model_validator(mode="after")
-    def _exclusive(self, info: ValidationInfo) -> InstanceInputs:
-        if self.adopt_id is None:
-            require_one_of(self, info, ("offer_id", "offer_query"))
-        require_one_of(self, info, ("image", "template_hash_id"))
-        require_one_of(self, info, ("args", "args_str"), required=False)
-        return self
-
-
-_INPUT_KEYS = tuple(key for key in InstanceInputs.model_fields if key != "adopt_id")
-
-
-class InstanceVolumeArgs(TypedDict, total=False):
-    """``volume_info`` of :class:`Instance`; see :class:`InstanceVolume`."""
-
-    volume_id: pulumi.Input[int]
-    mount_path: pulumi.Input[str]
-    create_new: pulumi.Input[bool]
-    size: pulumi.Input[int]
-    name: pulumi.Input[str]
-
-
-class InstanceArgs(TypedDict, total=False):
-    """Inputs of :class:`Instance`; see :class:`InstanceInputs` for rules and defaults."""
-
-    offer_id: pulumi.Input[int]
-    offer_query: pulumi.Input[str]
-    order: pulumi.Input[str]
-    image: pulumi.Input[str]
-    template_hash_id: pulumi.Input[str]
-    disk: pulumi.Input[float]
-    label: pulumi.Input[str]
-    env: pulumi.Input[dict[str, pulumi.Input[str]]]
-    onstart: pulumi.Input[str]
-    args: pulumi.Input[list[pulumi.Input[str]]]
-    args_str: pulumi.Input[str]
-    runtype: pulumi.Input[str]
-    price: pulumi.Input[float]
-    target_state: pulumi.Input[str]
-    image_login: pulumi.Input[str]
-    cancel_unavail: pulumi.Input[bool]
-    wait_until_ready: pulumi.Input[bool]
-    ready_timeout: pulumi.Input[float]
-    adopt_id: pulumi.Input[int]
-    ssh_key_ids: pulumi.Input[list[pulumi.Input[int]]]
-    volume_info: pulumi.Input[InstanceVolumeArgs]
+# -- renting: what this process's creates rent, claim and destroy ---------------------------------------
 
 
 @dataclass(frozen=True)
@@ -366,6 +204,11 @@ class _Destroyed:
 
 
 _DESTROYED = _Destroyed()
+
+
+def is_live_instance(row: Row, market: str) -> bool:
+    """Neither on its way out nor destroyed by this process (the list may show a destroy late)."""
+    return is_live(row) and (market, int(row["id"])) not in _DESTROYED
 
 
 class _Renter:
@@ -593,9 +436,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         return [
             row
             for row in self.client.cached_instances()
-            if _env_of(row).get(MARKER_ENV) == marker
-            and _is_live(row)
-            and (market, int(row["id"])) not in _DESTROYED
+            if marker_of(row) == marker and is_live_instance(row, market)
         ]
 
     def _destroy(self, instance_id: int) -> bool:
@@ -647,7 +488,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
 
     def _never_started(self, launch: _Launch) -> bool:
         try:
-            return _never_started(self._row(launch.instance_id))
+            return machine_never_started(self._row(launch.instance_id))
         except Exception:  # a failed look must not stop the destroy: then it simply is not retried
             return False
 
@@ -658,7 +499,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         may bill at the on-demand price."""
         if inputs.price is None or not launch.ours:
             return
-        bid = _bid(row)
+        bid = bid_of(row)
         if row.get("is_bid") is True and (bid is None or abs(bid - inputs.price) <= _BID_TOLERANCE):
             return
         kind = "interruptible" if row.get("is_bid") is True else "on-demand"
@@ -697,19 +538,19 @@ class InstanceProvider(VastProvider[InstanceInputs]):
 
         Keys are matched by type and data (the comment may differ): the attach route takes the key's
         text, and an instance lists a key attached by text under its own id."""
-        account_keys = {int(row["id"]): _key_words(row) for row in self.client.list_ssh_keys()}
+        account_keys = {int(row["id"]): ssh_key_words(row) for row in self.client.list_ssh_keys()}
         missing = [key_id for key_id in wanted if key_id not in account_keys]
         if missing:
             raise VastNotFoundError(f"ssh_key_ids: no SSH key {', '.join(map(str, missing))} on this account")
         on_box = self.client.instance_ssh_keys(instance_id)
-        present = {tuple(_key_words(row)[:2]) for row in on_box}
+        present = {tuple(ssh_key_words(row)[:2]) for row in on_box}
         for key_id in wanted:
             if tuple(account_keys[key_id][:2]) not in present:
                 self.client.attach_ssh_key(instance_id, " ".join(account_keys[key_id]))
         dropped_ids = set(before) - set(wanted)
         dropped = {tuple(account_keys[key_id][:2]) for key_id in dropped_ids if key_id in account_keys}
         for row in on_box:
-            if int(row["id"]) in dropped_ids or tuple(_key_words(row)[:2]) in dropped:
+            if int(row["id"]) in dropped_ids or tuple(ssh_key_words(row)[:2]) in dropped:
                 self.client.detach_ssh_key(instance_id, int(row["id"]))
 
     # -- update -------------------------------------------------------------------------------------
@@ -750,15 +591,15 @@ class InstanceProvider(VastProvider[InstanceInputs]):
                 row = self.client.get_instance(instance_id)
             if row is None:
                 raise InstanceNotReadyError(f"instance {instance_id} disappeared while starting")
-            if row.get("intended_status") == target and _actual(row) == target:
+            if row.get("intended_status") == target and actual_status(row) == target:
                 return row
-            failure = _failure(row, target, starting=starting)
+            failure = instance_failure(row, target, starting=starting)
             if failure:
                 raise InstanceNotReadyError(f"instance {instance_id} failed to become {target}: {failure}")
             if time.monotonic() >= deadline:
                 waited = f"{inputs.ready_timeout:g} s"
                 raise InstanceNotReadyError(
-                    f"instance {instance_id} was not {target} after {waited} ({_describe(row)})"
+                    f"instance {instance_id} was not {target} after {waited} ({describe_status(row)})"
                 )
 
     def _row(self, instance_id: int) -> Row | None:
@@ -774,21 +615,21 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         return row
 
     def _outputs(self, given: Props, row: Row, launch: _Launch) -> Props:
-        outputs = {key: given.get(key) for key in (*_INPUT_KEYS, MARKER_KEY)}
+        outputs = {key: given.get(key) for key in (*INPUT_KEYS, MARKER_KEY)}
         outputs.update(
             offer_id=launch.offer_id if launch.offer_id is not None else given.get("offer_id"),
             runtype=given.get("runtype") or _effective_runtype(given),
             label=row.get("label") if given.get("label") is None else given.get("label"),
-            actual_status=_actual(row),
+            actual_status=actual_status(row),
             ssh_host=row.get("ssh_host"),
-            ssh_port=_int_or_none(row.get("ssh_port")),
+            ssh_port=int_or_none(row.get("ssh_port")),
             ssh_command=ssh_command(row),
             public_ipaddr=row.get("public_ipaddr"),
-            ports=_ports(row.get("ports")),
+            ports=host_ports(row.get("ports")),
             gpu_name=row.get("gpu_name"),
-            num_gpus=_int_or_none(row.get("num_gpus")),
+            num_gpus=int_or_none(row.get("num_gpus")),
             dph_total=row.get("dph_total"),
-            machine_id=_int_or_none(row.get("machine_id")),
+            machine_id=int_or_none(row.get("machine_id")),
             instance_api_key=launch.instance_api_key,
             jupyter_token=row.get("jupyter_token"),
         )
@@ -846,159 +687,6 @@ def _effective_runtype(inputs: Props) -> str | None:
     if inputs.get("template_hash_id"):
         return None
     return "args" if inputs.get("args") or inputs.get("args_str") else "ssh"
-
-
-# -- reading rows -----------------------------------------------------------------------------------------
-
-
-def _actual(row: Row) -> str | None:
-    status = row.get("actual_status")
-    return str(status) if status is not None else None
-
-
-def _describe(row: Row) -> str:
-    actual = _actual(row)
-    status = "not started yet" if actual is None else f"status {actual!r}"
-    return f"{status}: {row.get('status_msg')}" if row.get("status_msg") else status
-
-
-def _failure(row: Row, target: str, *, starting: bool) -> str | None:
-    """Why waiting longer is pointless, or None."""
-    message = str(row.get("status_msg") or "")
-    actual = _actual(row)
-    if target == "running":
-        outbid = _outbid(row)
-        if outbid:
-            return outbid
-        if actual in ("offline", "unknown") or (actual == "exited" and not starting):
-            return _describe(row)
-        if any(word in message.lower() for word in _ERROR_WORDS):
-            return _describe(row)
-    if row.get("intended_status") not in (None, target) and not starting:
-        return f"the API says it is meant to be {row.get('intended_status')!r}"
-    return None
-
-
-def _never_started(row: Row | None) -> bool:
-    """Whether the machine, not the container, failed the instance: it never left ``created`` and
-    reports an error (a double rent of a machine another renter holds: "OCI runtime create failed").
-    Another offer may then work; a container that started and failed (a wrong image, onstart) would
-    fail on every machine, and an offline machine may come back."""
-    if row is None:
-        return False
-    message = str(row.get("status_msg") or "").lower()
-    return _actual(row) == "created" and any(word in message for word in _ERROR_WORDS)
-
-
-def _bid(row: Row) -> float | None:
-    """An interruptible instance's bid ($/hour): the API names no field for it; the rented price's
-    ``search.gpuCostPerHour`` is it (openapi.yaml Instance schema)."""
-    search = row.get("search")
-    value = search.get("gpuCostPerHour") if isinstance(search, dict) else None
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _outbid(row: Row) -> str | None:
-    """Why an interruptible instance is stopped by the market, or None: its bid is below the
-    machine's current minimum, and it will not start until ``price`` is raised."""
-    bid, minimum = _bid(row), row.get("min_bid")
-    if row.get("is_bid") is not True or bid is None or not isinstance(minimum, int | float):
-        return None
-    if bid >= minimum:
-        return None
-    return (
-        f"outbid: its bid of {bid:g} $/h is below the machine's current minimum bid of {minimum:g} $/h; "
-        "raise price to run it again"
-    )
-
-
-# States of an instance on its way out (the official client's and the API's spellings): it no longer
-# counts as this resource's instance, even while the list still shows it.
-_GOING_STATES = frozenset({"destroyed", "destroying", "deleted", "deleting", "terminated", "unloaded"})
-
-
-def _is_live(row: Row) -> bool:
-    states = (row.get(key) for key in ("actual_status", "intended_status", "cur_state", "next_state"))
-    return not any(str(state).lower() in _GOING_STATES for state in states if state is not None)
-
-
-# -- for resources made of instances (a Fleet's members) ------------------------------------------------
-
-
-def marker_of(row: Row) -> str | None:
-    """The vast-pulumi marker an instance row carries in its environment, if any."""
-    return _env_of(row).get(MARKER_ENV)
-
-
-def is_live_instance(row: Row, market: str) -> bool:
-    """Neither on its way out nor destroyed by this process (the list may show a destroy late)."""
-    return _is_live(row) and (market, int(row["id"])) not in _DESTROYED
-
-
-def instance_failure(row: Row, target: str) -> str | None:
-    """Why an instance that was started will not reach ``target`` (exited, offline, an error), or None."""
-    return _failure(row, target, starting=False)
-
-
-def _env_of(row: Row) -> dict[str, str]:
-    """``extra_env`` comes as ``[[key, value], ...]`` (sometimes as a dict)."""
-    env = row.get("extra_env")
-    if isinstance(env, dict):
-        return {str(k): str(v) for k, v in env.items()}
-    if isinstance(env, list):
-        return {
-            str(pair[0]): str(pair[1]) for pair in env if isinstance(pair, list | tuple) and len(pair) == 2
-        }
-    return {}
-
-
-def _ports(ports: Any) -> dict[str, str]:
-    """``{"22/tcp": [{"HostIp": "0.0.0.0", "HostPort": "41022"}, ...]}`` -> ``{"22/tcp": "41022"}``."""
-    if not isinstance(ports, dict):
-        return {}
-    mapped = {}
-    for container_port, bindings in ports.items():
-        if not isinstance(bindings, list) or not bindings:
-            continue
-        ipv4 = [b for b in bindings if isinstance(b, dict) and ":" not in str(b.get("HostIp", ""))]
-        chosen = (ipv4 or bindings)[0]
-        if isinstance(chosen, dict) and chosen.get("HostPort") is not None:
-            mapped[str(container_port)] = str(chosen["HostPort"])
-    return mapped
-
-
-def ssh_command(row: Row) -> str | None:
-    """``ssh -p PORT root@HOST``, by the official client's rule (``vastai ssh-url``): with a ``22/tcp``
-    port mapping, the machine's ``public_ipaddr`` on its host port; else ``ssh_host`` on ``ssh_port``,
-    one higher for jupyter runtypes. None when the row does not say."""
-    ports = row.get("ports")
-    mapping = ports.get("22/tcp") if isinstance(ports, dict) else None
-    if mapping is not None:
-        host, port = row.get("public_ipaddr"), _int_or_none(_host_port(mapping))
-    else:
-        host, port = row.get("ssh_host"), _int_or_none(row.get("ssh_port"))
-        if port is not None and "jupyter" in str(row.get("image_runtype") or ""):
-            port += 1
-    if not host or port is None or port <= 0:
-        return None
-    return f"ssh -p {port} root@{host}"
-
-
-def _host_port(bindings: Any) -> Any:
-    first = bindings[0] if isinstance(bindings, list) and bindings else None
-    return first.get("HostPort") if isinstance(first, dict) else None
-
-
-def _key_words(row: Row) -> list[str]:
-    """An SSH key row's text as words (account lists name it ``key``, instance lists ``public_key``)."""
-    return str(row.get("key") or row.get("public_key") or "").split()
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _describe_offer(inputs: InstanceInputs) -> str:
@@ -1059,7 +747,7 @@ class Instance(VastResource, module="vast", name="Instance"):
         "instance_api_key": "The instance's API key, from the rent's reply.",
         "jupyter_token": "The Jupyter token.",
     }
-    output_keys = (*_INPUT_KEYS, *output_descriptions)
+    output_keys = (*INPUT_KEYS, *output_descriptions)
     secret_outputs = ("instance_api_key", "jupyter_token", "image_login")
 
     def __init__(

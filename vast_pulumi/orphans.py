@@ -34,11 +34,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vast_pulumi import _launch_args
+from vast_pulumi._instance_rows import MARKER_ENV as INSTANCE_MARKER_ENV
+from vast_pulumi._instance_rows import env_of
 from vast_pulumi._teardown import destroy_instances, wait_until_unlisted
 from vast_pulumi.client import Row, VastClient
 from vast_pulumi.errors import VastApiError, VastAuthError, VastError
-from vast_pulumi.instance import MARKER_ENV as INSTANCE_MARKER_ENV
-from vast_pulumi.instance import _env_of
 
 __all__ = ["Orphan", "StackState", "destroy", "find", "read_stack", "state_of"]
 
@@ -226,7 +226,7 @@ def _orphans(account: _Account, states: Sequence[StackState]) -> list[Orphan]:
 
 def _marked_instances(rows: list[Row], managed_groups: set[str | None]) -> Iterable[Orphan]:
     for row in rows:
-        env = _env_of(row)
+        env = env_of(row)
         marker = env.get(INSTANCE_MARKER_ENV)
         group_marker = env.get(_launch_args.MARKER_ENV)
         if marker:
