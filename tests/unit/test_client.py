@@ -227,12 +227,14 @@ def test_a_write_makes_the_next_snapshot_read_fetch_again(vast_emulator: Emulato
 
 
 def test_a_real_limit_costs_one_429_per_doubling_of_the_calls_and_no_failure(
-    vast_emulator_factory: Callable[..., Emulator],
+    vast_emulator_factory: Callable[..., Emulator], fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    emulator = vast_emulator_factory(rate_limits=True, rate_limit_scale=0.1)  # GET endptjobs: 0.3 s
-    # The client paces by a larger fraction than the server limits: a paced call is never early by
-    # the scheduling jitter of a busy machine.
-    paced = client_for(emulator, pacing_scale=0.15)
+    emulator = vast_emulator_factory(rate_limits=True)  # GET endptjobs: 3 s
+    # One clock for the client's waits and the server's limit: the server sees exactly the spacing
+    # the client made, whatever the load of the machine, and nobody waits for real.
+    monkeypatch.setattr(pacing_module, "time", fake_time)
+    monkeypatch.setattr(emulator.runtime.limiter, "clock", fake_time.monotonic)
+    paced = client_for(emulator, pacing_scale=1.0)
     calls = 16
     for _ in range(calls):
         paced.list_endpoints()
@@ -243,13 +245,18 @@ def test_a_real_limit_costs_one_429_per_doubling_of_the_calls_and_no_failure(
     assert 2 <= statuses.count(429) <= 2 + math.log2(calls)
     assert paced.stats().retries == statuses.count(429)
     assert pacer_mode(paced, "GET", "/api/v0/endptjobs/") == "paced"
+    # Paced, the calls took about the API's floor: 15 intervals of 3 s (with the pacer's slack).
+    assert 15 * 3.0 <= sum(fake_time.slept) <= 15 * 3.0 * 1.1
 
 
 def test_a_burst_under_a_real_limit_meets_few_429s_not_one_per_caller(
     vast_emulator_factory: Callable[..., Emulator],
 ) -> None:
-    emulator = vast_emulator_factory(rate_limits=True, rate_limit_scale=0.1)
-    paced = client_for(emulator, pacing_scale=0.1)
+    emulator = vast_emulator_factory(rate_limits=True, rate_limit_scale=0.1)  # GET endptjobs: 0.3 s
+    # Threads cannot share a fake clock, so this runs on the real one. The client paces at twice the
+    # server's interval: a call that the load of a busy machine delays by up to 0.3 s in transit
+    # does not make the next one arrive early (at the same interval, CI met extra 429s under load).
+    paced = client_for(emulator, pacing_scale=0.2)
     threads = [threading.Thread(target=paced.list_endpoints) for _ in range(12)]
     for thread in threads:
         thread.start()

@@ -145,7 +145,7 @@ class RateLimiter:
         self.scale = scale
         self.style = style
         self.retry_after = retry_after
-        self._clock = clock
+        self.clock = clock  # a test may share one fake clock between the emulator and a client
         self._last_accepted: dict[tuple[str, str, str], float] = {}
         self._lock = threading.Lock()
 
@@ -156,7 +156,7 @@ class RateLimiter:
         seconds = _BY_ROUTE.get(key)
         if seconds is None:
             return
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             last = self._last_accepted.get((account, *key))
             interval = seconds * self.scale
