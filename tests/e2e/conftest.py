@@ -2,6 +2,11 @@
 
 Every test in this directory is marked ``e2e``. A test asks for ``local_backend`` (and usually
 ``vast_emulator``) and writes or points at a Pulumi project; see ``make_project``.
+
+The emulators here are started with ``destroy_seconds=FAST_DESTROY_SECONDS``: a destroyed instance
+stays listed for 0.5 s instead of the real API's ~5 s, so every destroy still has to wait until the
+API no longer lists what it deleted, without spending minutes of the suite on it.
+``test_destroy.py``'s first test keeps the real default.
 """
 
 from __future__ import annotations

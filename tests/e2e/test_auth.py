@@ -16,6 +16,7 @@ import pytest
 
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend
 
 RIGHT_KEY = "e2e-auth-right-key"
@@ -36,7 +37,7 @@ def error_line(output: str) -> str:
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys=[RIGHT_KEY], seed=1) as emu:
+    with Emulator(destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[RIGHT_KEY], seed=1) as emu:
         yield emu
 
 

@@ -17,6 +17,7 @@ import pytest
 from tests.e2e.conftest import backend_or_fail
 from tests.unit.test_bad_input import case
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import Stack
 
 API_KEY = "e2e-bad-input-key"
@@ -26,7 +27,7 @@ CLI_CASES = ["endpoint-name-charset", "wg-query-grammar", "box-env-value-not-str
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys=[API_KEY], seed=4) as emu:
+    with Emulator(destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], seed=4) as emu:
         yield emu
 
 

@@ -16,6 +16,7 @@ import requests
 
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend, Stack
 
 API_KEY = "e2e-destroy-key-5e7f"
@@ -57,7 +58,9 @@ def test_destroy_returns_only_when_the_api_lists_nothing_not_even_the_workers(
 def test_a_worker_that_cannot_be_destroyed_fails_the_destroy_naming_it_and_the_stack_keeps_the_endpoint(
     local_backend: LocalBackend, make_project: Any
 ) -> None:
-    with Emulator(api_keys=[API_KEY], seed=22, boot_seconds=0.5) as emulator:
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], seed=22, boot_seconds=0.5
+    ) as emulator:
         inventory = VastInventory(emulator.url, API_KEY)
         stack = deployed(local_backend, make_project("stuck", PROGRAM), emulator.url)
         stack.up()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend
 
 API_KEY = "e2e-endpoint-key"
@@ -26,7 +27,7 @@ pulumi.export("id", endpoint.id)
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys=[API_KEY], seed=2) as emu:
+    with Emulator(destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], seed=2) as emu:
         yield emu
 
 

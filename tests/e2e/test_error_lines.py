@@ -12,6 +12,7 @@ import pytest
 from tests.e2e.test_auth import error_line
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend
 
 API_KEY = "e2e-error-lines-key"
@@ -20,7 +21,7 @@ PROGRAM = "from vast_pulumi import Endpoint\n\nEndpoint('ep', adopt_id=4999)\n"
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys=[API_KEY], seed=1) as emu:
+    with Emulator(destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], seed=1) as emu:
         yield emu
 
 

@@ -14,6 +14,7 @@ from tests.e2e.conftest import EXAMPLES
 from tests.unit.test_sshkey import ED25519, ED25519_FINGERPRINT
 from vast_pulumi.client import VastClient
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend
 from vast_pulumi.settings import ProviderSettings
 
@@ -23,7 +24,7 @@ HF_TOKEN = "hf_SEEDED-example-token"
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys=[API_KEY], boot_seconds=1, seed=17) as emu:
+    with Emulator(destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], boot_seconds=1, seed=17) as emu:
         yield emu
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend
 
 API_KEY = "e2e-examples-key"
@@ -18,7 +19,7 @@ MULTI_STACK = Path(__file__).resolve().parents[2] / "examples" / "multi-stack"
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys=[API_KEY], boot_seconds=1, seed=5) as emu:
+    with Emulator(destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], boot_seconds=1, seed=5) as emu:
         yield emu
 
 

@@ -15,6 +15,7 @@ from tests.e2e.fleet import live_ids, managed_ids, set_faults, write_fleet_proje
 from tests.e2e.test_resilience import EMPTY, FAULTS, deploy, kill_up_when, recover, rented
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend, Stack
 
 API_KEY = "e2e-resilience-key"  # deploy() sets this key
@@ -70,7 +71,9 @@ def rents(emulator: Emulator, since: int = 0) -> int:
 
 @pytest.fixture
 def emulator() -> Any:
-    with Emulator(api_keys=[API_KEY], seed=4, boot_seconds=1, workers=False) as emulator:
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], seed=4, boot_seconds=1, workers=False
+    ) as emulator:
         yield emulator
 
 
@@ -190,6 +193,7 @@ def test_fault_matrix_with_a_fleet_leaves_no_duplicates_or_orphans(
     project = write_fleet_project(tmp_path / "faults", "faults", 2, fleet_members=6)
     local_backend.extra_env["VAST_PULUMI_PACING_SCALE"] = "0"
     with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS,
         api_keys=[API_KEY],
         seed=1,
         boot_seconds=1,

@@ -17,6 +17,7 @@ import pytest
 
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend, find_pulumi
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +96,9 @@ def test_the_installed_wheel_deploys_a_program_outside_the_repository(
         PYTHONPATH="",
         VIRTUAL_ENV=str(user_venv),
     )
-    with Emulator(api_keys=[API_KEY], boot_seconds=0.5, seed=12) as emulator:
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], boot_seconds=0.5, seed=12
+    ) as emulator:
         stack = backend.stack(
             project, "dev", config={"vast:apiUrl": emulator.url}, secrets={"vast:apiKey": API_KEY}
         )

@@ -25,6 +25,7 @@ import requests
 from tests.e2e.fleet import live_ids, managed_ids, set_faults
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend, PulumiCommandError, Stack
 
 OWNER_KEY = "e2e-money-owner-key-4b1d"
@@ -117,7 +118,9 @@ def auth_as_404() -> Iterator[Callable[[str], str]]:
 def test_a_revoked_key_at_refresh_and_destroy_fails_in_one_line_and_keeps_every_resource(
     local_backend: LocalBackend, make_project: MakeProject, auth_as_404: Callable[[str], str], shape: str
 ) -> None:
-    with Emulator(api_keys=[OWNER_KEY], seed=11, boot_seconds=0.5) as emulator:
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[OWNER_KEY], seed=11, boot_seconds=0.5
+    ) as emulator:
         url = emulator.url if shape == "401" else auth_as_404(emulator.url)
         stack = deployed(local_backend, make_project("revoked", STACK_PROGRAM), url)
         stack.up()
@@ -146,7 +149,9 @@ def test_a_revoked_key_at_refresh_and_destroy_fails_in_one_line_and_keeps_every_
 def test_a_key_of_another_account_fails_refresh_naming_both_accounts_and_keeps_every_resource(
     local_backend: LocalBackend, make_project: MakeProject
 ) -> None:
-    with Emulator(api_keys=[OWNER_KEY, OTHER_KEY], seed=12, boot_seconds=0.5) as emulator:
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[OWNER_KEY, OTHER_KEY], seed=12, boot_seconds=0.5
+    ) as emulator:
         owner, other = (emulator.backend.authenticate(key).user_id for key in (OWNER_KEY, OTHER_KEY))
         stack = deployed(local_backend, make_project("foreign", STACK_PROGRAM), emulator.url)
         stack.up()
@@ -198,13 +203,21 @@ def test_a_rent_applied_then_answered_500_leaves_exactly_one_instance(
     local_backend: LocalBackend, make_project: MakeProject
 ) -> None:
     # Where the rent falls in a create's requests, learned from a run without faults.
-    with Emulator(api_keys=[OWNER_KEY], seed=13, boot_seconds=0.5) as emulator:
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[OWNER_KEY], seed=13, boot_seconds=0.5
+    ) as emulator:
         deployed(local_backend, make_project("learn", INSTANCE_PROGRAM), emulator.url).up()
         routes = [(entry["method"], entry["route"]) for entry in api_requests(emulator)]
         rent_index = routes.index(("PUT", RENT_ROUTE))
 
     seed = seed_faulting_only(rent_index, 0.05)
-    with Emulator(api_keys=[OWNER_KEY], seed=seed, boot_seconds=0.5, faults="500-after=0.05") as emulator:
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS,
+        api_keys=[OWNER_KEY],
+        seed=seed,
+        boot_seconds=0.5,
+        faults="500-after=0.05",
+    ) as emulator:
         stack = deployed(local_backend, make_project("rent500", INSTANCE_PROGRAM), emulator.url)
         stack.up()
         set_faults(emulator, "")
@@ -227,7 +240,9 @@ def test_a_rent_applied_then_answered_500_leaves_exactly_one_instance(
 def test_a_taken_endpoint_name_fails_up_pointing_to_adopt_id_and_changes_nothing(
     local_backend: LocalBackend, make_project: MakeProject
 ) -> None:
-    with Emulator(api_keys=[OWNER_KEY], seed=14, boot_seconds=0.5) as emulator:
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[OWNER_KEY], seed=14, boot_seconds=0.5
+    ) as emulator:
         inventory = VastInventory(emulator.url, OWNER_KEY)
         created = requests.post(
             emulator.url + "/api/v0/endptjobs/",
@@ -265,7 +280,9 @@ def test_an_endpoint_a_killed_up_made_under_a_user_given_name_is_recovered_with_
     program = 'from vast_pulumi import Endpoint\n\nEndpoint("api", endpoint_name="team-api"{adopt})\n'
     project = make_project("killed-named", program.format(adopt=""))
     # Latency holds the provider in the read after the POST, so the kill lands before state records it.
-    with Emulator(api_keys=[OWNER_KEY], seed=15, boot_seconds=0.5, latency_ms=400) as emulator:
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[OWNER_KEY], seed=15, boot_seconds=0.5, latency_ms=400
+    ) as emulator:
         stack = deployed(local_backend, project, emulator.url)
         kill_up_when(stack, emulator, endpoint_created)
         (leftover,) = live_ids(emulator, OWNER_KEY)["endpoints"]

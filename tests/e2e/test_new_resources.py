@@ -23,6 +23,7 @@ import pytest
 from tests.e2e.conftest import ProjectFactory
 from tests.unit.test_sshkey import ED25519, ED25519_FINGERPRINT, RSA, RSA_FINGERPRINT
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend, Stack
 
 API_KEY = "e2e-new-resources-key"
@@ -31,7 +32,7 @@ VASTAI = str(Path(sys.executable).with_name("vastai"))
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys=[API_KEY], boot_seconds=1, seed=13) as emu:
+    with Emulator(destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], boot_seconds=1, seed=13) as emu:
         yield emu
 
 

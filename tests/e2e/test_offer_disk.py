@@ -11,6 +11,7 @@ import requests
 
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend
 
 API_KEY = "e2e-offer-disk-key"
@@ -44,7 +45,9 @@ def test_a_large_disk_rents_the_cheapest_offer_for_that_disk_with_room_for_it(
     local_backend: LocalBackend, make_project: Callable[[str, str], Path]
 ) -> None:
     # Seed 3: the cheapest RTX 4090 priced for a small disk has only 1000 GB.
-    with Emulator(api_keys=[API_KEY], seed=3, boot_seconds=1) as emulator:
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], seed=3, boot_seconds=1
+    ) as emulator:
         with_room = [offer for offer in market(emulator, DISK) if offer["disk_space"] >= DISK]
         best = min(with_room, key=lambda offer: offer["dph_total"])
         cheapest_small = min(market(emulator, 8), key=lambda offer: offer["dph_total"])

@@ -13,6 +13,7 @@ from pathlib import Path
 from tests.e2e.test_resilience import asks_put_count, kill_up_when
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend, Stack
 
 API_KEY = "e2e-orphans-key"
@@ -49,7 +50,9 @@ def test_a_killed_ups_instance_is_listed_with_its_price_and_destroyed_while_the_
     local_backend: LocalBackend, make_project: Callable[[str, str], Path]
 ) -> None:
     project = make_project("orphans", MANAGED)
-    with Emulator(api_keys=[API_KEY], seed=4, boot_seconds=3) as emulator:
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], seed=4, boot_seconds=3
+    ) as emulator:
         inventory = VastInventory(emulator.url, API_KEY)
         stack = local_backend.stack(
             project, "dev", config={"vast:apiUrl": emulator.url}, secrets={"vast:apiKey": API_KEY}

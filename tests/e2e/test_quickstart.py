@@ -11,6 +11,7 @@ import requests
 
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend, Stack
 
 API_KEY = "e2e-quickstart-key"
@@ -19,7 +20,7 @@ QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys=[API_KEY], boot_seconds=1, seed=11) as emu:
+    with Emulator(destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], boot_seconds=1, seed=11) as emu:
         yield emu
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from tests.e2e.fleet import live_ids, managed_ids, set_faults, write_fleet_project
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend, Stack
 
 API_KEY = "e2e-resilience-key"
@@ -42,6 +43,7 @@ def test_fault_matrix_up_and_destroy_leave_no_duplicates_or_orphans(
     # No client-side pacing: every injected 429 must be met by the retry path, not avoided.
     local_backend.extra_env["VAST_PULUMI_PACING_SCALE"] = "0"
     with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS,
         api_keys=[API_KEY],
         seed=seed,
         boot_seconds=1,
@@ -100,6 +102,7 @@ def test_real_rate_limits_deploy_with_zero_failures(
     scale = 1.0 if soak else 0.1
     local_backend.extra_env["VAST_PULUMI_PACING_SCALE"] = str(scale * 1.5)
     with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS,
         api_keys=[API_KEY],
         seed=3,
         boot_seconds=1,
@@ -185,7 +188,9 @@ def test_killed_up_recovers_with_cancel_and_up_leaving_nothing_orphaned(
     local_backend: LocalBackend, tmp_path: Path, rents: int
 ) -> None:
     project = write_fleet_project(tmp_path / "crash", "crash", 5)
-    with Emulator(api_keys=[API_KEY], seed=rents, boot_seconds=3) as emulator:
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], seed=rents, boot_seconds=3
+    ) as emulator:
         stack = deploy(local_backend, emulator, project)
         kill_up_when(stack, emulator, rented(rents))
         recover(stack)
@@ -200,7 +205,9 @@ def test_a_workergroup_created_by_a_killed_up_is_adopted_not_duplicated(
     local_backend: LocalBackend, tmp_path: Path
 ) -> None:
     project = write_fleet_project(tmp_path / "crash-wg", "crash-wg", 0)
-    with Emulator(api_keys=[API_KEY], seed=7, boot_seconds=3) as emulator:
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], seed=7, boot_seconds=3
+    ) as emulator:
         stack = deploy(local_backend, emulator, project)
         # The API makes the group and its answer waits: the kill lands after the group exists and
         # before Pulumi could learn its id.

@@ -18,6 +18,7 @@ import pytest
 
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend
 
 API_KEY = "vast-api-key-SEEDED-6b1e0c"
@@ -50,7 +51,7 @@ pulumi.export("ssh_host", box.ssh_host)
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys=[API_KEY], boot_seconds=1, seed=8) as emu:
+    with Emulator(destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], boot_seconds=1, seed=8) as emu:
         yield emu
 
 

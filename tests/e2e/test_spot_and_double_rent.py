@@ -23,6 +23,7 @@ import requests
 
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend, Stack
 
 KEY = "e2e-spot-key-7e21"
@@ -195,7 +196,11 @@ def test_a_double_rent_is_destroyed_and_the_next_offer_rented_in_the_same_up(
     local_backend: LocalBackend, make_project: MakeProject
 ) -> None:
     with Emulator(
-        api_keys=[KEY], seed=71, boot_seconds=0.5, destroy_seconds=0.0, double_rent=True
+        api_keys=[KEY],
+        seed=71,
+        boot_seconds=0.5,
+        destroy_seconds=0.0,
+        double_rent=True,
     ) as emulator:
         stack = deployed(local_backend, make_project("double", QUERY_PROGRAM), emulator.url)
         best = search(emulator, "on-demand", "dph_base")[0]["id"]
@@ -234,7 +239,9 @@ def test_a_double_rent_is_destroyed_and_the_next_offer_rented_in_the_same_up(
 def test_an_exhausted_search_quota_fails_the_up_at_once_with_the_reset_time(
     local_backend: LocalBackend, make_project: MakeProject
 ) -> None:
-    with Emulator(api_keys=[KEY], seed=111, boot_seconds=0.5, search_quota=100) as emulator:
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[KEY], seed=111, boot_seconds=0.5, search_quota=100
+    ) as emulator:
         stack = deployed(local_backend, make_project("quota", QUERY_PROGRAM), emulator.url)
         emulator.exhaust_search_quota(emulator.backend.authenticate(KEY).label)
         refused = api(emulator, "POST", "/api/v0/bundles/", {"limit": 1})

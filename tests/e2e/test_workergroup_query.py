@@ -11,6 +11,7 @@ import pytest
 
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend, Stack
 
 API_KEY = "e2e-workergroup-query-key"
@@ -28,7 +29,9 @@ pulumi.export("workergroup_id", workers.id)
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
-    with Emulator(api_keys=[API_KEY], seed=5) as emu:  # stores search_params as sent, no defaults
+    with Emulator(
+        destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], seed=5
+    ) as emu:  # stores search_params as sent, no defaults
         yield emu
 
 
