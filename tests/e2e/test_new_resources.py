@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +20,12 @@ import pytest
 
 from tests.e2e.conftest import ProjectFactory
 from tests.unit.test_sshkey import ED25519, ED25519_FINGERPRINT, RSA, RSA_FINGERPRINT
+from tests.vastai_cli import VastaiCli
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend, Stack
 
 API_KEY = "e2e-new-resources-key"
-VASTAI = str(Path(sys.executable).with_name("vastai"))
 
 
 @pytest.fixture
@@ -45,8 +43,8 @@ def vastai(emulator: Emulator, home: Path, *args: str) -> str:
     """Run the official client against the emulator (the out-of-band hand)."""
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "VAST_URL": emulator.url}
     env["VASTAI_NO_UPDATE_CHECK"] = "1"
-    argv = [VASTAI, "--url", emulator.url, "--api-key", API_KEY, *args]
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    with VastaiCli(env) as cli:
+        result = cli.run("--url", emulator.url, "--api-key", API_KEY, *args, timeout=120)
     assert result.returncode == 0 and "Failed with error" not in result.stderr, result.stdout + result.stderr
     return result.stdout
 

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,12 +17,12 @@ from typing import Any
 
 import pytest
 
+from tests.vastai_cli import VastaiCli
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.models import Account
 
 KEY = "contract-key"
 DESTROY_SECONDS = 3.0  # long enough to see the destroy under way, short enough to wait out
-VASTAI = str(Path(sys.executable).with_name("vastai"))
 
 
 class Cli:
@@ -39,10 +38,16 @@ class Cli:
         # The client sends the autoscaler's calls (get endpt-workers) to run.vast.ai when --url is
         # VAST_URL (vastai/api/endpoints.py:125-135): name the same emulator differently for those.
         self.autoscaler_url = emulator.url.replace("127.0.0.1", "localhost")
+        self.vastai = VastaiCli(self.env)
+
+    def __enter__(self) -> Cli:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.vastai.close()
 
     def run(self, *args: str, key: str = KEY, url: str | None = None) -> subprocess.CompletedProcess[str]:
-        argv = [VASTAI, "--url", url or self.url, "--api-key", key, *args]
-        return subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=120)
+        return self.vastai.run("--url", url or self.url, "--api-key", key, *args, timeout=120)
 
     def ok(self, *args: str, url: str | None = None) -> str:
         result = self.run(*args, url=url)
@@ -68,8 +73,9 @@ def emulator() -> Iterator[Emulator]:
 
 
 @pytest.fixture(scope="module")
-def cli(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    return Cli(emulator, tmp_path_factory.mktemp("home"))
+def cli(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    with Cli(emulator, tmp_path_factory.mktemp("home")) as cli:
+        yield cli
 
 
 @pytest.fixture(scope="module")
@@ -245,8 +251,7 @@ def test_official_cli_reports_an_expired_session_key(cli: Cli, emulator: Emulato
 
 
 def test_official_cli_prints_its_own_message_for_the_daily_search_quota(tmp_path: Path) -> None:
-    with Emulator(api_keys=[KEY], seed=3, search_quota=1) as emulator:
-        cli = Cli(emulator, tmp_path)
+    with Emulator(api_keys=[KEY], seed=3, search_quota=1) as emulator, Cli(emulator, tmp_path) as cli:
         assert cli.json("search", "offers", "num_gpus=1")  # the day's one search
         mark = len(emulator.request_log())
         result = cli.run("search", "offers", "num_gpus=1")

@@ -25,8 +25,9 @@ def emulator() -> Iterator[Emulator]:
 
 
 @pytest.fixture(scope="module")
-def cli(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    return Cli(emulator, tmp_path_factory.mktemp("home"))
+def cli(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    with Cli(emulator, tmp_path_factory.mktemp("home")) as cli:
+        yield cli
 
 
 @pytest.fixture(scope="module")
