@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 # The venv first: the Pulumi language host and the dynamic provider run `python3` from PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test suite test-fast soak unit e2e lint format docs bench clean
+.PHONY: setup demo test test-fast soak unit e2e lint format docs bench clean
 
 setup: $(VENV)/.installed $(BIN)/pulumi
 
@@ -34,12 +34,7 @@ demo: setup
 # left a third of the CPU idle).
 XDIST := -n 6 --dist worksteal
 
-# Lint runs beside the suite (it needs one core for ~10 s while the suite's workers start); either
-# failing fails `make test`. Lines stay whole; the suite's progress still shows as it runs.
-test: setup
-	@$(MAKE) --no-print-directory -j2 --output-sync=line lint suite
-
-suite: setup
+test: setup lint
 	$(BIN)/python -m pytest $(XDIST)
 
 # The inner loop: everything but the end-to-end tests (no Pulumi CLI runs).
