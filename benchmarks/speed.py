@@ -153,6 +153,11 @@ def limited_rows(root: Path, table: Table, sizes: tuple[int, ...]) -> None:
     """T(N) under the real thresholds against two floors: the issue's, ``max(boot, (N - 1) x 4.5 s) +
     (T(1) - boot)``, and the one the API sets, ``(N - 1) x 4.5 s + T(1)``: the last of N rents cannot be
     accepted before (N - 1) x 4.5 s after the first, and then it boots."""
+    table.verdicts.append(
+        "floors: the issue's `max(boot, (N-1) x 4.5 s) + (T(1) - boot)` leaves out the boot of the last"
+        " rent, which the API cannot accept before (N-1) x 4.5 s after the first (each row shows when it"
+        " was accepted); the API's floor is `(N-1) x 4.5 s + T(1)`. The pacer spaces rents by 4.5 s x 1.05"
+    )
     t1: float | None = None
     for n in sizes:
         run = up(root, f"limited-{n}", n, rate_limits=True, seed=n)
