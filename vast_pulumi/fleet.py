@@ -46,8 +46,9 @@ destroyed is unhealthy (``members[*].healthy`` false; ``ready_count`` counts run
 - ``order``, ``cancel_unavail``, ``wait_until_ready``, ``ready_timeout``, ``image_login``,
   ``max_dph_total`` and ``spread`` apply to members rented afterwards; changing them rents nothing.
 
-**Delete** destroys every member and waits until the API lists none of them (at most
-``DELETE_TIMEOUT``); members an update removes are waited for the same way.
+**Delete** destroys every member at once and waits until the API lists none of them, through the wait
+every delete shares (:mod:`vast_pulumi._teardown`, at most its ``DELETE_TIMEOUT``); members an update
+removes are waited for the same way.
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ import itertools
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -67,6 +67,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from vast_pulumi import _teardown
 from vast_pulumi._dynamic import (
     ACCOUNT_KEY,
     MARKER_KEY,
@@ -109,7 +110,6 @@ MAX_MEMBERS = 128
 # Machines one member tries when the rented one fails to start (each failed one is destroyed first).
 MEMBER_ATTEMPTS = 3
 _RENT_THREADS = 32
-DELETE_TIMEOUT = 600.0  # seconds a delete waits for the API to stop listing the members
 _DELETE_POLL_SECONDS = 2.0
 
 
@@ -636,18 +636,18 @@ class FleetProvider(VastProvider[FleetInputs]):
         return members
 
     def _wait_unlisted(self, ids: set[int]) -> None:
-        deadline = time.monotonic() + DELETE_TIMEOUT
-        while ids:
-            listed = {int(row["id"]) for row in self.client.cached_instances(_DELETE_POLL_SECONDS)}
-            ids = ids & listed
-            if not ids:
-                return
-            if time.monotonic() >= deadline:
-                raise FleetError(
-                    f"instances {sorted(ids)} were destroyed but still listed after {DELETE_TIMEOUT:g} s; "
-                    "they may still be billing: run `pulumi destroy` again or check the account"
-                )
-            time.sleep(_DELETE_POLL_SECONDS)
+        timeout = _teardown.DELETE_TIMEOUT
+        still = _teardown.wait_until_unlisted(
+            lambda: {int(row["id"]) for row in self.client.cached_instances(_DELETE_POLL_SECONDS)},
+            ids,
+            timeout=timeout,
+            poll=_DELETE_POLL_SECONDS,
+        )
+        if still:
+            raise FleetError(
+                f"instances {sorted(still)} were destroyed but still listed after {timeout:g} s; "
+                "they may still be billing: run `pulumi destroy` again or check the account"
+            )
 
     def _renter(self, offers: _SpreadOffers | None = None) -> _MemberRenter:
         """The instance machinery for members; ``offers`` only for renting (destroying needs none)."""

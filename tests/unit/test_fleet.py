@@ -3,6 +3,7 @@ rollouts and delete."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.unit.conftest import api_calls, configured
+from vast_pulumi import _teardown
 from vast_pulumi.client import Row
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastAccountError, VastApiError, VastAuthError
@@ -346,6 +348,22 @@ def test_delete_waits_for_an_asynchronous_destroy(vast_emulator_factory: Callabl
     assert instances(emulator) == []  # listed no more when delete returns
     destroys = [c for c in api_calls(emulator) if c == ("DELETE", "/api/v0/instances/{id}/")]
     assert len(destroys) == 2
+
+
+def test_delete_fails_naming_members_still_listed_after_the_shared_bound(
+    vast_emulator_factory: Callable[..., Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator = vast_emulator_factory(seed=2, boot_seconds=0.2)
+    provider = configured(FleetProvider(), emulator.url, emulator.api_keys[0])
+    fleet_id, _, outs = create(provider, count=2)
+    emulator.backend.clock = lambda: 1_800_000_000.0  # the emulator's time stands still: no destroy ends
+    monkeypatch.setattr(_teardown, "DELETE_TIMEOUT", 0.3)  # the bound every delete shares
+    members = sorted(int(i) for i in outs["instance_ids"])
+    with pytest.raises(
+        FleetError, match=re.escape(f"instances {members} were destroyed but still listed after 0.3 s")
+    ):
+        provider.delete(fleet_id, outs)
+    assert sorted(row["id"] for row in instances(emulator)) == members  # may still bill: not forgotten
 
 
 def test_a_key_of_another_account_fails_read_update_and_delete_and_touches_nothing(
