@@ -282,6 +282,8 @@ def session_send(session: requests.Session) -> Send:
 
 
 # -- what an answer means -----------------------------------------------------------------------------------
+
+
 def _pacing_outcome(status: int) -> Outcome:
     """What an answer says about the route's rate limit: a 429 is the limit; any other answer of the
     API itself (a 400 "No endpoints for user found" too) got past it; a 5xx may come from before it."""
