@@ -64,4 +64,3 @@ def test_a_large_disk_rents_the_cheapest_offer_for_that_disk_with_room_for_it(
         instance = VastInventory(emulator.url, API_KEY).instance(outputs["instance_id"])
         assert instance is not None and instance["machine_id"] == best["machine_id"]
         assert outputs["dph_total"] == instance["dph_total"]  # what it bills, storage included
-        stack.destroy()

@@ -67,7 +67,6 @@ def test_program_runs_under_the_virtualenv_python(
     stack = local_backend.stack(project)
     stack.up()
     assert Path(stack.outputs()["python"]).parent == Path(sys.executable).parent
-    stack.destroy()
 
 
 def test_a_kill_mid_write_cannot_leave_the_local_backend_unloadable(

@@ -58,7 +58,6 @@ def test_the_query_carries_the_clients_default_filters_and_preview_then_has_no_c
         "verified": {"eq": True},  # appended, as the official client does
         "rentable": {"eq": True},
     }  # and no rented filter: the query's rented=any dropped it
-    stack.destroy()
 
 
 def test_cold_workers_on_a_workergroup_is_warned_about_at_preview_and_not_sent(
@@ -71,4 +70,3 @@ def test_cold_workers_on_a_workergroup_is_warned_about_at_preview_and_not_sent(
     (group,) = VastInventory(emulator.url, API_KEY).workergroups()
     assert group.get("cold_workers") != 2  # the emulator's own default: ours was not sent
     stack.preview("--expect-no-changes")
-    stack.destroy()
