@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 
+from vast_pulumi import _snapshot, _transport
 from vast_pulumi._dynamic import VastProvider
 from vast_pulumi.client import route_template
 from vast_pulumi.emulator import Emulator
@@ -79,3 +80,27 @@ def seed_for(faulted: list[bool], probability: float) -> int:
         if [rng.random() < probability for _ in faulted] == faulted:
             return seed
     raise AssertionError(f"no seed gives {faulted}")
+
+
+class FakeTime:
+    """Stands in for ``time`` in the client's transport and list snapshots: the client's waits move
+    this clock and are recorded, so a test reads them instead of measuring the wall clock."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    fake = FakeTime()
+    monkeypatch.setattr(_transport, "time", fake)
+    monkeypatch.setattr(_snapshot, "time", fake)
+    return fake

@@ -13,10 +13,8 @@ from typing import Any, ClassVar
 import pytest
 
 from tests.data import spec_thresholds
-from tests.unit.conftest import api_calls, faulted_calls, seed_for
+from tests.unit.conftest import FakeTime, api_calls, faulted_calls, seed_for
 from vast_pulumi import _pacing as pacing_module
-from vast_pulumi import _snapshot as snapshot_module
-from vast_pulumi import _transport as transport_module
 from vast_pulumi.client import ROUTE_INTERVALS, RetryPolicy, VastClient
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError
@@ -30,30 +28,6 @@ def client_for(emulator: Emulator, **options: Any) -> VastClient:
     options.setdefault("retry", FAST_RETRIES)
     options.setdefault("pacing_scale", 0.0)
     return VastClient(ProviderSettings(emulator.api_keys[0], emulator.url), **options)
-
-
-class FakeTime:
-    """Stands in for ``time`` in the client's transport and snapshots: the client's waits move this
-    clock, and the test reads them instead of measuring the wall clock."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
-    fake = FakeTime()
-    monkeypatch.setattr(transport_module, "time", fake)
-    monkeypatch.setattr(snapshot_module, "time", fake)
-    return fake
 
 
 class FixedDelay(RetryPolicy):

@@ -17,6 +17,7 @@ import requests
 import urllib3.connection
 import urllib3.exceptions
 
+from tests.unit.conftest import FakeTime
 from vast_pulumi import _transport as transport_module
 from vast_pulumi._reconcile import is_outcome_unknown
 from vast_pulumi._transport import ClientStats, RetryPolicy, Timeout
@@ -64,28 +65,6 @@ class ScriptedSend:
 
     def calls(self) -> list[tuple[str | None, str]]:
         return [(request.method, urlsplit(request.url or "").path) for request in self.sent]
-
-
-class FakeTime:
-    """Stands in for the transport's ``time``: its backoff waits move this clock and are recorded."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
-    fake = FakeTime()
-    monkeypatch.setattr(transport_module, "time", fake)
-    return fake
 
 
 def client_with(send: ScriptedSend, **options: Any) -> VastClient:
