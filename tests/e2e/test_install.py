@@ -79,7 +79,14 @@ def user_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = root / "venv"
     run(uv(), "venv", "--quiet", "--seed", "--python", sys.executable, venv, cwd=root)
     # Compiled up front, as pip does by default: else each Pulumi process compiles the SDK again.
-    install = ["pip", "install", "--quiet", "--compile-bytecode", "--python", venv / "bin" / "python"]
+    install: list[str | Path] = [
+        "pip",
+        "install",
+        "--quiet",
+        "--compile-bytecode",
+        "--python",
+        venv / "bin" / "python",
+    ]
     run(uv(), *install, f"{wheel}[emulator]", SDK, cwd=root)
     return venv
 
