@@ -75,6 +75,38 @@ def find_pulumi() -> str:
     return found
 
 
+class _SecretSeals:
+    """Ciphertexts ``pulumi config set --secret`` made, for later stacks of the same passphrase.
+
+    Sealing a secret costs the CLI a 1,000,000-round PBKDF2 (~0.36 CPU-s), and the end-to-end tests
+    set the same API key on some sixty stacks. A stack's settings file names its salt
+    (``encryptionsalt``); a new stack whose file already carries a salt that the passphrase opens
+    keeps it (``pulumi stack init``), so the ciphertexts made under that salt are its own. The CLI
+    still decrypts each of them on every command: they are not made up, only not made again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._salts: dict[str, str] = {}  # passphrase -> the first salt it sealed under
+        self._sealed: dict[tuple[str, str, str], str] = {}  # (passphrase, salt, value) -> ciphertext
+
+    def salt(self, passphrase: str) -> str | None:
+        with self._lock:
+            return self._salts.get(passphrase)
+
+    def ciphertext(self, passphrase: str, salt: str, value: str) -> str | None:
+        with self._lock:
+            return self._sealed.get((passphrase, salt, value))
+
+    def remember(self, passphrase: str, salt: str, value: str, ciphertext: str) -> None:
+        with self._lock:
+            self._salts.setdefault(passphrase, salt)
+            self._sealed[passphrase, salt, value] = ciphertext
+
+
+_SEALS = _SecretSeals()
+
+
 @dataclass
 class LocalBackend:
     """An isolated PULUMI_HOME plus a file:// state backend under ``root``."""
@@ -135,6 +167,8 @@ class LocalBackend:
     ) -> Stack:
         """Select (creating if needed) stack ``name`` of the project in ``project_dir``."""
         stack = Stack(self, Path(project_dir), name)
+        if secrets:
+            stack.use_known_salt()
         stack.init()
         for key, value in (config or {}).items():
             stack.set_config(key, value)
@@ -243,14 +277,50 @@ class Stack:
         """The stack's settings file, where ``pulumi config set`` writes."""
         return self.project_dir / f"Pulumi.{self.name}.yaml"
 
+    @property
+    def project_name(self) -> str:
+        """The ``name`` in the project's Pulumi.yaml: the namespace of its unqualified config keys."""
+        project = yaml.safe_load((self.project_dir / "Pulumi.yaml").read_text())
+        return str(project["name"])
+
     def set_config(self, key: str, value: str, *, secret: bool = False) -> None:
-        if not secret and ":" in key:
-            self._write_plain_config(key, value)
+        """``pulumi config set``: plain values are written to the settings file as the CLI writes
+        them (each CLI run costs ~0.23 CPU-s: it derives the passphrase key first); a secret is
+        sealed by the CLI once per value and salt (see ``_SecretSeals``)."""
+        key = key if ":" in key else f"{self.project_name}:{key}"  # the CLI's rule for a bare key
+        if not secret:
+            self._write_config(key, value)
             return
-        # Only the CLI encrypts a secret (and knows which project an unqualified key belongs to). The
-        # value goes through stdin, never argv, so a secret stays out of process listings.
-        argv = [self.backend.pulumi, "config", "set", key, "--stack", self.name, "--non-interactive"]
-        argv.append("--secret" if secret else "--plaintext")
+        passphrase = self.backend.passphrase
+        salt = self._settings().get("encryptionsalt")
+        sealed = _SEALS.ciphertext(passphrase, salt, value) if salt else None
+        if sealed:
+            self._write_config(key, {"secure": sealed})
+            return
+        self._seal(key, value)
+        settings = self._settings()
+        _SEALS.remember(passphrase, settings["encryptionsalt"], value, settings["config"][key]["secure"])
+
+    def use_known_salt(self) -> None:
+        """Start a new settings file with the salt earlier stacks of this passphrase sealed under."""
+        salt = _SEALS.salt(self.backend.passphrase)
+        if salt and not self._settings().get("encryptionsalt"):
+            settings = {"encryptionsalt": salt, **self._settings()}
+            self.config_file.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+    def _seal(self, key: str, value: str) -> None:
+        """The CLI encrypts the secret. The value goes through stdin, never argv, so it stays out
+        of process listings."""
+        argv = [
+            self.backend.pulumi,
+            "config",
+            "set",
+            key,
+            "--secret",
+            "--stack",
+            self.name,
+            "--non-interactive",
+        ]
         proc = subprocess.run(
             argv,
             cwd=self.project_dir,
@@ -263,11 +333,14 @@ class Stack:
         if proc.returncode != 0:
             raise PulumiCommandError(argv[1:4], proc.returncode, proc.stdout + proc.stderr)
 
-    def _write_plain_config(self, key: str, value: str) -> None:
-        """What ``pulumi config set --plaintext`` writes for a ``namespace:key``, without running the CLI:
-        each run costs ~0.23 s of CPU (it derives the passphrase key first); the e2e suite made 160."""
+    def _settings(self) -> dict[str, Any]:
         settings = yaml.safe_load(self.config_file.read_text()) if self.config_file.exists() else None
-        settings = settings or {}
+        return settings or {}
+
+    def _write_config(self, key: str, value: str | dict[str, str]) -> None:
+        """What ``pulumi config set`` writes for a ``namespace:key``: a plain value, or a secret's
+        ``{"secure": ciphertext}``."""
+        settings = self._settings()
         settings.setdefault("config", {})[key] = value
         self.config_file.write_text(yaml.safe_dump(settings, sort_keys=False))
 

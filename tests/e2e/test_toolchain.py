@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml  # type: ignore[import-untyped]  # installed with the Pulumi SDK
 
 from vast_pulumi import local_pulumi
-from vast_pulumi.local_pulumi import LocalBackend, PulumiNotFoundError, toolchain_path
+from vast_pulumi.local_pulumi import LocalBackend, PulumiNotFoundError, Stack, toolchain_path
 
 TOOLS = ["pulumi", "pulumi-language-python", "pulumi-language-python-exec", "pulumi-resource-pulumi-python"]
 
@@ -89,3 +92,34 @@ def test_a_kill_mid_write_cannot_leave_the_local_backend_unloadable(
     export = run([local_backend.pulumi, "stack", "export", "--stack", "sidecar", "--non-interactive"])
     assert export.returncode != 0 and "failed to load checkpoint: EOF" in export.stderr
     assert stack.run("stack", "export").returncode == 0
+
+
+def test_config_written_beside_the_cli_is_what_the_cli_reads(
+    tmp_path: Path, make_project: Callable[[str, str], Path]
+) -> None:
+    """LocalBackend writes plain config itself and lets the CLI seal each secret once per salt: a
+    second stack reuses the first one's salt and ciphertext. The CLI must read all of it back."""
+    backend = LocalBackend(tmp_path / "pulumi", passphrase=f"only-this-test-{os.getpid()}-{tmp_path.name}")
+    project = make_project("cfg", "import pulumi\n")
+    config = {"cfg:plain": "a", "bare": "b"}
+    first = backend.stack(project, "first", config=config, secrets={"vast:apiKey": "sealed-1"})
+    second = backend.stack(project, "second", secrets={"vast:apiKey": "sealed-1", "token": "sealed-1"})
+
+    def settings(stack: Stack) -> dict[str, Any]:
+        loaded: dict[str, Any] = yaml.safe_load(stack.config_file.read_text())
+        return loaded
+
+    assert settings(second)["encryptionsalt"] == settings(first)["encryptionsalt"]
+    assert settings(second)["config"]["vast:apiKey"] == settings(first)["config"]["vast:apiKey"]
+    assert settings(second)["config"]["cfg:token"] == settings(first)["config"]["vast:apiKey"]
+
+    def shown(stack: Stack) -> dict[str, Any]:
+        printed = stack.run("config", "--json", "--show-secrets").stdout
+        return {key: (item["value"], item["secret"]) for key, item in json.loads(printed).items()}
+
+    assert shown(first) == {
+        "cfg:plain": ("a", False),
+        "cfg:bare": ("b", False),
+        "vast:apiKey": ("sealed-1", True),
+    }
+    assert shown(second) == {"vast:apiKey": ("sealed-1", True), "cfg:token": ("sealed-1", True)}
