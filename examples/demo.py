@@ -27,7 +27,9 @@ def main() -> int:
     api_key = secrets.token_hex(16)  # a throw-away account on the emulator
     step("starting the Vast.ai API emulator on a free loopback port")
     with (
-        Emulator(api_keys=[api_key], boot_seconds=5, seed=7) as emulator,
+        # Quicker than the real API (boots take minutes, a destroyed instance stays listed for ~5 s):
+        # the demo still waits for both, in seconds.
+        Emulator(api_keys=[api_key], boot_seconds=2, destroy_seconds=1, seed=7) as emulator,
         tempfile.TemporaryDirectory() as tmp,
     ):
         print(f"    emulator at {emulator.url}")

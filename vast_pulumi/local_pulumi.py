@@ -362,6 +362,13 @@ class Stack:
         steps: list[dict[str, Any]] = json.loads(self.run("preview", "--json", *extra).stdout)["steps"]
         return steps
 
+    def up_steps(self, *extra: str) -> list[dict[str, Any]]:
+        """``pulumi up`` and the steps it carried out, read from its ``--json`` engine events: dicts
+        with ``op`` and ``urn`` as in ``preview_steps`` (one run where a preview and an up are two)."""
+        result = self.run("up", "--yes", "--skip-preview", "--json", *extra)
+        events = (json.loads(line) for line in result.stdout.splitlines() if line.startswith("{"))
+        return [event["resourcePreEvent"]["metadata"] for event in events if "resourcePreEvent" in event]
+
     def outputs(self, *, show_secrets: bool = False) -> dict[str, Any]:
         args = ["stack", "output", "--json"] + (["--show-secrets"] if show_secrets else [])
         result: dict[str, Any] = json.loads(self.run(*args).stdout)

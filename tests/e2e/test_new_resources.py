@@ -64,10 +64,11 @@ def make_stack(
     )
 
 
-def ops(stack: Stack) -> dict[str, list[str]]:
-    """op -> resource names of the planned steps, without unchanged resources and the stack."""
+def up_ops(stack: Stack) -> dict[str, list[str]]:
+    """``pulumi up``, and op -> resource names of the steps it carried out, without unchanged
+    resources and the stack."""
     by_op: dict[str, list[str]] = {}
-    for step in stack.preview_steps():
+    for step in stack.up_steps():
         urn = str(step["urn"])
         if step["op"] != "same" and "pulumi:pulumi:Stack" not in urn:
             by_op.setdefault(str(step["op"]), []).append(urn.rsplit("::", 1)[-1])
@@ -126,8 +127,7 @@ def test_template_edit_updates_it_and_its_workergroup_in_place_then_lifecycle(
 
     # An edit: one update of the template, one of each resource that uses its hash, no replacement.
     stack.set_config("tmpl:onstart", "bash start.sh --warm")
-    assert ops(stack) == {"update": ["box", "wg", "worker"]}
-    stack.up()
+    assert up_ops(stack) == {"update": ["box", "wg", "worker"]}
     edited = stack.outputs()
     assert edited["template_id"] == first["template_id"]
     assert edited["hash_id"] != first["hash_id"]
@@ -210,8 +210,7 @@ def test_ssh_key_lifecycle(
 
     # A new key updates the account key in place (public_key is the only input: no replacement applies).
     stack.set_config("keys:publicKey", RSA)
-    assert ops(stack) == {"update": ["laptop"]}
-    stack.up()
+    assert up_ops(stack) == {"update": ["laptop"]}
     (row,) = inventory(emulator)["ssh_keys"]
     assert row["id"] == outputs["key_id"] and row["key"].startswith(RSA)
     assert stack.outputs()["fingerprint"] == RSA_FINGERPRINT
@@ -254,13 +253,11 @@ def test_env_var_lifecycle(
     stack.preview("--expect-no-changes")
 
     stack.set_config("envs:token", "second-token-2", secret=True)
-    assert ops(stack) == {"update": ["token"]}
-    stack.up()
+    assert up_ops(stack) == {"update": ["token"]}
     assert env_vars(emulator) == {"HF_TOKEN": "second-token-2"}
 
     stack.set_config("envs:name", "MODEL_TOKEN")
-    assert "replace" in ops(stack)
-    stack.up()
+    assert "replace" in up_ops(stack)
     assert env_vars(emulator) == {"MODEL_TOKEN": "second-token-2"}
 
     vastai(emulator, tmp_path, "delete", "env-var", "MODEL_TOKEN")
@@ -299,13 +296,11 @@ def test_volume_lifecycle(
     stack.preview("--expect-no-changes")
 
     stack.set_config("vols:order", "-reliability")  # only matters to a create: in place, no API write
-    assert ops(stack) == {"update": ["data"]}
-    stack.up()
+    assert up_ops(stack) == {"update": ["data"]}
     assert [v["id"] for v in inventory(emulator)["volumes"]] == [row["id"]]
 
     stack.set_config("vols:size", "30")
-    assert "replace" in ops(stack)
-    stack.up()
+    assert "replace" in up_ops(stack)
     (bigger,) = inventory(emulator)["volumes"]
     assert bigger["id"] != row["id"] and bigger["disk_space"] == 30.0
 

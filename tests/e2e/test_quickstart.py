@@ -99,8 +99,7 @@ def test_changing_endpoint_max_workers_is_exactly_one_in_place_update(
     stack.up()
     endpoint_id = int(stack.outputs()["endpoint_id"])
     edit(project, "max_workers=4", "max_workers=7")
-    assert ops(stack.preview_steps()) == {"update": ["inference"]}
-    stack.up()
+    assert ops(stack.up_steps()) == {"update": ["inference"]}
     (endpoint,) = inventory.endpoints()
     assert (int(endpoint["id"]), endpoint["max_workers"]) == (endpoint_id, 7)
 
@@ -115,10 +114,9 @@ def test_changing_instance_image_is_exactly_one_replace(
         'image="pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime"',
         'image="pytorch/pytorch:2.6.0-cuda12.6-cudnn9-runtime"',
     )
-    planned = ops(stack.preview_steps())
-    assert planned.get("replace") == ["dev-box"]
-    assert "update" not in planned
-    stack.up()
+    done = ops(stack.up_steps())
+    assert done.get("replace") == ["dev-box"]
+    assert "update" not in done
     new_id = int(stack.outputs()["instance_id"])
     assert new_id != old_id
     assert rented(inventory)[0] == {new_id}

@@ -148,10 +148,9 @@ def test_a_price_change_is_an_in_place_bid_update(
         assert the_row(emulator, before)["search"]["gpuCostPerHour"] == first
 
         stack.set_config(f"{project.name}:price", str(second))
-        ops = {step["op"] for step in stack.preview_steps() if str(step["urn"]).endswith("::box")}
-        assert ops == {"update"}
         mark = len(emulator.request_log())
-        stack.up()
+        ops = {step["op"] for step in stack.up_steps() if str(step["urn"]).endswith("::box")}
+        assert ops == {"update"}
         assert instance_ids(stack) == [before]
         assert ("PUT", "/api/v0/instances/bid_price/{id}/") in calls(emulator, mark)
         assert RENT not in calls(emulator, mark)
