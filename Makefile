@@ -9,8 +9,8 @@ BIN := $(VENV)/bin
 # The venv first: the Pulumi language host and the dynamic provider run `python3` from PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Let Python cache bytecode even where the environment says not to (some CI images do): otherwise
-# each of the ~800 Python processes a `make test` starts (a Pulumi program and a provider per CLI run)
-# compiles vast_pulumi again, and each pytest worker re-rewrites every test module.
+# each of the ~350 Python processes a `make test` starts (a Pulumi program and a provider per CLI
+# run) compiles vast_pulumi again, and pytest cannot keep the test modules it rewrote.
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test test-fast soak unit e2e lint format docs bench clean

@@ -380,9 +380,14 @@ class Stack:
         return result
 
     def resources(self) -> list[dict[str, Any]]:
-        """The resources in the stack's checkpoint (from ``pulumi stack export``)."""
-        deployment = self.export().get("deployment", {})
-        resources: list[dict[str, Any]] = deployment.get("resources") or []
+        """The resources in the stack's last checkpoint: what ``pulumi stack export`` prints as
+        ``deployment.resources``, read from the file the backend keeps (a CLI run costs ~0.16 CPU-s)."""
+        state_file = self.backend.state_file(self.project_name, self.name)
+        if state_file.exists():
+            latest = json.loads(state_file.read_text())["checkpoint"].get("latest") or {}
+        else:  # compressed (PULUMI_DIY_BACKEND_GZIP) or elsewhere: let the CLI read it
+            latest = self.export().get("deployment", {})
+        resources: list[dict[str, Any]] = latest.get("resources") or []
         return resources
 
     def remove(self) -> None:

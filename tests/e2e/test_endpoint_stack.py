@@ -58,6 +58,8 @@ def test_endpoint_stack_up_preview_destroy(
         == "1b47061264138c4ac30d75fd1eb44270"
     )
     assert "ciphertext" in endpoint["outputs"]["api_key"]
+    # What the tests read as the stack's resources is what the CLI exports.
+    assert stack.resources() == stack.export()["deployment"]["resources"]
 
     stack.preview("--expect-no-changes")
     stack.destroy()
