@@ -87,9 +87,3 @@ def test_a_killed_ups_instance_is_listed_with_its_price_and_destroyed_while_the_
         assert survivor is not None and survivor["actual_status"] == "running"
         assert "No orphans" in orphans(stack, emulator).stdout
         assert API_KEY not in listing.stdout + listing.stderr + destroyed.stdout + destroyed.stderr
-
-        (project / "__main__.py").write_text(MANAGED)
-        stack.run("cancel", "--yes", check=False)
-        stack.refresh()
-        stack.destroy()
-        assert inventory.ids() == {"endpoints": set(), "workergroups": set(), "instances": set()}
