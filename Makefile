@@ -49,8 +49,9 @@ demo: setup
 	$(BIN)/python examples/demo.py
 
 # End-to-end tests wait on boots and destroys between bursts of CLI work, so they run side by side:
-# with six workers 2 cores stay busy (measured: 316 s and 185% CPU for the whole suite; four workers
-# left a third of the CPU idle).
+# with six workers 2 cores stay busy (sampled: 99-100% from the first tests to the last few). The
+# end-to-end tests alone took 353 s with four workers and 272 s with six; eight were no faster
+# than six (249 s against 253 s for the whole suite).
 XDIST := -n 6 --dist worksteal
 
 test: setup lint

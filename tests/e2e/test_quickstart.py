@@ -70,7 +70,7 @@ def ops(steps: list[dict[str, object]]) -> dict[str, list[str]]:
     return by_op
 
 
-def test_up_creates_everything_and_preview_then_has_no_changes(
+def test_up_creates_everything_preview_then_has_no_changes_and_destroy_leaves_nothing(
     stack: Stack, inventory: VastInventory
 ) -> None:
     stack.up()
@@ -91,6 +91,8 @@ def test_up_creates_everything_and_preview_then_has_no_changes(
     assert outputs["ssh"] == f"ssh -p {direct_port} root@{instance['public_ipaddr']}"
     assert outputs["gpu"] == "1x RTX 4090"
     stack.preview("--expect-no-changes")
+    stack.destroy()
+    assert inventory.ids() == {"endpoints": set(), "workergroups": set(), "instances": set()}
 
 
 def test_changing_endpoint_max_workers_is_exactly_one_in_place_update(
@@ -137,10 +139,3 @@ def test_instance_destroyed_out_of_band_leaves_state_on_refresh_and_up_recreates
     new_id = int(stack.outputs()["instance_id"])
     assert new_id != old_id
     assert rented(inventory)[0] == {new_id}
-
-
-def test_destroy_leaves_no_endpoint_workergroup_or_instance(stack: Stack, inventory: VastInventory) -> None:
-    stack.up()
-    assert all(inventory.ids().values())
-    stack.destroy()
-    assert inventory.ids() == {"endpoints": set(), "workergroups": set(), "instances": set()}
