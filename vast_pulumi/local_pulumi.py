@@ -280,8 +280,10 @@ class Stack:
     @property
     def project_name(self) -> str:
         """The ``name`` in the project's Pulumi.yaml: the namespace of its unqualified config keys."""
-        project = yaml.safe_load((self.project_dir / "Pulumi.yaml").read_text())
-        return str(project["name"])
+        project_file = self.project_dir / "Pulumi.yaml"
+        if not project_file.exists():
+            project_file = self.project_dir / "Pulumi.yml"  # the CLI accepts both names
+        return str(yaml.safe_load(project_file.read_text())["name"])
 
     def set_config(self, key: str, value: str, *, secret: bool = False) -> None:
         """``pulumi config set``: plain values are written to the settings file as the CLI writes
@@ -299,14 +301,15 @@ class Stack:
             return
         self._seal(key, value)
         settings = self._settings()
-        _SEALS.remember(passphrase, settings["encryptionsalt"], value, settings["config"][key]["secure"])
+        if settings.get("encryptionsalt"):  # a passphrase stack (not a cloud KMS one)
+            _SEALS.remember(passphrase, settings["encryptionsalt"], value, settings["config"][key]["secure"])
 
     def use_known_salt(self) -> None:
         """Start a new settings file with the salt earlier stacks of this passphrase sealed under."""
         salt = _SEALS.salt(self.backend.passphrase)
-        if salt and not self._settings().get("encryptionsalt"):
-            settings = {"encryptionsalt": salt, **self._settings()}
-            self.config_file.write_text(yaml.safe_dump(settings, sort_keys=False))
+        settings = self._settings()
+        if salt and not {"encryptionsalt", "secretsprovider", "encryptedkey"} & settings.keys():
+            self.config_file.write_text(yaml.safe_dump({"encryptionsalt": salt, **settings}, sort_keys=False))
 
     def _seal(self, key: str, value: str) -> None:
         """The CLI encrypts the secret. The value goes through stdin, never argv, so it stays out
