@@ -314,16 +314,8 @@ class Stack:
     def _seal(self, key: str, value: str) -> None:
         """The CLI encrypts the secret. The value goes through stdin, never argv, so it stays out
         of process listings."""
-        argv = [
-            self.backend.pulumi,
-            "config",
-            "set",
-            key,
-            "--secret",
-            "--stack",
-            self.name,
-            "--non-interactive",
-        ]
+        argv = [self.backend.pulumi, "config", "set", key, "--secret"]
+        argv += ["--stack", self.name, "--non-interactive"]
         proc = subprocess.run(
             argv,
             cwd=self.project_dir,
