@@ -15,6 +15,7 @@ told never to phone home or download plugins.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -87,21 +88,26 @@ class _SecretSeals:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # Keyed by digests, so the cache never holds a passphrase or a secret in the clear.
         self._salts: dict[str, str] = {}  # passphrase -> the first salt it sealed under
         self._sealed: dict[tuple[str, str, str], str] = {}  # (passphrase, salt, value) -> ciphertext
 
     def salt(self, passphrase: str) -> str | None:
         with self._lock:
-            return self._salts.get(passphrase)
+            return self._salts.get(_digest(passphrase))
 
     def ciphertext(self, passphrase: str, salt: str, value: str) -> str | None:
         with self._lock:
-            return self._sealed.get((passphrase, salt, value))
+            return self._sealed.get((_digest(passphrase), salt, _digest(value)))
 
     def remember(self, passphrase: str, salt: str, value: str, ciphertext: str) -> None:
         with self._lock:
-            self._salts.setdefault(passphrase, salt)
-            self._sealed[passphrase, salt, value] = ciphertext
+            self._salts.setdefault(_digest(passphrase), salt)
+            self._sealed[_digest(passphrase), salt, _digest(value)] = ciphertext
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 _SEALS = _SecretSeals()

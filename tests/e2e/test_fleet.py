@@ -202,8 +202,9 @@ def test_fault_matrix_with_a_fleet_leaves_no_duplicates_or_orphans(
         set_faults(emulator, FAULTS)  # live_ids switched them off
         stack.destroy()
         assert live_ids(emulator, API_KEY) == EMPTY
-        # The faults hit the calls a fleet makes: rents, the instance list, deletes. Read by path: a
-        # fault drawn before the request reaches its route (429, 500, 503, reset-before) logs none.
+        # The faults hit the routes a fleet's members go through (rents, the instance list, updates,
+        # deletes), which the stack's plain instances share. Read by path: a fault drawn before the
+        # request reaches its route (429, 500, 503, reset-before) logs no route.
         faulted = [(r["method"], r["path"].split("?")[0]) for r in emulator.request_log() if r.get("fault")]
         fleet_calls = [
             (method, path)

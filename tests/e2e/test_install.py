@@ -73,11 +73,12 @@ def user_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(
         REPO_ROOT / "vast_pulumi", source / "vast_pulumi", ignore=shutil.ignore_patterns("__pycache__")
     )
+    build_tool = uv()
     wheels = root / "wheels"
-    run(uv(), "build", "--quiet", "--wheel", "--out-dir", wheels, source, cwd=root)
+    run(build_tool, "build", "--quiet", "--wheel", "--out-dir", wheels, source, cwd=root)
     (wheel,) = wheels.glob("vast_pulumi-*.whl")
     venv = root / "venv"
-    run(uv(), "venv", "--quiet", "--seed", "--python", sys.executable, venv, cwd=root)
+    run(build_tool, "venv", "--quiet", "--seed", "--python", sys.executable, venv, cwd=root)
     # Compiled up front, as pip does by default: else each Pulumi process compiles the SDK again.
     install: list[str | Path] = [
         "pip",
@@ -87,7 +88,7 @@ def user_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--python",
         venv / "bin" / "python",
     ]
-    run(uv(), *install, f"{wheel}[emulator]", SDK, cwd=root)
+    run(build_tool, *install, f"{wheel}[emulator]", SDK, cwd=root)
     return venv
 
 
