@@ -15,7 +15,7 @@ unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test test-fast soak unit e2e lint format docs bench clean
 
-setup: $(VENV)/.installed $(BIN)/pulumi $(BIN)/uv
+setup: $(VENV)/.installed $(BIN)/pulumi $(BIN)/uv $(BIN)/pulumi-language-yaml
 
 # uv installs the virtualenv from its cache in ~10 s where pip took ~45 s of every fresh clone's
 # `make test`. It is a build tool, never a dependency of the package: kept once per machine in the
@@ -44,6 +44,17 @@ $(BIN)/uv: | $(UV) $(VENV)/.installed
 $(BIN)/pulumi: .ci/setup-toolchain.sh .ci/build-pulumi.sh | $(VENV)/.installed
 	.ci/setup-toolchain.sh $(BIN) $(PULUMI_VERSION)
 	@test -x $@ || (echo "the Pulumi toolchain is incomplete; see the messages above" >&2; exit 1)
+
+# Pulumi YAML's language host (for programs that use the provider plugin, pulumi-resource-vast):
+# built once from its Go module into the same cache as the CLI, linked beside the other binaries.
+PULUMI_YAML_VERSION := 1.25.0
+PULUMI_YAML := $(TOOLS_CACHE)/pulumi-yaml-v$(PULUMI_YAML_VERSION)/bin/pulumi-language-yaml
+
+$(PULUMI_YAML): .ci/build-pulumi-yaml.sh
+	.ci/build-pulumi-yaml.sh $(PULUMI_YAML_VERSION) $(dir $@)
+
+$(BIN)/pulumi-language-yaml: | $(PULUMI_YAML) $(VENV)/.installed
+	ln -sfn $(PULUMI_YAML) $@
 
 demo: setup
 	$(BIN)/python examples/demo.py
@@ -81,10 +92,12 @@ format: setup
 	$(BIN)/ruff check --fix vast_pulumi tests examples benchmarks
 	$(BIN)/ruff format vast_pulumi tests examples benchmarks
 
-# The reference of every resource, from the inputs models, resource classes and providers (no network);
-# tests/unit/test_reference.py fails when the committed file is stale.
+# The reference of every resource, from the inputs models, resource classes and providers (no network),
+# and the provider plugin's schema from the same sources; tests/unit/test_reference.py and
+# tests/unit/test_plugin_schema.py fail when a committed file is stale.
 docs: setup
 	$(BIN)/python -m vast_pulumi._docs docs/reference.md
+	$(BIN)/python -m vast_pulumi.plugin.schema
 
 bench: setup
 	$(BIN)/python -m benchmarks

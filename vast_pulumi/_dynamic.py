@@ -362,6 +362,7 @@ class VastResource(pulumi.dynamic.Resource):
         props: Props = {key: None for key in (*self.output_keys, ACCOUNT_KEY)}
         props.update(args)  # a copy: the SDK adds __provider to the dict it is given
         props[MARKER_KEY] = self.marker(resource_name)
+        props = self.program_defaults(resource_name, props, props[MARKER_KEY])
         secrets = pulumi.ResourceOptions(additional_secret_outputs=list(self.secret_outputs))
         super().__init__(provider, resource_name, props, pulumi.ResourceOptions.merge(secrets, opts))
 
@@ -373,4 +374,17 @@ class VastResource(pulumi.dynamic.Resource):
     def marker(cls, resource_name: str) -> str:
         """A stable fingerprint of this resource in this stack, for create to recognise its own work."""
         where = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-        return hashlib.sha256(f"{where}/{cls.type_token()}/{resource_name}".encode()).hexdigest()[:16]
+        return marker_of(where, cls.type_token(), resource_name)
+
+    @classmethod
+    def program_defaults(cls, resource_name: str, props: Props, marker: str) -> Props:
+        """Inputs whose default depends on the resource's name or marker (a generated object name),
+        filled where the program left them unset. Both faces call it: the resource class here, the
+        provider plugin in Check (which knows the name from the URN)."""
+        return props
+
+
+def marker_of(where: str, type_token: str, resource_name: str) -> str:
+    """The marker of resource ``resource_name`` of type ``type_token`` in stack ``where``
+    (``organization/project/stack``)."""
+    return hashlib.sha256(f"{where}/{type_token}/{resource_name}".encode()).hexdigest()[:16]

@@ -25,10 +25,14 @@ _lock = threading.Lock()
 _started = False
 
 
-def watch_engine() -> bool:
-    """Start the watchdog once per process; True when running inside the provider server."""
+def watch_engine(engine: str | None = None) -> bool:
+    """Start the watchdog once per process; True when running inside a provider server.
+
+    ``engine`` is the engine's address (``host:port``) where the caller knows it (the provider plugin
+    is given it as its argument); by default it is found when running in the dynamic-provider server.
+    """
     global _started
-    address = _engine_address()
+    address = _parse(engine) if engine is not None else _engine_address()
     if address is None:
         return False
     with _lock:
@@ -42,7 +46,11 @@ def _engine_address() -> tuple[str, int] | None:
     main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     if getattr(main_spec, "name", None) != "pulumi.dynamic.__main__" or len(sys.argv) < 2:
         return None
-    host, _, port = sys.argv[1].rpartition(":")
+    return _parse(sys.argv[1])
+
+
+def _parse(address: str) -> tuple[str, int] | None:
+    host, _, port = address.rpartition(":")
     return (host, int(port)) if host and port.isdigit() else None
 
 

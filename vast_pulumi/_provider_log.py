@@ -18,14 +18,15 @@ _lock = threading.Lock()
 _configured = False
 
 
-def log_to_engine() -> bool:
+def log_to_engine(*, force: bool = False) -> bool:
     """Send the package's info and warning lines to stderr, once; True inside the provider server.
 
-    Outside it (a program, unit tests), logging stays as the application configured it.
+    Outside it (a program, unit tests), logging stays as the application configured it; the provider
+    plugin, a server of its own, says so with ``force``.
     """
     global _configured
     main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    if getattr(main_spec, "name", None) != "pulumi.dynamic.__main__":
+    if not force and getattr(main_spec, "name", None) != "pulumi.dynamic.__main__":
         return False
     with _lock:
         if not _configured:

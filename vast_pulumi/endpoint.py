@@ -321,9 +321,13 @@ class Endpoint(VastResource, module="vast", name="Endpoint"):
         **kwargs: Unpack[EndpointArgs],
     ) -> None:
         values: dict[str, Any] = {**(args or {}), **kwargs}
-        if values.get("endpoint_name") is None:
-            values["endpoint_name"] = default_name(resource_name, self.marker(resource_name))
         super().__init__(EndpointProvider(), resource_name, values, opts)
+
+    @classmethod
+    def program_defaults(cls, resource_name: str, props: Props, marker: str) -> Props:
+        if props.get("endpoint_name") is None:
+            props = {**props, "endpoint_name": default_name(resource_name, marker)}
+        return props
 
     @classmethod
     def get(

@@ -417,9 +417,13 @@ class Template(VastResource, module="vast", name="Template"):
         **kwargs: Unpack[TemplateArgs],
     ) -> None:
         values: dict[str, Any] = {**(args or {}), **kwargs}
-        if values.get("name") is None:
-            values["name"] = default_name(resource_name, self.marker(resource_name))
         super().__init__(TemplateProvider(), resource_name, values, opts)
+
+    @classmethod
+    def program_defaults(cls, resource_name: str, props: Props, marker: str) -> Props:
+        if props.get("name") is None:
+            props = {**props, "name": default_name(resource_name, marker)}
+        return props
 
     @classmethod
     def get(

@@ -345,9 +345,13 @@ class Volume(VastResource, module="vast", name="Volume"):
         **kwargs: Unpack[VolumeArgs],
     ) -> None:
         values: dict[str, Any] = {**(args or {}), **kwargs}
-        if values.get("name") is None:
-            values["name"] = default_name(resource_name, self.marker(resource_name))
         super().__init__(VolumeProvider(), resource_name, values, opts)
+
+    @classmethod
+    def program_defaults(cls, resource_name: str, props: Props, marker: str) -> Props:
+        if props.get("name") is None:
+            props = {**props, "name": default_name(resource_name, marker)}
+        return props
 
     @classmethod
     def get(
