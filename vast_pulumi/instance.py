@@ -315,12 +315,24 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         row = self._row(instance_id)
         if row is None:
             return self.gone()
+        imported = not props  # `pulumi import` or a get: the id alone
+        if imported:
+            props = self._as_found(row)
         launch = _Launch(instance_id, props.get("offer_id"), props.get("instance_api_key"), ours=False)
         outs = {**self._outputs(props, row, launch), ACCOUNT_KEY: account}
         outs["label"] = row.get("label")  # drift shows; the other inputs are not read back (see above)
         if row.get("intended_status") in ("running", "stopped"):
             outs["target_state"] = row["intended_status"]
-        return self.read_result(id_, outs, props)
+        return self.imported_result(id_, outs) if imported else self.read_result(id_, outs, props)
+
+    def _as_found(self, row: Row) -> Props:
+        """The inputs of an instance known by its id alone: what its row shows that a change would
+        replace (image or template, disk), and the defaults for the rest."""
+        found = self.input_defaults()
+        source = "template_hash_id" if row.get("template_hash_id") else "image"
+        found[source] = row.get("template_hash_id") or row.get("image_uuid")
+        found.update(disk=row.get("disk_space") or found["disk"], onstart=row.get("onstart"))
+        return found
 
     def update(self, id_: str, olds: Props, news: Props) -> UpdateResult:
         account = self.owner(id_, olds)
