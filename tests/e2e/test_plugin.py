@@ -7,7 +7,6 @@ a YAML team would (``pulumi-language-yaml`` built from the module proxy by ``mak
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,30 +102,41 @@ def test_yaml_stack_up_previews_clean_updates_replaces_refreshes_and_destroys_to
     assert [row["id"] for row in inventory.instances()] == []
 
 
-def test_import_of_a_running_instance_writes_a_program_that_previews_with_no_changes(
+def test_a_dynamic_stacks_running_instance_moves_to_the_plugin_by_import_without_a_rent_or_destroy(
     local_backend: LocalBackend, emulator: Emulator, inventory: VastInventory, tmp_path: Path
 ) -> None:
-    offers = _api(emulator, "POST", "/api/v0/bundles/", {"rentable": {"eq": True}, "limit": 1}).json()[
-        "offers"
-    ]
-    body = {"image": "pytorch/pytorch:latest", "disk": 16, "label": "hand-made"}
-    instance_id = int(_api(emulator, "PUT", f"/api/v0/asks/{offers[0]['id']}/", body).json()["new_contract"])
-    project = tmp_path / "imported"
-    project.mkdir()
-    (project / "Pulumi.yaml").write_text("name: vast-import\nruntime: yaml\n")
-    stack = _stack(local_backend, project, emulator)
-    generated = tmp_path / "generated.yaml"
+    """The README's path from the dynamic providers to the plugin: forget the instance in the Python
+    stack (``pulumi state delete``: nothing is deleted), ``pulumi import`` it by id into a YAML
+    stack, and the generated program previews with no changes. Nothing billing is touched."""
+    python_project = tmp_path / "python"
+    python_project.mkdir()
+    (python_project / "Pulumi.yaml").write_text("name: vast-dynamic\nruntime: python\n")
+    (python_project / "__main__.py").write_text(
+        "import pulumi\nfrom vast_pulumi import Instance\n"
+        'box = Instance("box", offer_query="num_gpus=1", image="pytorch/pytorch:latest", disk=16, '
+        'label="moved")\npulumi.export("id", box.id)\n'
+    )
+    dynamic = _stack(local_backend, python_project, emulator)
+    dynamic.up()
+    instance_id = int(dynamic.outputs()["id"])
+    (resource,) = [r for r in dynamic.resources() if r["type"].endswith("vast:Instance")]
     mark = len(emulator.request_log())
 
-    stack.run("import", "vast:index:Instance", "box", str(instance_id), "--yes", "--out", str(generated))
+    dynamic.run("state", "delete", resource["urn"], "--yes")
+    yaml_project = tmp_path / "yaml"
+    yaml_project.mkdir()
+    (yaml_project / "Pulumi.yaml").write_text("name: vast-import\nruntime: yaml\n")
+    plugin = _stack(local_backend, yaml_project, emulator)
+    generated = tmp_path / "generated.yaml"
+    plugin.run("import", "vast:index:Instance", "box", str(instance_id), "--yes", "--out", str(generated))
     program = generated.read_text()
     assert f"adoptId: '{instance_id}'" in program and "image: pytorch/pytorch:latest" in program
-    (project / "Pulumi.yaml").write_text("name: vast-import\nruntime: yaml\n" + program)
-    stack.preview("--expect-no-changes")
+    (yaml_project / "Pulumi.yaml").write_text("name: vast-import\nruntime: yaml\n" + program)
+    plugin.preview("--expect-no-changes")
 
-    # Importing and previewing only read: nothing was rented, changed or destroyed.
+    # Forgetting, importing and previewing only read: nothing was rented, changed or destroyed.
     writes = [r for r in emulator.request_log()[mark:] if r["method"] in ("PUT", "POST", "DELETE")]
     assert [r["path"] for r in writes if not r["path"].startswith("/api/v0/bundles")] == []
     assert (inventory.instance(instance_id) or {})["actual_status"] == "running"
-    (resource,) = [r for r in stack.resources() if r["type"] == "vast:index:Instance"]
-    assert resource["id"] == str(instance_id) and json.dumps(resource).count("hand-made") >= 1
+    assert [r["id"] for r in plugin.resources() if r["type"] == "vast:index:Instance"] == [str(instance_id)]
+    assert not [r for r in dynamic.resources() if r["type"].endswith("vast:Instance")]
