@@ -84,7 +84,7 @@ def _urn_parts(urn: str) -> tuple[str, str, str]:
     return head.split(":")[-1], project, name
 
 
-class VastPluginServicer(ResourceProviderServicer):  # type: ignore[misc]
+class VastPluginServicer(ResourceProviderServicer):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._config: dict[str, str] = {}
