@@ -15,7 +15,8 @@ unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test test-fast soak unit e2e lint format docs bench clean
 
-setup: $(VENV)/.installed $(BIN)/pulumi $(BIN)/uv $(BIN)/pulumi-language-yaml
+setup: $(VENV)/.installed $(BIN)/pulumi $(BIN)/uv $(BIN)/pulumi-language-yaml $(BIN)/pulumi-language-nodejs \
+	$(BIN)/gen-nodejs-sdk
 
 # uv installs the virtualenv from its cache in ~10 s where pip took ~45 s of every fresh clone's
 # `make test`. It is a build tool, never a dependency of the package: kept once per machine in the
@@ -55,6 +56,25 @@ $(PULUMI_YAML): .ci/build-pulumi-yaml.sh
 
 $(BIN)/pulumi-language-yaml: | $(PULUMI_YAML) $(VENV)/.installed
 	ln -sfn $(PULUMI_YAML) $@
+
+# TypeScript programs: the Node.js language host from the last sdk/v3 module that has it (v3.68.0;
+# later ones are not on the module proxy), and Pulumi's Node.js SDK generator from pkg/v3
+# (.ci/gen-nodejs-sdk: that host predates `pulumi package gen-sdk`'s GeneratePackage call).
+PULUMI_NODEJS_VERSION := 3.68.0
+PULUMI_NODEJS := $(TOOLS_CACHE)/pulumi-nodejs-v$(PULUMI_NODEJS_VERSION)/bin/pulumi-language-nodejs
+GEN_NODEJS_SDK := $(TOOLS_CACHE)/gen-nodejs-sdk-v$(PULUMI_VERSION)/gen-nodejs-sdk
+
+$(PULUMI_NODEJS): .ci/build-pulumi-nodejs.sh
+	.ci/build-pulumi-nodejs.sh $(PULUMI_NODEJS_VERSION) $(dir $@)
+
+$(BIN)/pulumi-language-nodejs: | $(PULUMI_NODEJS) $(VENV)/.installed
+	ln -sfn $(PULUMI_NODEJS) $@
+
+$(GEN_NODEJS_SDK): .ci/build-gen-nodejs-sdk.sh
+	.ci/build-gen-nodejs-sdk.sh $(dir $@)
+
+$(BIN)/gen-nodejs-sdk: | $(GEN_NODEJS_SDK) $(VENV)/.installed
+	ln -sfn $(GEN_NODEJS_SDK) $@
 
 demo: setup
 	$(BIN)/python examples/demo.py

@@ -9,10 +9,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/blang/semver"
 
 	"github.com/pulumi/pulumi/pkg/v3/codegen/nodejs"
 	"github.com/pulumi/pulumi/pkg/v3/codegen/schema"
@@ -38,14 +41,14 @@ func run(schemaPath, out string) error {
 	if err := json.Unmarshal(data, &spec); err != nil {
 		return err
 	}
-	pkg, diags, err := schema.BindSpec(spec, nil, schema.ValidationOptions{})
+	pkg, diags, err := schema.BindSpec(spec, noPackages{}, schema.ValidationOptions{})
 	if err != nil {
 		return err
 	}
 	if diags.HasErrors() {
 		return diags
 	}
-	files, err := nodejs.GeneratePackage("vast-pulumi", pkg, nil, nil, false, nil)
+	files, err := nodejs.GeneratePackage("vast-pulumi", pkg, nil, nil, false, noPackages{})
 	if err != nil {
 		return err
 	}
@@ -59,4 +62,25 @@ func run(schemaPath, out string) error {
 		}
 	}
 	return nil
+}
+
+// noPackages loads no other package: the vast schema refers to none (only pulumi.json's built-ins).
+type noPackages struct{}
+
+func (noPackages) LoadPackage(name string, _ *semver.Version) (*schema.Package, error) {
+	return nil, fmt.Errorf("the schema refers to package %q, which this generator does not load", name)
+}
+
+func (noPackages) LoadPackageV2(_ context.Context, d *schema.PackageDescriptor) (*schema.Package, error) {
+	return noPackages{}.LoadPackage(d.Name, nil)
+}
+
+func (noPackages) LoadPackageReference(name string, _ *semver.Version) (schema.PackageReference, error) {
+	return nil, fmt.Errorf("the schema refers to package %q, which this generator does not load", name)
+}
+
+func (noPackages) LoadPackageReferenceV2(
+	_ context.Context, d *schema.PackageDescriptor,
+) (schema.PackageReference, error) {
+	return noPackages{}.LoadPackageReference(d.Name, nil)
 }
