@@ -65,6 +65,9 @@ def test_yaml_stack_up_previews_clean_updates_replaces_refreshes_and_destroys_to
     stack.up()
     first = stack.outputs()
     endpoint_id, instance_id = int(first["endpointId"]), int(first["instanceId"])
+    # The functions (Invoke): the key's account and the offers the instance chose from.
+    assert first["accountId"] == emulator.backend.authenticate(API_KEY).user_id
+    assert first["offeredGpu"] == first["gpu"] == "RTX 4090"
     assert inventory.ids()["endpoints"] == {endpoint_id}
     assert inventory.ids()["workergroups"] == {int(first["workergroupId"])}
     assert {int(row["id"]) for row in inventory.instances() if row.get("label") == "yaml-dev-box"} == {

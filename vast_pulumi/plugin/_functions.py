@@ -66,7 +66,9 @@ class Function:
     name: str
     args: type[_Args]
     description: str
-    result: str  # the one output property (a list or an object); empty: the call's fields are the outputs
+    # The one output property holding the result; empty: the result's (a model's) fields are the outputs.
+    result: str
+    returns: Any  # the result's type: a model's fields are typed and camelCase, API rows pass as they are
     call: Callable[[Any, ProviderSettings], Any]
 
     @property
@@ -76,34 +78,28 @@ class Function:
     def invoke(self, raw: Mapping[str, Any], settings: ProviderSettings) -> dict[str, Any]:
         names = {camel(name): name for name in self.args.model_fields}
         args = self.args.model_validate({names.get(key, key): value for key, value in raw.items()})
-        value = self.call(args, settings)
-        if isinstance(value, BaseModel):
-            value = value.model_dump(mode="json")
-        elif isinstance(value, list):
-            value = [item.model_dump(mode="json") if isinstance(item, BaseModel) else item for item in value]
+        value = _camel_models(self.call(args, settings))
         return {self.result: value} if self.result else dict(value)
 
     def schema(self, types_: dict[str, Spec]) -> Spec:
-        from vast_pulumi.plugin.schema import object_type, property_spec
+        from vast_pulumi.plugin.schema import object_type, type_spec
 
         inputs = object_type(self.args, types_)
         inputs.pop("description")
         if self.result:
-            outputs: Spec = {
-                "type": "object",
-                "properties": {self.result: {"type": "array", "items": {"$ref": "pulumi.json#/Any"}}},
-                "required": [self.result],
-            }
-            if self.name == "getInstance":
-                outputs["properties"][self.result] = {"$ref": "pulumi.json#/Any"}
-                outputs["required"] = []
+            outputs: Spec = {"type": "object", "properties": {self.result: type_spec(self.returns, types_)}}
         else:
-            outputs = object_type(lookups.User, types_)
-            outputs["properties"] = {
-                camel(name): property_spec(field.annotation, field.description, types_)
-                for name, field in lookups.User.model_fields.items()
-            }
+            outputs = object_type(self.returns, types_)
         return {"description": self.description, "inputs": inputs, "outputs": outputs}
+
+
+def _camel_models(value: Any) -> Any:
+    """A model as its declared fields, camelCase (the schema's object type); lists item by item."""
+    if isinstance(value, list):
+        return [_camel_models(item) for item in value]
+    if isinstance(value, BaseModel):
+        return {camel(name): getattr(value, name) for name in type(value).model_fields}
+    return value
 
 
 def _key(settings: ProviderSettings) -> dict[str, str]:
@@ -116,6 +112,7 @@ _ALL = (
         OffersArgs,
         "GPU offers matching a query, cheapest first (or by order).",
         "offers",
+        list[offers.Offer],
         lambda a, s: offers.get_offers(
             a.query, order=a.order, limit=a.limit, interruptible=a.interruptible, disk=a.disk, **_key(s)
         ),
@@ -125,6 +122,7 @@ _ALL = (
         NoArgs,
         "The account of the configured key (never the key).",
         "",
+        lookups.User,
         lambda a, s: lookups.get_user(**_key(s)),
     ),
     Function(
@@ -132,6 +130,7 @@ _ALL = (
         TemplatesArgs,
         "Templates visible to the account matching a query.",
         "templates",
+        list[dict[str, Any]],
         lambda a, s: lookups.get_templates(a.query, **_key(s)),
     ),
     Function(
@@ -139,6 +138,7 @@ _ALL = (
         InstanceArgs,
         "One of the account's instances as the API shows it (absent when there is none).",
         "instance",
+        dict[str, Any] | None,
         lambda a, s: lookups.get_instance(a.instance_id, **_key(s)),
     ),
     Function(
@@ -146,6 +146,7 @@ _ALL = (
         InstancesArgs,
         "The account's instances, only those labelled label when it is given.",
         "instances",
+        list[dict[str, Any]],
         lambda a, s: lookups.get_instances(label=a.label, **_key(s)),
     ),
     Function(
@@ -153,6 +154,7 @@ _ALL = (
         VolumeOffersArgs,
         "Volume offers matching a query with room for size GB, best first.",
         "offers",
+        list[dict[str, Any]],
         lambda a, s: lookups.get_volume_offers(a.query, size=a.size, limit=a.limit, **_key(s)),
     ),
 )
