@@ -185,7 +185,13 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
         row = self._find(numeric_id(id_))
         if row is None:
             return self.gone()
-        return self.read_result(str(row["id"]), {**_outputs(props, row), ACCOUNT_KEY: account}, props)
+        outs = {**_outputs(props, row), ACCOUNT_KEY: account}
+        if not props:  # `pulumi import` or a get: the id alone
+            found = self.imported_result(str(row["id"]), outs)
+            if found.inputs is not None and found.inputs.get("endpoint_id") is not None:
+                found.inputs.pop("endpoint_name", None)  # one of the two names the endpoint
+            return found
+        return self.read_result(str(row["id"]), outs, props)
 
     def update(self, id_: str, olds: Props, news: Props) -> UpdateResult:
         account = self.owner(id_, olds)
