@@ -121,7 +121,8 @@ class VastPluginServicer(ResourceProviderServicer):
     @_reported
     def Configure(self, request: Any, context: grpc.ServicerContext) -> Any:
         args = _props(request.args) if request.HasField("args") else {}
-        raw = {key: str(value) for key, value in request.variables.items()}
+        # Variables are keyed `vast:config:apiKey` in the protocol's older form, `vast:apiKey` in the newer.
+        raw = {key.replace(":config:", ":"): str(value) for key, value in request.variables.items()}
         for name, key in (("apiKey", CONFIG_API_KEY), ("apiUrl", CONFIG_API_URL)):
             if args.get(name):
                 raw[key] = str(args[name])
@@ -236,8 +237,9 @@ class VastPluginServicer(ResourceProviderServicer):
 
 def main() -> None:
     """``pulumi-resource-vast ENGINE_ADDRESS``: serve, print the port, run until the engine goes."""
-    if len(sys.argv) > 1:
-        watch_engine(sys.argv[1])
+    # The engine's address is the last argument (logging flags, when the engine passes any, come first).
+    if len(sys.argv) > 1 and not sys.argv[-1].startswith("-"):
+        watch_engine(sys.argv[-1])
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=WORKERS), options=_GRPC_CHANNEL_OPTIONS)
     provider_pb2_grpc.add_ResourceProviderServicer_to_server(VastPluginServicer(), server)
     port = server.add_insecure_port(address="127.0.0.1:0")
