@@ -73,9 +73,10 @@ def test_yaml_stack_up_previews_clean_updates_replaces_refreshes_and_destroys_to
     assert {int(row["id"]) for row in inventory.instances() if row.get("label") == "yaml-dev-box"} == {
         instance_id
     }
-    # The endpoint's key is a secret output: the state holds only its ciphertext.
+    # The endpoint's key is a secret output, the API key a secret config: state holds only ciphertext.
     (endpoint,) = inventory.endpoints()
-    assert endpoint["api_key"] not in local_backend.state_file("vast-yaml-serverless", "dev").read_text()
+    state = local_backend.state_file("vast-yaml-serverless", "dev").read_text()
+    assert endpoint["api_key"] not in state and API_KEY not in state
 
     stack.preview("--expect-no-changes")
 
