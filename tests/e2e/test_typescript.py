@@ -49,7 +49,6 @@ def _typescript_project(root: Path) -> Path:
     scope = project / "node_modules" / "@vast-pulumi"
     scope.mkdir()
     (scope / "vast").symlink_to(project / "sdk" / "bin", target_is_directory=True)
-    _run([str(project / "node_modules" / ".bin" / "tsc"), "-p", "."], project)  # the program type-checks
     return project
 
 
