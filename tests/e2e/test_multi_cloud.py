@@ -1,0 +1,210 @@
+"""Issue 24 acceptance: examples/multi-cloud, a Vast serverless service and its Kubernetes gateway in one
+program, through the real CLI with the real Kubernetes provider plugin (built by `make setup`) rendering
+manifests to a directory, against the emulator.
+
+One stack carries the life cycle (up, no-change preview, a Vast-side rename, a Kubernetes-only change,
+destroy); a second one fails on the Kubernetes side mid-up and converges on the next up.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped]  # installed with the Pulumi SDK
+
+from tests.e2e.conftest import EXAMPLES
+from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
+from vast_pulumi.local_pulumi import SETUP_HINT, CommandResult, LocalBackend, Stack, toolchain_path
+
+API_KEY = "e2e-multi-cloud-key"
+PROJECT = "multi-cloud"
+PLUGIN = "pulumi-resource-kubernetes"
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+VAST_TYPE = "pulumi-python:dynamic/vast:"
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], boot_seconds=1, seed=24) as emu:
+        yield emu
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the example: the test may edit it, and the CLI writes stack files beside it. Fails
+    (never skips) when `make setup` has not built the Kubernetes provider plugin."""
+    if shutil.which(PLUGIN, path=toolchain_path()) is None:
+        pytest.fail(f"{PLUGIN} was not found next to the Pulumi CLI; {SETUP_HINT}", pytrace=False)
+    copy = tmp_path / PROJECT
+    shutil.copytree(EXAMPLES / PROJECT, copy, ignore=shutil.ignore_patterns(".venv", "rendered", "Pulumi.*.yaml"))
+    return copy
+
+
+def deploy(backend: LocalBackend, project: Path, emulator: Emulator, render_dir: Path) -> Stack:
+    config = {"vast:apiUrl": emulator.url, f"{PROJECT}:renderDir": str(render_dir)}
+    return backend.stack(project, "dev", config=config, secrets={"vast:apiKey": API_KEY})
+
+
+def up(stack: Stack) -> tuple[dict[str, str], CommandResult]:
+    """`pulumi up --json`: each resource's step (``Kind/name`` or ``Type/name`` -> op) and the run."""
+    result = stack.run("up", "--yes", "--skip-preview", "--json")
+    events = (json.loads(line) for line in result.stdout.splitlines() if line.startswith("{"))
+    steps = [event["resourcePreEvent"]["metadata"] for event in events if "resourcePreEvent" in event]
+    return {short(step["urn"]): step["op"] for step in steps if "::pulumi:pulumi:Stack::" not in step["urn"]}, result
+
+
+def short(urn: str) -> str:
+    """``urn:pulumi:dev::multi-cloud::kubernetes:core/v1:ConfigMap::gateway-config`` -> ``ConfigMap/gateway-config``."""
+    type_, name = urn.split("::")[-2:]
+    return f"{type_.split(':')[-1]}/{name}"
+
+
+def manifests(render_dir: Path) -> dict[str, dict[str, Any]]:
+    """The rendered objects by ``Kind/metadata.name``."""
+    docs = (doc for path in sorted(render_dir.rglob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()))
+    return {f"{doc['kind']}/{doc['metadata']['name']}": doc for doc in docs if doc}
+
+
+def vast_ids(stack: Stack) -> dict[str, set[str]]:
+    """The Vast resources the stack's state knows, by type (``Endpoint`` -> ids)."""
+    known: dict[str, set[str]] = {}
+    for resource in stack.resources():
+        if resource["type"].startswith(VAST_TYPE) and resource.get("id"):
+            known.setdefault(resource["type"].removeprefix(VAST_TYPE), set()).add(str(resource["id"]))
+    return known
+
+
+def live_vast_ids(emulator: Emulator) -> dict[str, set[str]]:
+    (account,) = emulator.inventory()
+    return {
+        "Template": {str(row["hash_id"]) for row in account["templates"]},
+        "Endpoint": {str(row["id"]) for row in account["endpoints"]},
+        "Workergroup": {str(row["id"]) for row in account["workergroups"]},
+    }
+
+
+def billing_outside_state(emulator: Emulator, stack: Stack) -> list[dict[str, Any]]:
+    """Running instances that no workergroup in the stack's state recruited."""
+    (account,) = emulator.inventory()
+    groups = vast_ids(stack).get("Workergroup", set())
+    live = [row for row in account["instances"] if row.get("actual_status") not in ("exited", None)]
+    return [row for row in live if str(row.get("workergroup_id")) not in groups]
+
+
+def everything_pulumi_wrote(backend: LocalBackend, project: Path, *runs: CommandResult) -> dict[str, str]:
+    """Every file under the backend's state and home directories and the project, and every run's output."""
+    written = {str(path): path.read_text(errors="replace") for path in backend.root.rglob("*") if path.is_file()}
+    written |= {str(path): path.read_text() for path in project.glob("Pulumi.*.yaml")}
+    written |= {f"run {i}: {' '.join(run.args[1:3])}": run.output for i, run in enumerate(runs)}
+    return written
+
+
+def test_multi_cloud_stack_lifecycle(
+    local_backend: LocalBackend, emulator: Emulator, project: Path, tmp_path: Path
+) -> None:
+    render_dir = tmp_path / "rendered"
+    stack = deploy(local_backend, project, emulator, render_dir)
+    steps, first = up(stack)
+    assert set(steps.values()) == {"create"}
+
+    # The rendered manifests carry the endpoint's name and mount its key.
+    (account,) = emulator.inventory()
+    (endpoint,) = account["endpoints"]
+    rendered = manifests(render_dir)
+    assert sorted(rendered) == [
+        "ConfigMap/inference-gateway",
+        "Deployment/inference-gateway",
+        "Secret/inference-gateway-key",
+        "Service/inference-gateway",
+    ]
+    assert rendered["ConfigMap/inference-gateway"]["data"]["endpoint_name"] == endpoint["endpoint_name"]
+    assert stack.outputs()["endpoint_name"] == endpoint["endpoint_name"]
+
+    # The key: base64 in the rendered Secret (what a Secret manifest is), nowhere in what Pulumi writes.
+    key = str(endpoint["api_key"])
+    encoded = base64.b64encode(key.encode()).decode()
+    assert rendered["Secret/inference-gateway-key"]["data"] == {"api_key": encoded}
+    preview = stack.preview("--expect-no-changes")
+
+    # A Vast change: the renamed endpoint is a new endpoint (and group); on Kubernetes it updates the
+    # ConfigMap, and the Secret (a new endpoint has a new key), nothing else.
+    stack.set_config("endpointName", "renamed-inference")
+    steps, renamed = up(stack)
+    assert steps == {
+        "Template/vllm-worker": "same",
+        "Endpoint/inference": "replace",
+        "Workergroup/vllm-workers": "replace",
+        "Provider/gateway-cluster": "same",
+        "ConfigMap/gateway-config": "update",
+        "Secret/gateway-key": "update",
+        "Deployment/gateway": "same",
+        "Service/gateway": "same",
+    }
+    assert manifests(render_dir)["ConfigMap/inference-gateway"]["data"]["endpoint_name"] == "renamed-inference"
+
+    # A Kubernetes-only change: every Vast resource untouched, not one write to the Vast API.
+    mark = len(emulator.request_log())
+    stack.set_config("gatewayReplicas", "3")
+    steps, scaled = up(stack)
+    vast_requests = emulator.request_log(mark)
+    writes = [(r["method"], r["path"]) for r in vast_requests if r["method"] in WRITES]
+    print(f"Kubernetes-only change: {len(vast_requests)} Vast API requests, {len(writes)} writes")
+    assert writes == []
+    assert {name: op for name, op in steps.items() if op != "same"} == {"Deployment/gateway": "update"}
+    assert manifests(render_dir)["Deployment/inference-gateway"]["spec"]["replicas"] == 3
+
+    every_key = {key, encoded}
+    written = everything_pulumi_wrote(local_backend, project, first, preview, renamed, scaled)
+    (account,) = emulator.inventory()
+    every_key |= {str(row["api_key"]) for row in account["endpoints"]}
+    every_key |= {base64.b64encode(k.encode()).decode() for k in every_key}
+    leaks = sorted(where for where, text in written.items() for k in every_key if k in text)
+    assert leaks == []
+
+    # Destroy leaves nothing on either side.
+    stack.destroy()
+    assert live_vast_ids(emulator) == {"Template": set(), "Endpoint": set(), "Workergroup": set()}
+    (account,) = emulator.inventory()
+    assert [row for row in account["instances"] if row.get("actual_status") not in ("exited", None)] == []
+    assert manifests(render_dir) == {}
+
+
+BROKEN = """
+# An invalid manifest that needs the endpoint first: fails mid-up, after the Vast side was created.
+k8s.core.v1.ConfigMap(
+    "broken",
+    metadata={**meta, "name": endpoint.endpoint_name.apply(lambda name: f"Not_A_DNS_Name_{name}")},
+    data={"endpoint_name": endpoint.endpoint_name},
+    opts=on_cluster,
+)
+"""
+
+
+def test_a_kubernetes_failure_mid_up_costs_the_vast_side_nothing(
+    local_backend: LocalBackend, emulator: Emulator, project: Path, tmp_path: Path
+) -> None:
+    program = project / "__main__.py"
+    original = program.read_text()
+    program.write_text(original + BROKEN)
+    stack = deploy(local_backend, project, emulator, tmp_path / "rendered")
+
+    failed = stack.up(check=False)
+    assert failed.returncode != 0
+    assert "broken" in failed.output
+    # What was created on Vast is in state; nothing bills that state does not know.
+    assert vast_ids(stack) == live_vast_ids(emulator)
+    assert set(vast_ids(stack)) == {"Template", "Endpoint", "Workergroup"}
+    assert billing_outside_state(emulator, stack) == []
+
+    program.write_text(original)
+    stack.up()
+    stack.preview("--expect-no-changes")
+    assert vast_ids(stack) == live_vast_ids(emulator)
+    assert billing_outside_state(emulator, stack) == []
