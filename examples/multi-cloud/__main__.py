@@ -22,6 +22,7 @@ from vast_pulumi import Endpoint, Template, Workergroup
 config = pulumi.Config()
 model = config.get("model") or "Qwen/Qwen3-8B"
 namespace = config.get("namespace") or "default"
+replicas = config.get_int("gatewayReplicas")
 
 # --- Vast.ai: the inference service ----------------------------------------------------------------
 vllm = Template(
@@ -36,7 +37,11 @@ vllm = Template(
 )
 # Renaming the endpoint (config `endpointName`) replaces it on Vast; the new name reaches the ConfigMap.
 endpoint = Endpoint(
-    "inference", endpoint_name=config.get("endpointName"), max_workers=4, cold_workers=1, inactivity_timeout=600
+    "inference",
+    endpoint_name=config.get("endpointName"),
+    max_workers=4,
+    cold_workers=1,
+    inactivity_timeout=600,
 )
 workers = Workergroup("vllm-workers", endpoint_id=endpoint.id, template_hash=vllm.hash_id)
 
@@ -78,7 +83,7 @@ gateway = k8s.apps.v1.Deployment(
     "gateway",
     metadata={**meta, "name": "inference-gateway"},
     spec={
-        "replicas": config.get_int("gatewayReplicas") or 2,
+        "replicas": 2 if replicas is None else replicas,
         "selector": {"match_labels": labels},
         "template": {
             "metadata": {"labels": labels},

@@ -21,7 +21,7 @@ import yaml  # type: ignore[import-untyped]  # installed with the Pulumi SDK
 from tests.e2e.conftest import EXAMPLES
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
-from vast_pulumi.local_pulumi import SETUP_HINT, CommandResult, LocalBackend, Stack, toolchain_path
+from vast_pulumi.local_pulumi import CommandResult, LocalBackend, Stack, toolchain_path
 
 API_KEY = "e2e-multi-cloud-key"
 PROJECT = "multi-cloud"
@@ -36,14 +36,23 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
+def require_plugin(path: str | None = None) -> None:
+    """Fails (never skips) without the Kubernetes provider plugin on ``path`` (the CLI's), naming the fix."""
+    if shutil.which(PLUGIN, path=path or toolchain_path()) is None:
+        hint = (
+            "run `make setup` (it builds the plugin once into ~/.cache/vast-pulumi, links it into .venv/bin)"
+        )
+        pytest.fail(f"{PLUGIN} was not found next to the Pulumi CLI or on PATH; {hint}", pytrace=False)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A copy of the example: the test may edit it, and the CLI writes stack files beside it. Fails
-    (never skips) when `make setup` has not built the Kubernetes provider plugin."""
-    if shutil.which(PLUGIN, path=toolchain_path()) is None:
-        pytest.fail(f"{PLUGIN} was not found next to the Pulumi CLI; {SETUP_HINT}", pytrace=False)
+    """A copy of the example: the test may edit it, and the CLI writes stack files beside it."""
+    require_plugin()
     copy = tmp_path / PROJECT
-    shutil.copytree(EXAMPLES / PROJECT, copy, ignore=shutil.ignore_patterns(".venv", "rendered", "Pulumi.*.yaml"))
+    shutil.copytree(
+        EXAMPLES / PROJECT, copy, ignore=shutil.ignore_patterns(".venv", "rendered", "Pulumi.*.yaml")
+    )
     return copy
 
 
@@ -52,23 +61,36 @@ def deploy(backend: LocalBackend, project: Path, emulator: Emulator, render_dir:
     return backend.stack(project, "dev", config=config, secrets={"vast:apiKey": API_KEY})
 
 
-def up(stack: Stack) -> tuple[dict[str, str], CommandResult]:
-    """`pulumi up --json`: each resource's step (``Kind/name`` or ``Type/name`` -> op) and the run."""
+REPLACED = {"create-replacement", "replace", "delete-replaced"}  # the three steps of one replacement
+
+
+def up(stack: Stack) -> tuple[dict[str, set[str]], CommandResult]:
+    """`pulumi up --json`: the steps of each resource (``Kind/name`` -> ops) and the run."""
     result = stack.run("up", "--yes", "--skip-preview", "--json")
     events = (json.loads(line) for line in result.stdout.splitlines() if line.startswith("{"))
-    steps = [event["resourcePreEvent"]["metadata"] for event in events if "resourcePreEvent" in event]
-    return {short(step["urn"]): step["op"] for step in steps if "::pulumi:pulumi:Stack::" not in step["urn"]}, result
+    steps: dict[str, set[str]] = {}
+    for event in events:
+        if (
+            "resourcePreEvent" in event
+            and "::pulumi:pulumi:Stack::" not in event["resourcePreEvent"]["metadata"]["urn"]
+        ):
+            step = event["resourcePreEvent"]["metadata"]
+            steps.setdefault(short(step["urn"]), set()).add(step["op"])
+    return steps, result
 
 
 def short(urn: str) -> str:
-    """``urn:pulumi:dev::multi-cloud::kubernetes:core/v1:ConfigMap::gateway-config`` -> ``ConfigMap/gateway-config``."""
+    """``urn:pulumi:dev::multi-cloud::kubernetes:core/v1:ConfigMap::gateway-config`` ->
+    ``ConfigMap/gateway-config`` (a provider: ``kubernetes/gateway-cluster``)."""
     type_, name = urn.split("::")[-2:]
     return f"{type_.split(':')[-1]}/{name}"
 
 
 def manifests(render_dir: Path) -> dict[str, dict[str, Any]]:
     """The rendered objects by ``Kind/metadata.name``."""
-    docs = (doc for path in sorted(render_dir.rglob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()))
+    docs = (
+        doc for path in sorted(render_dir.rglob("*.yaml")) for doc in yaml.safe_load_all(path.read_text())
+    )
     return {f"{doc['kind']}/{doc['metadata']['name']}": doc for doc in docs if doc}
 
 
@@ -84,23 +106,29 @@ def vast_ids(stack: Stack) -> dict[str, set[str]]:
 def live_vast_ids(emulator: Emulator) -> dict[str, set[str]]:
     (account,) = emulator.inventory()
     return {
-        "Template": {str(row["hash_id"]) for row in account["templates"]},
+        "Template": {str(row["id"]) for row in account["templates"]},
         "Endpoint": {str(row["id"]) for row in account["endpoints"]},
         "Workergroup": {str(row["id"]) for row in account["workergroups"]},
     }
 
 
-def billing_outside_state(emulator: Emulator, stack: Stack) -> list[dict[str, Any]]:
-    """Running instances that no workergroup in the stack's state recruited."""
+def billing(emulator: Emulator) -> list[dict[str, Any]]:
+    """The instances the account pays for: not yet exited (the endpoint's workers)."""
     (account,) = emulator.inventory()
+    return [row for row in account["instances"] if row.get("actual_status") not in ("exited", None)]
+
+
+def billing_outside_state(emulator: Emulator, stack: Stack) -> list[int]:
+    """Paid-for instances that no workergroup in the stack's state recruited."""
     groups = vast_ids(stack).get("Workergroup", set())
-    live = [row for row in account["instances"] if row.get("actual_status") not in ("exited", None)]
-    return [row for row in live if str(row.get("workergroup_id")) not in groups]
+    return [row["id"] for row in billing(emulator) if str(row.get("workergroup_id")) not in groups]
 
 
 def everything_pulumi_wrote(backend: LocalBackend, project: Path, *runs: CommandResult) -> dict[str, str]:
     """Every file under the backend's state and home directories and the project, and every run's output."""
-    written = {str(path): path.read_text(errors="replace") for path in backend.root.rglob("*") if path.is_file()}
+    written = {
+        str(path): path.read_text(errors="replace") for path in backend.root.rglob("*") if path.is_file()
+    }
     written |= {str(path): path.read_text() for path in project.glob("Pulumi.*.yaml")}
     written |= {f"run {i}: {' '.join(run.args[1:3])}": run.output for i, run in enumerate(runs)}
     return written
@@ -112,7 +140,7 @@ def test_multi_cloud_stack_lifecycle(
     render_dir = tmp_path / "rendered"
     stack = deploy(local_backend, project, emulator, render_dir)
     steps, first = up(stack)
-    assert set(steps.values()) == {"create"}
+    assert all(ops == {"create"} for ops in steps.values()) and len(steps) == 8
 
     # The rendered manifests carry the endpoint's name and mount its key.
     (account,) = emulator.inventory()
@@ -136,18 +164,23 @@ def test_multi_cloud_stack_lifecycle(
     # A Vast change: the renamed endpoint is a new endpoint (and group); on Kubernetes it updates the
     # ConfigMap, and the Secret (a new endpoint has a new key), nothing else.
     stack.set_config("endpointName", "renamed-inference")
+    mark = len(emulator.request_log())
     steps, renamed = up(stack)
+    renames = [r["route"] for r in emulator.request_log(mark) if r["method"] == "POST"]
+    assert "/api/v0/endptjobs/" in renames  # the request log sees this program's Vast writes
     assert steps == {
-        "Template/vllm-worker": "same",
-        "Endpoint/inference": "replace",
-        "Workergroup/vllm-workers": "replace",
-        "Provider/gateway-cluster": "same",
-        "ConfigMap/gateway-config": "update",
-        "Secret/gateway-key": "update",
-        "Deployment/gateway": "same",
-        "Service/gateway": "same",
+        "Template/vllm-worker": {"same"},
+        "Endpoint/inference": REPLACED,
+        "Workergroup/vllm-workers": REPLACED,
+        "kubernetes/gateway-cluster": {"same"},
+        "ConfigMap/gateway-config": {"update"},
+        "Secret/gateway-key": {"update"},
+        "Deployment/gateway": {"same"},
+        "Service/gateway": {"same"},
     }
-    assert manifests(render_dir)["ConfigMap/inference-gateway"]["data"]["endpoint_name"] == "renamed-inference"
+    assert (
+        manifests(render_dir)["ConfigMap/inference-gateway"]["data"]["endpoint_name"] == "renamed-inference"
+    )
 
     # A Kubernetes-only change: every Vast resource untouched, not one write to the Vast API.
     mark = len(emulator.request_log())
@@ -157,7 +190,7 @@ def test_multi_cloud_stack_lifecycle(
     writes = [(r["method"], r["path"]) for r in vast_requests if r["method"] in WRITES]
     print(f"Kubernetes-only change: {len(vast_requests)} Vast API requests, {len(writes)} writes")
     assert writes == []
-    assert {name: op for name, op in steps.items() if op != "same"} == {"Deployment/gateway": "update"}
+    assert {name: ops for name, ops in steps.items() if ops != {"same"}} == {"Deployment/gateway": {"update"}}
     assert manifests(render_dir)["Deployment/inference-gateway"]["spec"]["replicas"] == 3
 
     every_key = {key, encoded}
@@ -171,17 +204,15 @@ def test_multi_cloud_stack_lifecycle(
     # Destroy leaves nothing on either side.
     stack.destroy()
     assert live_vast_ids(emulator) == {"Template": set(), "Endpoint": set(), "Workergroup": set()}
-    (account,) = emulator.inventory()
-    assert [row for row in account["instances"] if row.get("actual_status") not in ("exited", None)] == []
+    assert billing(emulator) == []
     assert manifests(render_dir) == {}
 
 
 BROKEN = """
 # An invalid manifest that needs the endpoint first: fails mid-up, after the Vast side was created.
-k8s.core.v1.ConfigMap(
+k8s.yaml.v2.ConfigGroup(
     "broken",
-    metadata={**meta, "name": endpoint.endpoint_name.apply(lambda name: f"Not_A_DNS_Name_{name}")},
-    data={"endpoint_name": endpoint.endpoint_name},
+    yaml=endpoint.endpoint_name.apply(lambda name: f"apiVersion: v1\\nmetadata:\\n  name: {name}\\n"),
     opts=on_cluster,
 )
 """
@@ -197,10 +228,12 @@ def test_a_kubernetes_failure_mid_up_costs_the_vast_side_nothing(
 
     failed = stack.up(check=False)
     assert failed.returncode != 0
-    assert "broken" in failed.output
+    assert "ConfigGroup resource 'broken' has a problem" in failed.output
+    assert "Kubernetes resources require a kind and apiVersion" in failed.output
     # What was created on Vast is in state; nothing bills that state does not know.
     assert vast_ids(stack) == live_vast_ids(emulator)
     assert set(vast_ids(stack)) == {"Template", "Endpoint", "Workergroup"}
+    assert billing(emulator), "the workergroup recruited no worker: the check below would prove nothing"
     assert billing_outside_state(emulator, stack) == []
 
     program.write_text(original)
@@ -208,3 +241,8 @@ def test_a_kubernetes_failure_mid_up_costs_the_vast_side_nothing(
     stack.preview("--expect-no-changes")
     assert vast_ids(stack) == live_vast_ids(emulator)
     assert billing_outside_state(emulator, stack) == []
+
+
+def test_a_missing_plugin_fails_with_the_setup_hint(tmp_path: Path) -> None:
+    with pytest.raises(pytest.fail.Exception, match="make setup"):
+        require_plugin(str(tmp_path))
