@@ -125,7 +125,8 @@ def billing_outside_state(emulator: Emulator, stack: Stack) -> list[int]:
 
 
 def everything_pulumi_wrote(backend: LocalBackend, project: Path, *runs: CommandResult) -> dict[str, str]:
-    """Every file under the backend's state and home directories and the project, and every run's output."""
+    """Every file under the backend's state and home directories, the stack's settings file, and every
+    run's output."""
     written = {
         str(path): path.read_text(errors="replace") for path in backend.root.rglob("*") if path.is_file()
     }
@@ -181,6 +182,8 @@ def test_multi_cloud_stack_lifecycle(
     assert (
         manifests(render_dir)["ConfigMap/inference-gateway"]["data"]["endpoint_name"] == "renamed-inference"
     )
+    assert vast_ids(stack) == live_vast_ids(emulator)  # the old endpoint and group are gone
+    assert billing_outside_state(emulator, stack) == []
 
     # A Kubernetes-only change: every Vast resource untouched, not one write to the Vast API.
     mark = len(emulator.request_log())
@@ -195,9 +198,11 @@ def test_multi_cloud_stack_lifecycle(
 
     every_key = {key, encoded}
     written = everything_pulumi_wrote(local_backend, project, first, preview, renamed, scaled)
+    written["outputs, secrets shown"] = json.dumps(stack.outputs(show_secrets=True))
     (account,) = emulator.inventory()
     every_key |= {str(row["api_key"]) for row in account["endpoints"]}
     every_key |= {base64.b64encode(k.encode()).decode() for k in every_key}
+    assert str(local_backend.state_file(PROJECT, "dev")) in written
     leaks = sorted(where for where, text in written.items() for k in every_key if k in text)
     assert leaks == []
 
