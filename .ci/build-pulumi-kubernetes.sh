@@ -21,15 +21,17 @@ provider_module=github.com/pulumi/pulumi-kubernetes/provider/v4@v4.0.0-202601150
 sdk_module=github.com/pulumi/pulumi-kubernetes/sdk/v4@v$version
 binary=pulumi-resource-kubernetes
 
-if [ -x "$dest/$binary" ]; then
-  echo "$binary $version already built in $dest"
-  exit 0
-fi
+built() {
+  [ -x "$dest/$binary" ] && echo "$binary $version already built in $dest"
+}
+built && exit 0
 
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/go-modules.sh
 . "$here/lib/go-modules.sh"
 require_go "$binary"
+lock_dir "$dest"
+built && exit 0   # another setup built it while we waited for the lock
 make_workdir
 
 echo "==> downloading $provider_module and $sdk_module"

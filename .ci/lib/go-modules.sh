@@ -37,3 +37,12 @@ make_workdir() {
   work=$(mktemp -d)
   trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 }
+
+# Holds an exclusive lock on DIR for the rest of the script: worktrees of one machine share the
+# cache, and two `make setup`s starting at once should build once (the second waits, then finds
+# the binary). Callers check for the binary again after taking the lock.
+lock_dir() {
+  mkdir -p "$1"
+  exec 9>"$1/.build.lock"
+  flock 9
+}
