@@ -4,10 +4,13 @@ rollouts and delete."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import requests
 
 from tests.unit.conftest import api_calls, configured
 from vast_pulumi import _teardown
@@ -58,6 +61,21 @@ def env_of(row: Row) -> dict[str, str]:
     return {key: value for key, value in row["extra_env"]}
 
 
+def parked(emulator: Emulator) -> int:
+    """Requests the emulator's holds have parked so far (``GET /_emulator/hold``)."""
+    holds = requests.get(f"{emulator.url}/_emulator/hold", timeout=10).json()["holds"]
+    return sum(int(hold["parked"]) for hold in holds)
+
+
+def wait_for(condition: Callable[[], bool], seen: Callable[[], str]) -> None:
+    """Until ``condition`` holds; the deadline only stops a broken test from hanging, and ``seen``
+    says what was there instead."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"never came true: {seen()}"
+        time.sleep(0.01)
+
+
 def create(provider: FleetProvider, **changes: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
     news = checked(provider, **changes)
     created = provider.create(news)
@@ -96,9 +114,7 @@ def test_bad_input_fails_at_check_naming_the_field_and_the_rule(
 # -- create ----------------------------------------------------------------------------------------------
 
 
-def test_create_rents_every_member_at_once_on_distinct_machines(
-    provider: FleetProvider, emulator: Emulator
-) -> None:
+def test_create_rents_every_member_on_distinct_machines(provider: FleetProvider, emulator: Emulator) -> None:
     mark = len(emulator.request_log())
     fleet_id, _, outs = create(provider, count=4, label_prefix="w", env={"A": "1"})
     rows = instances(emulator)
@@ -115,6 +131,33 @@ def test_create_rents_every_member_at_once_on_distinct_machines(
     assert [m["healthy"] for m in outs["members"]] == [True] * 4
     assert all(m["ssh"] and m["ssh"].startswith("ssh -p ") for m in outs["members"])
     assert api_calls(emulator, mark).count(RENT) == 4
+
+
+def test_every_member_is_rented_at_once_all_rents_in_flight_together(
+    provider: FleetProvider, emulator: Emulator
+) -> None:
+    # The first create's two rents teach the client that the emulator does not limit the rent route
+    # (a fresh client probes a route with one call in flight: see vast_pulumi._pacing).
+    fleet_id, news, outs = create(provider, count=2)
+    mark = len(emulator.request_log())
+    # Rents are held before they reach the API: an update renting one member after another would
+    # park one rent and wait for its answer, never the six at once this waits for.
+    hold = {"method": "PUT", "route": RENT[1], "stage": "before"}
+    assert requests.put(f"{emulator.url}/_emulator/hold", json=hold, timeout=10).status_code == 200
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scaled = pool.submit(provider.update, fleet_id, outs, {**news, "count": 8})
+        try:
+            wait_for(
+                lambda: parked(emulator) == 6 or scaled.done(),
+                lambda: f"{parked(emulator)} of the 6 rents in flight at once",
+            )
+            # All six in flight at once, none answered yet.
+            assert parked(emulator) == 6 and RENT not in api_calls(emulator, mark)
+        finally:
+            assert requests.delete(f"{emulator.url}/_emulator/hold", timeout=10).status_code == 200
+        updated = scaled.result(timeout=60).outs
+    assert updated is not None and updated["ready_count"] == 8
+    assert api_calls(emulator, mark).count(RENT) == 6
 
 
 def test_spread_by_host_puts_no_two_members_on_one_host(provider: FleetProvider, emulator: Emulator) -> None:
