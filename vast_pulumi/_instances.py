@@ -55,6 +55,7 @@ from vast_pulumi.errors import (
 from vast_pulumi.offers import Offer, search_offers
 
 __all__ = [
+    "BID_TOLERANCE",
     "OFFER_ATTEMPTS",
     "OFFER_SEARCH_LIMIT",
     "POLL_SECONDS",
@@ -69,7 +70,7 @@ _log = logging.getLogger("vast_pulumi")
 OFFER_SEARCH_LIMIT = 64  # offers fetched per query: concurrent creates each need their own
 OFFER_ATTEMPTS = 8  # offers one rent tries before giving up
 START_ATTEMPTS = 3  # rents one create makes whose machine never starts the instance, before giving up
-_BID_TOLERANCE = 1e-6  # $/hour: a bid reads back as a float
+BID_TOLERANCE = 1e-6  # $/hour: a bid reads back as a float
 # Seconds between the list reads that every readiness wait of the process shares: an instance is seen
 # running at most this long (plus one call) after it is; above the list route's 1 s threshold.
 POLL_SECONDS = 1.5
@@ -504,7 +505,7 @@ def _check_bid(launch: Launch, inputs: MachineInputs, row: Row) -> None:
     if inputs.price is None or not launch.ours:
         return
     bid = bid_of(row)
-    if row.get("is_bid") is True and (bid is None or abs(bid - inputs.price) <= _BID_TOLERANCE):
+    if row.get("is_bid") is True and (bid is None or abs(bid - inputs.price) <= BID_TOLERANCE):
         return
     kind = "interruptible" if row.get("is_bid") is True else "on-demand"
     at = f" at a bid of {bid:g} $/h" if bid is not None else ""
