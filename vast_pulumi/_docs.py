@@ -1,6 +1,7 @@
-"""The reference of every resource, generated from where each thing is defined once: the inputs model
-(type, default, bounds, description), the resource class (outputs, their descriptions, secret outputs),
-the provider (which inputs replace, which are secret) and :mod:`vast_pulumi.errors`.
+"""The reference of every resource, generated from where each thing is defined once: the registry
+(:mod:`vast_pulumi._registry`: which resources, in which order), the inputs model (type, default, bounds,
+description), the resource class (outputs, their descriptions, secret outputs), the provider (which
+inputs replace, which are secret) and :mod:`vast_pulumi.errors`.
 
     python -m vast_pulumi._docs docs/reference.md      # what `make docs` runs; no network needed
 
@@ -21,29 +22,14 @@ from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from vast_pulumi import errors
+from vast_pulumi import _registry, errors
 from vast_pulumi._dynamic import ACCOUNT_DESCRIPTION, ACCOUNT_KEY, ADOPT_KEY, VastProvider, VastResource
-from vast_pulumi.endpoint import Endpoint, EndpointProvider
-from vast_pulumi.envvar import EnvVar, EnvVarProvider
-from vast_pulumi.fleet import Fleet, FleetProvider
-from vast_pulumi.instance import Instance, InstanceProvider
-from vast_pulumi.sshkey import SshKey, SshKeyProvider
-from vast_pulumi.template import Template, TemplateProvider
-from vast_pulumi.volume import Volume, VolumeProvider
-from vast_pulumi.workergroup import Workergroup, WorkergroupProvider
 
 __all__ = ["RESOURCES", "main", "output_annotations", "render"]
 
-# Every resource, with its provider, in the order the reference lists them.
-RESOURCES: tuple[tuple[type[VastResource], type[VastProvider[Any]]], ...] = (
-    (Endpoint, EndpointProvider),
-    (Workergroup, WorkergroupProvider),
-    (Instance, InstanceProvider),
-    (Template, TemplateProvider),
-    (SshKey, SshKeyProvider),
-    (EnvVar, EnvVarProvider),
-    (Volume, VolumeProvider),
-    (Fleet, FleetProvider),
+# Every resource, with its provider, in the registry's order (the order the reference lists them).
+RESOURCES: tuple[tuple[type[VastResource], type[VastProvider[Any]]], ...] = tuple(
+    (kind.resource_class(), kind.provider_class()) for kind in _registry.RESOURCES
 )
 
 _HEADER = """\

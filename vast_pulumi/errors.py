@@ -29,6 +29,8 @@ API's error code and its message.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 # Error codes and messages the API uses for "there is no such thing". Not-found comes back as 404, as
 # 410 for offers that are gone, and as 400 with a "... not found for user" message on the serverless
 # routes (the 400/404 examples in Vast's OpenAPI spec for DELETE endptjobs and workergroups).
@@ -213,3 +215,46 @@ class VanishedError(VastError, RuntimeError):
 class DeleteTimeoutError(VastError, RuntimeError):
     """A deleted object was still listed when the delete's wait ended. Raised by delete; run
     ``pulumi destroy`` (or ``up``) again once the API has caught up."""
+
+
+class NotGoneError(DeleteTimeoutError):
+    """A delete destroyed instances that are not all gone (the wait ended, or a DELETE was refused):
+    they may still be billing, and the stack keeps the resource."""
+
+
+class QueryError(VastInputError):
+    """A query the CLI grammar cannot parse, or a filter that names no offer field."""
+
+
+class LaunchArgsError(VastInputError):
+    """``launch_args`` that the server's argument parser would not read as meant."""
+
+
+class OutcomeUnknown(VastError):
+    """Raised by a create step that cannot tell whether its object was made (beyond the API's own
+    unknown outcomes: a dropped connection, a 5xx)."""
+
+
+class StateError(VastError, RuntimeError):
+    """A stack's state could not be read (``vast-pulumi orphans``): never taken for an empty state."""
+
+
+class KeptError(VastError, RuntimeError):
+    """An orphan ``vast-pulumi orphans --destroy`` left alone on purpose (an endpoint that still serves
+    a workergroup no orphan), or could not fully destroy."""
+
+
+class PulumiNotFoundError(VastError, RuntimeError):
+    """No usable Pulumi CLI next to this Python or on PATH (:mod:`vast_pulumi.local_pulumi`)."""
+
+
+class PulumiCommandError(VastError, RuntimeError):
+    """A pulumi command run by :mod:`vast_pulumi.local_pulumi` exited non-zero; carries everything it
+    printed (stdout and stderr)."""
+
+    def __init__(self, args: Sequence[str], returncode: int, output: str) -> None:
+        self.args_ = list(args)
+        self.returncode = returncode
+        self.output = output
+        tail = "\n".join(output.splitlines()[-40:])
+        super().__init__(f"`pulumi {' '.join(args)}` exited with {returncode}:\n{tail}")
