@@ -75,12 +75,11 @@ from vast_pulumi._dynamic import (
     VastProvider,
     VastResource,
     numeric_id,
-    require_one_of,
     rule_error,
     unknown_fields,
 )
 from vast_pulumi._error_report import is_ours
-from vast_pulumi._instance_inputs import InstanceInputs
+from vast_pulumi._instance_inputs import InstanceInputs, MachineArgs, MachineInputs
 from vast_pulumi._instance_rows import instance_failure, marker_of, ssh_command
 from vast_pulumi.client import Row, VastClient
 from vast_pulumi.errors import InstanceNotReadyError, VastError, VastInputError
@@ -99,9 +98,13 @@ __all__ = [
 
 _log = logging.getLogger("vast_pulumi")
 
-# Instance inputs a fleet does not take: one offer or one volume is one machine; members are labelled
-# by label_prefix; a fleet rents, it does not adopt.
-_NOT_FLEET = ("offer_id", "adopt_id", "volume_info", "label")
+# An instance's own inputs, which a fleet does not take, and what to use instead.
+_INSTANCE_ONLY = {
+    "offer_id": "one offer is one machine: use offer_query",
+    "adopt_id": "a fleet rents its members",
+    "volume_info": "a volume mounts on one machine",
+    "label": "members are labelled <label_prefix>-<index>: use label_prefix",
+}
 # Inputs whose change needs new machines: members rented with other values are rolled out.
 _MACHINE_FIELDS = ("offer_query", "image", "template_hash_id", "disk", "runtype", "price")
 # Inputs changed in place on every member (the instance's own in-place update).
@@ -128,10 +131,8 @@ class FleetRollout(BaseModel):
         return self
 
 
-class FleetInputs(InstanceInputs):
-    """An instance's renting and running inputs (less those of one machine), and the fleet's own."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+class FleetInputs(MachineInputs):
+    """What each member is (a machine's inputs), and the fleet's own."""
 
     count: int = Field(ge=0, le=MAX_MEMBERS, description="How many interchangeable members to run.")
     spread: Literal["machine", "host", "none"] = Field(
@@ -148,22 +149,26 @@ class FleetInputs(InstanceInputs):
         None, min_length=1, max_length=1000, description="Members are labelled '<label_prefix>-<index>'."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _not_of_one_instance(cls, values: Any, info: ValidationInfo) -> Any:
+        """An instance's own inputs are not a fleet's: say what to use instead (extra="forbid" alone
+        would only say that they are not inputs)."""
+        given = {*(values if isinstance(values, dict) else ()), *unknown_fields(info)}
+        for name, instead in _INSTANCE_ONLY.items():
+            if name in given:
+                raise rule_error(name, f"is not an input of Fleet ({instead})")
+        return values
+
     @model_validator(mode="after")
-    def _exclusive(self, info: ValidationInfo) -> FleetInputs:  # replaces the instance's rule
-        for name in _NOT_FLEET:
-            if getattr(self, name) is not None or name in unknown_fields(info):
-                raise rule_error(name, f"is not an input of Fleet ({_why_not(name)})")
+    def _offer_query(self, info: ValidationInfo) -> FleetInputs:
         if self.offer_query is None and "offer_query" not in unknown_fields(info):
             raise rule_error("offer_query", "is required: a fleet rents the offers that match it")
-        require_one_of(self, info, ("image", "template_hash_id"))
-        require_one_of(self, info, ("args", "args_str"), required=False)
         return self
 
     def member(self, index: int) -> InstanceInputs:
         """The inputs of member ``index``, as an :class:`~vast_pulumi.Instance` would take them."""
-        values = self.model_dump(
-            include=set(InstanceInputs.model_fields) - set(_NOT_FLEET), exclude_none=True
-        )
+        values = self.model_dump(include=set(MachineInputs.model_fields), exclude_none=True)
         label = f"{self.label_prefix}-{index}" if self.label_prefix else None
         return InstanceInputs.model_validate({**values, "label": label})
 
@@ -173,15 +178,6 @@ class FleetInputs(InstanceInputs):
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def _why_not(name: str) -> str:
-    return {
-        "offer_id": "one offer is one machine: use offer_query",
-        "adopt_id": "a fleet rents its members",
-        "volume_info": "a volume mounts on one machine",
-        "label": "members are labelled <label_prefix>-<index>: use label_prefix",
-    }[name]
-
-
 class FleetRolloutArgs(TypedDict, total=False):
     """``rollout`` of :class:`Fleet`; see :class:`FleetRollout`."""
 
@@ -189,26 +185,9 @@ class FleetRolloutArgs(TypedDict, total=False):
     max_surge: pulumi.Input[int]
 
 
-class FleetArgs(TypedDict, total=False):
+class FleetArgs(MachineArgs, total=False):
     """Inputs of :class:`Fleet`; see :class:`FleetInputs` and :class:`~vast_pulumi.InstanceInputs`."""
 
-    offer_query: pulumi.Input[str]
-    order: pulumi.Input[str]
-    image: pulumi.Input[str]
-    template_hash_id: pulumi.Input[str]
-    disk: pulumi.Input[float]
-    env: pulumi.Input[dict[str, pulumi.Input[str]]]
-    onstart: pulumi.Input[str]
-    args: pulumi.Input[list[pulumi.Input[str]]]
-    args_str: pulumi.Input[str]
-    runtype: pulumi.Input[str]
-    price: pulumi.Input[float]
-    target_state: pulumi.Input[str]
-    image_login: pulumi.Input[str]
-    cancel_unavail: pulumi.Input[bool]
-    wait_until_ready: pulumi.Input[bool]
-    ready_timeout: pulumi.Input[float]
-    ssh_key_ids: pulumi.Input[list[pulumi.Input[int]]]
     count: pulumi.Input[int]
     spread: pulumi.Input[str]
     max_dph_total: pulumi.Input[float]
@@ -216,7 +195,7 @@ class FleetArgs(TypedDict, total=False):
     label_prefix: pulumi.Input[str]
 
 
-_FLEET_INPUT_KEYS = tuple(key for key in FleetInputs.model_fields if key not in (*_NOT_FLEET,))
+_FLEET_INPUT_KEYS = tuple(FleetInputs.model_fields)
 
 
 class FleetError(VastError, RuntimeError):
@@ -354,7 +333,6 @@ class _Run:
 
 class FleetProvider(VastProvider[FleetInputs]):
     inputs_model = FleetInputs
-    refused_inputs = frozenset(_NOT_FLEET)
     secret_inputs = frozenset({"image_login"})
     noun = "fleet"
 
@@ -374,9 +352,6 @@ class FleetProvider(VastProvider[FleetInputs]):
         members = self._listed(marker, _recorded_ids(props))
         outs = {**props, **self._member_outputs(members.values(), props), ACCOUNT_KEY: account}
         return self.read_result(id_, outs, props)
-
-    def given(self, inputs: BaseModel, props: Props) -> Props:
-        return {key: value for key, value in super().given(inputs, props).items() if key not in _NOT_FLEET}
 
     def update(self, id_: str, olds: Props, news: Props) -> UpdateResult:
         account = self.owner(id_, olds)
