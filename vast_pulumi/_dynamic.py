@@ -1,4 +1,5 @@
-"""What the three dynamic providers and resources share.
+"""What the eight dynamic providers and resources share (the resources are listed in
+:mod:`vast_pulumi._registry`).
 
 Provider side (:class:`VastProvider`), written around the traps of Python dynamic providers
 (the SDK's ``pulumi/dynamic`` module and its provider server, ``pulumi.dynamic.__main__``):
@@ -12,9 +13,10 @@ Provider side (:class:`VastProvider`), written around the traps of Python dynami
   ``CheckFailure`` naming the field and the rule (never the value), turns the floats the engine sends
   back into ints, fills defaults, and leaves values that are unknown at preview alone.
 * ``diff`` compares the new inputs with the old outputs (which hold every input's effective value) and
-  lists the fields that force a replacement. It never calls the API, so a no-change preview costs nothing.
-* ``read`` says "gone" with ``ReadResult(None, {})``; when a refresh finds drift it returns the drifted
-  inputs too, so the next preview shows what it will change back.
+  lists the fields that force a replacement, as the provider's field table says
+  (:mod:`vast_pulumi._fields`). It never calls the API, so a no-change preview costs nothing.
+* ``read`` says "gone" with ``ReadResult(None, {})``; when a refresh finds drift in a field the table says
+  it reads back, it returns the drifted inputs too, so the next preview shows what it will change back.
 
 Resource side (:class:`VastResource`): every output key is declared in the props (as ``None``) so the SDK
 creates its ``Output`` attribute, the caller's dict is copied, secret outputs are marked with
@@ -39,6 +41,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from vast_pulumi._engine_watch import watch_engine
 from vast_pulumi._error_report import report_errors_in_one_line
+from vast_pulumi._fields import Field, OnChange
 from vast_pulumi._provider_log import log_to_engine
 from vast_pulumi._server_pool import widen_provider_server_pool
 from vast_pulumi.client import VastClient, shared_client
@@ -164,18 +167,27 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
     serialize_as_secret_always = False
 
     inputs_model: type[InputsT]
-    # Inputs whose change needs a new object.
+    # What each input does (vast_pulumi._fields.table): diff, read_result and the reference read it.
+    fields: ClassVar[Mapping[str, Field]] = {}
+    # Derived from ``fields`` when a subclass declares it (see __init_subclass__):
+    # inputs whose change needs a new object;
     replace_on_change: ClassVar[frozenset[str]] = frozenset()
-    # Inputs that, left unset, take whatever the API has: unset is never a change.
+    # inputs that, left unset, take whatever the API has: unset is never a change;
     server_defaults: ClassVar[frozenset[str]] = frozenset()
-    # Secret inputs: never returned as refreshed inputs from read (outputs carry them, marked secret).
+    # secret inputs: never returned as refreshed inputs from read (outputs carry them, marked secret).
     secret_inputs: ClassVar[frozenset[str]] = frozenset()
     delete_before_replace: ClassVar[bool] = False
-    # Fields of a shared inputs model this resource refuses at check (a Fleet takes an Instance's
-    # inputs but not offer_id): not inputs of the resource, so absent from its Args and outputs.
-    refused_inputs: ClassVar[frozenset[str]] = frozenset()
     # What the object is called in messages ("endpoint").
     noun: ClassVar[str] = "object"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "fields" in vars(cls):
+            cls.replace_on_change = frozenset(
+                k for k, f in cls.fields.items() if f.on_change is OnChange.REPLACES
+            )
+            cls.server_defaults = frozenset(k for k, f in cls.fields.items() if f.server_default)
+            cls.secret_inputs = frozenset(k for k, f in cls.fields.items() if f.secret)
 
     def __init__(self) -> None:
         super().__init__()
@@ -264,17 +276,27 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
     # -- diff -------------------------------------------------------------------------------------------
 
     def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
+        """The inputs whose change is a change (the field table's ``on_change``), and those of them
+        that replace the object."""
         changed = [
             key
             for key in self.inputs_model.model_fields
-            if key not in _NOT_DIFFED and self.differs(key, olds, news)
+            if key not in _NOT_DIFFED and self.fields[key].on_change.diffed and self.differs(key, olds, news)
         ]
-        replaces = [key for key in changed if key in self.replace_on_change]
+        replaces = [key for key in changed if self.replaces(key, olds, news)]
         return DiffResult(
             changes=bool(changed),
             replaces=replaces,
             delete_before_replace=self.delete_before_replace if replaces else None,
         )
+
+    def replaces(self, key: str, olds: Props, news: Props) -> bool:
+        """Whether the change of input ``key`` needs a new object, as its ``on_change`` says."""
+        on_change = self.fields[key].on_change
+        if on_change is OnChange.BID:  # given or removed: between on-demand and interruptible
+            old, new = olds.get(key), news.get(key)
+            return (old is None) != (new is None) and not (is_unknown(new) and old is not None)
+        return on_change is OnChange.REPLACES
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         """Whether input ``key`` changed; subclasses override it for fields with a normal form."""
@@ -296,9 +318,11 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
         carry the drifted values, so the next preview shows what it will change back.
 
         Only inputs check always fills are rebuilt, plus the drifted ones: returned inputs replace the
-        stored ones wholesale, and any extra key would show as a spurious change.
+        stored ones wholesale, and any extra key would show as a spurious change. Only the inputs the
+        field table says a refresh reads back can drift; the others keep their stored values.
         """
         fields = [key for key in self.inputs_model.model_fields if key in outs]
+        outs = {**outs, **{key: props.get(key) for key in fields if not self.fields[key].refresh}}
         drifted = [key for key in fields if not same_value(props.get(key), outs[key])]
         if not drifted:
             return ReadResult(id_, outs)

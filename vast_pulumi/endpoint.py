@@ -44,6 +44,7 @@ from vast_pulumi._dynamic import (
     rule_error,
     unknown_fields,
 )
+from vast_pulumi._fields import CREATE_ONLY, REPLACES, UPDATES, table
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi._teardown import NotGoneError, destroy_instances
 from vast_pulumi._workers import detached_workers
@@ -141,8 +142,17 @@ class EndpointArgs(TypedDict, total=False):
 
 class EndpointProvider(VastProvider[EndpointInputs]):
     inputs_model = EndpointInputs
-    replace_on_change = frozenset({"endpoint_name"})
-    server_defaults = frozenset({"inactivity_timeout"})
+    # The list row carries every field: a refresh reads them all back.
+    fields = table(
+        EndpointInputs,
+        {
+            "endpoint_name": REPLACES.read_back(),
+            **{key: UPDATES.read_back() for key in _SCALING_FIELDS},
+            "inactivity_timeout": UPDATES.read_back().api_default(),
+            "endpoint_state": UPDATES.read_back(),
+            "adopt_id": CREATE_ONLY,
+        },
+    )
     noun = "endpoint"
 
     def create(self, props: Props) -> CreateResult:

@@ -31,6 +31,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vast_pulumi._dynamic import ACCOUNT_KEY, MARKER_KEY, Props, VastProvider, VastResource
+from vast_pulumi._fields import REPLACES, UPDATES, table
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi._teardown import await_unlisted
 from vast_pulumi.client import Row
@@ -83,8 +84,7 @@ class EnvVarArgs(TypedDict, total=False):
 
 class EnvVarProvider(VastProvider[EnvVarInputs]):
     inputs_model = EnvVarInputs
-    replace_on_change = frozenset({"name"})
-    secret_inputs = frozenset({"value"})
+    fields = table(EnvVarInputs, {"name": REPLACES.read_back(), "value": UPDATES.read_back().secret_()})
     noun = "env var"
 
     def create(self, props: Props) -> CreateResult:

@@ -79,6 +79,7 @@ from vast_pulumi._dynamic import (
     unknown_fields,
 )
 from vast_pulumi._error_report import is_ours
+from vast_pulumi._fields import NEXT_RENT, RENTS, UPDATES, table
 from vast_pulumi._instance_inputs import InstanceInputs, MachineArgs, MachineInputs
 from vast_pulumi._instance_rows import instance_failure, marker_of, ssh_command
 from vast_pulumi.client import Row, VastClient
@@ -333,7 +334,25 @@ class _Run:
 
 class FleetProvider(VastProvider[FleetInputs]):
     inputs_model = FleetInputs
-    secret_inputs = frozenset({"image_login"})
+    # The fleet itself is never replaced: what needs new machines rolls out new members
+    # (_MACHINE_FIELDS), the rest is changed on every member (_IN_PLACE_FIELDS) or read by later rents.
+    # Its inputs are not read back: a refresh reads its members.
+    fields = table(
+        FleetInputs,
+        {
+            **{key: RENTS for key in _MACHINE_FIELDS},
+            **{key: UPDATES for key in _IN_PLACE_FIELDS},
+            "order": NEXT_RENT,
+            "image_login": NEXT_RENT.secret_(),
+            "cancel_unavail": NEXT_RENT,
+            "wait_until_ready": NEXT_RENT,
+            "ready_timeout": NEXT_RENT,
+            "spread": NEXT_RENT,
+            "count": UPDATES,
+            "max_dph_total": UPDATES,
+            "rollout": UPDATES,
+        },
+    )
     noun = "fleet"
 
     def create(self, props: Props) -> CreateResult:

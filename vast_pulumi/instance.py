@@ -66,7 +66,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Unpack
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 
 from vast_pulumi._dynamic import (
     ACCOUNT_KEY,
@@ -74,9 +74,9 @@ from vast_pulumi._dynamic import (
     Props,
     VastProvider,
     VastResource,
-    is_unknown,
     numeric_id,
 )
+from vast_pulumi._fields import CREATE_ONLY, REPLACES, UPDATES, Field, OnChange, table
 from vast_pulumi._instance_inputs import (
     INPUT_KEYS,
     InstanceArgs,
@@ -285,14 +285,34 @@ class _MachineNeverStartedError(InstanceNotReadyError):
 
 class InstanceProvider(VastProvider[InstanceInputs]):
     inputs_model = InstanceInputs
-    # ``price`` changes in place (a new bid), except between on-demand and interruptible: see ``diff``.
-    replace_on_change = frozenset(
-        {"offer_id", "offer_query", "image", "disk", "runtype", "image_login", "volume_info"}
+    # What the list row carries is read back on refresh: the label, the state, the bid; the keys cost
+    # one more GET (see ``_read_keys``).
+    fields = table(
+        InstanceInputs,
+        {
+            "offer_query": REPLACES.api_default(),
+            "order": CREATE_ONLY,
+            "image": REPLACES.api_default(),
+            "template_hash_id": UPDATES.api_default(),  # the container is recreated on the same machine
+            "disk": REPLACES,
+            "env": UPDATES,
+            "onstart": UPDATES,
+            "args": UPDATES,
+            "args_str": UPDATES,
+            "runtype": REPLACES.api_default(),
+            "price": Field(OnChange.BID, refresh=True),
+            "target_state": UPDATES.read_back(),
+            "image_login": REPLACES.secret_(),
+            "cancel_unavail": CREATE_ONLY.api_default(),
+            "wait_until_ready": CREATE_ONLY,  # and by an update that restarts the instance
+            "ready_timeout": CREATE_ONLY,
+            "ssh_key_ids": UPDATES.read_back(),
+            "offer_id": REPLACES.api_default(),
+            "label": UPDATES.read_back().api_default(),
+            "adopt_id": CREATE_ONLY,
+            "volume_info": REPLACES,
+        },
     )
-    server_defaults = frozenset(
-        {"offer_id", "offer_query", "image", "template_hash_id", "label", "runtype", "cancel_unavail"}
-    )
-    secret_inputs = frozenset({"image_login"})
     delete_before_replace = True  # never two GPUs billing at once; and the marker must be free
     noun = "instance"
 
@@ -317,10 +337,30 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             return self.gone()
         launch = _Launch(instance_id, props.get("offer_id"), props.get("instance_api_key"), ours=False)
         outs = {**self._outputs(props, row, launch), ACCOUNT_KEY: account}
-        outs["label"] = row.get("label")  # drift shows; the other inputs are not read back (see above)
+        outs["label"] = row.get("label")  # drift shows; what else is read back: ``fields``
         if row.get("intended_status") in ("running", "stopped"):
             outs["target_state"] = row["intended_status"]
+        outs["price"] = _price_read_back(row, props.get("price"))
+        if props.get("ssh_key_ids"):
+            outs["ssh_key_ids"] = self._read_keys(instance_id, props["ssh_key_ids"])
         return self.read_result(id_, outs, props)
+
+    def _read_keys(self, instance_id: int, named: list[Any]) -> list[int]:
+        """The named account keys still on the instance, in their order: a named key detached (or
+        deleted) outside the stack is drift, which the next ``up`` puts back. A key on the instance that
+        the stack never named only gets a warning: it is never detached (it may be someone's access)."""
+        account_keys = {int(row["id"]): tuple(ssh_key_words(row)[:2]) for row in self.client.list_ssh_keys()}
+        on_box = {tuple(ssh_key_words(row)[:2]) for row in self.client.instance_ssh_keys(instance_id)}
+        wanted = [int(key_id) for key_id in named]
+        present = [key_id for key_id in wanted if account_keys.get(key_id) in on_box]
+        extra = on_box - {account_keys[key_id] for key_id in wanted if key_id in account_keys}
+        if extra:
+            _log.warning(
+                "instance %s has %d SSH key(s) that ssh_key_ids does not name; left in place",
+                instance_id,
+                len(extra),
+            )
+        return present
 
     def update(self, id_: str, olds: Props, news: Props) -> UpdateResult:
         account = self.owner(id_, olds)
@@ -343,23 +383,6 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         ``_teardown.DELETE_TIMEOUT`` fails, and the stack keeps the instance."""
         self.owner(id_, props)
         self._destroy_and_wait(numeric_id(id_))
-
-    def diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
-        """As the base's, but a ``price`` given or taken away rents a new instance: an on-demand
-        instance cannot become interruptible in place, nor the other way round."""
-        result = super().diff(id_, olds, news)
-        new_price = news.get("price")
-        kind_changes = (olds.get("price") is None) != (new_price is None) and not (
-            is_unknown(new_price) and olds.get("price") is not None
-        )
-        replaces = list(result.replaces or [])
-        if not kind_changes or "price" in replaces:
-            return result
-        return DiffResult(
-            changes=True,
-            replaces=[*replaces, "price"],
-            delete_before_replace=self.delete_before_replace,
-        )
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         new = news.get(key)
@@ -687,6 +710,20 @@ def _effective_runtype(inputs: Props) -> str | None:
     if inputs.get("template_hash_id"):
         return None
     return "args" if inputs.get("args") or inputs.get("args_str") else "ssh"
+
+
+def _price_read_back(row: Row, recorded: Any) -> Any:
+    """``price`` as the list row says it: unset for an on-demand instance, the bid of an interruptible
+    one (the recorded price while the bid is within ``_BID_TOLERANCE`` of it); the recorded price where
+    the row says neither."""
+    if row.get("is_bid") is False:
+        return None
+    bid = bid_of(row)
+    if row.get("is_bid") is not True or bid is None:
+        return recorded
+    if isinstance(recorded, int | float) and abs(bid - recorded) <= _BID_TOLERANCE:
+        return recorded
+    return bid
 
 
 def _describe_offer(inputs: InstanceInputs) -> str:

@@ -31,6 +31,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vast_pulumi._dynamic import ACCOUNT_KEY, MARKER_KEY, Props, VastProvider, VastResource, numeric_id
+from vast_pulumi._fields import UPDATES, table
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi._teardown import await_unlisted
 from vast_pulumi.client import Row
@@ -111,6 +112,7 @@ class SshKeyArgs(TypedDict, total=False):
 
 class SshKeyProvider(VastProvider[SshKeyInputs]):
     inputs_model = SshKeyInputs
+    fields = table(SshKeyInputs, {"public_key": UPDATES.read_back()})
     noun = "SSH key"
 
     def create(self, props: Props) -> CreateResult:

@@ -56,6 +56,7 @@ from vast_pulumi._dynamic import (
     rule_error,
     unknown_fields,
 )
+from vast_pulumi._fields import UPDATES, table
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi._teardown import await_unlisted
 from vast_pulumi.client import Row
@@ -183,6 +184,11 @@ class TemplateArgs(TypedDict, total=False):
 
 class TemplateProvider(VastProvider[TemplateInputs]):
     inputs_model = TemplateInputs
+    # Every edit is an update (a new hash_id, the same id); a refresh reads the content back.
+    fields = table(
+        TemplateInputs,
+        {key: UPDATES.read_back() for key in (*_PLAIN_FIELDS, "env", "ports", "extra_filters", "disk")},
+    )
     noun = "template"
 
     def create(self, props: Props) -> CreateResult:

@@ -44,6 +44,7 @@ from vast_pulumi._dynamic import (
     rule_error,
     unknown_fields,
 )
+from vast_pulumi._fields import CREATE_ONLY, REPLACES, table
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi._teardown import await_unlisted
 from vast_pulumi.client import Row, VastClient
@@ -185,8 +186,16 @@ class VolumeArgs(TypedDict, total=False):
 
 class VolumeProvider(VastProvider[VolumeInputs]):
     inputs_model = VolumeInputs
-    replace_on_change = frozenset({"size", "offer_id", "offer_query", "name"})
-    server_defaults = frozenset({"offer_id", "offer_query"})
+    fields = table(
+        VolumeInputs,
+        {
+            "size": REPLACES.read_back(),
+            "offer_id": REPLACES.api_default(),
+            "offer_query": REPLACES.api_default(),
+            "order": CREATE_ONLY,
+            "name": REPLACES.read_back(),
+        },
+    )
     delete_before_replace = True  # the marker must be free for the new volume
     noun = "volume"
 

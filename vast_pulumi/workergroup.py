@@ -63,6 +63,7 @@ from vast_pulumi._dynamic import (
     parsable_query,
     require_one_of,
 )
+from vast_pulumi._fields import CREATE_ONLY, NO_EFFECT, REPLACES, UPDATES, table
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi._teardown import NotGoneError, destroy_instances
 from vast_pulumi._workers import group_workers
@@ -150,11 +151,23 @@ class WorkergroupArgs(TypedDict, total=False):
 
 class WorkergroupProvider(VastProvider[WorkergroupInputs]):
     inputs_model = WorkergroupInputs
-    replace_on_change = frozenset({"endpoint_id", "endpoint_name"})
     # One endpoint reference and one worker spec are given; the others are whatever the API reports.
-    server_defaults = frozenset(
-        {"endpoint_id", "endpoint_name", "template_hash", "template_id", "search_params"}
-        | {"launch_args", "gpu_ram", "cold_workers", "max_workers"}
+    # search_params is not read back as such (the API keeps only its parsed form): a change made on the
+    # server shows through the search_query output, which diff compares by meaning.
+    fields = table(
+        WorkergroupInputs,
+        {
+            "endpoint_id": REPLACES.read_back().api_default(),
+            "endpoint_name": REPLACES.read_back().api_default(),
+            "template_hash": UPDATES.read_back().api_default(),
+            "template_id": UPDATES.read_back().api_default(),
+            "search_params": UPDATES.api_default(),
+            "launch_args": UPDATES.read_back().api_default(),
+            "gpu_ram": UPDATES.read_back().api_default(),
+            "cold_workers": NO_EFFECT.api_default(),  # never sent: set it on the Endpoint
+            "max_workers": UPDATES.read_back().api_default(),
+            "adopt_id": CREATE_ONLY,
+        },
     )
     noun = "workergroup"
 
@@ -223,8 +236,6 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         new = news.get(key)
-        if key == "cold_workers":
-            return False  # never sent: a change has nothing to update
         if key == "search_params" and isinstance(new, str):
             return _query_differs(stored_query(new), olds)
         if key == "launch_args" and isinstance(new, str):

@@ -52,7 +52,8 @@ def test_every_error_of_the_errors_module_is_a_documented_vast_error() -> None:
 
 
 def test_every_error_the_package_exports_is_a_vast_error() -> None:
-    exported = [getattr(vast_pulumi, name) for name in vast_pulumi.__all__ if name.endswith("Error")]
+    public = [getattr(vast_pulumi, name) for name in vast_pulumi.__all__]
+    exported = [value for value in public if inspect.isclass(value) and issubclass(value, BaseException)]
     elsewhere = [
         query.QueryError,
         _launch_args.LaunchArgsError,
