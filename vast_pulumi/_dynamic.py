@@ -28,9 +28,10 @@ earlier attempt made instead of making a duplicate.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 import pulumi
 import pulumi.dynamic
@@ -370,24 +371,53 @@ class VastResource(pulumi.dynamic.Resource):
 
     account_id: pulumi.Output[int]
 
+    # The provider of this resource's type (a new one per resource: it carries nothing, see its pickle).
+    provider_class: ClassVar[type[VastProvider[Any]]]
     # What each output that is not an input means; every input but adopt_id is an output too, holding
     # its effective value. The one source of the output-only keys: ``output_keys`` ends with them.
     output_descriptions: ClassVar[Mapping[str, str]] = {}
     output_keys: ClassVar[tuple[str, ...]] = ()
     secret_outputs: ClassVar[tuple[str, ...]] = ()
+    # The input that, left unset, is ``<resource name>-<8 hex of the marker>`` (the marker rides in it).
+    default_named: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = vars(cls).get("__init__")
+        if init is not None and "provider_class" in vars(cls):
+            init.__doc__ = constructor_doc(cls)
 
     def __init__(
         self,
-        provider: VastProvider[Any],
         resource_name: str,
-        args: Mapping[str, Any],
-        opts: pulumi.ResourceOptions | None,
+        args: Mapping[str, Any] | None = None,
+        /,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: Props = {key: None for key in (*self.output_keys, ACCOUNT_KEY)}
-        props.update(args)  # a copy: the SDK adds __provider to the dict it is given
+        props.update(self.prepare(dict(args or {}), resource_name))  # a copy: the SDK adds __provider
         props[MARKER_KEY] = self.marker(resource_name)
         secrets = pulumi.ResourceOptions(additional_secret_outputs=list(self.secret_outputs))
-        super().__init__(provider, resource_name, props, pulumi.ResourceOptions.merge(secrets, opts))
+        merged = pulumi.ResourceOptions.merge(secrets, opts)
+        super().__init__(self.provider_class(), resource_name, props, merged)
+
+    @classmethod
+    def prepare(cls, values: dict[str, Any], resource_name: str) -> dict[str, Any]:
+        """The program's inputs as the provider gets them: the default name filled (``default_named``),
+        and secret inputs wrapped as secrets, so they are encrypted in state even when given plain."""
+        if cls.default_named is not None and values.get(cls.default_named) is None:
+            values[cls.default_named] = default_name(resource_name, cls.marker(resource_name))
+        for key, field in cls.provider_class.fields.items():
+            if field.secret and values.get(key) is not None:
+                values[key] = pulumi.Output.secret(values[key])
+        return values
+
+    @classmethod
+    def get(
+        cls, resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
+    ) -> Self:
+        """Read an existing object into the program without managing it."""
+        return cls(resource_name, None, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
 
     @classmethod
     def type_token(cls) -> str:
@@ -398,3 +428,36 @@ class VastResource(pulumi.dynamic.Resource):
         """A stable fingerprint of this resource in this stack, for create to recognise its own work."""
         where = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
         return hashlib.sha256(f"{where}/{cls.type_token()}/{resource_name}".encode()).hexdigest()[:16]
+
+
+def default_name(resource_name: str, marker: str) -> str:
+    """``<resource name>-<8 hex>``, with characters the API refuses replaced by ``-``."""
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '-', resource_name)[:246]}-{marker[:8]}"
+
+
+def constructor_doc(resource: type[VastResource]) -> str:
+    """The constructor's docstring: every input with its type, default, what a change does and its
+    description, from the inputs model and the field table (the reference's source), so that
+    ``help()`` and IDEs show them."""
+    provider = resource.provider_class
+    lines = [
+        f"Declare the {resource.__name__} ``resource_name`` (``{resource.__name__}.get`` reads an existing "
+        "one instead).",
+        "",
+        ":param resource_name: the resource's name in the stack.",
+        f":param args: the inputs as a ``{resource.__name__}Args`` dict, or give them as keyword arguments.",
+        ":param opts: Pulumi resource options.",
+        "",
+        "Inputs:",
+        "",
+    ]
+    for name, info in provider.inputs_model.model_fields.items():
+        value = None if info.is_required() else _plain(info.get_default(call_default_factory=True))
+        default = "required" if info.is_required() else "unset" if value is None else f"default {value!r}"
+        change = provider.fields[name].on_change.value
+        lines.append(f"* ``{name}`` ({default}; on change: {change}): {info.description}")
+    return "\n".join(lines)
+
+
+def _plain(value: object) -> object:
+    return value.model_dump() if isinstance(value, BaseModel) else value

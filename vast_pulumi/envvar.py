@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypedDict, Unpack
+from typing import TypedDict, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
@@ -170,6 +170,8 @@ class EnvVar(VastResource, module="vast", name="EnvVar"):
     output_keys = tuple(EnvVarInputs.model_fields)
     secret_outputs = ("value",)
 
+    provider_class = EnvVarProvider
+
     def __init__(
         self,
         resource_name: str,
@@ -178,7 +180,4 @@ class EnvVar(VastResource, module="vast", name="EnvVar"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[EnvVarArgs],
     ) -> None:
-        values: dict[str, Any] = {**(args or {}), **kwargs}
-        if values.get("value") is not None:
-            values["value"] = pulumi.Output.secret(values["value"])  # a secret in state even when given plain
-        super().__init__(EnvVarProvider(), resource_name, values, opts)
+        super().__init__(resource_name, {**(args or {}), **kwargs}, opts)

@@ -107,6 +107,7 @@ _INSTANCE_ONLY = {
     "label": "members are labelled <label_prefix>-<index>: use label_prefix",
 }
 # Inputs whose change needs new machines: members rented with other values are rolled out.
+Spread = Literal["machine", "host", "none"]
 _MACHINE_FIELDS = ("offer_query", "image", "template_hash_id", "disk", "runtype", "price")
 # Inputs changed in place on every member (the instance's own in-place update).
 _IN_PLACE_FIELDS = ("label_prefix", "env", "onstart", "args", "args_str", "target_state", "ssh_key_ids")
@@ -136,7 +137,7 @@ class FleetInputs(MachineInputs):
     """What each member is (a machine's inputs), and the fleet's own."""
 
     count: int = Field(ge=0, le=MAX_MEMBERS, description="How many interchangeable members to run.")
-    spread: Literal["machine", "host", "none"] = Field(
+    spread: Spread = Field(
         "machine", description="No two members on the same machine, or host; none: anywhere."
     )
     max_dph_total: float | None = Field(
@@ -190,7 +191,7 @@ class FleetArgs(MachineArgs, total=False):
     """Inputs of :class:`Fleet`; see :class:`FleetInputs` and :class:`~vast_pulumi.InstanceInputs`."""
 
     count: pulumi.Input[int]
-    spread: pulumi.Input[str]
+    spread: pulumi.Input[Spread]
     max_dph_total: pulumi.Input[float]
     rollout: pulumi.Input[FleetRolloutArgs]
     label_prefix: pulumi.Input[str]
@@ -764,6 +765,7 @@ class Fleet(VastResource, module="vast", name="Fleet"):
     dph_total: pulumi.Output[float]
     ready_count: pulumi.Output[int]
 
+    provider_class = FleetProvider
     output_descriptions: ClassVar[Mapping[str, str]] = {
         "instance_ids": "The members' instance ids, by member index.",
         "ssh_commands": "`ssh -p PORT root@HOST` per member (the official client's rule), by member index.",
@@ -783,7 +785,4 @@ class Fleet(VastResource, module="vast", name="Fleet"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[FleetArgs],
     ) -> None:
-        values: dict[str, Any] = {**(args or {}), **kwargs}
-        if values.get("image_login") is not None:
-            values["image_login"] = pulumi.Output.secret(values["image_login"])
-        super().__init__(FleetProvider(), resource_name, values, opts)
+        super().__init__(resource_name, {**(args or {}), **kwargs}, opts)

@@ -770,6 +770,7 @@ class Instance(VastResource, module="vast", name="Instance"):
     instance_api_key: pulumi.Output[str]
     jupyter_token: pulumi.Output[str]
 
+    provider_class = InstanceProvider
     output_descriptions: ClassVar[Mapping[str, str]] = {
         "actual_status": "The status the API reports (running, loading, exited, ...).",
         "ssh_host": "The SSH proxy host.",
@@ -795,15 +796,4 @@ class Instance(VastResource, module="vast", name="Instance"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[InstanceArgs],
     ) -> None:
-        values: dict[str, Any] = {**(args or {}), **kwargs}
-        if values.get("image_login") is not None:
-            # Stored encrypted in state even when given as a plain string.
-            values["image_login"] = pulumi.Output.secret(values["image_login"])
-        super().__init__(InstanceProvider(), resource_name, values, opts)
-
-    @classmethod
-    def get(
-        cls, resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
-    ) -> Instance:
-        """Read an existing instance into the program without managing it."""
-        return cls(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
+        super().__init__(resource_name, {**(args or {}), **kwargs}, opts)

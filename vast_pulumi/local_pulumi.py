@@ -32,7 +32,9 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]  # installed with the Pulumi SDK, which requires it
 
-from vast_pulumi.errors import PulumiCommandError, PulumiNotFoundError
+# Re-exported: programs and tests import them from here (their home is vast_pulumi.errors).
+from vast_pulumi.errors import PulumiCommandError as PulumiCommandError
+from vast_pulumi.errors import PulumiNotFoundError as PulumiNotFoundError
 
 SETUP_HINT = "run `make setup` (it links or builds the Pulumi CLI into .venv/bin)"
 

@@ -381,17 +381,24 @@ def destroy(
             outcome.failed += [(by_id[i], why) for i, why in teardown.failed.items()]
             continue
         resource = _kind_of(kind)
-        if kind == "endpoint":
-            deleted = _delete_each(kinds[kind], lambda o: _delete_endpoint(client, o, doomed_groups), outcome)
-        else:
-            delete = getattr(client, str(resource.delete_call))
-            deleted = _delete_each(kinds[kind], lambda o, delete=delete: delete(o.id), outcome)
+        deleted = _delete_each(kinds[kind], _deleter(client, resource, doomed_groups), outcome)
         _wait(getattr(client, str(resource.list_call)), deleted, outcome, timeout, poll, sleep)
     return outcome
 
 
 # Every kind an orphan can be (tests/unit/test_registry.py checks the registry's are all here).
 DESTROY_ORDER = ("workergroup", "instance", "endpoint", "volume", "template", "ssh_key")
+
+
+def _deleter(
+    client: VastClient, resource: ResourceKind, doomed_groups: set[int]
+) -> Callable[[Orphan], object]:
+    """How one orphan of ``resource`` is deleted: by the registry's delete call, but an endpoint only
+    once no workergroup but orphans depends on it."""
+    if resource.orphan_kind == "endpoint":
+        return lambda orphan: _delete_endpoint(client, orphan, doomed_groups)
+    delete: Callable[[int], object] = getattr(client, str(resource.delete_call))
+    return lambda orphan: delete(orphan.id)
 
 
 def _kind_of(orphan_kind: str) -> ResourceKind:

@@ -390,6 +390,7 @@ class Workergroup(VastResource, module="vast", name="Workergroup"):
     search_query: pulumi.Output[dict[str, Any]]
     api_key: pulumi.Output[str]
 
+    provider_class = WorkergroupProvider
     output_descriptions: ClassVar[Mapping[str, str]] = {
         "search_query": "The offer query as the API parsed and stored it ({field: {op: value}}).",
         "api_key": "The group's key.",
@@ -408,11 +409,4 @@ class Workergroup(VastResource, module="vast", name="Workergroup"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[WorkergroupArgs],
     ) -> None:
-        super().__init__(WorkergroupProvider(), resource_name, {**(args or {}), **kwargs}, opts)
-
-    @classmethod
-    def get(
-        cls, resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
-    ) -> Workergroup:
-        """Read an existing workergroup into the program without managing it."""
-        return cls(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
+        super().__init__(resource_name, {**(args or {}), **kwargs}, opts)

@@ -12,7 +12,7 @@ import pytest
 
 import vast_pulumi
 from tests.unit.conftest import configured
-from vast_pulumi import _launch_args, errors, local_pulumi, orphans, query
+from vast_pulumi import errors, local_pulumi, orphans, query
 from vast_pulumi._dynamic import numeric_id
 from vast_pulumi._reconcile import CreateSteps, OutcomeUnknown, reconciling_create
 from vast_pulumi.emulator import Emulator
@@ -56,7 +56,7 @@ def test_every_error_the_package_exports_is_a_vast_error() -> None:
     exported = [value for value in public if inspect.isclass(value) and issubclass(value, BaseException)]
     elsewhere = [
         query.QueryError,
-        _launch_args.LaunchArgsError,
+        errors.LaunchArgsError,
         orphans.StateError,
         local_pulumi.PulumiNotFoundError,
         local_pulumi.PulumiCommandError,

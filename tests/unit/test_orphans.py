@@ -297,7 +297,8 @@ def test_volumes_templates_and_ssh_keys_a_removed_stack_left_are_orphans_and_des
 
     found = {(o.kind, o.id): o for o in find(client, [removed])}
     assert set(found) == {("volume", volume), ("template", template), ("ssh_key", key)}
-    assert found[("volume", volume)].dph_total is not None and found[("volume", volume)].dph_total > 0
+    volume_price = found[("volume", volume)].dph_total
+    assert volume_price is not None and volume_price > 0
     # Without the stack, only the key's full marker tells it apart from one made by hand.
     assert {(o.kind, o.id) for o in find(client, [])} == {("ssh_key", key)}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ForwardRef, Literal, get_args, get_origin
 
 import pytest
 from pydantic import BaseModel
@@ -146,3 +146,31 @@ def test_the_field_table_is_what_diff_and_the_reference_read(
     assert set(cells) == set(provider.fields) == set(provider.inputs_model.model_fields)
     for name, field in provider.fields.items():
         assert cells[name] == (field.on_change.value, "yes" if field.refresh else ""), name
+
+
+@pytest.mark.parametrize(("resource", "provider"), RESOURCES)
+def test_enumerated_inputs_are_literals_in_the_args_too(
+    resource: type[VastResource], provider: type[VastProvider[Any]]
+) -> None:
+    """``target_state="runing"`` fails the type checker, not only the preview."""
+    annotations = args_typeddict(resource).__annotations__
+    for name, field in provider.inputs_model.model_fields.items():
+        choices = [
+            arg for arg in (field.annotation, *get_args(field.annotation)) if get_origin(arg) is Literal
+        ]
+        if choices:
+            ref = annotations[name]  # postponed: ForwardRef("pulumi.Input[<alias>]") of the defining module
+            assert isinstance(ref, ForwardRef) and ref.__forward_module__, (name, ref)
+            text = ref.__forward_arg__
+            assert text.startswith("pulumi.Input[") and text.endswith("]"), (name, text)
+            namespace = vars(sys.modules[ref.__forward_module__])
+            assert eval(text.removeprefix("pulumi.Input[")[:-1], namespace) == choices[0], name
+
+
+@pytest.mark.parametrize(("resource", "provider"), RESOURCES)
+def test_the_constructor_docstring_lists_every_input_with_its_description(
+    resource: type[VastResource], provider: type[VastProvider[Any]]
+) -> None:
+    doc = resource.__init__.__doc__ or ""
+    for name, field in provider.inputs_model.model_fields.items():
+        assert f"* ``{name}`` (" in doc and str(field.description) in doc, name
