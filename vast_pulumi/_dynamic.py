@@ -40,11 +40,8 @@ from pulumi.output import Unknown
 from pydantic import BaseModel, ValidationError, ValidationInfo
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from vast_pulumi._engine_watch import watch_engine
-from vast_pulumi._error_report import report_errors_in_one_line
 from vast_pulumi._fields import Field, OnChange
-from vast_pulumi._provider_log import log_to_engine
-from vast_pulumi._server_pool import widen_provider_server_pool
+from vast_pulumi._provider_server import configure_server
 from vast_pulumi.client import VastClient, shared_client
 from vast_pulumi.errors import VastAccountError, VastInputError
 from vast_pulumi.query import QueryError, parse_query
@@ -207,14 +204,9 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
         self._client: VastClient | None = None
 
     def configure(self, req: ConfigureRequest) -> None:
-        # Instance creates hold their thread while machines boot; the server's default four would
-        # make a fleet boot in rounds.
-        widen_provider_server_pool()
-        # Orphaned by a killed `pulumi up`, we would keep renting machines nobody records.
-        watch_engine()
-        log_to_engine()
-        # A rejected key or a foreign account is one line in the CLI, not a traceback.
-        report_errors_in_one_line()
+        # Inside the SDK's provider server: a wider thread pool (creates and deletes hold their thread
+        # while machines boot or go), an engine watch, log lines and one-line errors.
+        configure_server()
         with self._lock:
             self._config_api_key = req.config.get(CONFIG_API_KEY) or None
             self._config_api_url = req.config.get(CONFIG_API_URL) or None

@@ -78,7 +78,6 @@ from vast_pulumi._dynamic import (
     rule_error,
     unknown_fields,
 )
-from vast_pulumi._error_report import is_ours
 from vast_pulumi._fields import NEXT_RENT, RENTS, UPDATES, table
 from vast_pulumi._instance_inputs import InstanceInputs, MachineArgs, MachineInputs
 from vast_pulumi._instance_rows import instance_failure, marker_of, ssh_command
@@ -414,7 +413,7 @@ class FleetProvider(VastProvider[FleetInputs]):
             cleanup = self._sweep(run, keep)
             # The package's errors and the plain ones it raises on purpose read as one line; any
             # other exception is a bug and keeps its traceback.
-            if not (is_ours(error) or type(error) in (RuntimeError, ValueError)):
+            if not (isinstance(error, VastError) or type(error) in (RuntimeError, ValueError)):
                 _log.warning("vast: %s", cleanup)
                 raise
             kind = FleetBudgetError if isinstance(error, FleetBudgetError) else FleetError
