@@ -28,9 +28,12 @@ if TYPE_CHECKING:
         CreateFailedError,
         CreateOutcomeUnknownError,
         DeleteTimeoutError,
+        FleetBudgetError,
+        FleetError,
         InstanceNotReadyError,
         KeptError,
         LaunchArgsError,
+        MachineNeverStartedError,
         NotGoneError,
         OfferUnavailableError,
         OutcomeUnknown,
@@ -50,7 +53,7 @@ if TYPE_CHECKING:
         VastInputError,
         VastNotFoundError,
     )
-    from vast_pulumi.fleet import Fleet, FleetArgs, FleetBudgetError, FleetError
+    from vast_pulumi.fleet import Fleet, FleetArgs
     from vast_pulumi.instance import Instance, InstanceArgs
     from vast_pulumi.lookups import (
         User,
@@ -80,9 +83,12 @@ _EXPORTS = {
             "CreateFailedError",
             "CreateOutcomeUnknownError",
             "DeleteTimeoutError",
+            "FleetBudgetError",
+            "FleetError",
             "InstanceNotReadyError",
             "KeptError",
             "LaunchArgsError",
+            "MachineNeverStartedError",
             "NotGoneError",
             "OfferUnavailableError",
             "OutcomeUnknown",
@@ -103,8 +109,6 @@ _EXPORTS = {
             "VastNotFoundError",
         )
     },
-    "FleetBudgetError": "vast_pulumi.fleet",
-    "FleetError": "vast_pulumi.fleet",
     "Offer": "vast_pulumi.offers",
     "ProviderSettings": "vast_pulumi.settings",
     "User": "vast_pulumi.lookups",
@@ -133,6 +137,7 @@ __all__ = [
     "InstanceNotReadyError",
     "KeptError",
     "LaunchArgsError",
+    "MachineNeverStartedError",
     "NotGoneError",
     "Offer",
     "OfferUnavailableError",

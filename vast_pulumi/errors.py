@@ -8,6 +8,8 @@ what to do. Errors that input checks raise also derive from ``ValueError``, and 
     VastError
     ├── VastConfigError (ValueError)          settings unusable: no API key, an insecure URL
     ├── VastInputError (ValueError)           an argument breaks a rule: a query, an order, a key line
+    │   ├── QueryError                        an offer query the CLI grammar cannot parse
+    │   └── LaunchArgsError                   launch_args the server would not read as meant
     ├── AdoptError (ValueError)               adopt_id names nothing that can be taken under management
     ├── VastNotFoundError (ValueError)        an input names an object the account does not have
     ├── VastConflictError (ValueError)        a create would take over an object the stack did not make
@@ -15,12 +17,22 @@ what to do. Errors that input checks raise also derive from ``ValueError``, and 
     ├── VastApiError                          an API call failed
     │   ├── VastAuthError                     the API rejected the key
     │   └── VastConnectionError               no usable answer (outcome_unknown: may have been applied)
+    ├── OutcomeUnknown                        a create step cannot tell whether its object was made
     ├── CreateOutcomeUnknownError (RuntimeError)  a create's outcome stayed unknown
+    ├── CreateFailedError (RuntimeError)      a refused create left objects behind (deleted)
     ├── OfferUnavailableError (RuntimeError)  no offer could be rented
     ├── InstanceNotReadyError (RuntimeError)  an instance did not reach its target state
+    │   └── MachineNeverStartedError          its machine never started it (destroyed; next offer)
     ├── TemplateInUseError (RuntimeError)     a template still used by a workergroup cannot be deleted
     ├── VanishedError (RuntimeError)          an object just written is not where the API lists it
-    └── DeleteTimeoutError (RuntimeError)     a deleted object is still listed after the wait
+    ├── DeleteTimeoutError (RuntimeError)     a deleted object is still listed after the wait
+    │   └── NotGoneError                      a delete's instances are not all gone (named)
+    ├── FleetError (RuntimeError)             a fleet could not be brought to its inputs
+    │   └── FleetBudgetError                  it would cost more than max_dph_total
+    ├── StateError (RuntimeError)             `vast-pulumi orphans` could not read a stack's state
+    ├── KeptError (RuntimeError)              an orphan left alone on purpose
+    ├── PulumiNotFoundError (RuntimeError)    local_pulumi found no Pulumi CLI
+    └── PulumiCommandError (RuntimeError)     a pulumi command local_pulumi ran failed
 
 Every failed Vast.ai API call surfaces as a :class:`VastApiError` (or one of its two subclasses), whose
 message gives method, path (never the query string, which is where keys used to leak), HTTP status, the
@@ -202,6 +214,11 @@ class InstanceNotReadyError(VastError, RuntimeError):
     instance the create rented is destroyed first, and the message says so."""
 
 
+class MachineNeverStartedError(InstanceNotReadyError):
+    """The machine never started a rented instance (a double rent stays ``created`` with an OCI error),
+    which was destroyed: the create rents the next offer (:mod:`vast_pulumi._instances`)."""
+
+
 class TemplateInUseError(VastError, RuntimeError):
     """A template cannot be deleted while a workergroup recruits with it. Raised by delete, naming the
     workergroups; nothing was deleted."""
@@ -258,3 +275,13 @@ class PulumiCommandError(VastError, RuntimeError):
         self.output = output
         tail = "\n".join(output.splitlines()[-40:])
         super().__init__(f"`pulumi {' '.join(args)}` exited with {returncode}:\n{tail}")
+
+
+class FleetError(VastError, RuntimeError):
+    """A fleet could not be brought to its inputs (the message says what was cleaned up). Raised by a
+    ``Fleet`` create or update; a delete's members still listed raise :class:`NotGoneError`."""
+
+
+class FleetBudgetError(FleetError):
+    """The fleet would cost more per hour than ``max_dph_total``; checked before renting (nothing was
+    rented) and after (what this run rented was destroyed)."""
