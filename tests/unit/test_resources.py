@@ -137,3 +137,22 @@ def test_every_resource_outputs_the_account_that_owns_it() -> Any:
     ]
     assert all(isinstance(resource.account_id, pulumi.Output) for resource in resources)
     return pulumi.Output.all(*(resource.urn for resource in resources))
+
+
+@pytest.mark.parametrize("kind", _registry.RESOURCES, ids=lambda kind: kind.name)
+@pulumi.runtime.test
+def test_each_resource_registers_its_type_and_marker_and_outputs_its_account(kind: ResourceKind) -> Any:
+    """Every resource of the registry; one whose marker rides in its default name gets that name."""
+    resource_class = kind.resource_class()
+    resource = resource_class("my.res")
+    assert isinstance(resource.account_id, pulumi.Output)
+
+    def check(_: Any) -> None:
+        args = registered("my.res")
+        assert args.typ == kind.type_token
+        marker = args.inputs["_marker"]
+        assert re.fullmatch(r"[0-9a-f]{16}", marker)
+        if resource_class.default_named is not None:
+            assert args.inputs[resource_class.default_named] == f"my-res-{marker[:8]}"
+
+    return resource.urn.apply(check)
