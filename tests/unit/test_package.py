@@ -40,3 +40,11 @@ def test_the_user_agent_carries_the_package_version() -> None:
 def test_the_changelog_describes_this_version() -> None:
     changelog = (Path(__file__).resolve().parents[2] / "CHANGELOG.md").read_text()
     assert f"## [{vast_pulumi.__version__}]" in changelog
+
+
+def test_the_readmes_layout_names_every_module() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    layout = readme.split("\n## Layout\n", 1)[1]
+    package = Path(vast_pulumi.__file__).parent
+    unnamed = [path.name for path in sorted(package.glob("*.py")) if f"`{path.name}`" not in layout]
+    assert unnamed == []
