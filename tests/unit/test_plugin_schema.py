@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from vast_pulumi import _docs
+from vast_pulumi import _registry
 from vast_pulumi.plugin import schema
 from vast_pulumi.plugin._shapes import SECRET_SIG, SHAPES, SIG_KEY, camel, unwrap_secrets
 
@@ -27,7 +27,8 @@ def test_the_committed_schema_is_what_make_docs_generates_today() -> None:
 
 def test_every_resource_has_its_token_and_camel_case_inputs() -> None:
     resources = committed()["resources"]
-    assert set(resources) == {f"vast:index:{resource.__name__}" for resource, _ in _docs.RESOURCES}
+    assert set(resources) == {f"vast:index:{kind.name}" for kind in _registry.RESOURCES}
+    assert len(resources) == 8
     endpoint = resources["vast:index:Endpoint"]
     assert {"maxWorkers", "endpointName", "inactivityTimeout"} <= set(endpoint["inputProperties"])
     assert not [name for spec in resources.values() for name in spec["inputProperties"] if "_" in name]

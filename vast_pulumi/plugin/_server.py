@@ -27,10 +27,9 @@ from pulumi.runtime import proto, rpc
 from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 from pulumi.runtime.proto import ResourceProviderServicer, provider_pb2_grpc
 
-from vast_pulumi import __version__
-from vast_pulumi._dynamic import MARKER_KEY, VastProvider, marker_of
-from vast_pulumi._engine_watch import watch_engine
-from vast_pulumi._provider_log import log_to_engine
+from vast_pulumi._dynamic import MARKER_KEY, VastProvider, default_name, marker_of
+from vast_pulumi._provider_server import serve_plugin
+from vast_pulumi._version import __version__
 from vast_pulumi.errors import VastError
 from vast_pulumi.plugin._functions import FUNCTIONS
 from vast_pulumi.plugin._shapes import SHAPES, Props, Shape, camel, unwrap_secrets
@@ -129,7 +128,6 @@ class VastPluginServicer(ResourceProviderServicer):
         with self._lock:
             self._config = raw
             self._providers = {}
-        log_to_engine(force=True)
         return proto.ConfigureResponse(acceptSecrets=True, supportsPreview=False)
 
     def _provider(self, shape: Shape) -> VastProvider[Any]:
@@ -158,7 +156,10 @@ class VastPluginServicer(ResourceProviderServicer):
         marker = marker_of(f"{ORGANIZATION}/{project}/{stack}", shape.token, name)
         olds = shape.to_provider(_props(request.olds, keep_unknowns=True))
         news = shape.to_provider(_props(request.news, keep_unknowns=True))
-        news = shape.resource.program_defaults(name, {**news, MARKER_KEY: marker}, marker)
+        named = shape.resource.default_named  # the resource's own rule: <name>-<8 hex of the marker>
+        if named is not None and news.get(named) is None:
+            news[named] = default_name(name, marker)
+        news[MARKER_KEY] = marker
         result = self._provider(shape).check(olds, news)
         failures = [
             proto.CheckFailure(property=camel(failure.property), reason=failure.reason)
@@ -238,8 +239,7 @@ class VastPluginServicer(ResourceProviderServicer):
 def main() -> None:
     """``pulumi-resource-vast ENGINE_ADDRESS``: serve, print the port, run until the engine goes."""
     # The engine's address is the last argument (logging flags, when the engine passes any, come first).
-    if len(sys.argv) > 1 and not sys.argv[-1].startswith("-"):
-        watch_engine(sys.argv[-1])
+    serve_plugin(sys.argv[-1] if len(sys.argv) > 1 and not sys.argv[-1].startswith("-") else None)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=WORKERS), options=_GRPC_CHANNEL_OPTIONS)
     provider_pb2_grpc.add_ResourceProviderServicer_to_server(VastPluginServicer(), server)
     port = server.add_insecure_port(address="127.0.0.1:0")

@@ -18,7 +18,8 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from vast_pulumi._docs import RESOURCES, output_annotations
+from vast_pulumi import _registry
+from vast_pulumi._docs import output_annotations
 from vast_pulumi._dynamic import ACCOUNT_KEY, MARKER_KEY, VastProvider, VastResource
 
 PACKAGE = "vast"
@@ -58,22 +59,17 @@ class Shape:
 
     resource: type[VastResource]
     provider_class: type[VastProvider[Any]]
+    token: str  # ``vast:index:Instance`` (the registry's ``plugin_token``)
 
     @property
     def name(self) -> str:
         return self.resource.__name__
 
-    @property
-    def token(self) -> str:
-        """``vast:index:Instance``: never changes once released (it is in every stack's state)."""
-        return f"{PACKAGE}:index:{self.name}"
-
     @cached_property
     def inputs(self) -> dict[str, Any]:
-        """Input name -> annotation, without the inputs this resource refuses."""
-        model = self.provider_class.inputs_model
-        refused = self.provider_class.refused_inputs
-        return {name: field.annotation for name, field in model.model_fields.items() if name not in refused}
+        """Input name -> annotation."""
+        fields = self.provider_class.inputs_model.model_fields
+        return {name: field.annotation for name, field in fields.items()}
 
     @cached_property
     def outputs(self) -> dict[str, Any]:
@@ -139,5 +135,6 @@ def unwrap_secrets(value: Any) -> Any:
 
 
 SHAPES: dict[str, Shape] = {
-    shape.token: shape for shape in (Shape(resource, provider) for resource, provider in RESOURCES)
+    kind.plugin_token: Shape(kind.resource_class(), kind.provider_class(), kind.plugin_token)
+    for kind in _registry.RESOURCES
 }

@@ -20,8 +20,8 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from vast_pulumi import __version__
 from vast_pulumi._dynamic import ACCOUNT_DESCRIPTION, ACCOUNT_KEY
+from vast_pulumi._version import __version__
 from vast_pulumi.plugin._functions import FUNCTIONS
 from vast_pulumi.plugin._shapes import PACKAGE, SHAPES, Shape, camel, nested_model
 
@@ -77,7 +77,9 @@ def _resource(shape: Shape, types_: dict[str, Spec]) -> Spec:
     replaces = shape.provider_class.replace_on_change
     inputs: Spec = {}
     for name, annotation in shape.inputs.items():
-        spec = property_spec(annotation, model.model_fields[name].description, types_)
+        what = model.model_fields[name].description
+        change = shape.provider_class.fields[name].on_change.value  # the field table's word for it
+        spec = property_spec(annotation, f"{what} On change: {change}.", types_)
         if name.endswith(("_id", "_ids")):
             spec = _id_reference(spec)
         if name in replaces:
