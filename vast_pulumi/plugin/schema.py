@@ -59,7 +59,6 @@ def build() -> Spec:
         "account env vars, volumes and fleets.",
         "keywords": ["pulumi", "vast", "gpu", "category/cloud"],
         "license": "Apache-2.0",
-        "repository": "https://github.com/vast-pulumi/vast-pulumi",
         "config": {"variables": config},
         "provider": {"description": "The Vast.ai provider.", "inputProperties": config},
         "resources": resources,
