@@ -3,13 +3,18 @@ gone object, unknown tokens. The providers behind it are the dynamic resources' 
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import grpc
 import pytest
 from pulumi.runtime import proto
 
+from vast_pulumi._provider_server import EXIT_CODE
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.plugin._server import VastPluginServicer, _props, _struct
 from vast_pulumi.plugin._shapes import SECRET_SIG, SIG_KEY
@@ -84,3 +89,18 @@ def test_an_unknown_function_or_type_fails_naming_it() -> None:
         servicer.Invoke(proto.ResourceInvokeRequest(tok="vast:index:getNothing"), Context())
     with pytest.raises(Aborted, match="vast:index:Nothing"):
         check(servicer, "Nothing", "x", {})
+
+
+def test_the_plugin_exits_when_the_engine_that_started_it_is_gone() -> None:
+    """A killed `pulumi up` must not leave the plugin renting machines nobody records: the plugin
+    watches the engine address it was given (its last argument) and exits once it refuses."""
+    engine = socket.socket()
+    engine.bind(("127.0.0.1", 0))
+    engine.listen()
+    address = f"127.0.0.1:{engine.getsockname()[1]}"
+    plugin = Path(sys.executable).parent / "pulumi-resource-vast"
+    with subprocess.Popen([str(plugin), address], stdout=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip().isdigit()  # serving: it printed its port
+        engine.close()
+        assert process.wait(timeout=120) == EXIT_CODE
