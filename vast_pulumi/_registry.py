@@ -215,5 +215,6 @@ def released_in(version: str) -> tuple[ResourceKind, ...]:
 
 
 def by_token(type_token: str) -> ResourceKind | None:
-    """The resource of a type token, as state records it; None for a type not of vast-pulumi."""
-    return next((kind for kind in RESOURCES if kind.type_token == type_token), None)
+    """The resource of a type token, as state records it (a dynamic resource's, or the provider plugin's
+    ``vast:index:<Name>``); None for a type not of vast-pulumi."""
+    return next((kind for kind in RESOURCES if type_token in (kind.type_token, kind.plugin_token)), None)

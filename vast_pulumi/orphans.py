@@ -156,7 +156,8 @@ def state_of(export: Mapping[str, Any], *, organization: str = DEFAULT_ORGANIZAT
 def _fleet_members(stack: str, row: Mapping[str, Any]) -> list[Resource]:
     """A fleet's members, recorded as instances (its ``instance_ids`` output)."""
     outputs = row.get("outputs")
-    ids = outputs.get("instance_ids") if isinstance(outputs, Mapping) else None
+    # instanceIds in a provider plugin stack's state (its property names are camelCase).
+    ids = outputs.get("instance_ids", outputs.get("instanceIds")) if isinstance(outputs, Mapping) else None
     name = str(row.get("urn", "")).rsplit("::", 1)[-1]
     return [
         Resource(stack, f"{name}[{instance_id}]", "instance", int(instance_id), None)

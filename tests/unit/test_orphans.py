@@ -313,3 +313,23 @@ def test_a_removed_stack_is_named_project_slash_stack() -> None:
     assert (removed_stack("acme/proj/dev").organization, removed_stack("proj/dev").stack) == ("acme", "dev")
     with pytest.raises(StateError, match="PROJECT/STACK"):
         removed_stack("dev")
+
+
+def test_what_a_provider_plugin_stack_records_is_not_an_orphan(client: VastClient) -> None:
+    """A stack of the plugin (`vast:index:<Name>`, camelCase outputs) records its instances and its
+    fleet's members just as a stack of the dynamic resources does: none of them may be destroyed."""
+    instance = rent(client, {"VAST_PULUMI_MARKER": "a" * 16})
+    fleet = "f" * 16
+    member = rent(client, {"VAST_PULUMI_MARKER": f"{fleet}-0badcafe-0"})
+    unrecorded = rent(client, {"VAST_PULUMI_MARKER": "b" * 16})
+    rows = [
+        resource("vast:index:Instance", "box", instance, "a" * 16),
+        {
+            "urn": urn("vast:index:Fleet", "trainers"),
+            "type": "vast:index:Fleet",
+            "id": fleet,
+            "outputs": {"_marker": fleet, "instanceIds": [float(member)]},
+        },
+    ]
+    found = {(o.kind, o.id) for o in find(client, [state_of(export(rows))])}
+    assert found == {("instance", unrecorded)}
