@@ -295,6 +295,10 @@ def _by_default_name(
     """A finder of objects whose default name, ``<resource name>-<8 hex>``, carries the 8 hex of the marker
     of a resource of ``type_token`` in a given stack."""
 
+    # The same resource through the provider plugin has a marker of its own type token.
+    registered = _registry.by_token(type_token)
+    tokens = (type_token, *((registered.plugin_token,) if registered is not None else ()))
+
     def find(rows: list[Row], context: _Context) -> Iterable[Orphan]:
         known = {r.marker for state in context.states for r in state.resources if r.kind == kind and r.marker}
         for row in rows:
@@ -302,7 +306,9 @@ def _by_default_name(
             match = _DEFAULT_NAME.match(name)
             if match is None:
                 continue
-            candidates = known | {state.marker(type_token, match["resource"]) for state in context.states}
+            candidates = known | {
+                state.marker(token, match["resource"]) for state in context.states for token in tokens
+            }
             marker = next((m for m in sorted(candidates) if m[:8] == match["marker"]), None)
             if marker is not None:
                 dph = _number(row.get("dph_total", row.get("storage_total_cost")))

@@ -333,3 +333,14 @@ def test_what_a_provider_plugin_stack_records_is_not_an_orphan(client: VastClien
     ]
     found = {(o.kind, o.id) for o in find(client, [state_of(export(rows))])}
     assert found == {("instance", unrecorded)}
+
+
+def test_a_default_named_object_a_provider_plugin_stack_left_is_an_orphan_of_that_stack(
+    client: VastClient,
+) -> None:
+    """Through the plugin the marker is of the type `vast:index:<Name>`: a template a killed plugin
+    `up` left under its default name is found for that stack as a dynamic resource's would be."""
+    removed = removed_stack("proj/dev")
+    plugin_marker = removed.marker("vast:index:Template", "vllm")
+    template = int(client.create_template({"name": default_name("vllm", plugin_marker), "image": "x"})["id"])
+    assert {(o.kind, o.id) for o in find(client, [removed])} == {("template", template)}
