@@ -109,12 +109,24 @@ def parsable_query(query: str) -> str:
 
 
 def describe_failures(error: ValidationError, model: type[BaseModel]) -> list[CheckFailure]:
-    """One ``CheckFailure`` per problem, reading "field: rule"; values never appear (they may be secret)."""
+    """One ``CheckFailure`` per problem, reading "field: rule"; values never appear (they may be secret).
+
+    The failure names no property: given one, the engine prints "property P value V has a problem",
+    V being the program's value of P (``issueCheckFailures`` in pkg/resource/deploy/step_generator.go
+    redacts only values already marked secret), so a private key pasted as ``public_key`` or a token
+    in ``env`` would reach the terminal and CI logs. Without one it prints "resource 'N' has a
+    problem: <reason>", and the reason starts with the field (see :func:`failure_field`).
+    """
     failures = []
     for detail in error.errors(include_url=False):
-        field, where, rule = _locate(detail, model)
-        failures.append(CheckFailure(field, f"{where}: {rule}"))
+        _field, where, rule = _locate(detail, model)
+        failures.append(CheckFailure("", f"{where}: {rule}"))
     return failures
+
+
+def failure_field(failure: CheckFailure) -> str:
+    """The input a failure of :func:`describe_failures` is about ("env" of "env.A: must be ...")."""
+    return failure.reason.split(":", 1)[0].split(".", 1)[0]
 
 
 def _locate(detail: ErrorDetails, model: type[BaseModel]) -> tuple[str, str, str]:

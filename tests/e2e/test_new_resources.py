@@ -411,7 +411,7 @@ def test_bad_input_fails_at_preview_naming_field_and_rule_with_nothing_made(
     before = len(emulator.request_log())
     result = stack.preview(check=False)
     assert result.returncode != 0, result.stdout
-    assert re.search(rf"property {field} value .* has a problem: {field}: [^\n]*{rule}", result.stdout), (
+    assert re.search(rf"resource '\w[\w-]*' has a problem: {field}: [^\n]*{rule}", result.stdout), (
         result.stdout
     )
     assert "SEEDED" not in result.stdout and "Traceback" not in result.stdout

@@ -14,7 +14,7 @@ import pulumi
 import pytest
 
 from vast_pulumi import Endpoint, Instance, Workergroup
-from vast_pulumi._dynamic import VastProvider
+from vast_pulumi._dynamic import VastProvider, failure_field
 from vast_pulumi.endpoint import EndpointProvider
 from vast_pulumi.instance import InstanceProvider
 from vast_pulumi.workergroup import WorkergroupProvider
@@ -130,7 +130,7 @@ def test_bad_input_fails_at_check_naming_the_field_and_the_rule(
     program()
     (args,) = registered.resources
     result = PROVIDERS[args.typ]().check({}, dict(args.inputs))
-    assert [failure.property for failure in result.failures] == [field]
+    assert [failure_field(failure) for failure in result.failures] == [field]
     # The rule text starts with the field (or a path inside it): "field: rule" or "field.key: rule".
     reason = result.failures[0].reason
     assert reason.startswith((f"{field}:", f"{field}.")), reason

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.unit.test_sshkey import ED25519
-from vast_pulumi._dynamic import VastProvider
+from vast_pulumi._dynamic import VastProvider, failure_field
 from vast_pulumi.envvar import EnvVarProvider
 from vast_pulumi.instance import InstanceProvider
 from vast_pulumi.sshkey import SshKeyProvider
@@ -88,7 +88,7 @@ def test_bad_input_fails_naming_the_field_and_the_rule(
     provider_class: type[VastProvider[Any]], news: dict[str, Any], field: str, rule: str
 ) -> None:
     result = provider_class().check({}, {"__provider": "blob", "_marker": "m", **news})
-    assert [failure.property for failure in result.failures] == [field]
+    assert [failure_field(failure) for failure in result.failures] == [field]
     reason = result.failures[0].reason
     assert reason.startswith(field) and rule in reason
 

@@ -12,6 +12,7 @@ import pytest
 
 from tests.unit.conftest import api_calls, configured
 from vast_pulumi import _teardown
+from vast_pulumi._dynamic import failure_field
 from vast_pulumi.client import Row
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastAccountError, VastApiError, VastAuthError
@@ -88,7 +89,7 @@ def test_bad_input_fails_at_check_naming_the_field_and_the_rule(
 ) -> None:
     inputs = {"count": 3, "offer_query": QUERY, "image": "img", **changes}
     failures = FleetProvider().check({}, {k: v for k, v in inputs.items() if v is not None}).failures
-    assert [failure.property for failure in failures] == [field]
+    assert [failure_field(failure) for failure in failures] == [field]
     assert rule in failures[0].reason
 
 
