@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from vast_pulumi.client import VastClient, shared_client
 from vast_pulumi.errors import VastInputError
-from vast_pulumi.query import field_name, parse_query
+from vast_pulumi.query import ORDER_FIELDS, closest, field_name, parse_query
 from vast_pulumi.settings import ProviderSettings
 
 __all__ = ["Offer", "canonical_query", "get_offers", "offer_filters", "order_clause", "search_offers"]
@@ -33,6 +33,7 @@ __all__ = ["Offer", "canonical_query", "get_offers", "offer_filters", "order_cla
 DEFAULT_ORDER = "dph_total"
 DEFAULT_LIMIT = 64
 DEFAULT_DISK_GB = 10.0  # an Instance's default disk
+_ORDER_EXAMPLES = "; name offer fields, e.g. 'dph_total' (cheapest first), '-dlperf' (fastest first), 'score-'"
 
 
 class Offer(BaseModel):
@@ -61,20 +62,26 @@ class Offer(BaseModel):
     score: float | None = None
 
 
-def order_clause(order: str) -> list[list[str]]:
+def order_clause(
+    order: str, fields: frozenset[str] = ORDER_FIELDS, examples: str = _ORDER_EXAMPLES
+) -> list[list[str]]:
     """``"-score,dph"`` -> ``[["score", "desc"], ["dph_total", "asc"]]``, as the official client reads
-    it: ``-`` before or after a field for descending, ``+`` for ascending, aliases resolved."""
+    it: ``-`` before or after a field for descending, ``+`` for ascending, aliases resolved.
+
+    Every term must name one of ``fields`` (an offer field, by default): the API sorts by nothing for
+    a name it does not know, so ``order="cheapest"`` would rent an unsorted pick."""
     clauses = []
     for term in (part.strip() for part in order.split(",")):
         if not term:
             continue
-        field = term.strip("-+")
-        if not field.isidentifier():
-            raise VastInputError(f"order: {term!r} is not a field name")
+        field = field_name(term.strip("-+"))
+        if field not in fields:
+            hint = closest(field, fields, examples)
+            raise VastInputError(f"{term!r} is not a field to order offers by{hint}")
         descending = "-" in (term[0], term[-1]) and "+" not in (term[0], term[-1])
-        clauses.append([field_name(field), "desc" if descending else "asc"])
+        clauses.append([field, "desc" if descending else "asc"])
     if not clauses:
-        raise VastInputError("order: name at least one field")
+        raise VastInputError("name at least one field to order offers by")
     return clauses
 
 

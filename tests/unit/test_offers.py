@@ -62,6 +62,21 @@ def test_a_bad_order_is_refused(order: str) -> None:
         order_clause(order)
 
 
+@pytest.mark.parametrize(
+    ("order", "hint"),
+    [
+        # The case: accepted before, and the API sorted by nothing (an unsorted pick).
+        ("cheapest", "'cheapest' is not a field to order offers by; name offer fields, e.g. 'dph_total'"),
+        ("dph_totl", "'dph_totl' is not a field to order offers by; did you mean 'dph_total'?"),
+        ("-dlperf,reliabilty", "'reliabilty' is not a field to order offers by; did you mean 'reliability'?"),
+    ],
+)
+def test_an_order_naming_no_offer_field_is_refused_with_the_closest(order: str, hint: str) -> None:
+    with pytest.raises(ValueError) as error:
+        order_clause(order)
+    assert str(error.value).startswith(hint)
+
+
 def test_a_search_is_for_a_disk_priced_with_it_and_only_offers_with_room_for_it(
     vast_emulator_factory: Callable[..., Emulator],
 ) -> None:
