@@ -85,7 +85,7 @@ from vast_pulumi._instance_rows import instance_failure, marker_of, ssh_command
 from vast_pulumi.client import Row, VastClient
 from vast_pulumi.errors import InstanceNotReadyError, VastError, VastInputError
 from vast_pulumi.instance import OFFER_SEARCH_LIMIT, InstanceProvider, _Renter, is_live_instance
-from vast_pulumi.offers import Offer, search_offers
+from vast_pulumi.offers import Offer, rentable_offers
 
 __all__ = [
     "Fleet",
@@ -607,17 +607,14 @@ class FleetProvider(VastProvider[FleetInputs]):
 
     def _offers(self, inputs: FleetInputs, batch: int) -> list[Offer]:
         assert inputs.offer_query is not None
-        offers = search_offers(
+        return rentable_offers(
             self.client,
             inputs.offer_query,
             order=inputs.order,
             limit=max(OFFER_SEARCH_LIMIT, 4 * batch),
-            interruptible=inputs.price is not None,
             disk=inputs.disk,
+            price=inputs.price,
         )
-        if inputs.price is not None:
-            offers = [offer for offer in offers if offer.min_bid is None or offer.min_bid <= inputs.price]
-        return offers
 
     def _listed(self, marker: str, recorded: set[int], *, live_only: bool = True) -> dict[int, _Member]:
         """The fleet's members as the account lists them (one shared list call): those the state records,

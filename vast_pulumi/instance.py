@@ -108,7 +108,7 @@ from vast_pulumi.errors import (
     VastApiError,
     VastNotFoundError,
 )
-from vast_pulumi.offers import canonical_query, search_offers
+from vast_pulumi.offers import canonical_query, rentable_offers
 from vast_pulumi.query import parse_query
 
 # The inputs and the row readers live in their own modules; the names importers have always taken from
@@ -415,18 +415,14 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         if inputs.offer_id is not None:
             return [inputs.offer_id]
         assert inputs.offer_query is not None
-        offers = search_offers(
+        offers = rentable_offers(
             self.client,
             inputs.offer_query,
             order=inputs.order,
             limit=OFFER_SEARCH_LIMIT,
-            interruptible=inputs.price is not None,
             disk=inputs.disk,  # priced with, and with room for, the disk it rents
+            price=inputs.price,
         )
-        if inputs.price is not None:
-            offers = [offer for offer in offers if offer.min_bid is None or offer.min_bid <= inputs.price]
-        if not offers:
-            raise OfferUnavailableError(f"no offer matches {_describe_offer(inputs)} right now")
         return [offer.id for offer in offers]
 
     def _marked(self, marker: str) -> list[Row]:

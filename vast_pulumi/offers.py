@@ -24,16 +24,24 @@ import pulumi
 from pydantic import BaseModel, ConfigDict
 
 from vast_pulumi.client import VastClient, shared_client
-from vast_pulumi.errors import VastInputError
+from vast_pulumi.errors import OfferUnavailableError, VastApiError, VastInputError
 from vast_pulumi.query import ORDER_FIELDS, closest, field_name, parse_query
 from vast_pulumi.settings import ProviderSettings
 
-__all__ = ["Offer", "canonical_query", "get_offers", "offer_filters", "order_clause", "search_offers"]
+__all__ = [
+    "Offer",
+    "canonical_query",
+    "get_offers",
+    "offer_filters",
+    "order_clause",
+    "rentable_offers",
+    "search_offers",
+]
 
 DEFAULT_ORDER = "dph_total"
 DEFAULT_LIMIT = 64
 DEFAULT_DISK_GB = 10.0  # an Instance's default disk
-_ORDER_EXAMPLES = "; name offer fields, e.g. 'dph_total' (cheapest first), '-dlperf' (fastest first), 'score-'"
+_ORDER_EXAMPLES = "; name offer fields, e.g. 'dph_total' (cheapest first), '-dlperf' (fastest), 'score-'"
 
 
 class Offer(BaseModel):
@@ -113,6 +121,55 @@ def search_offers(
     if filters.get("rented") == {"eq": False}:
         offers = [offer for offer in offers if not (offer.model_extra or {}).get("rented")]
     return _sorted(offers, clauses)[:limit]
+
+
+def rentable_offers(
+    client: VastClient,
+    query: str,
+    *,
+    order: str = DEFAULT_ORDER,
+    limit: int = DEFAULT_LIMIT,
+    disk: float = DEFAULT_DISK_GB,
+    price: float | None = None,
+) -> list[Offer]:
+    """The offers a rent of ``query`` can take now, best first: with ``price`` (a bid), those whose
+    ``min_bid`` it meets. None raises :class:`~vast_pulumi.errors.OfferUnavailableError` saying why:
+    the bid below every matching offer's ``min_bid`` (naming the lowest), or no offer matching, with
+    the GPU name Vast.ai knows that is closest to a ``gpu_name`` it does not."""
+    offers = search_offers(
+        client, query, order=order, limit=limit, interruptible=price is not None, disk=disk
+    )
+    within = [o for o in offers if price is None or o.min_bid is None or o.min_bid <= price]
+    if within:
+        return within
+    where = f"offer_query {query!r} with {disk:g} GB of disk"
+    if offers and price is not None:
+        bid, offer_id = min((o.min_bid or 0.0, o.id) for o in offers)
+        raise OfferUnavailableError(
+            f"price={price:g} $/h is below the min_bid of every offer matching {where} (the lowest is "
+            f"${bid:g}/h, offer {offer_id}): bid at least that, or leave price unset to rent on-demand"
+        )
+    raise OfferUnavailableError(f"no offer matches {where} right now{_gpu_hint(client, query)}")
+
+
+def _gpu_hint(client: VastClient, query: str) -> str:
+    """"; gpu_name 'RTX4090' is no GPU Vast.ai knows: did you mean 'RTX_4090'?" when a ``gpu_name``
+    of the query is none of the API's names (one public call, made only when nothing matched)."""
+    wanted = parse_query(query, default_filters=False).get("gpu_name", {})
+    names = [str(v) for values in wanted.values() for v in (values if isinstance(values, list) else [values])]
+    if not names:
+        return ""
+    try:
+        known = client.gpu_names()
+    except VastApiError:
+        return ""  # only a hint: the error it decorates says what matters
+    spelled = {name.replace(" ", "_"): name for name in known}  # as the query language writes them
+    for name in names:
+        if name in known or not known:
+            continue
+        typed = name.replace(" ", "_")
+        return f"; gpu_name {typed!r} is no GPU Vast.ai knows{closest(typed, spelled, '', n=1)}"
+    return ""
 
 
 def get_offers(

@@ -151,11 +151,11 @@ def field_name(name: str) -> str:
     return _ALIASES.get(name, name)
 
 
-def closest(name: str, names: Iterable[str], otherwise: str | None = None) -> str:
+def closest(name: str, names: Iterable[str], otherwise: str | None = None, *, n: int = 2) -> str:
     """"; did you mean 'x'?" for the names nearest ``name`` (a typo); else ``otherwise``, or the names
     to pick from."""
     names = sorted(set(names))
-    near = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
+    near = difflib.get_close_matches(name, names, n=n, cutoff=0.6)
     if near:
         return f"; did you mean {' or '.join(repr(n) for n in near)}?"
     return otherwise if otherwise is not None else f"; known: {', '.join(names)}"
