@@ -91,7 +91,11 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, out:
 def _orphans(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
     if not (args.stacks or args.state or args.no_stacks):
         raise VastConfigError("name the stacks that use this account (or --state FILE, or --no-stacks)")
-    client = VastClient(ProviderSettings.resolve(_key(args.api_key_file), args.url))
+    client = VastClient(
+        ProviderSettings.resolve(
+            _key(args.api_key_file), args.url, key_given_as="--api-key-file", url_given_as="--url"
+        )
+    )
     states = [*_stacks(args.stacks, args.cwd), *(_state_file(path) for path in args.state)]
     found = orphans.find(client, states)
     if args.json and not (args.destroy and found):

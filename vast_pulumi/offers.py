@@ -153,7 +153,7 @@ def rentable_offers(
 
 
 def _gpu_hint(client: VastClient, query: str) -> str:
-    """"; gpu_name 'RTX4090' is no GPU Vast.ai knows: did you mean 'RTX_4090'?" when a ``gpu_name``
+    """ "; gpu_name 'RTX4090' is no GPU Vast.ai knows: did you mean 'RTX_4090'?" when a ``gpu_name``
     of the query is none of the API's names (one public call, made only when nothing matched)."""
     wanted = parse_query(query, default_filters=False).get("gpu_name", {})
     names = [str(v) for values in wanted.values() for v in (values if isinstance(values, list) else [values])]
@@ -183,11 +183,7 @@ def get_offers(
     api_url: str | None = None,
 ) -> list[Offer]:
     """Search offers from a Pulumi program or a script; see the module docstring."""
-    config = _program_config()
-    settings = ProviderSettings.resolve(
-        api_key or config.get("apiKey"),
-        api_url or config.get("apiUrl"),
-    )
+    settings = ProviderSettings.for_program(api_key, api_url, _program_config())
     return search_offers(
         shared_client(settings), query, order=order, limit=limit, interruptible=interruptible, disk=disk
     )

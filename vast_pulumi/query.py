@@ -152,7 +152,7 @@ def field_name(name: str) -> str:
 
 
 def closest(name: str, names: Iterable[str], otherwise: str | None = None, *, n: int = 2) -> str:
-    """"; did you mean 'x'?" for the names nearest ``name`` (a typo); else ``otherwise``, or the names
+    """ "; did you mean 'x'?" for the names nearest ``name`` (a typo); else ``otherwise``, or the names
     to pick from."""
     names = sorted(set(names))
     near = difflib.get_close_matches(name, names, n=n, cutoff=0.6)
