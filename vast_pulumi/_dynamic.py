@@ -42,9 +42,9 @@ from vast_pulumi._error_report import report_errors_in_one_line
 from vast_pulumi._provider_log import log_to_engine
 from vast_pulumi._server_pool import widen_provider_server_pool
 from vast_pulumi.client import VastClient, shared_client
-from vast_pulumi.errors import VastAccountError, VastInputError
+from vast_pulumi.errors import STALE_CONFIG_NOTE, VastAccountError, VastInputError
 from vast_pulumi.query import QueryError, parse_query
-from vast_pulumi.settings import CONFIG_API_KEY, CONFIG_API_URL, ProviderSettings
+from vast_pulumi.settings import CONFIG_API_KEY, CONFIG_API_URL, ProviderSettings, check_config_keys
 
 PROVIDER_KEY = "__provider"
 MARKER_KEY = "_marker"
@@ -214,6 +214,8 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
         log_to_engine()
         # A rejected key or a foreign account is one line in the CLI, not a traceback.
         report_errors_in_one_line()
+        # Every stack config key reaches the provider (the SDK's Config keeps them in ``_props``).
+        check_config_keys(getattr(req.config, "_props", None) or {})
         with self._lock:
             self._config_api_key = req.config.get(CONFIG_API_KEY) or None
             self._config_api_url = req.config.get(CONFIG_API_URL) or None
@@ -246,7 +248,7 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
             raise VastAccountError(
                 f"{self.noun} {id_} belongs to Vast.ai account {numeric_id(recorded)}, but the configured "
                 f"API key is of account {current}: nothing was changed and the stack keeps the {self.noun}; "
-                f"set vast:apiKey to a key of account {numeric_id(recorded)}"
+                f"set vast:apiKey to a key of account {numeric_id(recorded)}. {STALE_CONFIG_NOTE}"
             )
         return current
 

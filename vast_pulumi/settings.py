@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from vast_pulumi.errors import STALE_CONFIG_NOTE, VastConfigError
+from vast_pulumi.query import closest
 
 DEFAULT_API_URL = "https://console.vast.ai"
 CONFIG_API_KEY = "vast:apiKey"
@@ -111,6 +112,18 @@ class ProviderSettings:
         if self.api_url_source == FROM_DEFAULT:
             return "check the network connection (or set vast:apiUrl for another API)"
         return f"check {self.api_url_source or 'the API URL'}"
+
+
+CONFIG_KEYS = (CONFIG_API_KEY, CONFIG_API_URL)
+
+
+def check_config_keys(keys: Iterable[str]) -> None:
+    """Refuse a ``vast:*`` stack config key the provider does not read: a typo (``vast:apiurl``) would
+    otherwise silently fall back to the environment or the real console."""
+    for key in sorted(keys):
+        if key.startswith("vast:") and key not in CONFIG_KEYS:
+            hint = closest(key, CONFIG_KEYS, f"; the keys are {' and '.join(CONFIG_KEYS)}", n=1)
+            raise VastConfigError(f"unknown config key {key}{hint} (remove it with `pulumi config rm {key}`)")
 
 
 def _first(*candidates: tuple[str | None, str]) -> tuple[str | None, str]:

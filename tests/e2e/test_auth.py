@@ -52,8 +52,8 @@ def test_wrong_key_is_one_clear_line(
     )
     output = stack.up(check=False).output
     assert error_line(output) == (
-        "Vast API rejected the API key (401 Invalid user key); set vast:apiKey or VAST_API_KEY. "
-        + STALE_CONFIG_NOTE
+        "Vast API rejected the API key from the stack config vast:apiKey (401 Invalid user key); "
+        "set vast:apiKey or VAST_API_KEY. " + STALE_CONFIG_NOTE
     )
     assert "Traceback" not in output
     assert WRONG_KEY not in output
