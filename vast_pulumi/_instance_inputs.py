@@ -129,6 +129,11 @@ class InstanceInputs(BaseModel):
     volume_info: InstanceVolume | None = Field(
         None, description="A volume to mount, as the create API's volume_info (fields below)."
     )
+    create_before_delete: bool = Field(
+        False,
+        description="On a replacement, rent and start the new instance before destroying the old one "
+        "(both bill during the overlap); default: the old one is destroyed first.",
+    )
 
     _parsable = field_validator("offer_query")(parsable_query)
 
@@ -215,3 +220,4 @@ class InstanceArgs(TypedDict, total=False):
     adopt_id: pulumi.Input[int]
     ssh_key_ids: pulumi.Input[list[pulumi.Input[int]]]
     volume_info: pulumi.Input[InstanceVolumeArgs]
+    create_before_delete: pulumi.Input[bool]

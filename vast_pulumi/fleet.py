@@ -82,6 +82,7 @@ from vast_pulumi._dynamic import (
 from vast_pulumi._error_report import is_ours
 from vast_pulumi._instance_inputs import InstanceInputs
 from vast_pulumi._instance_rows import instance_failure, marker_of, ssh_command
+from vast_pulumi._preflight import check_rentable
 from vast_pulumi.client import Row, VastClient
 from vast_pulumi.errors import InstanceNotReadyError, VastError, VastInputError
 from vast_pulumi.instance import OFFER_SEARCH_LIMIT, InstanceProvider, _Renter, is_live_instance
@@ -402,6 +403,9 @@ class FleetProvider(VastProvider[FleetInputs]):
         """As every resource's, plus: members a refresh found unhealthy, or fewer than ``count``, are a
         change (the update replaces them)."""
         result = super().diff(id_, olds, news)
+        if any(self.differs(key, olds, news) for key in _MACHINE_FIELDS):
+            # A rollout: its new members must be rentable now, or it fails before touching the old.
+            check_rentable(self.client, news, what=f"fleet {id_} (its members)")
         members = olds.get("members")
         if result.changes or not isinstance(members, list):
             return result

@@ -58,6 +58,8 @@ inputs) instead of renting one.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -98,6 +100,7 @@ from vast_pulumi._instance_rows import (
     ssh_command,
     ssh_key_words,
 )
+from vast_pulumi._preflight import check_rentable
 from vast_pulumi._reconcile import CreateSteps, OutcomeUnknown, is_outcome_unknown, reconciling_create
 from vast_pulumi._teardown import NotGoneError, destroy_instances
 from vast_pulumi.client import Row
@@ -299,7 +302,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
     def create(self, props: Props) -> CreateResult:
         inputs = self.parse(props)
         account = self.client.account_id()
-        marker = str(props.get(MARKER_KEY) or "")
+        marker = _generation_marker(str(props.get(MARKER_KEY) or ""), inputs)
         if inputs.adopt_id is not None:
             launch = self._adopt(inputs)
             row = self._settle(launch, inputs)
@@ -346,19 +349,27 @@ class InstanceProvider(VastProvider[InstanceInputs]):
 
     def diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
         """As the base's, but a ``price`` given or taken away rents a new instance: an on-demand
-        instance cannot become interruptible in place, nor the other way round."""
+        instance cannot become interruptible in place, nor the other way round.
+
+        A replacement is checked first: one offer search for the new inputs, failing the diff (at
+        preview, and at ``up`` before the old instance is touched) when nothing can be rented
+        (:mod:`vast_pulumi._preflight`). It destroys the old instance first, unless
+        ``create_before_delete``."""
         result = super().diff(id_, olds, news)
         new_price = news.get("price")
         kind_changes = (olds.get("price") is None) != (new_price is None) and not (
             is_unknown(new_price) and olds.get("price") is not None
         )
         replaces = list(result.replaces or [])
-        if not kind_changes or "price" in replaces:
+        if kind_changes and "price" not in replaces:
+            replaces.append("price")
+        if not replaces:
             return result
+        check_rentable(self.client, news, what=f"instance {id_}")
         return DiffResult(
             changes=True,
-            replaces=[*replaces, "price"],
-            delete_before_replace=self.delete_before_replace,
+            replaces=replaces,
+            delete_before_replace=news.get("create_before_delete") is not True,
         )
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
@@ -685,6 +696,20 @@ def _effective_runtype(inputs: Props) -> str | None:
     return "args" if inputs.get("args") or inputs.get("args_str") else "ssh"
 
 
+def _generation_marker(marker: str, inputs: InstanceInputs) -> str:
+    """The marker a create puts on its instance. With ``create_before_delete`` the old instance of a
+    replacement still runs, carrying the resource's marker: the new one gets a marker of its own
+    (the resource's, and a digest of the inputs that make a machine), or the create would adopt the
+    old instance and the replacement would then destroy it. The same inputs give the same marker, so
+    an interrupted create is still adopted by the next run."""
+    if not marker or not inputs.create_before_delete:
+        return marker
+    machine = inputs.model_dump(mode="json", include=set(InstanceProvider.replace_on_change) | {"price"})
+    machine["price"] = machine["price"] is not None  # the kind (on-demand or a bid), not the bid
+    digest = hashlib.sha256(json.dumps(machine, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{marker}-{digest}"
+
+
 def _describe_offer(inputs: InstanceInputs) -> str:
     return (
         f"offer {inputs.offer_id}" if inputs.offer_id is not None else f"offer_query {inputs.offer_query!r}"
@@ -716,6 +741,7 @@ class Instance(VastResource, module="vast", name="Instance"):
     ready_timeout: pulumi.Output[float]
     ssh_key_ids: pulumi.Output[list[int] | None]
     volume_info: pulumi.Output[dict[str, Any] | None]
+    create_before_delete: pulumi.Output[bool]
     actual_status: pulumi.Output[str]
     ssh_host: pulumi.Output[str]
     ssh_port: pulumi.Output[int]

@@ -1,0 +1,90 @@
+"""Lines on a resource's own row of the Pulumi CLI, from inside the dynamic-provider server.
+
+What a provider writes to stderr the engine shows as an info line of the *stack*, and
+``pulumi.log.info`` inside the server does the same (it has no engine connection there). A wait of
+minutes then shows only ``creating (95s)...``. Real providers log through the engine's gRPC ``Log``
+call with the resource's URN: a line with ``ephemeral`` set is the row's status while it runs ("loading
+(40s)"), one without it is kept under the resource in the Diagnostics summary, and a warning is
+shown there as a warning (sdk/proto/engine.proto, ``LogRequest``). The server is started with the
+engine's address as its argument (``_engine_watch`` reads it too), so we connect to it ourselves.
+
+The URN: the SDK's server does not pass it to ``create``/``update``/``delete``/``diff``, but the
+server's handler for the call (``DynamicResourceProviderServicer.Create`` ...) is a frame below ours
+on the same thread, with its ``request`` (which carries ``urn``) as a local. :func:`current_urn`
+reads it there; work done on other threads (a fleet's members) passes the URN it captured.
+
+Outside the server (unit tests, a program) nothing is sent: the line goes to the ``vast_pulumi``
+logger, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Any
+
+__all__ = ["current_urn", "progress", "warn"]
+
+_log = logging.getLogger("vast_pulumi")
+_SERVER_MODULE = "pulumi.dynamic.__main__"
+_HANDLERS = frozenset({"Check", "Diff", "Create", "Read", "Update", "Delete"})
+
+_lock = threading.Lock()
+_engine: Any = None  # the Engine stub, once connected (None: not connected yet; False: no engine)
+
+
+def current_urn() -> str | None:
+    """The URN of the resource the calling thread's provider call is about, inside the server."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name in _HANDLERS and frame.f_globals.get("__name__") == _SERVER_MODULE:
+            urn = getattr(frame.f_locals.get("request"), "urn", None)
+            return urn if isinstance(urn, str) and urn else None
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def progress(message: str, *, urn: str | None = None) -> None:
+    """The row's status while a wait runs ("loading (40s)"): replaced by the next, not kept."""
+    _send("INFO", message, urn or current_urn(), ephemeral=True)
+
+
+def warn(message: str, *, urn: str | None = None) -> None:
+    """A warning kept under the resource (preview and up show it in their Diagnostics)."""
+    _send("WARNING", message, urn or current_urn(), ephemeral=False)
+
+
+def _send(severity: str, message: str, urn: str | None, *, ephemeral: bool) -> None:
+    engine = _connect() if urn else None
+    if engine is None:
+        _log.log(logging.WARNING if severity == "WARNING" else logging.INFO, "vast: %s", message)
+        return
+    from pulumi.runtime.proto import engine_pb2
+
+    request = engine_pb2.LogRequest(
+        severity=getattr(engine_pb2, severity), message=message, urn=urn or "", ephemeral=ephemeral
+    )
+    try:
+        engine.Log(request, timeout=5)
+    except Exception:  # a status line is never worth failing the operation for
+        _log.debug("vast: could not log to the engine", exc_info=True)
+
+
+def _connect() -> Any:
+    """The engine's gRPC stub when running inside the dynamic-provider server, else None."""
+    global _engine
+    with _lock:
+        if _engine is None:
+            _engine = _stub() or False
+        return _engine or None
+
+
+def _stub() -> Any:
+    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if getattr(main_spec, "name", None) != _SERVER_MODULE or len(sys.argv) < 2:
+        return None
+    import grpc
+    from pulumi.runtime.proto import engine_pb2_grpc
+
+    return engine_pb2_grpc.EngineStub(grpc.insecure_channel(sys.argv[1]))
