@@ -24,7 +24,7 @@ import sys
 import threading
 from typing import Any
 
-__all__ = ["current_urn", "progress", "warn"]
+__all__ = ["current_urn", "note", "progress", "warn"]
 
 _log = logging.getLogger("vast_pulumi")
 _SERVER_MODULE = "pulumi.dynamic.__main__"
@@ -36,18 +36,46 @@ _engine: Any = None  # the Engine stub, once connected (None: not connected yet;
 
 def current_urn() -> str | None:
     """The URN of the resource the calling thread's provider call is about, inside the server."""
+    server = _server_globals()
+    if server is None:
+        return None
     frame = sys._getframe(1)
     while frame is not None:
-        if frame.f_code.co_name in _HANDLERS and frame.f_globals.get("__name__") == _SERVER_MODULE:
+        if frame.f_code.co_name in _HANDLERS and frame.f_globals is server:
             urn = getattr(frame.f_locals.get("request"), "urn", None)
             return urn if isinstance(urn, str) and urn else None
         frame = frame.f_back  # type: ignore[assignment]
     return None
 
 
+def _server_globals() -> dict[str, Any] | None:
+    """The globals of the dynamic-provider server's module, when this process is that server (it
+    runs as ``python -m pulumi.dynamic``: its module is ``__main__``)."""
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None) != _SERVER_MODULE:
+        return None
+    return vars(main)
+
+
 def progress(message: str, *, urn: str | None = None) -> None:
-    """The row's status while a wait runs ("loading (40s)"): replaced by the next, not kept."""
-    _send("INFO", message, urn or current_urn(), ephemeral=True)
+    """The row's status while a wait runs ("instance 7: status 'loading'"): replaced by the next, not
+    kept. Without a row to put it on (another thread, outside the server) it is a debug line only:
+    a fleet's members waiting in parallel would otherwise each print to the stack."""
+    urn = urn or current_urn()
+    if urn is None:
+        _log.debug("vast: %s", message)
+        return
+    _send("INFO", message, urn, ephemeral=True)
+
+
+def note(message: str, *, urn: str | None = None) -> None:
+    """A step worth seeing ("rented instance 7 from offer 9"): the row's status when there is a row,
+    else an info line of the stack, as before."""
+    urn = urn or current_urn()
+    if urn is None:
+        _log.info("vast: %s", message)
+        return
+    _send("INFO", message, urn, ephemeral=True)
 
 
 def warn(message: str, *, urn: str | None = None) -> None:
@@ -81,8 +109,7 @@ def _connect() -> Any:
 
 
 def _stub() -> Any:
-    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    if getattr(main_spec, "name", None) != _SERVER_MODULE or len(sys.argv) < 2:
+    if _server_globals() is None or len(sys.argv) < 2:
         return None
     import grpc
     from pulumi.runtime.proto import engine_pb2_grpc

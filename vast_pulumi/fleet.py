@@ -67,7 +67,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from vast_pulumi import _teardown
+from vast_pulumi import _row_log, _teardown
 from vast_pulumi._dynamic import (
     ACCOUNT_KEY,
     MARKER_KEY,
@@ -473,6 +473,10 @@ class FleetProvider(VastProvider[FleetInputs]):
         indexes = [index for index in range(len(used) + batch + 1) if index not in used][:batch]
         spare = itertools.count(max(used | set(indexes), default=-1) + 1)  # for members rented again
         spare_lock = threading.Lock()
+        # The members wait on threads of their own: the fleet's row (found on this one) counts them.
+        fleet_row = _row_log.current_urn()
+        running = itertools.count(1)
+        _row_log.progress(f"renting {batch} member(s); waiting until they run", urn=fleet_row)
 
         def rent_one(index: int) -> _Member:
             for attempt in range(1, MEMBER_ATTEMPTS + 1):
@@ -494,6 +498,8 @@ class FleetProvider(VastProvider[FleetInputs]):
                         index = next(spare)
                     continue
                 renter._put_keys_on(launch, member_inputs)
+                with spare_lock:
+                    _row_log.progress(f"{next(running)}/{batch} new member(s) running", urn=fleet_row)
                 return _Member(row, tag, index)
             raise AssertionError("unreachable")
 

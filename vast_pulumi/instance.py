@@ -70,6 +70,7 @@ from typing import Any, ClassVar, Unpack
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 
+from vast_pulumi import _row_log
 from vast_pulumi._dynamic import (
     ACCOUNT_KEY,
     MARKER_KEY,
@@ -255,7 +256,7 @@ class _Renter:
                 raise
             self._in_doubt = None
             instance_id = int(reply["new_contract"])
-            _log.info("vast: rented instance %s from offer %s", instance_id, offer_id)
+            _row_log.note(f"rented instance {instance_id} from offer {offer_id}")
             key = reply.get("instance_api_key")
             self.rented[instance_id] = _Launch(instance_id, offer_id, key, ours=True)
             return instance_id
@@ -591,6 +592,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         target = inputs.target_state
         deadline = time.monotonic() + inputs.ready_timeout
         seen = time.monotonic()
+        shown = ""
         while True:
             seen, rows = self.client.next_instances(seen, _POLL_SECONDS)
             row = next((row for row in rows if row.get("id") == instance_id), None)
@@ -599,10 +601,15 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             if row is None:
                 raise InstanceNotReadyError(f"instance {instance_id} disappeared while starting")
             if row.get("intended_status") == target and actual_status(row) == target:
+                _row_log.progress(f"instance {instance_id}: {target}")
                 return row
             failure = instance_failure(row, target, starting=starting)
             if failure:
                 raise InstanceNotReadyError(f"instance {instance_id} failed to become {target}: {failure}")
+            status = f"instance {instance_id}: {describe_status(row)}; waiting until it is {target}"
+            if status != shown:  # on the resource's row: "loading" for the minutes a boot takes
+                _row_log.progress(status)
+                shown = status
             if time.monotonic() >= deadline:
                 waited = f"{inputs.ready_timeout:g} s"
                 raise InstanceNotReadyError(
