@@ -686,14 +686,25 @@ class FleetProvider(VastProvider[FleetInputs]):
             if instance_id not in listed
         ]
         outputs = rows + gone
+        by_index = _by_index(rows, gone)
         return {
             "members": outputs,
-            "instance_ids": [m["id"] for m in rows],
-            "ssh_commands": [m["ssh"] for m in rows],
-            "machine_ids": [m["machine_id"] for m in rows],
+            "instance_ids": [m and m["id"] for m in by_index],
+            "ssh_commands": [m and m["ssh"] for m in by_index],
+            "machine_ids": [m and m["machine_id"] for m in by_index],
             "dph_total": round(sum(float(m["dph_total"] or 0.0) for m in rows), 6),
             "ready_count": sum(1 for m in rows if m["status"] == target and m["healthy"]),
         }
+
+
+def _by_index(listed: list[dict[str, Any]], gone: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+    """The members in index order, with None in the place of each member a refresh found gone: the
+    others keep their places (``ssh_commands[2]`` stays member 2's until the next ``up`` heals)."""
+    everyone = sorted(
+        [*((m, True) for m in listed), *((m, False) for m in gone)],
+        key=lambda pair: (int(pair[0].get("index", -1)), int(pair[0]["id"])),
+    )
+    return [member if present else None for member, present in everyone]
 
 
 def _member_output(row: Row, index: int, target: str) -> dict[str, Any]:
@@ -770,7 +781,7 @@ class Fleet(VastResource, module="vast", name="Fleet"):
     spread: pulumi.Output[str]
     max_dph_total: pulumi.Output[float | None]
     label_prefix: pulumi.Output[str | None]
-    instance_ids: pulumi.Output[list[int]]
+    instance_ids: pulumi.Output[list[int | None]]
     ssh_commands: pulumi.Output[list[str | None]]
     machine_ids: pulumi.Output[list[int | None]]
     members: pulumi.Output[list[dict[str, Any]]]
@@ -778,7 +789,7 @@ class Fleet(VastResource, module="vast", name="Fleet"):
     ready_count: pulumi.Output[int]
 
     output_descriptions: ClassVar[Mapping[str, str]] = {
-        "instance_ids": "The members' instance ids, by member index.",
+        "instance_ids": "The members' instance ids, by member index (None: a refresh found it gone).",
         "ssh_commands": "`ssh -p PORT root@HOST` per member (the official client's rule), by member index.",
         "machine_ids": "The machine each member runs on, by member index.",
         "members": "Per member: id, index, status, healthy, gpu, dph_total, ssh, machine_id, host_id.",

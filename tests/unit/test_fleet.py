@@ -218,6 +218,20 @@ def test_refresh_shows_members_destroyed_out_of_band_and_up_replaces_exactly_tho
     assert provider.diff(fleet_id, updated, news).changes is False
 
 
+def test_outputs_stay_by_member_index_after_a_refresh_finds_a_member_gone(
+    provider: FleetProvider, emulator: Emulator
+) -> None:
+    fleet_id, _, outs = create(provider, count=3)
+    ids, ssh = outs["instance_ids"], outs["ssh_commands"]
+    emulator.backend.host_destroy_instance(ids[1])
+    read = provider.read(fleet_id, outs).outs
+    assert read is not None
+    # Not compacted: member 2 is still at position 2 (the docs promise "by member index").
+    assert read["instance_ids"] == [ids[0], None, ids[2]]
+    assert read["ssh_commands"] == [ssh[0], None, ssh[2]]
+    assert read["machine_ids"][1] is None and read["machine_ids"][2] == outs["machine_ids"][2]
+
+
 def test_an_exited_member_is_destroyed_and_replaced(provider: FleetProvider, emulator: Emulator) -> None:
     fleet_id, news, outs = create(provider, count=3)
     sick = outs["instance_ids"][0]
