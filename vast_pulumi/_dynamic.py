@@ -281,7 +281,7 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
         changed = [
             key
             for key in self.inputs_model.model_fields
-            if key not in _NOT_DIFFED and self.differs(key, olds, news)
+            if key not in _NOT_DIFFED and key not in self.refused_inputs and self.differs(key, olds, news)
         ]
         replaces = [key for key in changed if key in self.replace_on_change]
         return DiffResult(

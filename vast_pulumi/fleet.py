@@ -102,7 +102,7 @@ _log = logging.getLogger("vast_pulumi")
 
 # Instance inputs a fleet does not take: one offer or one volume is one machine; members are labelled
 # by label_prefix; a fleet rents, it does not adopt.
-_NOT_FLEET = ("offer_id", "adopt_id", "volume_info", "label")
+_NOT_FLEET = ("offer_id", "adopt_id", "volume_info", "label", "create_before_delete")
 # Inputs whose change needs new machines: members rented with other values are rolled out.
 _MACHINE_FIELDS = ("offer_query", "image", "template_hash_id", "disk", "runtype", "price")
 # Inputs changed in place on every member (the instance's own in-place update).
@@ -152,7 +152,7 @@ class FleetInputs(InstanceInputs):
     @model_validator(mode="after")
     def _exclusive(self, info: ValidationInfo) -> FleetInputs:  # replaces the instance's rule
         for name in _NOT_FLEET:
-            if getattr(self, name) is not None or name in unknown_fields(info):
+            if getattr(self, name) not in (None, False) or name in unknown_fields(info):
                 raise rule_error(name, f"is not an input of Fleet ({_why_not(name)})")
         if self.offer_query is None and "offer_query" not in unknown_fields(info):
             raise rule_error("offer_query", "is required: a fleet rents the offers that match it")
@@ -180,6 +180,7 @@ def _why_not(name: str) -> str:
         "adopt_id": "a fleet rents its members",
         "volume_info": "a volume mounts on one machine",
         "label": "members are labelled <label_prefix>-<index>: use label_prefix",
+        "create_before_delete": "a rollout rents new members before it destroys old ones: see rollout",
     }[name]
 
 

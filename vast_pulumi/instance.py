@@ -374,6 +374,8 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         )
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
+        if key == "create_before_delete":
+            return False  # how a replacement runs, read from the new inputs then: never a change itself
         new = news.get(key)
         if key == "offer_query" and isinstance(new, str) and isinstance(olds.get(key), str):
             return canonical_query(parse_query(new)) != canonical_query(parse_query(olds[key]))
