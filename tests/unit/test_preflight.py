@@ -27,7 +27,7 @@ SEARCH = ("POST", "/api/v0/bundles/")
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi.instance._POLL_SECONDS", 0.1)
+    monkeypatch.setattr("vast_pulumi._instances.POLL_SECONDS", 0.1)
 
 
 @pytest.fixture
