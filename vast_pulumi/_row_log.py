@@ -111,7 +111,7 @@ def _connect() -> Any:
 def _stub() -> Any:
     if _server_globals() is None or len(sys.argv) < 2:
         return None
-    import grpc
+    import grpc  # type: ignore[import-untyped]  # installed with the Pulumi SDK, which requires it
     from pulumi.runtime.proto import engine_pb2_grpc
 
     return engine_pb2_grpc.EngineStub(grpc.insecure_channel(sys.argv[1]))

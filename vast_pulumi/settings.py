@@ -84,7 +84,9 @@ class ProviderSettings:
         )
         if not key:
             raise VastConfigError(_MISSING_KEY)
-        return cls(api_key=key, api_url=url, api_url_source=url_source, api_key_source=key_source)
+        return cls(
+            api_key=key, api_url=url or DEFAULT_API_URL, api_url_source=url_source, api_key_source=key_source
+        )
 
     @classmethod
     def for_program(

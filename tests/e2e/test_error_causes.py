@@ -14,7 +14,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]  # installed with the Pulumi SDK
 
 from tests.e2e.conftest import ProjectFactory
 from tests.e2e.vast_api import VastInventory
