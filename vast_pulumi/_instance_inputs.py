@@ -187,7 +187,10 @@ class InstanceInputs(MachineInputs):
     )
     label: str | None = Field(None, max_length=1024, description="The instance's label.")
     adopt_id: int | None = Field(
-        None, gt=0, description="An existing instance to take under management instead of renting one."
+        None,
+        gt=0,
+        description="An existing instance to take under management instead of renting one (disk must be "
+        "its disk).",
     )
     volume_info: InstanceVolume | None = Field(
         None, description="A volume to mount, as the create API's volume_info (fields below)."

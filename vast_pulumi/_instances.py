@@ -297,6 +297,7 @@ class InstanceOps:
         row = self.client.get_instance(inputs.adopt_id)
         if row is None:
             raise AdoptError(f"adopt_id: there is no instance {inputs.adopt_id} on this account")
+        _check_adopted_disk(inputs, row)
         current = {
             "label": row.get("label"),
             "target_state": row.get("intended_status"),
@@ -569,6 +570,20 @@ def effective_runtype(inputs: Props) -> str | None:
     if inputs.get("template_hash_id"):
         return None
     return "args" if inputs.get("args") or inputs.get("args_str") else "ssh"
+
+
+def _check_adopted_disk(inputs: InstanceInputs, row: Row) -> None:
+    """An adopted instance keeps its disk (no API resizes one): ``disk`` must say what it is, else
+    state would record the input (10 GB by default) for a 20 GB disk, and the next change of
+    ``disk`` to the truth would replace the instance. Refused before anything is changed."""
+    real = row.get("disk_space")
+    if isinstance(real, bool) or not isinstance(real, int | float) or abs(float(real) - inputs.disk) < 0.5:
+        return
+    raise AdoptError(
+        f"adopt_id: instance {inputs.adopt_id} has a {float(real):g} GB disk, but the disk input is "
+        f"{inputs.disk:g} GB (10 when not set): set disk={float(real):g}; a disk cannot be resized, and "
+        "another disk would rent a new instance. Nothing was changed"
+    )
 
 
 def describe_offer(inputs: InstanceInputs) -> str:
