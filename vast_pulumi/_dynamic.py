@@ -25,9 +25,10 @@ earlier attempt made instead of making a duplicate.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import pulumi
@@ -42,7 +43,7 @@ from vast_pulumi._error_report import report_errors_in_one_line
 from vast_pulumi._provider_log import log_to_engine
 from vast_pulumi._server_pool import widen_provider_server_pool
 from vast_pulumi.client import VastClient, shared_client
-from vast_pulumi.errors import STALE_CONFIG_NOTE, VastAccountError, VastInputError
+from vast_pulumi.errors import STALE_CONFIG_NOTE, VastAccountError, VastError, VastInputError
 from vast_pulumi.query import QueryError, parse_query
 from vast_pulumi.settings import CONFIG_API_KEY, CONFIG_API_URL, ProviderSettings, check_config_keys
 
@@ -366,6 +367,12 @@ class VastResource(pulumi.dynamic.Resource):
     output_keys: ClassVar[tuple[str, ...]] = ()
     secret_outputs: ClassVar[tuple[str, ...]] = ()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            cls.__init__ = _called_with_keywords(cls.__name__, init)  # type: ignore[method-assign]
+
     def __init__(
         self,
         provider: VastProvider[Any],
@@ -388,3 +395,35 @@ class VastResource(pulumi.dynamic.Resource):
         """A stable fingerprint of this resource in this stack, for create to recognise its own work."""
         where = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
         return hashlib.sha256(f"{where}/{cls.type_token()}/{resource_name}".encode()).hexdigest()[:16]
+
+
+class VastUsageError(VastError, pulumi.RunError, TypeError):
+    """A resource constructed the wrong way (``Instance("box", "q", "img")``). A ``pulumi.RunError``, so
+    the language host prints its message as one line instead of a traceback into the package."""
+
+
+def _called_with_keywords(name: str, init: Callable[..., None]) -> Callable[..., None]:
+    """``init`` behind a check of how it is called: a resource name, then its inputs as keywords (or
+    one dict of them, the typed ``...Args``), then ``pulumi.ResourceOptions``. Anything else would end
+    in a ``TypeError`` from inside the package, naming neither the resource nor the fix."""
+
+    @functools.wraps(init)
+    def checked(self: VastResource, *args: Any, **kwargs: Any) -> None:
+        resource_name, *rest = args or (kwargs.get("resource_name"),)
+        inputs = rest[0] if rest else None
+        opts = rest[1] if len(rest) > 1 else kwargs.get("opts")
+        if (
+            not isinstance(resource_name, str)
+            or len(rest) > 2
+            or not isinstance(inputs, Mapping | None)
+            or not (opts is None or isinstance(opts, pulumi.ResourceOptions))
+        ):
+            shown = resource_name if isinstance(resource_name, str) else f"my-{name.lower()}"
+            raise VastUsageError(
+                f"{name}(...) takes a resource name, then its inputs as keywords: "
+                f'{name}("{shown}", <input>=<value>, ..., opts=pulumi.ResourceOptions(...)); '
+                f"the second argument, if any, is a dict of inputs ({name}Args)"
+            )
+        init(self, *args, **kwargs)
+
+    return checked

@@ -1,5 +1,7 @@
 """Issue 20: errors that name their cause and the fix, through the real CLI, on one stack.
 
+* a positional call ``Instance("box", "q", "img")`` is one line saying how to call it (before, a
+  ``TypeError`` from the package's internals, with its traceback);
 * a typo in a ``vast:*`` config key (``vast:apiurl``) is refused at preview with "did you mean"
   (before, the provider silently fell back to the real console);
 * an ``vast:apiUrl`` where nothing listens fails the ``up`` at once, naming the URL and that it comes
@@ -25,6 +27,7 @@ from vast_pulumi.local_pulumi import LocalBackend, Stack
 RIGHT_KEY = "e2e-causes-right-key"  # the key the user sets to destroy
 OTHER_KEY = "e2e-causes-other-key"  # the key of the last up, revoked since
 PROGRAM = "from vast_pulumi import Endpoint\n\nEndpoint('ep')\n"
+POSITIONAL = 'from vast_pulumi import Instance\n\nInstance("box", "gpu_name=RTX_4090", "pytorch/pytorch")\n'
 
 
 @pytest.fixture
@@ -49,11 +52,20 @@ def remove_config(stack: Stack, key: str) -> None:
 def test_errors_name_the_cause_and_the_fix(
     local_backend: LocalBackend, emulator: Emulator, make_project: ProjectFactory
 ) -> None:
+    project = make_project("causes", POSITIONAL)
     stack = local_backend.stack(
-        make_project("causes", PROGRAM),
-        config={"vast:apiurl": emulator.url},
-        secrets={"vast:apiKey": OTHER_KEY},
+        project, config={"vast:apiurl": emulator.url}, secrets={"vast:apiKey": OTHER_KEY}
     )
+    positional = stack.preview(check=False)
+    assert positional.returncode != 0
+    assert (
+        '    error: Instance(...) takes a resource name, then its inputs as keywords: Instance("box", '
+        "<input>=<value>, ..., opts=pulumi.ResourceOptions(...)); the second argument, if any, is a dict of "
+        "inputs (InstanceArgs)\n"
+    ) in positional.stdout, positional.output
+    assert "Traceback" not in positional.output
+
+    (project / "__main__.py").write_text(PROGRAM)
     typo = stack.preview(check=False)
     assert typo.returncode != 0
     assert "unknown config key vast:apiurl; did you mean 'vast:apiUrl'?" in typo.stdout, typo.output
