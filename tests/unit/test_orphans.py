@@ -275,3 +275,23 @@ def test_members_a_fleet_records_are_not_orphans_and_its_unrecorded_ones_are(cli
     }
     found = {(o.kind, o.id) for o in find(client, [state_of(export([row]))])}
     assert found == {("instance", unrecorded)}
+
+
+def test_no_orphans_is_not_said_while_an_endpoint_of_a_stack_not_given_may_remain(
+    cli: Any, client: VastClient, tmp_path: Path
+) -> None:
+    # An endpoint of a stack removed since: its name carries only the hash of that stack's marker.
+    removed = StackState("organization", "proj", "removed-stack")
+    name = default_name("inference", removed.endpoint_marker("inference"))
+    endpoint_id = client.create_endpoint({"endpoint_name": name})
+    client.create_endpoint({"endpoint_name": "team-api"})  # a name of the user's: never mentioned
+    state_file = tmp_path / "other.json"
+    state_file.write_text(json.dumps(export([])))
+    code, text = cli("--state", str(state_file))
+    assert code == 0
+    assert text.splitlines()[1] == (
+        f"But 1 endpoint(s) have a name like a generated one that no given stack made: {name} (id "
+        f"{endpoint_id}). An endpoint of a stack not named here (a removed stack's, say) cannot be "
+        "recognised: name that stack too, or delete the endpoint yourself if it is unused (vastai delete "
+        "endpoint ID)."
+    )
