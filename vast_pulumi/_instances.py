@@ -473,8 +473,14 @@ class InstanceOps:
         outcome = Teardown()
         if not ids:
             return outcome
+        row = _row_log.current_urn()  # the waits run on threads of their own: they report to this row
+
+        def destroy_one(instance_id: int) -> Teardown:
+            with _row_log.bound(row):
+                return destroy_instances(self.client, [instance_id], destroy=self.destroy)
+
         with ThreadPoolExecutor(max_workers=min(len(ids), _DESTROY_THREADS)) as pool:
-            futures = [pool.submit(destroy_instances, self.client, [i], destroy=self.destroy) for i in ids]
+            futures = [pool.submit(destroy_one, i) for i in ids]
             for future in futures:
                 each = future.result()
                 outcome.gone.extend(each.gone)

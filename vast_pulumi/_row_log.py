@@ -19,12 +19,14 @@ logger, as before.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["current_urn", "note", "progress", "warn"]
+__all__ = ["bound", "current_urn", "note", "progress", "warn"]
 
 _log = logging.getLogger("vast_pulumi")
 _SERVER_MODULE = "pulumi.dynamic.__main__"
@@ -34,8 +36,25 @@ _lock = threading.Lock()
 _engine: Any = None  # the Engine stub, once connected (None: not connected yet; False: no engine)
 
 
+_bound = threading.local()
+
+
+@contextlib.contextmanager
+def bound(urn: str | None) -> Iterator[None]:
+    """Work on another thread for the resource ``urn`` (captured on the call's own thread) reports to
+    its row."""
+    before = getattr(_bound, "urn", None)
+    _bound.urn = urn
+    try:
+        yield
+    finally:
+        _bound.urn = before
+
+
 def current_urn() -> str | None:
     """The URN of the resource the calling thread's provider call is about, inside the server."""
+    if getattr(_bound, "urn", None):
+        return str(_bound.urn)
     server = _server_globals()
     if server is None:
         return None
