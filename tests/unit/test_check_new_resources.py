@@ -64,7 +64,8 @@ BAD_INPUTS: list[tuple[type[VastProvider[Any]], dict[str, Any], str, str]] = [
         "not a volume offer field",
     ),
     (VolumeProvider, {**VOLUME, "offer_query": "disk_space>>1"}, "offer_query", "unknown operator"),
-    (VolumeProvider, {**VOLUME, "order": "storage cost"}, "order", "not a field name"),
+    (VolumeProvider, {**VOLUME, "order": "storage cost"}, "order", "not a field to order offers by"),
+    (VolumeProvider, {**VOLUME, "order": "dph_total"}, "order", "name volume offer fields"),
     (InstanceProvider, {**BOX, "ssh_key_ids": [0.0]}, "ssh_key_ids", "positive whole numbers"),
     (InstanceProvider, {**BOX, "ssh_key_ids": [3.0, 3.0]}, "ssh_key_ids", "must not name a key twice"),
     (
