@@ -12,13 +12,13 @@ nothing: a no-change preview stays free of API calls.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from vast_pulumi import _row_log
 from vast_pulumi._dynamic import is_unknown
 from vast_pulumi.client import VastClient
-from vast_pulumi.errors import OfferUnavailableError
+from vast_pulumi.errors import OfferUnavailableError, VastConfigError
 from vast_pulumi.offers import DEFAULT_DISK_GB, DEFAULT_LIMIT, DEFAULT_ORDER, Offer, rentable_offers
 
 __all__ = ["check_rentable"]
@@ -28,11 +28,17 @@ __all__ = ["check_rentable"]
 _SEARCH_INPUTS = ("offer_id", "offer_query", "order", "disk", "price")
 
 
-def check_rentable(client: VastClient, news: Mapping[str, Any], *, what: str) -> Offer | None:
+def check_rentable(connect: Callable[[], VastClient], news: Mapping[str, Any], *, what: str) -> Offer | None:
     """The offer the new inputs ``news`` would rent now, shown on the resource's row; raises
     :class:`~vast_pulumi.errors.OfferUnavailableError` when there is none. ``what`` is the machine at
-    stake ("instance 20000012"). None when the search cannot be made yet (unknown inputs)."""
+    stake ("instance 20000012"). None when the search cannot be made yet: unknown inputs, or no API
+    key (a preview run without credentials; the ``up``, which has them, checks)."""
     if any(is_unknown(news.get(key)) for key in _SEARCH_INPUTS) or news.get("adopt_id") is not None:
+        return None
+    try:
+        client = connect()
+    except VastConfigError as error:
+        _row_log.warn(f"could not check that the replacement of {what} can be rented: {error}")
         return None
     offer_id, query = news.get("offer_id"), news.get("offer_query")
     if offer_id is None and not isinstance(query, str):

@@ -370,7 +370,7 @@ class FleetProvider(VastProvider[FleetInputs]):
         result = super().diff(id_, olds, news)
         if any(self.differs(key, olds, news) for key in _MACHINE_FIELDS):
             # A rollout: its new members must be rentable now, or it fails before touching the old.
-            check_rentable(self.client, news, what=f"fleet {id_} (its members)")
+            check_rentable(lambda: self.client, news, what=f"fleet {id_} (its members)")
         members = olds.get("members")
         if result.changes or not isinstance(members, list):
             return result

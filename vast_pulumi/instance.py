@@ -199,7 +199,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             replaces.append("price")
         if not replaces:
             return result
-        check_rentable(self.client, news, what=f"instance {id_}")
+        check_rentable(lambda: self.client, news, what=f"instance {id_}")
         return DiffResult(
             changes=True,
             replaces=replaces,

@@ -109,3 +109,13 @@ def test_a_fleet_rollout_that_cannot_be_rented_fails_the_diff(
         fleet.diff(
             "5", olds, checked(fleet, count=2, offer_query="gpu_name=RTX_4009", image="pytorch/pytorch")
         )
+
+
+def test_without_an_api_key_the_check_is_left_to_the_up(caplog: pytest.LogCaptureFixture) -> None:
+    provider = InstanceProvider()  # not configured, and no key anywhere: a preview without credentials
+    olds = {**box(provider), "offer_id": 1}
+    result = provider.diff("20000012", olds, box(provider, disk=32.0))
+    assert (result.replaces, result.delete_before_replace) == (["disk"], True)
+    assert "could not check that the replacement of instance 20000012 can be rented: no Vast.ai API key" in (
+        caplog.text
+    )
