@@ -22,7 +22,12 @@ from vast_pulumi.local_pulumi import Stack
 
 API_KEY = "e2e-bad-input-key"
 # One per resource (the whole table runs in-process): a name rule, the query grammar, a type rule.
-CLI_CASES = ["endpoint-name-charset", "wg-query-grammar", "box-env-value-not-string"]
+CLI_CASES = [
+    "endpoint-name-charset",
+    "wg-query-grammar",
+    "box-env-value-not-string",
+    "box-order-names-no-field",
+]
 
 
 @pytest.fixture(scope="module")

@@ -68,6 +68,8 @@ CASES = [
     ("box-env-value-not-string", INSTANCE.format(GOOD_BOX + ", env={'A': 1}"), "env"),
     ("box-env-key-invalid", INSTANCE.format(GOOD_BOX + ", env={'1 BAD KEY': 'x'}"), "env"),
     ("box-disk-zero", INSTANCE.format(GOOD_BOX + ", disk=0"), "disk"),
+    # Issue 20: accepted before, and the API sorted by nothing (an unsorted pick at $0.47/h).
+    ("box-order-names-no-field", INSTANCE.format(GOOD_BOX + ", order='cheapest'"), "order"),
     ("box-disk-not-a-number", INSTANCE.format(GOOD_BOX + ", disk='big'"), "disk"),
     ("box-target-state-unknown", INSTANCE.format(GOOD_BOX + ", target_state='paused'"), "target_state"),
     ("box-image-and-template", INSTANCE.format(GOOD_BOX + ", template_hash_id='abc'"), "image"),
