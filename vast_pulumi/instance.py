@@ -76,6 +76,7 @@ from vast_pulumi._dynamic import (
     VastResource,
     is_unknown,
     numeric_id,
+    same_value,
 )
 from vast_pulumi._instance_inputs import (
     INPUT_KEYS,
@@ -199,7 +200,11 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             replaces.append("price")
         if not replaces:
             return result
-        check_rentable(lambda: self.client, news, what=f"instance {id_}")
+        pinned_here = news.get("offer_id") is not None and same_value(
+            news.get("offer_id"), olds.get("offer_id")
+        )
+        if not pinned_here:  # the offer the old instance holds is listed as rented until it is gone
+            check_rentable(lambda: self.client, news, what=f"instance {id_}")
         return DiffResult(
             changes=True,
             replaces=replaces,

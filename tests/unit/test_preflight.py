@@ -119,3 +119,14 @@ def test_without_an_api_key_the_check_is_left_to_the_up(caplog: pytest.LogCaptur
     assert "could not check that the replacement of instance 20000012 can be rented: no Vast.ai API key" in (
         caplog.text
     )
+
+
+def test_a_replacement_on_the_offer_the_instance_holds_is_not_searched(
+    provider: InstanceProvider, emulator: Emulator
+) -> None:
+    pinned = {"offer_id": 1234.0, "image": "pytorch/pytorch", "disk": 16.0}
+    olds = {**checked(provider, **pinned), "offer_id": 1234}
+    mark = len(emulator.request_log())
+    # The old instance holds that offer (listed as rented until it is gone): a search would not find it.
+    result = provider.diff("20000012", olds, checked(provider, **{**pinned, "image": "pytorch/pytorch:2"}))
+    assert result.replaces == ["image"] and api_calls(emulator, mark) == []
