@@ -368,7 +368,7 @@ class FleetProvider(VastProvider[FleetInputs]):
         """As every resource's, plus: members a refresh found unhealthy, or fewer than ``count``, are a
         change (the update replaces them)."""
         result = super().diff(id_, olds, news)
-        if any(self.differs(key, olds, news) for key in _MACHINE_FIELDS):
+        if news.get("count") != 0 and any(self.differs(key, olds, news) for key in _MACHINE_FIELDS):
             # A rollout: its new members must be rentable now, or it fails before touching the old.
             check_rentable(lambda: self.client, news, what=f"fleet {id_} (its members)")
         members = olds.get("members")
