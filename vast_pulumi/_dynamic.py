@@ -12,7 +12,8 @@ Provider side (:class:`VastProvider`), written around the traps of Python dynami
   ``CheckFailure`` naming the field and the rule (never the value), turns the floats the engine sends
   back into ints, fills defaults, and leaves values that are unknown at preview alone.
 * ``diff`` compares the new inputs with the old outputs (which hold every input's effective value) and
-  lists the fields that force a replacement. It never calls the API, so a no-change preview costs nothing.
+  lists the fields that force a replacement. It calls no API (a no-change preview costs nothing), but
+  for a machine's replacement, which first checks that the new one can be rented (``_preflight``).
 * ``read`` says "gone" with ``ReadResult(None, {})``; when a refresh finds drift it returns the drifted
   inputs too, so the next preview shows what it will change back.
 

@@ -33,9 +33,12 @@ edit gives it a new hash, which must reach its instances as an update, as the of
 ``update instance --template_hash_id`` does). A change of ``offer_id``/``offer_query``, ``image``,
 ``disk``, ``runtype`` or ``image_login`` rents a new instance: a new image is a new machine
 to its users, and the API's in-place template update keeps no documented promise about the disk.
-The old instance is destroyed first, so two GPUs are never paid for at once. ``order``,
-``cancel_unavail``, ``wait_until_ready`` and ``ready_timeout`` only matter to a create: changing them
-calls no API.
+Before that, the diff checks with one offer search that the new instance can be rented now, and
+fails (at preview, and at ``up`` before anything is deleted) naming the query when it cannot
+(:mod:`vast_pulumi._preflight`). The old instance is destroyed first, so two GPUs are never paid for
+at once, unless ``create_before_delete`` (the new one is rented under a marker of its own, then the
+old one destroyed). ``order``, ``cancel_unavail``, ``wait_until_ready``, ``ready_timeout`` and
+``create_before_delete`` only matter to a create: changing them calls no API.
 
 **No duplicates.** Each instance carries its resource's marker in its environment
 (``VAST_PULUMI_MARKER``). A create first looks for a live instance with its marker and adopts it: a
