@@ -58,6 +58,16 @@ def parser() -> argparse.ArgumentParser:
         help="a file written by `pulumi stack export` (repeatable)",
     )
     orphans.add_argument(
+        "--removed-stack",
+        action="append",
+        default=[],
+        metavar="[ORG/]PROJECT/STACK",
+        help=(
+            "a stack removed with `pulumi stack rm --force` (repeatable): what it left is an orphan, "
+            "default-named endpoints, volumes and templates included"
+        ),
+    )
+    orphans.add_argument(
         "--no-stacks",
         action="store_true",
         help="the account has no stacks any more: everything with a marker is an orphan",
@@ -89,14 +99,18 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, out:
 
 
 def _orphans(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
-    if not (args.stacks or args.state or args.no_stacks):
+    if not (args.stacks or args.state or args.removed_stack or args.no_stacks):
         raise VastConfigError("name the stacks that use this account (or --state FILE, or --no-stacks)")
     client = VastClient(
         ProviderSettings.resolve(
             _key(args.api_key_file), args.url, key_given_as="--api-key-file", url_given_as="--url"
         )
     )
-    states = [*_stacks(args.stacks, args.cwd), *(_state_file(path) for path in args.state)]
+    states = [
+        *_stacks(args.stacks, args.cwd),
+        *(_state_file(path) for path in args.state),
+        *(orphans.removed_stack(name) for name in args.removed_stack),
+    ]
     found = orphans.find(client, states)
     if args.json and not (args.destroy and found):
         _print_json(out, found)
@@ -169,8 +183,9 @@ def _print_unmatched(out: TextIO, endpoints: Sequence[Row]) -> None:
     names = ", ".join(f"{row.get('endpoint_name')} (id {row.get('id')})" for row in endpoints)
     print(
         f"But {len(endpoints)} endpoint(s) have a name like a generated one that no given stack made: "
-        f"{names}. An endpoint of a stack not named here (a removed stack's, say) cannot be recognised: "
-        "name that stack too, or delete the endpoint yourself if it is unused (vastai delete endpoint ID).",
+        f"{names}. An endpoint of a stack not named here cannot be recognised: name that stack too (a "
+        "removed one with --removed-stack), or delete the endpoint yourself if it is unused (vastai "
+        "delete endpoint ID).",
         file=out,
     )
 

@@ -6,7 +6,8 @@ minutes then shows only ``creating (95s)...``. Real providers log through the en
 call with the resource's URN: a line with ``ephemeral`` set is the row's status while it runs ("loading
 (40s)"), one without it is kept under the resource in the Diagnostics summary, and a warning is
 shown there as a warning (sdk/proto/engine.proto, ``LogRequest``). The server is started with the
-engine's address as its argument (``_engine_watch`` reads it too), so we connect to it ourselves.
+engine's address as its argument (``_provider_server``'s engine watch reads it too), so we connect to
+it ourselves.
 
 The URN: the SDK's server does not pass it to ``create``/``update``/``delete``/``diff``, but the
 server's handler for the call (``DynamicResourceProviderServicer.Create`` ...) is a frame below ours
@@ -26,10 +27,11 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from vast_pulumi._provider_server import in_provider_server
+
 __all__ = ["bound", "current_urn", "note", "progress", "warn"]
 
 _log = logging.getLogger("vast_pulumi")
-_SERVER_MODULE = "pulumi.dynamic.__main__"
 _HANDLERS = frozenset({"Check", "Diff", "Create", "Read", "Update", "Delete"})
 
 _lock = threading.Lock()
@@ -70,10 +72,7 @@ def current_urn() -> str | None:
 def _server_globals() -> dict[str, Any] | None:
     """The globals of the dynamic-provider server's module, when this process is that server (it
     runs as ``python -m pulumi.dynamic``: its module is ``__main__``)."""
-    main = sys.modules.get("__main__")
-    if getattr(getattr(main, "__spec__", None), "name", None) != _SERVER_MODULE:
-        return None
-    return vars(main)
+    return vars(sys.modules["__main__"]) if in_provider_server() else None
 
 
 def progress(message: str, *, urn: str | None = None) -> None:

@@ -20,13 +20,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from vast_pulumi.errors import VastInputError
+from vast_pulumi.errors import QueryError
 
 __all__ = ["OFFER_FIELDS", "ORDER_FIELDS", "QueryError", "closest", "field_name", "parse_query"]
-
-
-class QueryError(VastInputError):
-    """A query the CLI grammar cannot parse, or a filter that names no offer field."""
 
 
 # vastai/api/query.py::offers_fields.

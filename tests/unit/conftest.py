@@ -10,7 +10,7 @@ import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 
 from vast_pulumi import _snapshot, _transport
-from vast_pulumi._dynamic import VastProvider
+from vast_pulumi._dynamic import VastProvider, failure_field
 from vast_pulumi.client import route_template
 from vast_pulumi.emulator import Emulator
 
@@ -104,3 +104,15 @@ def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     monkeypatch.setattr(_transport, "time", fake)
     monkeypatch.setattr(_snapshot, "time", fake)
     return fake
+
+
+def assert_check_fails(
+    provider_class: type[VastProvider[Any]], news: dict[str, Any], field: str, rule: str
+) -> None:
+    """``check`` of ``news`` fails once, naming ``field``, with a reason that starts with it and says
+    ``rule``."""
+    result = provider_class().check({}, {"__provider": "blob", "_marker": "m", **news})
+    assert [failure_field(failure) for failure in result.failures] == [field]
+    assert [failure.property for failure in result.failures] == [""]  # the engine would print its value
+    reason = result.failures[0].reason
+    assert reason.startswith(field) and rule in reason

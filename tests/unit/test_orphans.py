@@ -17,8 +17,9 @@ from vast_pulumi._launch_args import with_marker
 from vast_pulumi.client import VastClient
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.endpoint import default_name
-from vast_pulumi.orphans import StackState, StateError, destroy, find, read_stack, state_of
+from vast_pulumi.orphans import StackState, StateError, destroy, find, read_stack, removed_stack, state_of
 from vast_pulumi.settings import ProviderSettings
+from vast_pulumi.volume import search_volume_offers
 
 INSTANCE = "pulumi-python:dynamic/vast:Instance"
 WORKERGROUP = "pulumi-python:dynamic/vast:Workergroup"
@@ -277,12 +278,49 @@ def test_members_a_fleet_records_are_not_orphans_and_its_unrecorded_ones_are(cli
     assert found == {("instance", unrecorded)}
 
 
+def test_volumes_templates_and_ssh_keys_a_removed_stack_left_are_orphans_and_destroyed(
+    client: VastClient,
+) -> None:
+    removed = removed_stack("proj/dev")  # `pulumi stack rm --force`: no state, its markers still known
+    volume_marker = removed.marker("pulumi-python:dynamic/vast:Volume", "data")
+    template_marker = removed.marker("pulumi-python:dynamic/vast:Template", "vllm")
+    (offer, *_) = search_volume_offers(client, "reliability>0.5", size=10, order="storage_cost", limit=2)
+    volume = client.create_volume(int(offer["id"]), 10, default_name("data", volume_marker))
+    users_volume = client.create_volume(int(offer["id"]), 10, "scratch-1a2b3c4d")
+    template = int(
+        client.create_template({"name": default_name("vllm", template_marker), "image": "x"})["id"]
+    )
+    users_template = int(client.create_template({"name": "mine-1a2b3c4d", "image": "y"})["id"])
+    line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJK9F1pSEMt/BAon67seVRFk7PHt5CVhLLud826EorlK me@laptop"
+    key = int(client.create_ssh_key(f"{line} vast-pulumi:{'9' * 16}")["id"])
+    users_key = int(client.create_ssh_key(line.replace("me@laptop", "other@laptop"))["id"])
+
+    found = {(o.kind, o.id): o for o in find(client, [removed])}
+    assert set(found) == {("volume", volume), ("template", template), ("ssh_key", key)}
+    volume_price = found[("volume", volume)].dph_total
+    assert volume_price is not None and volume_price > 0
+    # Without the stack, only the key's full marker tells it apart from one made by hand.
+    assert {(o.kind, o.id) for o in find(client, [])} == {("ssh_key", key)}
+
+    outcome = destroy(client, list(found.values()), poll=0.05)
+    assert outcome.failed == [] and {(o.kind, o.id) for o in outcome.gone} == set(found)
+    assert [row["id"] for row in client.list_volumes()] == [users_volume]
+    assert [row["id"] for row in client.list_own_templates()] == [users_template]
+    assert [row["id"] for row in client.list_ssh_keys()] == [users_key]
+
+
+def test_a_removed_stack_is_named_project_slash_stack() -> None:
+    assert (removed_stack("acme/proj/dev").organization, removed_stack("proj/dev").stack) == ("acme", "dev")
+    with pytest.raises(StateError, match="PROJECT/STACK"):
+        removed_stack("dev")
+
+
 def test_no_orphans_is_not_said_while_an_endpoint_of_a_stack_not_given_may_remain(
     cli: Any, client: VastClient, tmp_path: Path
 ) -> None:
     # An endpoint of a stack removed since: its name carries only the hash of that stack's marker.
-    removed = StackState("organization", "proj", "removed-stack")
-    name = default_name("inference", removed.endpoint_marker("inference"))
+    removed = removed_stack("proj/removed-stack")
+    name = default_name("inference", removed.marker("pulumi-python:dynamic/vast:Endpoint", "inference"))
     endpoint_id = client.create_endpoint({"endpoint_name": name})
     client.create_endpoint({"endpoint_name": "team-api"})  # a name of the user's: never mentioned
     state_file = tmp_path / "other.json"
@@ -291,7 +329,10 @@ def test_no_orphans_is_not_said_while_an_endpoint_of_a_stack_not_given_may_remai
     assert code == 0
     assert text.splitlines()[1] == (
         f"But 1 endpoint(s) have a name like a generated one that no given stack made: {name} (id "
-        f"{endpoint_id}). An endpoint of a stack not named here (a removed stack's, say) cannot be "
-        "recognised: name that stack too, or delete the endpoint yourself if it is unused (vastai delete "
-        "endpoint ID)."
+        f"{endpoint_id}). An endpoint of a stack not named here cannot be recognised: name that stack too "
+        "(a removed one with --removed-stack), or delete the endpoint yourself if it is unused (vastai "
+        "delete endpoint ID)."
     )
+    # Named, it is an orphan like any other.
+    code, text = cli("--state", str(state_file), "--removed-stack", "proj/removed-stack")
+    assert f"endpoint {endpoint_id}" in " ".join(text.split()) or str(endpoint_id) in text
