@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from vast_pulumi import _row_log
 from vast_pulumi._dynamic import Props, same_value
 from vast_pulumi._instance_inputs import InstanceInputs, MachineInputs
 from vast_pulumi._instance_rows import (
@@ -53,7 +54,7 @@ from vast_pulumi.errors import (
     VastApiError,
     VastNotFoundError,
 )
-from vast_pulumi.offers import Offer, search_offers
+from vast_pulumi.offers import Offer, rentable_offers
 
 __all__ = [
     "BID_TOLERANCE",
@@ -182,7 +183,7 @@ class _Renter:
                 raise
             self._in_doubt = None
             instance_id = int(reply["new_contract"])
-            _log.info("vast: rented instance %s from offer %s", instance_id, offer_id)
+            _row_log.note(f"rented instance {instance_id} from offer {offer_id}")
             key = reply.get("instance_api_key")
             self.rented[instance_id] = Launch(instance_id, offer_id, key, ours=True)
             return instance_id
@@ -220,17 +221,15 @@ class InstanceOps:
         """The offers ``offer_query`` matches, best first: priced with, and with room for, the disk;
         with ``price``, interruptible ones whose minimum bid it meets."""
         assert inputs.offer_query is not None
-        offers = search_offers(
+        # None rentable raises, saying why: a bid below every min_bid, or a gpu_name Vast.ai does not know.
+        return rentable_offers(
             self.client,
             inputs.offer_query,
             order=inputs.order,
             limit=limit,
-            interruptible=inputs.price is not None,
             disk=inputs.disk,
+            price=inputs.price,
         )
-        if inputs.price is None:
-            return offers
-        return [offer for offer in offers if offer.min_bid is None or offer.min_bid <= inputs.price]
 
     def candidates(self, inputs: InstanceInputs) -> Iterator[int]:
         """An instance's offers, lazily (searched when the first is needed): ``offer_id``, or the best
@@ -238,10 +237,7 @@ class InstanceOps:
         if inputs.offer_id is not None:
             yield inputs.offer_id
             return
-        offers = self.offers(inputs)
-        if not offers:
-            raise OfferUnavailableError(f"no offer matches {describe_offer(inputs)} right now")
-        yield from (offer.id for offer in offers)
+        yield from (offer.id for offer in self.offers(inputs))
 
     # -- rent and start -----------------------------------------------------------------------------
 
@@ -298,6 +294,7 @@ class InstanceOps:
         row = self.client.get_instance(inputs.adopt_id)
         if row is None:
             raise AdoptError(f"adopt_id: there is no instance {inputs.adopt_id} on this account")
+        _check_adopted_disk(inputs, row)
         current = {
             "label": row.get("label"),
             "target_state": row.get("intended_status"),
@@ -409,6 +406,7 @@ class InstanceOps:
         target = inputs.target_state
         deadline = time.monotonic() + inputs.ready_timeout
         seen = time.monotonic()
+        shown = ""
         while True:
             seen, rows = self.client.next_instances(seen, POLL_SECONDS)
             row = next((row for row in rows if row.get("id") == instance_id), None)
@@ -417,10 +415,15 @@ class InstanceOps:
             if row is None:
                 raise InstanceNotReadyError(f"instance {instance_id} disappeared while starting")
             if row.get("intended_status") == target and actual_status(row) == target:
+                _row_log.progress(f"instance {instance_id}: {target}")
                 return row
             failure = instance_failure(row, target, starting=starting)
             if failure:
                 raise InstanceNotReadyError(f"instance {instance_id} failed to become {target}: {failure}")
+            status = f"instance {instance_id}: {describe_status(row)}; waiting until it is {target}"
+            if status != shown:  # on the resource's row: "loading" for the minutes a boot takes
+                _row_log.progress(status)
+                shown = status
             if time.monotonic() >= deadline:
                 waited = f"{inputs.ready_timeout:g} s"
                 raise InstanceNotReadyError(
@@ -467,8 +470,14 @@ class InstanceOps:
         outcome = Teardown()
         if not ids:
             return outcome
+        row = _row_log.current_urn()  # the waits run on threads of their own: they report to this row
+
+        def destroy_one(instance_id: int) -> Teardown:
+            with _row_log.bound(row):
+                return destroy_instances(self.client, [instance_id], destroy=self.destroy)
+
         with ThreadPoolExecutor(max_workers=min(len(ids), _DESTROY_THREADS)) as pool:
-            futures = [pool.submit(destroy_instances, self.client, [i], destroy=self.destroy) for i in ids]
+            futures = [pool.submit(destroy_one, i) for i in ids]
             for future in futures:
                 each = future.result()
                 outcome.gone.extend(each.gone)
@@ -564,6 +573,20 @@ def effective_runtype(inputs: Props) -> str | None:
     if inputs.get("template_hash_id"):
         return None
     return "args" if inputs.get("args") or inputs.get("args_str") else "ssh"
+
+
+def _check_adopted_disk(inputs: InstanceInputs, row: Row) -> None:
+    """An adopted instance keeps its disk (no API resizes one): ``disk`` must say what it is, else
+    state would record the input (10 GB by default) for a 20 GB disk, and the next change of
+    ``disk`` to the truth would replace the instance. Refused before anything is changed."""
+    real = row.get("disk_space")
+    if isinstance(real, bool) or not isinstance(real, int | float) or abs(float(real) - inputs.disk) < 0.5:
+        return
+    raise AdoptError(
+        f"adopt_id: instance {inputs.adopt_id} has a {float(real):g} GB disk, but the disk input is "
+        f"{inputs.disk:g} GB (10 when not set): set disk={float(real):g}; a disk cannot be resized, and "
+        "another disk would rent a new instance. Nothing was changed"
+    )
 
 
 def describe_offer(inputs: InstanceInputs) -> str:

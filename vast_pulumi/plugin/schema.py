@@ -102,8 +102,8 @@ def _resource(shape: Shape, types_: dict[str, Spec]) -> Spec:
         "inputProperties": inputs,
         "requiredInputs": required,
     }
-    if shape.provider_class.delete_before_replace:
-        spec["deleteBeforeReplace"] = True
+    # Whether a replacement deletes first is the provider's Diff answer, per replacement (an Instance's
+    # create_before_delete), never a fixed flag here.
     return spec
 
 
