@@ -27,7 +27,7 @@ from pulumi.runtime import proto, rpc
 from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 from pulumi.runtime.proto import ResourceProviderServicer, provider_pb2_grpc
 
-from vast_pulumi._dynamic import MARKER_KEY, VastProvider, default_name, marker_of
+from vast_pulumi._dynamic import MARKER_KEY, VastProvider, default_name, failure_field, marker_of
 from vast_pulumi._provider_server import serve_plugin
 from vast_pulumi._version import __version__
 from vast_pulumi.errors import VastError
@@ -161,8 +161,13 @@ class VastPluginServicer(ResourceProviderServicer):
             news[named] = default_name(name, marker)
         news[MARKER_KEY] = marker
         result = self._provider(shape).check(olds, news)
+        # No property, as the providers give none (the engine would print the program's value of it);
+        # the reason starts with the input, in the program's spelling.
         failures = [
-            proto.CheckFailure(property=camel(failure.property), reason=failure.reason)
+            proto.CheckFailure(
+                property="",
+                reason=camel(failure_field(failure)) + failure.reason[len(failure_field(failure)) :],
+            )
             for failure in result.failures
         ]
         return proto.CheckResponse(inputs=_struct(shape.to_engine(result.inputs)), failures=failures)
