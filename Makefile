@@ -61,7 +61,7 @@ $(BIN)/pulumi-resource-kubernetes: .ci/build-pulumi-kubernetes.sh .ci/lib/go-mod
 PULUMI_YAML_VERSION := 1.25.0
 PULUMI_YAML := $(TOOLS_CACHE)/pulumi-yaml-v$(PULUMI_YAML_VERSION)/bin/pulumi-language-yaml
 
-$(PULUMI_YAML): .ci/build-pulumi-yaml.sh
+$(PULUMI_YAML): .ci/build-pulumi-yaml.sh .ci/lib/go-modules.sh
 	.ci/build-pulumi-yaml.sh $(PULUMI_YAML_VERSION) $(dir $@)
 
 $(BIN)/pulumi-language-yaml: | $(PULUMI_YAML) $(VENV)/.installed
@@ -74,13 +74,13 @@ PULUMI_NODEJS_VERSION := 3.68.0
 PULUMI_NODEJS := $(TOOLS_CACHE)/pulumi-nodejs-v$(PULUMI_NODEJS_VERSION)/bin/pulumi-language-nodejs
 GEN_NODEJS_SDK := $(TOOLS_CACHE)/gen-nodejs-sdk-v$(PULUMI_VERSION)/gen-nodejs-sdk
 
-$(PULUMI_NODEJS): .ci/build-pulumi-nodejs.sh
+$(PULUMI_NODEJS): .ci/build-pulumi-nodejs.sh .ci/lib/go-modules.sh
 	.ci/build-pulumi-nodejs.sh $(PULUMI_NODEJS_VERSION) $(dir $@)
 
 $(BIN)/pulumi-language-nodejs: | $(PULUMI_NODEJS) $(VENV)/.installed
 	ln -sfn $(PULUMI_NODEJS) $@
 
-$(GEN_NODEJS_SDK): .ci/build-gen-nodejs-sdk.sh
+$(GEN_NODEJS_SDK): .ci/build-gen-nodejs-sdk.sh .ci/lib/go-modules.sh
 	.ci/build-gen-nodejs-sdk.sh $(dir $@)
 
 $(BIN)/gen-nodejs-sdk: | $(GEN_NODEJS_SDK) $(VENV)/.installed

@@ -9,18 +9,16 @@ set -euo pipefail
 
 dest=${1:?usage: build-gen-nodejs-sdk.sh DEST_BIN_DIR}
 source_dir=$(cd "$(dirname "$0")/gen-nodejs-sdk" && pwd)
+binary=gen-nodejs-sdk
 
-if [ -x "$dest/gen-nodejs-sdk" ]; then
-  echo "gen-nodejs-sdk already built in $dest"
-  exit 0
-fi
-if ! command -v go >/dev/null 2>&1; then
-  echo "error: no 'go' to build gen-nodejs-sdk" >&2
-  exit 1
-fi
-export GOTOOLCHAIN=${GOTOOLCHAIN:-auto}
-mkdir -p "$dest"
-echo "==> building gen-nodejs-sdk (several minutes the first time)"
-(cd "$source_dir" && go build -trimpath -buildvcs=false -ldflags "-s -w" -o "$dest/gen-nodejs-sdk.tmp" .)
-mv "$dest/gen-nodejs-sdk.tmp" "$dest/gen-nodejs-sdk"
-echo "==> gen-nodejs-sdk built into $dest"
+# shellcheck source=lib/go-modules.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib/go-modules.sh"
+start_build "$dest" "$binary" binary_built "$dest" "$binary" "$binary"
+
+echo "==> building $binary (several minutes the first time)"
+# -mod=readonly over the library's -mod=mod: our go.sum is committed and complete, and go must not
+# rewrite it in the source tree.
+(cd "$source_dir" && go build -mod=readonly -trimpath -buildvcs=false -ldflags "-s -w" \
+   -o "$work/$binary" .)
+install_binary "$work/$binary" "$dest"
+echo "==> $binary built into $dest"

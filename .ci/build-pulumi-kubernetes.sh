@@ -9,7 +9,7 @@
 # generate.go (a `go:build ignore` program) writes from the committed schema with the version set.
 #
 # Usage: build-pulumi-kubernetes.sh VERSION DEST_BIN_DIR     (VERSION like 4.24.0)
-# Idempotent: the binary is moved into DEST_BIN_DIR only once complete, and never rebuilt there.
+# Idempotent: when DEST_BIN_DIR/pulumi-resource-kubernetes exists, nothing is rebuilt.
 set -euo pipefail
 
 version=${1:?usage: build-pulumi-kubernetes.sh VERSION DEST_BIN_DIR}
@@ -21,18 +21,9 @@ provider_module=github.com/pulumi/pulumi-kubernetes/provider/v4@v4.0.0-202601150
 sdk_module=github.com/pulumi/pulumi-kubernetes/sdk/v4@v$version
 binary=pulumi-resource-kubernetes
 
-built() {
-  [ -x "$dest/$binary" ] && echo "$binary $version already built in $dest"
-}
-built && exit 0
-
-here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/go-modules.sh
-. "$here/lib/go-modules.sh"
-require_go "$binary"
-lock_dir "$dest"
-built && exit 0   # another setup built it while we waited for the lock
-make_workdir
+. "$(cd "$(dirname "$0")" && pwd)/lib/go-modules.sh"
+start_build "$dest" "$binary" binary_built "$dest" "$binary" "$binary $version"
 
 echo "==> downloading $provider_module and $sdk_module"
 copy_module "$provider_module" "$work/provider"
@@ -40,12 +31,8 @@ copy_module "$sdk_module" "$work/sdk"
 
 echo "==> building $binary $version (several minutes the first time)"
 (cd "$work/provider/cmd/$binary" && VERSION=$version go run generate.go)
-mkdir -p "$dest"
 (cd "$work/provider" && go build -trimpath -buildvcs=false \
    -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$version" \
    -o "$work/$binary" "./cmd/$binary")
-# Copy next to the destination, then rename: a build cut short never leaves a binary that passes
-# the check above.
-install -m 0755 "$work/$binary" "$dest/.$binary.$$"
-mv -f "$dest/.$binary.$$" "$dest/$binary"
+install_binary "$work/$binary" "$dest"
 echo "==> $binary $version built into $dest"

@@ -13,23 +13,14 @@ set -euo pipefail
 version=${1:?usage: build-pulumi-yaml.sh VERSION DEST_BIN_DIR}
 dest=${2:?usage: build-pulumi-yaml.sh VERSION DEST_BIN_DIR}
 tag="v${version#v}"
+binary=pulumi-language-yaml
 
-if [ -x "$dest/pulumi-language-yaml" ]; then
-  echo "pulumi-language-yaml $tag already built in $dest"
-  exit 0
-fi
-if ! command -v go >/dev/null 2>&1; then
-  echo "error: no 'go' to build pulumi-language-yaml; install Go >= 1.24 (https://go.dev/dl/)" >&2
-  exit 1
-fi
+# shellcheck source=lib/go-modules.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib/go-modules.sh"
+start_build "$dest" "$binary" binary_built "$dest" "$binary" "$binary $tag"
 
-export GOTOOLCHAIN=${GOTOOLCHAIN:-auto}
-mkdir -p "$dest"
-echo "==> building pulumi-language-yaml $tag (several minutes the first time)"
-# GOBIN must be absolute; build into a temporary directory so a failed build leaves no partial binary.
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-GOBIN="$tmp" go install -trimpath -buildvcs=false -ldflags "-s -w" \
-  "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@$tag"
-install -m 0755 "$tmp/pulumi-language-yaml" "$dest/"
-echo "==> pulumi-language-yaml $tag built into $dest"
+echo "==> building $binary $tag (several minutes the first time)"
+GOBIN="$work" go install -trimpath -buildvcs=false -ldflags "-s -w" \
+  "github.com/pulumi/pulumi-yaml/cmd/$binary@$tag"
+install_binary "$work/$binary" "$dest"
+echo "==> $binary $tag built into $dest"

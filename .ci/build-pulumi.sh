@@ -14,7 +14,8 @@
 # virtualenv first on PATH (the Makefile and tests do).
 #
 # Usage: build-pulumi.sh VERSION DEST_BIN_DIR     (VERSION like 3.276.0)
-# Idempotent: when DEST_BIN_DIR/pulumi already reports VERSION, nothing is rebuilt.
+# Idempotent: when DEST_BIN_DIR/pulumi already reports VERSION (and the other three are there),
+# nothing is rebuilt.
 set -euo pipefail
 
 version=${1:?usage: build-pulumi.sh VERSION DEST_BIN_DIR}
@@ -22,40 +23,32 @@ dest=${2:?usage: build-pulumi.sh VERSION DEST_BIN_DIR}
 tag="v${version#v}"
 langhost_tag=v3.79.0
 
-if [ -x "$dest/pulumi" ] && [ "$("$dest/pulumi" version 2>/dev/null)" = "$tag" ] \
-   && [ -x "$dest/pulumi-language-python" ] && [ -x "$dest/pulumi-resource-pulumi-python" ] \
-   && [ -f "$dest/pulumi-language-python-exec" ]; then
-  echo "pulumi $tag already built in $dest"
-  exit 0
-fi
-
-if ! command -v go >/dev/null 2>&1; then
-  echo "error: no 'pulumi' on PATH and no 'go' to build it." >&2
-  echo "  Install the Pulumi CLI (https://www.pulumi.com/docs/install/) or Go >= 1.25 (https://go.dev/dl/)," >&2
-  echo "  then run 'make setup' again." >&2
-  exit 1
-fi
+# The CLI reports the version it was built as; the other three come with it.
+pulumi_built() {
+  [ -x "$dest/pulumi" ] && [ "$("$dest/pulumi" version 2>/dev/null)" = "$tag" ] \
+    && [ -x "$dest/pulumi-language-python" ] && [ -x "$dest/pulumi-resource-pulumi-python" ] \
+    && [ -f "$dest/pulumi-language-python-exec" ] && echo "pulumi $tag already built in $dest"
+}
 
 # shellcheck source=lib/go-modules.sh
 . "$(cd "$(dirname "$0")" && pwd)/lib/go-modules.sh"
-make_workdir
+start_build "$dest" "the Pulumi CLI" pulumi_built
 
 echo "==> downloading pulumi $tag modules (sdk, pkg) and the language host (sdk $langhost_tag)"
 copy_module "github.com/pulumi/pulumi/sdk/v3@$tag" "$work/sdk"
 copy_module "github.com/pulumi/pulumi/pkg/v3@$tag" "$work/pkg"
 copy_module "github.com/pulumi/pulumi/sdk/v3@$langhost_tag" "$work/langhost-sdk"
 
-mkdir -p "$dest"
 ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$tag"
 echo "==> building pulumi (this takes several minutes the first time)"
 (cd "$work/pkg" && go build -trimpath -buildvcs=false -tags osusergo,grpcnotrace \
-   -ldflags "$ldflags" -o "$dest/pulumi" ./cmd/pulumi)
+   -ldflags "$ldflags" -o "$work/pulumi" ./cmd/pulumi)
 echo "==> building pulumi-language-python"
 (cd "$work/langhost-sdk" && go build -trimpath -buildvcs=false \
    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$langhost_tag" \
-   -o "$dest/pulumi-language-python" ./python/cmd/pulumi-language-python)
-# Module zips carry no file modes: restore the exec bits the engine checks for.
-install -m 0755 "$work/sdk/python/dist/pulumi-resource-pulumi-python" "$dest/"
-install -m 0755 "$work/sdk/python/cmd/pulumi-language-python-exec" "$dest/"
-
+   -o "$work/pulumi-language-python" ./python/cmd/pulumi-language-python)
+for file in "$work/pulumi-language-python" "$work/sdk/python/dist/pulumi-resource-pulumi-python" \
+            "$work/sdk/python/cmd/pulumi-language-python-exec" "$work/pulumi"; do
+  install_binary "$file" "$dest"
+done
 echo "==> $("$dest/pulumi" version) built into $dest"

@@ -35,7 +35,10 @@ if found=$(ambient_pulumi) && has_all_tools "$(dirname "$(readlink -f "$found")"
   echo "==> using the Pulumi CLI on PATH: $found ($("$found" version))"
 else
   source_dir="${XDG_CACHE_HOME:-$HOME/.cache}/vast-pulumi/pulumi-v${version#v}/bin"
-  "$here/build-pulumi.sh" "$version" "$source_dir"
+  "$here/build-pulumi.sh" "$version" "$source_dir" || {
+    echo "  (or install the Pulumi CLI, https://www.pulumi.com/docs/install/, and put it on PATH)" >&2
+    exit 1
+  }
 fi
 
 for tool in "${tools[@]}"; do

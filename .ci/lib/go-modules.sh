@@ -38,11 +38,38 @@ make_workdir() {
   trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 }
 
-# Holds an exclusive lock on DIR for the rest of the script: worktrees of one machine share the
-# cache, and two `make setup`s starting at once should build once (the second waits, then finds
-# the binary). Callers check for the binary again after taking the lock.
+# Holds an exclusive lock on DIR for the rest of the script (see start_build).
 lock_dir() {
   mkdir -p "$1"
   exec 9>"$1/.build.lock"
   flock 9
+}
+
+# Starts building NAME into DEST, or ends the script (status 0) when CHECK... (a command that says
+# so) finds it built already. Worktrees of one machine share DEST, and two `make setup`s starting at
+# once should build once: the check runs again once DEST's lock is held (the second setup waits,
+# then finds the binary). Then needs Go, and makes the scratch directory $work.
+start_build() {  # DEST NAME CHECK...
+  local dest=$1 name=$2
+  shift 2
+  "$@" && exit 0
+  lock_dir "$dest"
+  "$@" && exit 0
+  require_go "$name"
+  make_workdir
+}
+
+# A check for start_build: DEST/BINARY is there; says LABEL is built.
+binary_built() {  # DEST BINARY LABEL
+  [ -x "$1/$2" ] && echo "$3 already built in $1"
+}
+
+# Installs the built FILE into DEST, executable (module zips carry no file modes), by a rename next
+# to its place: a build cut short never leaves a file there that a check takes for a complete one.
+install_binary() {  # FILE DEST
+  local name
+  name=$(basename "$1")
+  mkdir -p "$2"
+  install -m 0755 "$1" "$2/.$name.$$"
+  mv -f "$2/.$name.$$" "$2/$name"
 }
