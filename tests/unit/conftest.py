@@ -3,7 +3,7 @@ emulator."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import pytest
@@ -15,6 +15,15 @@ from vast_pulumi.client import route_template
 from vast_pulumi.emulator import Emulator
 
 P = TypeVar("P", bound=VastProvider[Any])
+
+QUERY = (
+    "gpu_name=RTX_4090 num_gpus=1"  # the offers an instance of these tests rents (the seeded market has them)
+)
+INSTANCE = {
+    "offer_query": QUERY,
+    "image": "pytorch/pytorch",
+    "disk": 16.0,
+}  # an instance's inputs, but its marker
 
 
 def configured(provider: P, url: str, api_key: str) -> P:
@@ -46,6 +55,21 @@ def faulted_calls(emulator: Emulator) -> list[tuple[str, str | None, str]]:
 @pytest.fixture
 def emulator(vast_emulator_factory: Callable[..., Emulator]) -> Emulator:
     return vast_emulator_factory(seed=1, boot_seconds=0.3)
+
+
+@pytest.fixture
+def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Instance waits poll every 0.1 s: the test emulator boots an instance in 0.3 s. Modules that rent
+    instances use it for every test (``pytestmark = pytest.mark.usefixtures("quick_polls")``)."""
+    monkeypatch.setattr("vast_pulumi._instances.POLL_SECONDS", 0.1)
+
+
+def checked_news(provider: VastProvider[Any], inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """``inputs`` through ``check``, which must accept them, as the engine then hands them to
+    diff/create/update (with the ``__provider`` blob)."""
+    result = provider.check({}, {"__provider": "blob", **inputs})
+    assert result.failures == []
+    return {**result.inputs, "__provider": "blob"}
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, configured, seed_for
+from tests.unit.conftest import api_calls, checked_news, configured, seed_for
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.endpoint import EndpointProvider
 
@@ -23,9 +23,7 @@ ACCOUNT = ("GET", "/api/v0/users/current/")
 
 
 def checked(provider: EndpointProvider, **changes: Any) -> dict[str, Any]:
-    result = provider.check({}, {"__provider": "blob", **INPUTS, **changes})
-    assert result.failures == []
-    return {**result.inputs, "__provider": "blob"}
+    return checked_news(provider, {**INPUTS, **changes})
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, assert_check_fails, configured, seed_for
+from tests.unit.conftest import api_calls, assert_check_fails, checked_news, configured, seed_for
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.envvar import EnvVarProvider
 from vast_pulumi.errors import VastApiError, VastConflictError
@@ -18,10 +18,7 @@ CREATE = ("POST", "/api/v0/secrets/")
 
 
 def checked(provider: EnvVarProvider, **changes: Any) -> dict[str, Any]:
-    news = {"__provider": "blob", "name": "hf_token", "value": VALUE, "_marker": "m", **changes}
-    result = provider.check({}, news)
-    assert result.failures == []
-    return {**result.inputs, "__provider": "blob"}
+    return checked_news(provider, {"name": "hf_token", "value": VALUE, "_marker": "m", **changes})
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.unit.conftest import api_calls, configured
+from tests.unit.conftest import api_calls, checked_news, configured
 from vast_pulumi import _teardown
 from vast_pulumi._dynamic import failure_field
 from vast_pulumi._instances import START_ATTEMPTS
@@ -32,8 +32,7 @@ DESTROY = ("DELETE", "/api/v0/instances/{id}/")
 
 
 @pytest.fixture(autouse=True)
-def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi._instances.POLL_SECONDS", 0.1)
+def fresh_snapshots(quick_polls: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("vast_pulumi.client.SNAPSHOT_MAX_AGE", 0.0)  # as in a fresh `pulumi refresh`
 
 
@@ -43,10 +42,9 @@ def provider(connect: Callable[[FleetProvider], FleetProvider]) -> FleetProvider
 
 
 def checked(provider: FleetProvider, **changes: Any) -> dict[str, Any]:
-    inputs = {"count": 3, "offer_query": QUERY, "image": "pytorch/pytorch", "_marker": MARKER, **changes}
-    result = provider.check({}, {"__provider": "blob", **inputs})
-    assert result.failures == []
-    return {**result.inputs, "__provider": "blob"}
+    return checked_news(
+        provider, {"count": 3, "offer_query": QUERY, "image": "pytorch/pytorch", "_marker": MARKER, **changes}
+    )
 
 
 def instances(emulator: Emulator) -> list[Row]:

@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, assert_check_fails, configured, faulted_calls, seed_for
+from tests.unit.conftest import (
+    INSTANCE,
+    QUERY,
+    api_calls,
+    assert_check_fails,
+    checked_news,
+    configured,
+    faulted_calls,
+    seed_for,
+)
 from vast_pulumi import _teardown
 from vast_pulumi._teardown import NotGoneError
 from vast_pulumi.client import Row, route_template
@@ -19,15 +28,11 @@ from vast_pulumi.errors import AdoptError, VastApiError
 from vast_pulumi.instance import MARKER_ENV, InstanceNotReadyError, InstanceProvider, ssh_command
 from vast_pulumi.offers import search_offers
 
-QUERY = "gpu_name=RTX_4090 num_gpus=1"
 MARKER = "feedfacecafebeef"
 RENT = ("PUT", "/api/v0/asks/{id}/")
 LIST = ("GET", "/api/v1/instances/")
 
-
-@pytest.fixture(autouse=True)
-def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi._instances.POLL_SECONDS", 0.1)
+pytestmark = pytest.mark.usefixtures("quick_polls")
 
 
 @pytest.fixture
@@ -36,10 +41,7 @@ def provider(connect: Callable[[InstanceProvider], InstanceProvider]) -> Instanc
 
 
 def checked(provider: InstanceProvider, **changes: Any) -> dict[str, Any]:
-    inputs = {"offer_query": QUERY, "image": "pytorch/pytorch", "disk": 16.0, "_marker": MARKER, **changes}
-    result = provider.check({}, {"__provider": "blob", **inputs})
-    assert result.failures == []
-    return {**result.inputs, "__provider": "blob"}
+    return checked_news(provider, {**INSTANCE, "_marker": MARKER, **changes})
 
 
 def instances(emulator: Emulator) -> list[Row]:

@@ -8,20 +8,16 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls
+from tests.unit.conftest import INSTANCE, api_calls, checked_news
 from tests.unit.test_sshkey import ED25519, RSA
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastApiError
 from vast_pulumi.instance import InstanceNotReadyError, InstanceProvider
 
-QUERY = "gpu_name=RTX_4090 num_gpus=1"
 ATTACH = ("POST", "/api/v0/instances/{id}/ssh/")
 DETACH = ("DELETE", "/api/v0/instances/{id}/ssh/{id}/")
 
-
-@pytest.fixture(autouse=True)
-def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi._instances.POLL_SECONDS", 0.1)
+pytestmark = pytest.mark.usefixtures("quick_polls")
 
 
 @pytest.fixture
@@ -30,10 +26,7 @@ def provider(connect: Callable[[InstanceProvider], InstanceProvider]) -> Instanc
 
 
 def checked(provider: InstanceProvider, **changes: Any) -> dict[str, Any]:
-    inputs = {"offer_query": QUERY, "image": "pytorch/pytorch", "disk": 16.0, "_marker": "feedfacecafebeef"}
-    result = provider.check({}, {"__provider": "blob", **inputs, **changes})
-    assert result.failures == []
-    return {**result.inputs, "__provider": "blob"}
+    return checked_news(provider, {**INSTANCE, "_marker": "feedfacecafebeef", **changes})
 
 
 def keys_on(provider: InstanceProvider, instance_id: str) -> list[str]:

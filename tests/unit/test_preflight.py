@@ -13,21 +13,17 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls
+from tests.unit.conftest import INSTANCE, QUERY, api_calls, checked_news
 from vast_pulumi._instance_rows import actual_status, marker_of
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import OfferUnavailableError
 from vast_pulumi.fleet import FleetProvider
 from vast_pulumi.instance import InstanceProvider
 
-QUERY = "gpu_name=RTX_4090 num_gpus=1"
 MARKER = "0d1f2e3c4b5a6978"
 SEARCH = ("POST", "/api/v0/bundles/")
 
-
-@pytest.fixture(autouse=True)
-def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi._instances.POLL_SECONDS", 0.1)
+pytestmark = pytest.mark.usefixtures("quick_polls")
 
 
 @pytest.fixture
@@ -36,13 +32,11 @@ def provider(connect: Callable[[InstanceProvider], InstanceProvider]) -> Instanc
 
 
 def checked(provider: Any, **inputs: Any) -> dict[str, Any]:
-    result = provider.check({}, {"__provider": "blob", "_marker": MARKER, **inputs})
-    assert result.failures == []
-    return {**result.inputs, "__provider": "blob"}
+    return checked_news(provider, {"_marker": MARKER, **inputs})
 
 
 def box(provider: InstanceProvider, **changes: Any) -> dict[str, Any]:
-    return checked(provider, **{"offer_query": QUERY, "image": "pytorch/pytorch", "disk": 16.0, **changes})
+    return checked(provider, **{**INSTANCE, **changes})
 
 
 def test_a_replacement_that_cannot_be_rented_fails_the_diff_naming_the_query(

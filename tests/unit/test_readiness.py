@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, configured
+from tests.unit.conftest import INSTANCE, api_calls, checked_news, configured
 from vast_pulumi import _instances as instance_module
 from vast_pulumi import _snapshot as snapshot_module
 from vast_pulumi import _transport as transport_module
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.instance import InstanceProvider
 
-QUERY = "gpu_name=RTX_4090 num_gpus=1"
 RENT = ("PUT", "/api/v0/asks/{id}/")
 LIST = ("GET", "/api/v1/instances/")
 SINGLE = ("GET", "/api/v0/instances/{id}/")
@@ -42,10 +41,7 @@ class SharedClock:
 
 
 def checked(provider: InstanceProvider, marker: str) -> dict[str, Any]:
-    inputs = {"offer_query": QUERY, "image": "pytorch/pytorch", "disk": 16.0, "_marker": marker}
-    result = provider.check({}, {"__provider": "blob", **inputs})
-    assert result.failures == []
-    return {**result.inputs, "__provider": "blob"}
+    return checked_news(provider, {**INSTANCE, "_marker": marker})
 
 
 def reads_while_booting(emulator: Emulator) -> list[tuple[str, str]]:

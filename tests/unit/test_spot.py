@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, configured
+from tests.unit.conftest import INSTANCE, QUERY, api_calls, checked_news, configured
 from vast_pulumi._instances import InstanceOps, create_body
 from vast_pulumi._reconcile import CreateFailedError
 from vast_pulumi.client import Row
@@ -22,16 +22,12 @@ from vast_pulumi.instance import (
 )
 from vast_pulumi.offers import search_offers
 
-QUERY = "gpu_name=RTX_4090 num_gpus=1"
 MARKER = "5b07b1dcafe5b07b"
 RENT = ("PUT", "/api/v0/asks/{id}/")
 DESTROY = ("DELETE", "/api/v0/instances/{id}/")
 BID = ("PUT", "/api/v0/instances/bid_price/{id}/")
 
-
-@pytest.fixture(autouse=True)
-def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi._instances.POLL_SECONDS", 0.1)
+pytestmark = pytest.mark.usefixtures("quick_polls")
 
 
 @pytest.fixture
@@ -40,11 +36,10 @@ def provider(connect: Callable[[InstanceProvider], InstanceProvider]) -> Instanc
 
 
 def checked(provider: InstanceProvider, **changes: Any) -> dict[str, Any]:
-    where = {} if "offer_id" in changes else {"offer_query": QUERY}
-    inputs = {**where, "image": "pytorch/pytorch", "disk": 16.0, "_marker": MARKER, **changes}
-    result = provider.check({}, {"__provider": "blob", **inputs})
-    assert result.failures == []
-    return {**result.inputs, "__provider": "blob"}
+    base = dict(INSTANCE)
+    if "offer_id" in changes:
+        del base["offer_query"]  # an instance names an offer or a query, not both
+    return checked_news(provider, {**base, "_marker": MARKER, **changes})
 
 
 def instances(emulator: Emulator) -> list[Row]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import assert_check_fails, configured
+from tests.unit.conftest import assert_check_fails, checked_news, configured
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastAccountError
 from vast_pulumi.sshkey import SshKeyProvider, fingerprint
@@ -29,9 +29,7 @@ MARKER = "0123456789abcdef"
 
 
 def checked(provider: SshKeyProvider, public_key: str = ED25519) -> dict[str, Any]:
-    result = provider.check({}, {"__provider": "blob", "public_key": public_key, "_marker": MARKER})
-    assert result.failures == []
-    return {**result.inputs, "__provider": "blob"}
+    return checked_news(provider, {"public_key": public_key, "_marker": MARKER})
 
 
 @pytest.fixture

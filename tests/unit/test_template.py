@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, assert_check_fails, configured
+from tests.unit.conftest import api_calls, assert_check_fails, checked_news, configured
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastAccountError, VastConflictError
 from vast_pulumi.template import TemplateInUseError, TemplateProvider, env_string, parse_env_string
@@ -28,9 +28,7 @@ INPUTS = {
 
 
 def checked(provider: TemplateProvider, **changes: Any) -> dict[str, Any]:
-    result = provider.check({}, {"__provider": "blob", **INPUTS, **changes})
-    assert result.failures == []
-    return {**result.inputs, "__provider": "blob"}
+    return checked_news(provider, {**INPUTS, **changes})
 
 
 @pytest.fixture

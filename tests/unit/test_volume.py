@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, assert_check_fails, configured, seed_for
+from tests.unit.conftest import api_calls, assert_check_fails, checked_news, configured, seed_for
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastApiError
 from vast_pulumi.volume import VolumeProvider, volume_offer_query
@@ -19,16 +19,8 @@ RENT = ("PUT", "/api/v0/volumes/")
 
 
 def checked(provider: VolumeProvider, **changes: Any) -> dict[str, Any]:
-    news = {
-        "__provider": "blob",
-        "size": 50.0,
-        "offer_query": "reliability>0.9",
-        "name": NAME,
-        "_marker": MARKER,
-    }
-    result = provider.check({}, {**news, **changes})
-    assert result.failures == []
-    return {**result.inputs, "__provider": "blob"}
+    news = {"size": 50.0, "offer_query": "reliability>0.9", "name": NAME, "_marker": MARKER}
+    return checked_news(provider, {**news, **changes})
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, configured, seed_for
+from tests.unit.conftest import api_calls, checked_news, configured, seed_for
 from vast_pulumi._launch_args import marker_of, with_marker
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.workergroup import WorkergroupProvider
@@ -35,9 +35,7 @@ def provider(connect: Callable[[WorkergroupProvider], WorkergroupProvider]) -> W
 
 
 def checked(provider: WorkergroupProvider, **inputs: Any) -> dict[str, Any]:
-    result = provider.check({}, {"__provider": "blob", "_marker": "m", **inputs})
-    assert result.failures == []
-    return {**result.inputs, "__provider": "blob"}
+    return checked_news(provider, {"_marker": "m", **inputs})
 
 
 def test_create_is_one_look_one_write_and_one_read(
