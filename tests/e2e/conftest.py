@@ -11,13 +11,18 @@ API no longer lists what it deleted, without spending minutes of the suite on it
 
 from __future__ import annotations
 
+import shutil
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from vast_pulumi.local_pulumi import LocalBackend, PulumiNotFoundError
+from vast_pulumi.local_pulumi import LocalBackend, PulumiNotFoundError, Stack
+
+if TYPE_CHECKING:
+    from vast_pulumi.emulator import Emulator
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "examples"
@@ -43,6 +48,29 @@ def backend_or_fail(root: Path) -> LocalBackend:
 @pytest.fixture
 def local_backend(tmp_path: Path) -> LocalBackend:
     return backend_or_fail(tmp_path / "pulumi")
+
+
+def emulator_stack(
+    backend: LocalBackend,
+    project: Path,
+    emulator: Emulator,
+    api_key: str,
+    name: str = "dev",
+    config: Mapping[str, str] | None = None,
+) -> Stack:
+    """Stack ``name`` of ``project`` against ``emulator``: its URL and ``config`` in the stack's config,
+    ``api_key`` as the secret ``vast:apiKey``."""
+    return backend.stack(
+        project,
+        name,
+        config={"vast:apiUrl": emulator.url, **(config or {})},
+        secrets={"vast:apiKey": api_key},
+    )
+
+
+def copy_example(name: str, tmp_path: Path) -> Path:
+    """A copy of ``examples/<name>`` (without a virtualenv) the test may run and edit."""
+    return Path(shutil.copytree(EXAMPLES / name, tmp_path / name, ignore=shutil.ignore_patterns(".venv")))
 
 
 ProjectFactory = Callable[[str, str], Path]

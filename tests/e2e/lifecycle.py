@@ -8,19 +8,19 @@ from __future__ import annotations
 import os
 import re
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ProjectFactory
+from tests.e2e.conftest import ProjectFactory, emulator_stack
 from tests.vastai_cli import VastaiCli
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend, Stack
 
-__all__ = ["emulator"]  # a fixture: test modules import it
+__all__ = ["bad_input_fails_at_preview", "emulator"]  # fixtures: test modules import them
 
 API_KEY = "e2e-resources-key"
 
@@ -54,10 +54,9 @@ def make_stack(
     program: str,
     config: dict[str, str],
 ) -> Stack:
-    return local_backend.stack(
-        make_project(name, program),
-        config={"vast:apiUrl": emulator.url, **{f"{name}:{k}": v for k, v in config.items()}},
-        secrets={"vast:apiKey": API_KEY},
+    project_config = {f"{name}:{key}": value for key, value in config.items()}
+    return emulator_stack(
+        local_backend, make_project(name, program), emulator, API_KEY, config=project_config
     )
 
 
@@ -76,26 +75,41 @@ def in_state(stack: Stack, type_name: str) -> list[dict[str, Any]]:
     return [r for r in stack.resources() if r["type"] == f"pulumi-python:dynamic/vast:{type_name}"]
 
 
-def bad_input_fails_at_preview(
-    local_backend: LocalBackend,
-    make_project: ProjectFactory,
-    emulator: Emulator,
-    expression: str,
-    field: str,
-    rule: str,
+def refresh_forgets_deleted(
+    stack: Stack, emulator: Emulator, home: Path, type_name: str, *delete: str
 ) -> None:
-    """A program of one resource ``expression`` fails ``pulumi preview`` naming the field and the rule
-    (never a value: each expression's secret part reads SEEDED), with no write reaching the API."""
-    program = f"""
-        from vast_pulumi import EnvVar, SshKey, Template, Volume
+    """The official client runs ``delete *delete`` behind the stack's back, and ``pulumi refresh`` drops the
+    stack's ``type_name`` from state."""
+    vastai(emulator, home, "delete", *delete)
+    stack.refresh()
+    assert in_state(stack, type_name) == []
 
-        {expression}
-    """
-    stack = make_stack(local_backend, make_project, emulator, "bad", textwrap.dedent(program), {})
-    before = len(emulator.request_log())
-    result = stack.preview(check=False)
-    assert result.returncode != 0, result.stdout
-    assert re.search(rf"resource '[\w-]+' has a problem: {field}: [^\n]*{rule}", result.stdout), result.stdout
-    assert "SEEDED" not in result.stdout and "Traceback" not in result.stdout
-    writes = [r for r in emulator.request_log()[before:] if r["method"] in {"POST", "PUT", "DELETE"}]
-    assert writes == []
+
+BadInputCheck = Callable[[str, str, str], None]
+
+
+@pytest.fixture
+def bad_input_fails_at_preview(
+    local_backend: LocalBackend, make_project: ProjectFactory, emulator: Emulator
+) -> BadInputCheck:
+    """``check(expression, field, rule)``: a program of one resource ``expression`` fails ``pulumi
+    preview`` naming the field and the rule (never a value: each expression's secret part reads SEEDED),
+    with no write reaching the API."""
+
+    def check(expression: str, field: str, rule: str) -> None:
+        program = f"""
+            from vast_pulumi import EnvVar, SshKey, Template, Volume
+
+            {expression}
+        """
+        stack = make_stack(local_backend, make_project, emulator, "bad", textwrap.dedent(program), {})
+        before = len(emulator.request_log())
+        result = stack.preview(check=False)
+        assert result.returncode != 0, result.stdout
+        problem = rf"resource '[\w-]+' has a problem: {field}: [^\n]*{rule}"
+        assert re.search(problem, result.stdout), result.stdout
+        assert "SEEDED" not in result.stdout and "Traceback" not in result.stdout
+        writes = [r for r in emulator.request_log()[before:] if r["method"] in {"POST", "PUT", "DELETE"}]
+        assert writes == []
+
+    return check

@@ -8,17 +8,17 @@ from pathlib import Path
 from tests.e2e.conftest import ProjectFactory
 from tests.e2e.lifecycle import (
     API_KEY,
+    BadInputCheck,
     bad_input_fails_at_preview,
     emulator,
-    in_state,
     make_stack,
+    refresh_forgets_deleted,
     up_ops,
-    vastai,
 )
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.local_pulumi import LocalBackend
 
-__all__ = ["emulator"]  # the fixture, imported
+__all__ = ["bad_input_fails_at_preview", "emulator"]  # the fixtures, imported
 
 
 ENV_PROGRAM = """
@@ -53,9 +53,7 @@ def test_env_var_lifecycle(
     assert "replace" in up_ops(stack)
     assert env_vars(emulator) == {"MODEL_TOKEN": "second-token-2"}
 
-    vastai(emulator, tmp_path, "delete", "env-var", "MODEL_TOKEN")
-    stack.refresh()
-    assert in_state(stack, "EnvVar") == []
+    refresh_forgets_deleted(stack, emulator, tmp_path, "EnvVar", "env-var", "MODEL_TOKEN")
     stack.up()
     assert env_vars(emulator) == {"MODEL_TOKEN": "second-token-2"}
 
@@ -65,13 +63,8 @@ def test_env_var_lifecycle(
 
 
 def test_bad_input_fails_at_preview_naming_field_and_rule_with_nothing_made(
-    local_backend: LocalBackend, make_project: ProjectFactory, emulator: Emulator
+    bad_input_fails_at_preview: BadInputCheck,
 ) -> None:
     bad_input_fails_at_preview(
-        local_backend,
-        make_project,
-        emulator,
-        "EnvVar('e', name='HF_TOKEN', value='has spaces SEEDED')",
-        "value",
-        "only letters",
+        "EnvVar('e', name='HF_TOKEN', value='has spaces SEEDED')", "value", "only letters"
     )

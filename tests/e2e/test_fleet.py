@@ -4,13 +4,13 @@ checked through the Vast API itself (``VastInventory``), not through Pulumi's st
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import copy_example
 from tests.e2e.fleet import live_ids, managed_ids, set_faults, write_fleet_project
 from tests.e2e.test_resilience import EMPTY, FAULTS, deploy, kill_up_when, recover, rented
 from tests.e2e.vast_api import VastInventory
@@ -217,14 +217,10 @@ def test_fault_matrix_with_a_fleet_leaves_no_duplicates_or_orphans(
         assert fleet_calls, faulted
 
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fleet"
-
-
 def test_the_fleet_example_deploys_within_its_budget_and_destroys(
     local_backend: LocalBackend, emulator: Emulator, tmp_path: Path
 ) -> None:
-    project = tmp_path / "example"
-    shutil.copytree(EXAMPLE, project)
+    project = copy_example("fleet", tmp_path)
     stack = deploy(local_backend, emulator, project)
     stack.up()
     outputs = stack.outputs()

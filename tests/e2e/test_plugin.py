@@ -7,37 +7,28 @@ a YAML team would (``pulumi-language-yaml`` built from the module proxy by ``mak
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.e2e.conftest import copy_example, emulator_stack
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
-from vast_pulumi.local_pulumi import LocalBackend, Stack
+from vast_pulumi.emulator.pytest_plugin import EmulatorFactory
+from vast_pulumi.local_pulumi import LocalBackend
 
 API_KEY = "e2e-plugin-key"
-YAML_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "yaml-serverless"
 
 
 @pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    with Emulator(destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], boot_seconds=0.5, seed=25) as emu:
-        yield emu
+def emulator(vast_emulator_factory: EmulatorFactory) -> Emulator:
+    return vast_emulator_factory(api_keys=[API_KEY], boot_seconds=0.5, seed=25)
 
 
 @pytest.fixture
 def inventory(emulator: Emulator) -> VastInventory:
     return VastInventory(emulator.url, API_KEY)
-
-
-def _stack(backend: LocalBackend, project: Path, emulator: Emulator) -> Stack:
-    return backend.stack(
-        project, "dev", config={"vast:apiUrl": emulator.url}, secrets={"vast:apiKey": API_KEY}
-    )
 
 
 def _api(
@@ -58,9 +49,8 @@ def _edit(program: Path, old: str, new: str) -> None:
 def test_yaml_stack_up_previews_clean_updates_replaces_refreshes_and_destroys_to_nothing(
     local_backend: LocalBackend, emulator: Emulator, inventory: VastInventory, tmp_path: Path
 ) -> None:
-    project = tmp_path / "yaml-serverless"
-    shutil.copytree(YAML_EXAMPLE, project)
-    stack = _stack(local_backend, project, emulator)
+    project = copy_example("yaml-serverless", tmp_path)
+    stack = emulator_stack(local_backend, project, emulator, API_KEY)
 
     stack.up()
     first = stack.outputs()
@@ -120,7 +110,7 @@ def test_a_dynamic_stacks_running_instance_moves_to_the_plugin_by_import_without
         'box = Instance("box", offer_query="num_gpus=1", image="pytorch/pytorch:latest", disk=16, '
         'label="moved")\npulumi.export("id", box.id)\n'
     )
-    dynamic = _stack(local_backend, python_project, emulator)
+    dynamic = emulator_stack(local_backend, python_project, emulator, API_KEY)
     dynamic.up()
     instance_id = int(dynamic.outputs()["id"])
     (resource,) = [r for r in dynamic.resources() if r["type"].endswith("vast:Instance")]
@@ -130,7 +120,7 @@ def test_a_dynamic_stacks_running_instance_moves_to_the_plugin_by_import_without
     yaml_project = tmp_path / "yaml"
     yaml_project.mkdir()
     (yaml_project / "Pulumi.yaml").write_text("name: vast-import\nruntime: yaml\n")
-    plugin = _stack(local_backend, yaml_project, emulator)
+    plugin = emulator_stack(local_backend, yaml_project, emulator, API_KEY)
     generated = tmp_path / "generated.yaml"
     plugin.run("import", "vast:index:Instance", "box", str(instance_id), "--yes", "--out", str(generated))
     program = generated.read_text()

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ProjectFactory
+from tests.e2e.conftest import ProjectFactory, emulator_stack
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.local_pulumi import LocalBackend
@@ -61,10 +61,9 @@ def writes(emulator: Emulator, since: int = 0) -> list[tuple[str, str]]:
 def test_a_replacement_that_cannot_be_rented_leaves_the_running_instance(
     local_backend: LocalBackend, emulator: Emulator, make_project: ProjectFactory
 ) -> None:
-    stack = local_backend.stack(
-        make_project("replacement", PROGRAM),
-        config={"vast:apiUrl": emulator.url, "replacement:query": "gpu_name=RTX_4090"},
-        secrets={"vast:apiKey": API_KEY},
+    project = make_project("replacement", PROGRAM)
+    stack = emulator_stack(
+        local_backend, project, emulator, API_KEY, config={"replacement:query": "gpu_name=RTX_4090"}
     )
     booted = stack.up().stdout
     first = stack.outputs()["id"]

@@ -7,19 +7,19 @@ from pathlib import Path
 
 from tests.e2e.conftest import ProjectFactory
 from tests.e2e.lifecycle import (
+    BadInputCheck,
     bad_input_fails_at_preview,
     emulator,
-    in_state,
     inventory,
     make_stack,
+    refresh_forgets_deleted,
     up_ops,
-    vastai,
 )
 from tests.unit.test_sshkey import ED25519, ED25519_FINGERPRINT, RSA, RSA_FINGERPRINT
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.local_pulumi import LocalBackend
 
-__all__ = ["emulator"]  # the fixture, imported
+__all__ = ["bad_input_fails_at_preview", "emulator"]  # the fixtures, imported
 
 
 SSH_PROGRAM = """
@@ -50,9 +50,7 @@ def test_ssh_key_lifecycle(
     assert row["id"] == outputs["key_id"] and row["key"].startswith(RSA)
     assert stack.outputs()["fingerprint"] == RSA_FINGERPRINT
 
-    vastai(emulator, tmp_path, "delete", "ssh-key", str(outputs["key_id"]))
-    stack.refresh()
-    assert in_state(stack, "SshKey") == []
+    refresh_forgets_deleted(stack, emulator, tmp_path, "SshKey", "ssh-key", str(outputs["key_id"]))
     stack.up()
     (row,) = inventory(emulator)["ssh_keys"]
     assert row["key"].startswith(RSA)
@@ -63,13 +61,8 @@ def test_ssh_key_lifecycle(
 
 
 def test_bad_input_fails_at_preview_naming_field_and_rule_with_nothing_made(
-    local_backend: LocalBackend, make_project: ProjectFactory, emulator: Emulator
+    bad_input_fails_at_preview: BadInputCheck,
 ) -> None:
     bad_input_fails_at_preview(
-        local_backend,
-        make_project,
-        emulator,
-        "SshKey('k', public_key='ssh-ed25519 not-base64!')",
-        "public_key",
-        "not base64",
+        "SshKey('k', public_key='ssh-ed25519 not-base64!')", "public_key", "not base64"
     )

@@ -9,18 +9,19 @@ from pathlib import Path
 
 from tests.e2e.conftest import ProjectFactory
 from tests.e2e.lifecycle import (
+    BadInputCheck,
     bad_input_fails_at_preview,
     emulator,
     in_state,
     inventory,
     make_stack,
+    refresh_forgets_deleted,
     up_ops,
-    vastai,
 )
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.local_pulumi import LocalBackend
 
-__all__ = ["emulator"]  # the fixture, imported
+__all__ = ["bad_input_fails_at_preview", "emulator"]  # the fixtures, imported
 
 
 # -- Template ---------------------------------------------------------------------------------------------
@@ -85,10 +86,10 @@ def test_template_edit_updates_it_and_its_workergroup_in_place_then_lifecycle(
     # Every template input updates in place: there is no replacement to show. Out-of-band delete:
     stack.set_config("tmpl:withGroup", "false")
     stack.up()
-    vastai(emulator, tmp_path, "delete", "template", "--template-id", str(edited["template_id"]))
+    refresh_forgets_deleted(
+        stack, emulator, tmp_path, "Template", "template", "--template-id", str(edited["template_id"])
+    )
     assert inventory(emulator)["templates"] == []
-    stack.refresh()
-    assert in_state(stack, "Template") == []
     stack.up()
     (remade,) = inventory(emulator)["templates"]
     assert remade["onstart"] == "bash start.sh --warm"
@@ -131,13 +132,8 @@ def test_deleting_a_template_a_live_workergroup_uses_fails_clearly_and_keeps_it(
 
 
 def test_bad_input_fails_at_preview_naming_field_and_rule_with_nothing_made(
-    local_backend: LocalBackend, make_project: ProjectFactory, emulator: Emulator
+    bad_input_fails_at_preview: BadInputCheck,
 ) -> None:
     bad_input_fails_at_preview(
-        local_backend,
-        make_project,
-        emulator,
-        "Template('t', image='vllm/vllm-openai', ports=['80000'])",
-        "ports",
-        "must be a port",
+        "Template('t', image='vllm/vllm-openai', ports=['80000'])", "ports", "must be a port"
     )

@@ -10,19 +10,19 @@ from pathlib import Path
 from tests.e2e.conftest import ProjectFactory
 from tests.e2e.lifecycle import (
     API_KEY,
+    BadInputCheck,
     bad_input_fails_at_preview,
     emulator,
-    in_state,
     inventory,
     make_stack,
+    refresh_forgets_deleted,
     up_ops,
-    vastai,
 )
 from tests.unit.test_sshkey import ED25519
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.local_pulumi import LocalBackend
 
-__all__ = ["emulator"]  # the fixture, imported
+__all__ = ["bad_input_fails_at_preview", "emulator"]  # the fixtures, imported
 
 
 VOLUME_PROGRAM = """
@@ -57,9 +57,7 @@ def test_volume_lifecycle(
     (bigger,) = inventory(emulator)["volumes"]
     assert bigger["id"] != row["id"] and bigger["disk_space"] == 30.0
 
-    vastai(emulator, tmp_path, "delete", "volume", str(bigger["id"]))
-    stack.refresh()
-    assert in_state(stack, "Volume") == []
+    refresh_forgets_deleted(stack, emulator, tmp_path, "Volume", "volume", str(bigger["id"]))
     stack.up()
     (again,) = inventory(emulator)["volumes"]
     assert again["disk_space"] == 30.0
@@ -105,13 +103,8 @@ def test_an_instance_mounts_the_stacks_volume_with_its_key_and_destroy_leaves_ne
 
 
 def test_bad_input_fails_at_preview_naming_field_and_rule_with_nothing_made(
-    local_backend: LocalBackend, make_project: ProjectFactory, emulator: Emulator
+    bad_input_fails_at_preview: BadInputCheck,
 ) -> None:
     bad_input_fails_at_preview(
-        local_backend,
-        make_project,
-        emulator,
-        "Volume('v', size=10, offer_query='gpu_name=RTX_4090')",
-        "offer_query",
-        "not a volume offer",
+        "Volume('v', size=10, offer_query='gpu_name=RTX_4090')", "offer_query", "not a volume offer"
     )
