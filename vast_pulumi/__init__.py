@@ -76,39 +76,6 @@ _EXPORTS = {
     # Every resource and its Args, from the one registry (tests/unit/test_registry.py checks that the
     # TYPE_CHECKING imports above and __all__ below, which type checkers need written out, agree).
     **{name: kind.module for kind in RESOURCES for name in kind.exports},
-    **{
-        name: "vast_pulumi.errors"
-        for name in (
-            "AdoptError",
-            "CreateFailedError",
-            "CreateOutcomeUnknownError",
-            "DeleteTimeoutError",
-            "FleetBudgetError",
-            "FleetError",
-            "InstanceNotReadyError",
-            "KeptError",
-            "LaunchArgsError",
-            "MachineNeverStartedError",
-            "NotGoneError",
-            "OfferUnavailableError",
-            "OutcomeUnknown",
-            "PulumiCommandError",
-            "PulumiNotFoundError",
-            "QueryError",
-            "StateError",
-            "TemplateInUseError",
-            "VanishedError",
-            "VastAccountError",
-            "VastApiError",
-            "VastAuthError",
-            "VastConfigError",
-            "VastConflictError",
-            "VastConnectionError",
-            "VastError",
-            "VastInputError",
-            "VastNotFoundError",
-        )
-    },
     "Offer": "vast_pulumi.offers",
     "ProviderSettings": "vast_pulumi.settings",
     "User": "vast_pulumi.lookups",
@@ -174,6 +141,9 @@ __all__ = [
     "get_user",
     "get_volume_offers",
 ]
+# The rest of __all__ is the errors (vast_pulumi.errors): written out once, in __all__, as type
+# checkers need it.
+_EXPORTS.update((name, "vast_pulumi.errors") for name in __all__ if name not in _EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
