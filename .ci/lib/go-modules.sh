@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the .ci/build-*.sh scripts that build Pulumi binaries from published Go modules
 # (source it; needs `go` and `python3`). Why modules: release binaries cannot be downloaded on our
 # machines, the Go module proxy is reachable, and `go install mod@version` refuses modules whose
