@@ -128,8 +128,8 @@ def _gated(endpoint: Endpoint, now: float) -> bool:
 def note_activity(endpoint: Endpoint, now: float) -> None:
     """Load seen now: ``inactivity_timeout`` counts from here; routed cost past its window is dropped."""
     endpoint.routed = [entry for entry in endpoint.routed if now - entry[0] < LOAD_WINDOW]
-    if endpoint.load > 0 or endpoint.routed:
-        endpoint.last_activity = max(now, *(entry[0] for entry in endpoint.routed))
+    if endpoint.load > 0:  # the knob's load lasts until it is set again (routed load: ``route.count``)
+        endpoint.last_activity = now
 
 
 def wanted(endpoint: Endpoint, now: float) -> int:
