@@ -119,8 +119,9 @@ def status(instance: Instance, now: float, boot_seconds: float) -> Status:
     return Status("loading", "running", f"Pulling image {instance.image or 'template image'}")
 
 
-def render(instance: Instance, now: float, boot_seconds: float) -> JsonDict:
-    """The instance as ``GET /instances/{id}/`` and ``/api/v1/instances/`` show it."""
+def render(instance: Instance, now: float, boot_seconds: float, *, search_listing: bool = False) -> JsonDict:
+    """The instance as ``GET /instances/{id}/`` and ``/api/v1/instances/`` show it. ``search_listing``
+    (reading ``bid_field=listing``): ``search`` shows the listing's price, not the bid."""
     state = status(instance, now, boot_seconds)
     row: JsonDict = {key: instance.offer.get(key) for key in MACHINE_FIELDS}
     row.update(
@@ -141,7 +142,7 @@ def render(instance: Instance, now: float, boot_seconds: float) -> JsonDict:
         template_hash_id=instance.template_hash_id,
         template_name=instance.template_name,
         **_connectivity(instance, running=state.actual_status == "running"),
-        **_pricing(instance, running=state.cur_state == "running"),
+        **_pricing(instance, running=state.cur_state == "running", search_listing=search_listing),
         disk_space=instance.disk,
         gpu_totalram=instance.offer.get("gpu_total_ram"),
         reliability2=instance.offer.get("reliability2"),
@@ -190,20 +191,22 @@ def _next_state(instance: Instance) -> str:
     return "stopped" if outbid(instance) else instance.intended_status
 
 
-def _pricing(instance: Instance, *, running: bool) -> dict[str, Any]:
+def _pricing(instance: Instance, *, running: bool, search_listing: bool) -> dict[str, Any]:
     """Prices as Vast's OpenAPI spec's Instance schema has them (openapi.yaml:9906-9925, 9987-10005):
     ``is_bid``; ``min_bid``, the machine's current minimum (from the offer columns); ``dph_total``,
-    the rented price (the bid, for an interruptible) plus storage; ``search``, that price broken
-    down; ``instance``, what it costs now (storage only while the GPU is not held). The spec has no
-    field named for the bid itself: it is ``search.gpuCostPerHour``."""
+    the rented price (the bid, for an interruptible) plus storage; ``search``, "Search pricing
+    details"; ``instance``, what it costs now (storage only while the GPU is not held). The spec
+    names no field for the bid. Whether ``search.gpuCostPerHour`` is the bid or the listing's
+    ``dph_base`` (the spec's example) is the reading ``bid_field`` (audit I1)."""
     storage_hourly = round(instance.offer["storage_cost"] * instance.disk / 730.0, 6)
     base = instance.price if instance.price is not None else instance.offer["dph_base"]
+    searched = instance.offer["dph_base"] if search_listing else base
     gpu_now = base if running else 0.0
     return {
         "is_bid": instance.price is not None,
         "dph_total": round(base + storage_hourly, 6),
         "storage_total_cost": storage_hourly,
-        "search": _breakdown(base, storage_hourly),
+        "search": _breakdown(searched, storage_hourly),
         "instance": _breakdown(gpu_now, storage_hourly),
     }
 
