@@ -23,13 +23,14 @@ from typing import Any
 
 from vast_pulumi.emulator.models import Instance, JsonDict
 
-# The sources are silent on what a row shows while it is being destroyed; this is the worse case for
-# a client: it looks like a live stopped instance (label and all), only ``next_state`` "unloaded"
-# (the contract state of a released machine) and the message tell otherwise.
+# No source shows a row while it is being destroyed; this rendering is ours, the worse case for a
+# client: it looks like a live stopped instance (label and all), only ``next_state`` "unloaded" and
+# the message tell otherwise (the docs put "unloaded" in ``cur_state``; the provider reads both).
 DESTROYING_MSG = "Destroying instance."
-# How long a destroyed instance lingers by default. Destroy is asynchronous on the real service
-# (Max19970/easy-server#125: rows still answered right after an accepted destroy); how long is not
-# documented, "a few seconds" is our choice.
+# How long a destroyed instance lingers in the list by default. Destroy is asynchronous on the real
+# service (Max19970/easy-server#125: the list still held the instance for a while, while the single
+# GET answered a non-object at once: reading ``destroying_get``); how long is not documented, "a few
+# seconds" is our choice.
 DESTROY_SECONDS = 5.0
 # Not from a source: what a stopped interruptible says when its bid is too low.
 OUTBID_MSG = "Stopped: outbid. Your bid of {bid} $/h is below the current minimum bid of {min_bid} $/h."
