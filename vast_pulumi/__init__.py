@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.2.0"
 
 if TYPE_CHECKING:
-    from vast_pulumi.endpoint_costs import EndpointCosts, get_endpoint_costs
     from vast_pulumi.endpoint import Endpoint, EndpointArgs
+    from vast_pulumi.endpoint_costs import EndpointCosts, get_endpoint_costs
     from vast_pulumi.envvar import EnvVar, EnvVarArgs
     from vast_pulumi.errors import (
         AdoptError,

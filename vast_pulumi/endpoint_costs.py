@@ -99,4 +99,5 @@ def _cost_now(row: Row | None) -> float:
     if isinstance(now, int | float):
         return float(now)
     running = row.get("actual_status") == "running"
-    return float(row.get("dph_total") if running else row.get("storage_total_cost") or 0.0)
+    price: Any = row.get("dph_total") if running else row.get("storage_total_cost")
+    return float(price) if isinstance(price, int | float) else 0.0

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.conftest import KEY, Api, ManualClock
+from tests.emulator.conftest import Api, ManualClock
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.autoscaler import WORKER_PERF
 
@@ -72,7 +72,11 @@ def test_cold_mult_and_min_cold_load_recruit_inactive_capacity(api: Api, clock: 
     by_mult = api.endpoint(cold_workers=0, min_load=WORKER_PERF, cold_mult=3)
     api.workergroup(by_mult)
     by_load = api.endpoint(
-        endpoint_name="by-load", cold_workers=0, min_load=WORKER_PERF, cold_mult=1, min_cold_load=4 * WORKER_PERF
+        endpoint_name="by-load",
+        cold_workers=0,
+        min_load=WORKER_PERF,
+        cold_mult=1,
+        min_cold_load=4 * WORKER_PERF,
     )
     api.workergroup(by_load)
     booted(clock)
@@ -218,7 +222,9 @@ def test_a_bad_key_on_the_worker_routes_is_answered_in_band(
             f"authenticate_workergroup_apikey: invalid api_key or workergroup {group_id} not found",
         )
     endpoint_key = api.get(f"/api/v0/endptjobs/{endpoint_id}/").json()["result"]["api_key"]
-    by_endpoint_key = Api(emulator.url, None).post("/get_endpoint_workers/", {"id": endpoint_id, "api_key": endpoint_key})
+    by_endpoint_key = Api(emulator.url, None).post(
+        "/get_endpoint_workers/", {"id": endpoint_id, "api_key": endpoint_key}
+    )
     assert [w["status"] for w in by_endpoint_key.json()] == ["CREATING"]
     assert emulator.request_log()[-1]["status"] == 200
 
@@ -233,4 +239,3 @@ def test_a_workers_url_is_its_first_port_mapping_that_is_not_ssh(api: Api, clock
     assert worker["status"] == "IDLE"
     assert worker["url"] == f"http://{row['public_ipaddr']}:{row['ports']['8000/tcp'][0]['HostPort']}"
     assert row["ports"]["22/tcp"][0]["HostPort"] not in worker["url"]
-

@@ -35,7 +35,10 @@ def states(api: Api, endpoint_id: int) -> list[tuple[int, str]]:
 def test_route_errors_are_the_specs(api: Api, emulator: Emulator) -> None:
     endpoint_id = api.endpoint(endpoint_name="llm", cold_workers=0, min_load=0)
     key = endpoint_key(api, endpoint_id)
-    failed, bad = {"error": "Authentication failed"}, {"error": "Invalid endpoint or missing required parameters"}
+    failed, bad = (
+        {"error": "Authentication failed"},
+        {"error": "Invalid endpoint or missing required parameters"},
+    )
     answers = [
         route(emulator, None, endpoint="llm", cost=100),  # no key
         route(emulator, KEY, endpoint="llm", cost=100),  # the account's key is not the endpoint's
@@ -67,11 +70,20 @@ def test_a_routed_request_waits_then_gets_a_signed_worker_that_echoes_it(
     assert set(grant) == {"endpoint", "url", "cost", "reqnum", "signature", "request_idx", "__request_id"}
     assert (grant["endpoint"], grant["cost"], grant["reqnum"]) == ("llm", 100.0, 1)
     assert grant["url"] == f"{emulator.url}/_emulator/worker/{worker[0]}"
-    assert emulator.backend.state.accounts["account-1"].endpoints[endpoint_id].routed == [[clock.now - BOOT, 100.0]]
+    assert emulator.backend.state.accounts["account-1"].endpoints[endpoint_id].routed == [
+        [clock.now - BOOT, 100.0]
+    ]
 
-    echoed = requests.post(grant["url"] + "/v1/generate", json={"auth_data": grant, "payload": {"x": 1}}, timeout=10)
+    echoed = requests.post(
+        grant["url"] + "/v1/generate", json={"auth_data": grant, "payload": {"x": 1}}, timeout=10
+    )
     assert echoed.status_code == 200
-    assert echoed.json() == {"worker_id": worker[0], "reqnum": 1, "route": "/v1/generate", "payload": {"x": 1}}
+    assert echoed.json() == {
+        "worker_id": worker[0],
+        "reqnum": 1,
+        "route": "/v1/generate",
+        "payload": {"x": 1},
+    }
     forged = {**grant, "cost": 1.0}
     assert requests.post(grant["url"], json={"auth_data": forged}, timeout=10).status_code == 401
     assert requests.post(grant["url"], json={"payload": {}}, timeout=10).status_code == 401
@@ -121,17 +133,23 @@ def test_a_poll_of_a_known_request_adds_no_load(api: Api, emulator: Emulator) ->
     key = endpoint_key(api, endpoint_id)
     first = route(emulator, key, endpoint="llm", cost=450).json()["request_idx"]
     for _ in range(5):
-        assert route(emulator, key, endpoint="llm", cost=450, request_idx=first).json()["request_idx"] == first
+        assert (
+            route(emulator, key, endpoint="llm", cost=450, request_idx=first).json()["request_idx"] == first
+        )
     assert len(states(api, endpoint_id)) == 1  # 450 / 10 s = 45 units/s: one worker, polls or not
 
 
-def test_the_official_serverless_client_completes_a_request_through_route(api: Api, emulator: Emulator) -> None:
+def test_the_official_serverless_client_completes_a_request_through_route(
+    api: Api, emulator: Emulator
+) -> None:
     """vastai 1.9.1's CoroutineServerless: endpoint lookup, /route/ polling, the worker call."""
     endpoint_id = api.endpoint(endpoint_name="sdk-ep", cold_workers=0, min_load=0, max_workers=2)
     api.workergroup(endpoint_id, launch_args=HTTP)
 
     async def request() -> dict[str, Any]:
-        client = CoroutineServerless(KEY, autoscaler_url=emulator.url, webserver_url=emulator.url, max_poll_interval=0.2)
+        client = CoroutineServerless(
+            KEY, autoscaler_url=emulator.url, webserver_url=emulator.url, max_poll_interval=0.2
+        )
         client._ssl_context = ssl.create_default_context()  # it would download Vast's root cert
         async with client:
             endpoint = await client.get_endpoint("sdk-ep")
@@ -143,4 +161,9 @@ def test_the_official_serverless_client_completes_a_request_through_route(api: A
     result = asyncio.run(request())
     (worker_id, status) = states(api, endpoint_id)[0]
     assert (result["ok"], result["status"], status) == (True, 200, "IDLE")
-    assert result["response"] == {"worker_id": worker_id, "reqnum": 1, "route": "/v1/echo", "payload": {"hello": "world"}}
+    assert result["response"] == {
+        "worker_id": worker_id,
+        "reqnum": 1,
+        "route": "/v1/echo",
+        "payload": {"hello": "world"},
+    }

@@ -8,7 +8,9 @@ from tests.emulator.conftest import Api, ManualClock
 from vast_pulumi.emulator import Emulator
 
 
-def test_endpoint_rows_carry_the_specs_defaults_a_secret_key_and_the_owner(api: Api, emulator: Emulator) -> None:
+def test_endpoint_rows_carry_the_specs_defaults_a_secret_key_and_the_owner(
+    api: Api, emulator: Emulator
+) -> None:
     endpoint_id = api.endpoint(endpoint_name="llama", max_workers=4)
     row = api.get(f"/api/v0/endptjobs/{endpoint_id}/").json()["result"]
     user_id = emulator.backend.authenticate("k-alpha").user_id

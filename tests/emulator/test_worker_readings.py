@@ -67,9 +67,13 @@ def test_worker_ties_rows_name_their_group_or_nothing(start: Any, choice: str) -
     (row,) = instances(api)
     single = api.get(f"/api/v0/instances/{row['id']}/").json()["instances"]
     if choice == "tied":
-        assert (row["workergroup_id"], row["endpoint_id"]) == (group_id, endpoint_id) == (
-            single["workergroup_id"],
-            single["endpoint_id"],
+        assert (
+            (row["workergroup_id"], row["endpoint_id"])
+            == (group_id, endpoint_id)
+            == (
+                single["workergroup_id"],
+                single["endpoint_id"],
+            )
         )
     else:
         assert not {"workergroup_id", "endpoint_id"} & (set(row) | set(single))

@@ -61,7 +61,12 @@ def test_load_recruits_more_workers_up_to_max_workers_and_releases_the_costliest
 
     answer = control(emulator, "PUT", f"endpoints/{endpoint_id}/load", {"load": 2})
     # ceil(2 / 0.9) active, and as many in all (cold_mult 1 adds no inactive capacity)
-    assert answer.json() == {"endpoint_id": endpoint_id, "load": 2.0, "wanted_workers": 3, "active_workers": 3}
+    assert answer.json() == {
+        "endpoint_id": endpoint_id,
+        "load": 2.0,
+        "wanted_workers": 3,
+        "active_workers": 3,
+    }
     assert len(workers_of(api, group_id)) == 3
 
     assert emulator.set_endpoint_load(endpoint_id, 50)["wanted_workers"] == 4

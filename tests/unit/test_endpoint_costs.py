@@ -31,7 +31,13 @@ def test_costs_split_active_and_inactive_workers_as_the_inventory_bills_them(emu
     emulator.backend.clock = clock
     account = emulator.backend.authenticate(KEY)
     # min_load 100: one active worker; cold_workers 3: two more, loaded then stopped
-    body = {"endpoint_name": "inference", "min_load": 100, "cold_workers": 3, "cold_mult": 1, "max_workers": 5}
+    body = {
+        "endpoint_name": "inference",
+        "min_load": 100,
+        "cold_workers": 3,
+        "cold_mult": 1,
+        "max_workers": 5,
+    }
     endpoint_id = emulator.backend.create_endpoint(account, body)
     emulator.backend.create_workergroup(
         account, {"endpoint_id": endpoint_id, "search_params": "gpu_name=RTX_4090 num_gpus=1"}

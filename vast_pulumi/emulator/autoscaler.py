@@ -70,10 +70,14 @@ def workers(
     account: Account, *, endpoint_id: int | None = None, group_id: int | None = None
 ) -> list[Instance]:
     """The account's attached workers of an endpoint or a group, oldest first."""
-    return [i for i in listed(account, endpoint_id=endpoint_id, group_id=group_id) if i.destroying_since is None]
+    return [
+        i for i in listed(account, endpoint_id=endpoint_id, group_id=group_id) if i.destroying_since is None
+    ]
 
 
-def listed(account: Account, *, endpoint_id: int | None = None, group_id: int | None = None) -> list[Instance]:
+def listed(
+    account: Account, *, endpoint_id: int | None = None, group_id: int | None = None
+) -> list[Instance]:
     """Like :func:`workers`, with the workers being destroyed (shown DESTROYING), oldest first."""
     return [
         i
@@ -430,7 +434,9 @@ def worker_state(instance: Instance, now: float, boot_seconds: float) -> str:
     return "LOADING" if now - instance.phase_started < boot_seconds * 0.6 else "MODEL_LOADING"
 
 
-def worker_rows(found: Iterable[tuple[Instance, JsonDict]], now: float, boot_seconds: float) -> list[JsonDict]:
+def worker_rows(
+    found: Iterable[tuple[Instance, JsonDict]], now: float, boot_seconds: float
+) -> list[JsonDict]:
     """Workers (each with its rendered instance row) as ``/get_endpoint_workers/`` lists them."""
     return [_worker_row(instance, row, now, boot_seconds) for instance, row in found]
 

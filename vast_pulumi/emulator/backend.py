@@ -422,8 +422,8 @@ class Backend:
         with self._mutating():
             found = route.find(self.state, request.endpoint, key)
             if isinstance(found[0], int):
-                return found  # type: ignore[return-value]
-            account, endpoint = found  # type: ignore[misc]
+                return found
+            account, endpoint = found
             reqnum = route.count(endpoint, request, self.clock())
             self._reconcile()  # the new load recruits or starts workers before the answer
             states = self._worker_states(account, endpoint.id)
@@ -440,7 +440,10 @@ class Backend:
         """A request at a routed worker's address: 200 if it carries a grant signed for this worker
         (the route answer, as the SDK forwards it in ``auth_data``) and the worker is ready."""
         with self._reading():
-            worker = next((a.instances[worker_id] for a in self.state.accounts.values() if worker_id in a.instances), None)
+            worker = next(
+                (a.instances[worker_id] for a in self.state.accounts.values() if worker_id in a.instances),
+                None,
+            )
             if worker is None or not worker.worker:
                 return 404, {"error": f"no worker {worker_id}"}
             if not isinstance(grant, dict) or not _signed_for(grant, worker_id, self.route_secret):

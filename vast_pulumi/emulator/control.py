@@ -15,7 +15,8 @@ No account key; loopback clients only. Routes:
   park matching API requests until released (``stage`` "after": applied, answer held back);
   ``GET /_emulator/hold`` -> ``{"holds": [{"method", "route", "stage", "parked"}]}``;
   ``DELETE /_emulator/hold`` releases every hold
-- ``PUT /_emulator/endpoints/{id}/load`` ``{"load": 3}`` -> ``{"endpoint_id", "load", "wanted_workers"}``:
+- ``PUT /_emulator/endpoints/{id}/load`` ``{"load": 3}`` -> ``{"endpoint_id", "load", "wanted_workers",
+  "active_workers"}``:
   traffic on a serverless endpoint, in workers' worth (see ``autoscaler``)
 - ``GET /_emulator/workers`` / ``PUT /_emulator/workers`` ``{"enabled": false}`` -> ``{"enabled": ...}``:
   serverless workers on or off

@@ -89,8 +89,14 @@ def answer(
     secret: bytes,
 ) -> JsonDict:
     """A ready worker (round robin over the ready ones by request number) or the waiting answer."""
-    ready = [w for w in autoscaler.workers(account, endpoint_id=endpoint.id) if states[w.id] == autoscaler.READY]
-    common: JsonDict = {"endpoint": endpoint.endpoint_name, "request_idx": reqnum, "__request_id": str(uuid.uuid4())}
+    ready = [
+        w for w in autoscaler.workers(account, endpoint_id=endpoint.id) if states[w.id] == autoscaler.READY
+    ]
+    common: JsonDict = {
+        "endpoint": endpoint.endpoint_name,
+        "request_idx": reqnum,
+        "__request_id": str(uuid.uuid4()),
+    }
     if not ready:
         return {**common, "status": _breakdown(states)}
     worker = ready[reqnum % len(ready)]
@@ -115,7 +121,7 @@ def sign(secret: bytes, grant: JsonDict) -> str:
 
 
 def _breakdown(states: dict[int, str]) -> str:
-    """"Breakdown of workers in your endpoint group by status" (the spec's example: "Stopped")."""
+    """ "Breakdown of workers in your endpoint group by status" (the spec's example: "Stopped")."""
     if not states:
         return "No workers"
     counts = Counter(states.values())

@@ -43,7 +43,9 @@ def send(args: list[Any]) -> dict[str, Any]:
     grant, waited, delay = route(name, key, 0), 0.0, 0.5
     while "url" not in grant:  # no worker ready yet: the answer says why (workers by state)
         if waited > WAIT_SECONDS:
-            raise RuntimeError(f"endpoint {name!r}: no worker ready after {WAIT_SECONDS} s ({grant.get('status')})")
+            raise RuntimeError(
+                f"endpoint {name!r}: no worker ready after {WAIT_SECONDS} s ({grant.get('status')})"
+            )
         pulumi.log.info(f"endpoint {name!r}: waiting for a worker ({grant.get('status')})")
         time.sleep(delay)
         waited, delay = waited + delay, min(delay * 2, 10.0) * random.uniform(0.8, 1.0)
