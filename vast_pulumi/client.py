@@ -334,8 +334,18 @@ class VastClient:
         return row
 
     def list_ssh_keys(self) -> list[Row]:
-        """The account's keys; the list names the key text ``key`` (the create's reply ``public_key``)."""
-        return _rows(self._call("GET", "/api/v0/ssh/"), LIST_REPLY)
+        """The account's keys; the list names the key text ``key`` (the create's reply ``public_key``).
+
+        An account without keys may get 404 "No SSH keys found for the user." instead of ``[]``
+        (Vast's OpenAPI spec documents that 404 on this route, without a body): an empty list. A
+        rejected key is never read so (the transport raises :class:`VastAuthError` for it).
+        """
+        try:
+            return _rows(self._call("GET", "/api/v0/ssh/"), LIST_REPLY)
+        except VastApiError as error:
+            if error.status == 404 and error.is_not_found:
+                return []
+            raise
 
     def update_ssh_key(self, key_id: int, public_key: str) -> None:
         body = {"id": key_id, "ssh_key": public_key}

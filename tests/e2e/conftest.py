@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from vast_pulumi._workers import LATE_RECRUIT_ENV
 from vast_pulumi.local_pulumi import LocalBackend, PulumiNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +35,11 @@ def backend_or_fail(root: Path) -> LocalBackend:
     """An isolated PULUMI_HOME and file:// backend under ``root``. Fails (never skips) without the
     engine, with the hint to run `make setup`."""
     try:
-        return LocalBackend(root)
+        backend = LocalBackend(root)
+        # A workergroup's delete looks for late recruits for a second, not the 30 s a real autoscaler's
+        # lag needs: the emulator recruits synchronously unless a test says otherwise (and sets more).
+        backend.extra_env[LATE_RECRUIT_ENV] = "1"
+        return backend
     except PulumiNotFoundError as exc:
         missing = str(exc)  # fail outside the handler, so the message is shown once
     pytest.fail(missing, pytrace=False)

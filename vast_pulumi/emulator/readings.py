@@ -242,7 +242,8 @@ TABLE_END = "<!-- end of the readings table -->"
 
 def table() -> str:
     lines = [
-        "| Reading | Audit | Behaviour | Choices (default first) | Harsher (`pessimistic`) | Sources per choice |",
+        "| Reading | Audit | Behaviour | Choices (default first) | Harsher (`pessimistic`) "
+        "| Sources per choice |",
         "|---|---|---|---|---|---|",
     ]
     for r in REGISTRY:
