@@ -139,10 +139,19 @@ def test_a_poll_of_a_known_request_adds_no_load(api: Api, emulator: Emulator) ->
     assert len(states(api, endpoint_id)) == 1  # 450 / 10 s = 45 units/s: one worker, polls or not
 
 
+class TickingClock(ManualClock):
+    """The emulator's clock moving a little at each read: the SDK's polls make time pass, no wall clock."""
+
+    def __call__(self) -> float:
+        self.now += 0.01
+        return self.now
+
+
 def test_the_official_serverless_client_completes_a_request_through_route(
     api: Api, emulator: Emulator
 ) -> None:
     """vastai 1.9.1's CoroutineServerless: endpoint lookup, /route/ polling, the worker call."""
+    emulator.backend.clock = TickingClock()
     endpoint_id = api.endpoint(endpoint_name="sdk-ep", cold_workers=0, min_load=0, max_workers=2)
     api.workergroup(endpoint_id, launch_args=HTTP)
 
