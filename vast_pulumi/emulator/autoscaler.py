@@ -62,7 +62,7 @@ LOAD_WINDOW = 10.0
 # How long a rent takes to land under ``worker_recruit=late``: the SDK waits "a few minutes" for
 # workers to become queryable (``vastai/serverless/client/client.py:486-495``); ours is shorter.
 RECRUIT_SECONDS = 5.0
-# States in which a worker serves requests (Ready) and those billed as active (docs pricing.mdx).
+# The state of a worker that serves requests (the docs' "Ready (IDLE)"): the route API routes to it.
 READY = "IDLE"
 
 
