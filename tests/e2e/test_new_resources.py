@@ -292,7 +292,7 @@ def test_volume_lifecycle(
     stack.up()
     (row,) = inventory(emulator)["volumes"]
     assert row["id"] == stack.outputs()["volume_id"] and row["disk_space"] == 20.0
-    assert re.fullmatch(r"data-[0-9a-f]{8}", row["label"])
+    assert re.fullmatch(r"data_[0-9a-f]{8}", row["label"])
     stack.preview("--expect-no-changes")
 
     stack.set_config("vols:order", "-reliability")  # only matters to a create: in place, no API write
