@@ -48,8 +48,15 @@ and a destroyed instance stays listed a while (see :mod:`vast_pulumi._teardown`)
 **SSH keys and a volume.** ``ssh_key_ids`` (ids of the account's keys, e.g. ``SshKey.key_id``) are put
 on the instance after it is rented and attached or detached in place when the list changes (only keys
 the list named are ever detached; a refresh does not read the keys back). ``volume_info`` mounts a
-volume as the create API takes it (``{"volume_id": Volume.volume_id, "mount_path": "/data"}``;
-``create_new=True`` rents a new one from a volume offer); changing it rents a new instance.
+volume as the create API takes it (``{"volume_id": Volume.volume_id, "mount_path": "/data"}``), and
+pins the offer search to the volume's machine (a local volume mounts nowhere else); changing it rents
+a new instance. ``create_new=True`` is refused at preview: the volume it would rent belongs to no
+resource and bills after the instance is gone (make it a ``Volume``).
+
+**Interruptibles.** With ``price`` the instance must read back ``is_bid``; the bid itself is not
+compared (the API names no field for it: ``search.gpuCostPerHour`` may be the listing's price), only
+warned about. **Gone** includes being destroyed: a refresh drops such an instance, and an update of an
+instance destroyed out of band fails saying so, the next ``up`` planning a replacement.
 
 **Existing instances.** ``Instance.get("name", "123")`` reads one without managing it; the ``adopt_id``
 input makes ``create`` take instance 123 under management (label, state and image brought to the
@@ -105,7 +112,10 @@ from vast_pulumi.errors import (
     AdoptError,
     InstanceNotReadyError,
     OfferUnavailableError,
+    VanishedError,
     VastApiError,
+    VastAuthError,
+    VastError,
     VastNotFoundError,
 )
 from vast_pulumi.offers import canonical_query, search_offers
@@ -313,7 +323,9 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         account = self.owner(id_, props)
         instance_id = numeric_id(id_)
         row = self._row(instance_id)
-        if row is None:
+        if row is None or not is_live_instance(row, self.client.settings.api_url):
+            # Being destroyed counts as gone: its single GET may already answer nothing while the list
+            # still shows it (readings row and gone of destroying_get), and no start brings it back.
             return self.gone()
         launch = _Launch(instance_id, props.get("offer_id"), props.get("instance_api_key"), ours=False)
         outs = {**self._outputs(props, row, launch), ACCOUNT_KEY: account}
@@ -327,7 +339,12 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         inputs = self.parse(news)
         instance_id = numeric_id(id_)
         marker = str(news.get(MARKER_KEY) or "")
-        restarted = self._apply_changes(instance_id, olds, inputs, marker)
+        try:
+            restarted = self._apply_changes(instance_id, olds, inputs, marker)
+        except VastApiError as error:
+            if error.is_not_found:
+                raise _vanished(instance_id, error) from error
+            raise
         if self.differs("ssh_key_ids", olds, news):
             self._sync_ssh_keys(instance_id, inputs.ssh_key_ids or [], olds.get("ssh_key_ids") or [])
         if restarted and inputs.wait_until_ready:
@@ -346,7 +363,31 @@ class InstanceProvider(VastProvider[InstanceInputs]):
 
     def diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
         """As the base's, but a ``price`` given or taken away rents a new instance: an on-demand
-        instance cannot become interruptible in place, nor the other way round."""
+        instance cannot become interruptible in place, nor the other way round. An in-place update is
+        planned only for an instance that still exists: one destroyed out of band (404 on its update)
+        is replaced instead (the one API read a diff makes, and only when it would update)."""
+        result = self._kind_diff(id_, olds, news)
+        if not result.changes or result.replaces or not id_:
+            return result
+        changed = [key for key in INPUT_KEYS if self.differs(key, olds, news)]
+        if not changed or self._exists(numeric_id(id_)):
+            return result
+        _log.warning("vast: instance %s is gone or being destroyed: it is replaced, not updated", id_)
+        return DiffResult(changes=True, replaces=changed, delete_before_replace=True)
+
+    def _exists(self, instance_id: int) -> bool:
+        """Whether the instance is still there and live; an unreadable list (not a rejected key) says
+        nothing, and the update is planned as usual."""
+        try:
+            row = self._row(instance_id)
+        except VastAuthError:
+            raise
+        except VastError as error:
+            _log.warning("vast: could not look up instance %s before the update: %s", instance_id, error)
+            return True
+        return row is not None and is_live_instance(row, self.client.settings.api_url)
+
+    def _kind_diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
         result = super().diff(id_, olds, news)
         new_price = news.get("price")
         kind_changes = (olds.get("price") is None) != (new_price is None) and not (
@@ -415,9 +456,10 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         if inputs.offer_id is not None:
             return [inputs.offer_id]
         assert inputs.offer_query is not None
+        machine = self._volume_machine(inputs)
         offers = search_offers(
             self.client,
-            inputs.offer_query,
+            inputs.offer_query if machine is None else f"{inputs.offer_query} machine_id={machine}",
             order=inputs.order,
             limit=OFFER_SEARCH_LIMIT,
             interruptible=inputs.price is not None,
@@ -426,8 +468,24 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         if inputs.price is not None:
             offers = [offer for offer in offers if offer.min_bid is None or offer.min_bid <= inputs.price]
         if not offers:
-            raise OfferUnavailableError(f"no offer matches {_describe_offer(inputs)} right now")
+            where = "" if machine is None else f" on machine {machine}, where volume_info's volume is"
+            raise OfferUnavailableError(f"no offer matches {_describe_offer(inputs)}{where} right now")
         return [offer.id for offer in offers]
+
+    def _volume_machine(self, inputs: InstanceInputs) -> int | None:
+        """The machine of the volume ``volume_info`` links: a local volume "can only be attached to
+        instances running on the same physical machine" (Vast's docs, audit V1), so the offer search
+        is pinned to it."""
+        info = inputs.volume_info
+        if info is None or info.create_new:
+            return None
+        row = next((v for v in self.client.list_volumes() if v.get("id") == info.volume_id), None)
+        if row is None:
+            raise VastNotFoundError(f"volume_info.volume_id: no volume {info.volume_id} on this account")
+        machine = int_or_none(row.get("machine_id"))
+        if machine is None:
+            raise VastNotFoundError(f"volume_info.volume_id: volume {info.volume_id} names no machine")
+        return machine
 
     def _marked(self, marker: str) -> list[Row]:
         """The live instances carrying this resource's marker (one being destroyed is not live: a
@@ -494,20 +552,30 @@ class InstanceProvider(VastProvider[InstanceInputs]):
 
     @staticmethod
     def _check_bid(launch: _Launch, inputs: InstanceInputs, row: Row) -> None:
-        """A rent with ``price`` must read back interruptible at that bid (``is_bid``, and the bid
-        where the row says it); an instance made for us that does not is not what was asked for, and
-        may bill at the on-demand price."""
+        """A rent with ``price`` must read back interruptible: an instance made for us that says
+        ``is_bid: false`` is on-demand, not what was asked for, and may bill at the on-demand price.
+
+        The price is only warned about. The API names no field for the bid, and its sources disagree
+        on whether ``search.gpuCostPerHour`` is the bid or the listing's price (audit I1): destroying
+        a fresh instance over it would make every interruptible ``up`` rent, destroy and fail.
+        """
         if inputs.price is None or not launch.ours:
             return
-        bid = bid_of(row)
-        if row.get("is_bid") is True and (bid is None or abs(bid - inputs.price) <= _BID_TOLERANCE):
-            return
-        kind = "interruptible" if row.get("is_bid") is True else "on-demand"
-        at = f" at a bid of {bid:g} $/h" if bid is not None else ""
-        raise InstanceNotReadyError(
-            f"instance {launch.instance_id} was rented with price={inputs.price:g} but reads back as "
-            f"{kind}{at}, not interruptible at {inputs.price:g} $/h"
-        )
+        if row.get("is_bid") is False:
+            raise InstanceNotReadyError(
+                f"instance {launch.instance_id} was rented with price={inputs.price:g} but reads back as "
+                f"on-demand (is_bid false), not interruptible at {inputs.price:g} $/h"
+            )
+        shown = bid_of(row)
+        if row.get("is_bid") is None or (shown is not None and abs(shown - inputs.price) > _BID_TOLERANCE):
+            _log.warning(
+                "vast: instance %s was rented with price=%g; its row shows is_bid=%s and "
+                "search.gpuCostPerHour=%s $/h (that field may be the listing's price, not the bid): kept",
+                launch.instance_id,
+                inputs.price,
+                row.get("is_bid"),
+                "none" if shown is None else f"{shown:g}",
+            )
 
     def _destroy_after_failure(self, instance_id: int) -> tuple[bool, str]:
         """Destroy an instance made for a create that failed: (destroyed, what to tell the user)."""
@@ -687,6 +755,15 @@ def _effective_runtype(inputs: Props) -> str | None:
     if inputs.get("template_hash_id"):
         return None
     return "args" if inputs.get("args") or inputs.get("args_str") else "ssh"
+
+
+def _vanished(instance_id: int, error: VastApiError) -> VanishedError:
+    return VanishedError(
+        f"instance {instance_id} no longer exists on Vast.ai ({error.method} {error.path} answered "
+        f"{error.status} {error.error or ''}): it was destroyed outside this stack (by hand, or by its "
+        "host), and nothing was changed. The next `pulumi up` rents a replacement; `pulumi refresh` "
+        "drops it from the stack now"
+    )
 
 
 def _describe_offer(inputs: InstanceInputs) -> str:
