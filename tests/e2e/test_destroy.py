@@ -23,10 +23,11 @@ from vast_pulumi.local_pulumi import LocalBackend, Stack
 API_KEY = "e2e-destroy-key-5e7f"
 ENDPOINT_TYPE = "pulumi-python:dynamic/vast:Endpoint"
 PROGRAM = """
-from vast_pulumi import Endpoint, Instance, Workergroup
+from vast_pulumi import Endpoint, Instance, Template, Workergroup
 
 endpoint = Endpoint("ep", max_workers=3, cold_workers=2)
-Workergroup("wg", endpoint_id=endpoint.id, search_params="gpu_name=RTX_4090 num_gpus=1")
+worker = Template("worker", image="vastai/base-image", extra_filters="gpu_name=RTX_4090 num_gpus=1")
+Workergroup("wg", endpoint_id=endpoint.id, template_hash=worker.hash_id)
 Instance("box", offer_query="num_gpus=1", image="vastai/base-image", disk=16)
 """
 NOTHING: dict[str, set[int]] = {"endpoints": set(), "workergroups": set(), "instances": set()}
@@ -68,10 +69,21 @@ def test_a_worker_that_cannot_be_destroyed_fails_the_destroy_naming_it_and_the_s
         endpoint_id = int(next(r["id"] for r in stack.resources() if r["type"] == ENDPOINT_TYPE))
         # A colleague adds a workergroup to the stack's endpoint in the console; one of its workers
         # runs on a host that then stops answering, so the API cannot destroy it.
+        auth = {"Authorization": f"Bearer {API_KEY}"}
+        theirs_template = requests.post(
+            f"{emulator.url}/api/v0/template/",
+            json={"name": "theirs", "image": "vastai/base-image"},
+            headers=auth,
+            timeout=10,
+        )
         requests.post(
             f"{emulator.url}/api/v0/workergroups/",
-            json={"endpoint_id": endpoint_id, "search_params": "gpu_name=RTX_4090 num_gpus=1"},
-            headers={"Authorization": f"Bearer {API_KEY}"},
+            json={
+                "endpoint_id": endpoint_id,
+                "template_hash": theirs_template.json()["template"]["hash_id"],
+                "search_params": "gpu_name=RTX_4090 num_gpus=1",
+            },
+            headers=auth,
             timeout=10,
         ).raise_for_status()
         emulator.set_endpoint_load(endpoint_id, 3.0)  # traffic: the endpoint scales to 3, in their group
