@@ -15,7 +15,7 @@ unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test test-fast soak unit e2e lint format docs bench clean
 
-setup: $(VENV)/.installed $(BIN)/pulumi $(BIN)/uv
+setup: $(VENV)/.installed $(BIN)/pulumi $(BIN)/uv $(BIN)/pulumi-resource-kubernetes
 
 # uv installs the virtualenv from its cache in ~10 s where pip took ~45 s of every fresh clone's
 # `make test`. It is a build tool, never a dependency of the package: kept once per machine in the
@@ -41,9 +41,19 @@ $(BIN)/uv: | $(UV) $(VENV)/.installed
 	ln -sfn $(UV) $@
 
 # Links an ambient pulumi, or builds one from Go modules into ~/.cache/vast-pulumi (once).
-$(BIN)/pulumi: .ci/setup-toolchain.sh .ci/build-pulumi.sh | $(VENV)/.installed
+$(BIN)/pulumi: .ci/setup-toolchain.sh .ci/build-pulumi.sh .ci/lib/go-modules.sh | $(VENV)/.installed
 	.ci/setup-toolchain.sh $(BIN) $(PULUMI_VERSION)
 	@test -x $@ || (echo "the Pulumi toolchain is incomplete; see the messages above" >&2; exit 1)
+
+# The Kubernetes provider plugin (examples/multi-cloud, tests/e2e/test_multi_cloud.py) at the version
+# pyproject pins pulumi-kubernetes to: built once per machine into the same cache as the CLI, linked
+# beside it, where the engine finds it on PATH (plugins cannot be downloaded here).
+KUBERNETES_VERSION := $(shell sed -n 's/.*"pulumi-kubernetes==\([0-9.]*\)".*/\1/p' pyproject.toml)
+KUBERNETES_BIN := $(TOOLS_CACHE)/pulumi-kubernetes-v$(KUBERNETES_VERSION)/bin
+
+$(BIN)/pulumi-resource-kubernetes: .ci/build-pulumi-kubernetes.sh .ci/lib/go-modules.sh pyproject.toml | $(VENV)/.installed
+	.ci/build-pulumi-kubernetes.sh $(KUBERNETES_VERSION) $(KUBERNETES_BIN)
+	ln -sfn $(KUBERNETES_BIN)/pulumi-resource-kubernetes $@
 
 demo: setup
 	$(BIN)/python examples/demo.py

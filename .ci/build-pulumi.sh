@@ -2,9 +2,8 @@
 # Build the Pulumi CLI and its Python language host from their published Go modules.
 #
 # Why: the Pulumi CLI binaries cannot be downloaded on our machines, but the Go module proxy is
-# reachable. `go install` refuses these modules (their go.mod files carry `replace` directives),
-# so we download the modules, put them back into the monorepo layout the relative replaces
-# expect, and `go build` there.
+# reachable (see lib/go-modules.sh). We put the modules back into the monorepo layout the
+# relative replaces of their go.mod files expect, and `go build` there.
 #
 # The Python language host is a separate, untagged Go module since pulumi 3.80; the module proxy
 # serves no pseudo-versions of it (checked again for 3.276.0: `go list -m -versions` of
@@ -37,30 +36,14 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 
-export GOFLAGS=-mod=mod          # let go add the go.sum lines the reassembled tree needs
-export GOTOOLCHAIN=${GOTOOLCHAIN:-auto}   # fetch a newer Go from the module proxy if go.mod asks for it
-work=$(mktemp -d)
-trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-
-# Prints the extracted directory of a module version (downloading it into GOMODCACHE first).
-module_dir() {
-  go mod download -json "$1" | python3 -c '
-import json, sys
-info = json.load(sys.stdin)
-if info.get("Error"):
-    sys.exit(info["Error"])
-print(info["Dir"])'
-}
+# shellcheck source=lib/go-modules.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib/go-modules.sh"
+make_workdir
 
 echo "==> downloading pulumi $tag modules (sdk, pkg) and the language host (sdk $langhost_tag)"
-sdk=$(module_dir "github.com/pulumi/pulumi/sdk/v3@$tag")
-pkg=$(module_dir "github.com/pulumi/pulumi/pkg/v3@$tag")
-langhost_sdk=$(module_dir "github.com/pulumi/pulumi/sdk/v3@$langhost_tag")
-
-cp -r "$sdk" "$work/sdk"
-cp -r "$pkg" "$work/pkg"
-cp -r "$langhost_sdk" "$work/langhost-sdk"
-chmod -R u+w "$work"             # the module cache is read-only
+copy_module "github.com/pulumi/pulumi/sdk/v3@$tag" "$work/sdk"
+copy_module "github.com/pulumi/pulumi/pkg/v3@$tag" "$work/pkg"
+copy_module "github.com/pulumi/pulumi/sdk/v3@$langhost_tag" "$work/langhost-sdk"
 
 mkdir -p "$dest"
 ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$tag"

@@ -14,8 +14,8 @@ from benchmarks.common import (
     new_stack,
     write_project,
 )
+from vast_pulumi._instances import POLL_SECONDS
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.instance import _POLL_SECONDS as POLL_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend
 
 WRITES = {"POST", "PUT", "DELETE"}

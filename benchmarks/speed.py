@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import API_KEY, REPO_ROOT, Table, fleet_program, new_stack, write_project
+from vast_pulumi._instances import POLL_SECONDS
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.instance import _POLL_SECONDS as POLL_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend
 
 BOOT_SECONDS = 10

@@ -1,5 +1,7 @@
-"""The inputs of an :class:`~vast_pulumi.instance.Instance`: the model the provider validates them with
-(types, defaults, rules, the reference's descriptions) and the ``InstanceArgs`` a program passes.
+"""What a machine is, as inputs: :class:`MachineInputs` (and ``MachineArgs``), which an
+:class:`~vast_pulumi.instance.Instance` and each member of a :class:`~vast_pulumi.fleet.Fleet` share,
+and the inputs only an instance takes (one offer, a label, adoption, a volume): the models the providers
+validate them with (types, defaults, rules, the reference's descriptions) and the Args a program passes.
 
 Names and units are the API's. A rule broken here is reported at ``pulumi preview``, before anything is
 rented.
@@ -17,7 +19,15 @@ from vast_pulumi._dynamic import parsable_query, require_one_of
 from vast_pulumi._instance_rows import MARKER_ENV
 from vast_pulumi.offers import order_clause
 
-__all__ = ["INPUT_KEYS", "InstanceArgs", "InstanceInputs", "InstanceVolume", "InstanceVolumeArgs"]
+__all__ = [
+    "INPUT_KEYS",
+    "InstanceArgs",
+    "InstanceInputs",
+    "InstanceVolume",
+    "InstanceVolumeArgs",
+    "MachineArgs",
+    "MachineInputs",
+]
 
 _RUNTYPE_TOKENS = frozenset(
     {
@@ -75,18 +85,19 @@ class InstanceVolume(BaseModel):
         return self
 
 
-class InstanceInputs(BaseModel):
-    """The instance's inputs as the provider validates them; names and units are the API's."""
+class MachineInputs(BaseModel):
+    """What a rented machine is and runs: the inputs an instance and every member of a fleet share.
+
+    Names and units are the API's. Which offer is rented (one ``offer_id``, or the best of an
+    ``offer_query``) and what else a resource takes is for the resource's own model.
+    """
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    offer_id: int | None = Field(
-        None, gt=0, description="The offer to rent (exactly one of offer_id, offer_query, unless adopting)."
-    )
     offer_query: str | None = Field(
         None,
-        description="Offer query (CLI language), resolved at create to the best matching offer "
-        "(exactly one of offer_id, offer_query, unless adopting).",
+        description="Offer query (CLI language): at create, the best matching offer is rented "
+        "(for an instance: exactly one of offer_id, offer_query, unless adopting).",
     )
     order: str = Field(
         "dph_total", description="Best offer first by these fields, comma-separated; '-' for descending."
@@ -100,7 +111,6 @@ class InstanceInputs(BaseModel):
         description="A template version to launch (exactly one of image, template_hash_id).",
     )
     disk: float = Field(10.0, gt=0, description="Disk, GB.")
-    label: str | None = Field(None, max_length=1024, description="The instance's label.")
     env: dict[str, str] = Field(
         default_factory=dict,
         description="Environment variables (names: letters, digits, '_'), and port mappings as keys "
@@ -122,7 +132,7 @@ class InstanceInputs(BaseModel):
         None,
         gt=0,
         le=128,
-        description="Bid, $/hour: makes the instance interruptible; a new bid is changed in place.",
+        description="Bid, $/hour: rents interruptible at that bid (and must read back so); unset: on-demand.",
     )
     target_state: Literal["running", "stopped"] = Field("running", description="Running or stopped.")
     image_login: str | None = Field(
@@ -135,14 +145,8 @@ class InstanceInputs(BaseModel):
     )
     wait_until_ready: bool = Field(True, description="Wait at create (and restart) for target_state.")
     ready_timeout: float = Field(900.0, gt=0, description="Seconds that wait lasts at most.")
-    adopt_id: int | None = Field(
-        None, gt=0, description="An existing instance to take under management instead of renting one."
-    )
     ssh_key_ids: list[int] | None = Field(
-        None, description="Ids of account SSH keys (SshKey.key_id) to put on the instance; none twice."
-    )
-    volume_info: InstanceVolume | None = Field(
-        None, description="A volume to mount, as the create API's volume_info (fields below)."
+        None, description="Ids of account SSH keys (SshKey.key_id) to put on the machine; none twice."
     )
 
     _parsable = field_validator("offer_query")(parsable_query)
@@ -184,11 +188,30 @@ class InstanceInputs(BaseModel):
         return runtype
 
     @model_validator(mode="after")
-    def _exclusive(self, info: ValidationInfo) -> InstanceInputs:
-        if self.adopt_id is None:
-            require_one_of(self, info, ("offer_id", "offer_query"))
+    def _one_program(self, info: ValidationInfo) -> MachineInputs:
         require_one_of(self, info, ("image", "template_hash_id"))
         require_one_of(self, info, ("args", "args_str"), required=False)
+        return self
+
+
+class InstanceInputs(MachineInputs):
+    """The instance's inputs as the provider validates them: a machine's, and those of one instance."""
+
+    offer_id: int | None = Field(
+        None, gt=0, description="The offer to rent (exactly one of offer_id, offer_query, unless adopting)."
+    )
+    label: str | None = Field(None, max_length=1024, description="The instance's label.")
+    adopt_id: int | None = Field(
+        None, gt=0, description="An existing instance to take under management instead of renting one."
+    )
+    volume_info: InstanceVolume | None = Field(
+        None, description="A volume to mount, as the create API's volume_info (fields below)."
+    )
+
+    @model_validator(mode="after")
+    def _one_offer(self, info: ValidationInfo) -> InstanceInputs:
+        if self.adopt_id is None:
+            require_one_of(self, info, ("offer_id", "offer_query"))
         return self
 
 
@@ -206,16 +229,15 @@ class InstanceVolumeArgs(TypedDict, total=False):
     name: pulumi.Input[str]
 
 
-class InstanceArgs(TypedDict, total=False):
-    """Inputs of :class:`Instance`; see :class:`InstanceInputs` for rules and defaults."""
+class MachineArgs(TypedDict, total=False):
+    """Inputs of what a machine is, shared by :class:`Instance` and :class:`Fleet`; see
+    :class:`MachineInputs` for rules and defaults."""
 
-    offer_id: pulumi.Input[int]
     offer_query: pulumi.Input[str]
     order: pulumi.Input[str]
     image: pulumi.Input[str]
     template_hash_id: pulumi.Input[str]
     disk: pulumi.Input[float]
-    label: pulumi.Input[str]
     env: pulumi.Input[dict[str, pulumi.Input[str]]]
     onstart: pulumi.Input[str]
     args: pulumi.Input[list[pulumi.Input[str]]]
@@ -227,6 +249,13 @@ class InstanceArgs(TypedDict, total=False):
     cancel_unavail: pulumi.Input[bool]
     wait_until_ready: pulumi.Input[bool]
     ready_timeout: pulumi.Input[float]
-    adopt_id: pulumi.Input[int]
     ssh_key_ids: pulumi.Input[list[pulumi.Input[int]]]
+
+
+class InstanceArgs(MachineArgs, total=False):
+    """Inputs of :class:`Instance`; see :class:`InstanceInputs` for rules and defaults."""
+
+    offer_id: pulumi.Input[int]
+    label: pulumi.Input[str]
+    adopt_id: pulumi.Input[int]
     volume_info: pulumi.Input[InstanceVolumeArgs]

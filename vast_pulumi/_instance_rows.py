@@ -1,8 +1,8 @@
 """Reading an instance as the API lists it: its status and why it will not get there, its marker, its
 bid, how to reach it.
 
-Pure functions of one row (``GET /instances/`` or ``GET /instances/{id}/``), shared by the
-:class:`~vast_pulumi.instance.Instance` provider, a :class:`~vast_pulumi.fleet.Fleet`'s members and the
+Pure functions of one row (``GET /instances/`` or ``GET /instances/{id}/``), shared by the machine
+engine (:mod:`vast_pulumi._instances`, for an Instance and a Fleet's members), a Fleet's health and the
 orphan finder; rows come as the API sends them, so every field may be missing or of another type.
 """
 
@@ -84,7 +84,7 @@ def machine_never_started(row: Row | None) -> bool:
 
 
 def is_live(row: Row) -> bool:
-    """Not on its way out, as far as the row says (see :func:`vast_pulumi.instance.is_live_instance`
+    """Not on its way out, as far as the row says (see :meth:`vast_pulumi._instances.InstanceOps.is_live`
     for what this process destroyed)."""
     states = (row.get(key) for key in ("actual_status", "intended_status", "cur_state", "next_state"))
     return not any(str(state).lower() in _GOING_STATES for state in states if state is not None)

@@ -9,9 +9,11 @@
 ... )
 >>> pulumi.export("ssh", trainers.ssh_commands)
 
-A fleet takes an :class:`~vast_pulumi.Instance`'s renting and running inputs (``offer_query``, not
-``offer_id``: one offer is one machine) and rents ``count`` members, all at once, in one provider call:
-a fleet of 32 boots about as fast as a fleet of one, whatever the engine's parallelism.
+A fleet takes what a machine is (:class:`~vast_pulumi._instance_inputs.MachineInputs`, as an
+:class:`~vast_pulumi.Instance` does; ``offer_query``, not ``offer_id``: one offer is one machine) and
+rents ``count`` members, all at once, in one provider call: a fleet of 32 boots about as fast as a fleet
+of one, whatever the engine's parallelism. Each member is rented, started, changed and destroyed as an
+instance is (:mod:`vast_pulumi._instances`).
 
 **Spread.** ``spread="machine"`` (default): no two members on the same machine; ``"host"``: no two with
 the same host (owner of machines); ``"none"``. Offers that do not say their machine or host are skipped.
@@ -25,9 +27,11 @@ naming the figures. With ``price`` (interruptible) each new member counts at its
 its index in its environment (``VAST_PULUMI_MARKER=<fleet>-<tag>-<index>``). Every call first lists the
 account once and takes as members the live instances carrying the fleet's marker: a ``pulumi up`` killed
 while renting is adopted, not duplicated; each rent goes through the reconciling create of
-:mod:`vast_pulumi._reconcile` with the member's own marker. A member that fails to start is destroyed
-and rented again on another machine (at most ``MEMBER_ATTEMPTS`` machines); a failed create or update
-destroys what it rented (and any member no state records) before raising.
+:mod:`vast_pulumi._reconcile` with the member's own marker. A member starts as an instance does: a
+machine that never starts it (a double rent) is destroyed and the next offer rented (at most
+``START_ATTEMPTS`` rents); a member that fails to start otherwise, or that was rented with ``price`` and
+reads back on-demand, is destroyed and fails the call. A failed create or update destroys what it rented
+(and any member no state records) before raising, naming every member that failed.
 
 **Health.** ``refresh`` lists the account once: a member that is gone, exited, offline, failed or being
 destroyed is unhealthy (``members[*].healthy`` false; ``ready_count`` counts running members). The next
@@ -47,18 +51,18 @@ destroyed is unhealthy (``members[*].healthy`` false; ``ready_count`` counts run
   ``max_dph_total`` and ``spread`` apply to members rented afterwards; changing them rents nothing.
 
 **Delete** destroys every member at once and waits until the API lists none of them, through the wait
-every delete shares (:mod:`vast_pulumi._teardown`, at most its ``DELETE_TIMEOUT``); members an update
-removes are waited for the same way.
+every delete shares (:mod:`vast_pulumi._teardown`, at most its ``DELETE_TIMEOUT``); members still
+listed then fail it with the :class:`~vast_pulumi._teardown.NotGoneError` every delete raises, each
+member named. Members an update removes are waited for the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypedDict, TypeVar, Unpack
@@ -67,7 +71,6 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from vast_pulumi import _teardown
 from vast_pulumi._dynamic import (
     ACCOUNT_KEY,
     MARKER_KEY,
@@ -75,17 +78,16 @@ from vast_pulumi._dynamic import (
     VastProvider,
     VastResource,
     numeric_id,
-    require_one_of,
     rule_error,
     unknown_fields,
 )
-from vast_pulumi._error_report import is_ours
-from vast_pulumi._instance_inputs import InstanceInputs
+from vast_pulumi._instance_inputs import InstanceInputs, MachineArgs, MachineInputs
 from vast_pulumi._instance_rows import instance_failure, marker_of, ssh_command
-from vast_pulumi.client import Row, VastClient
-from vast_pulumi.errors import InstanceNotReadyError, VastError, VastInputError
-from vast_pulumi.instance import OFFER_SEARCH_LIMIT, InstanceProvider, _Renter, is_live_instance
-from vast_pulumi.offers import Offer, search_offers
+from vast_pulumi._instances import OFFER_SEARCH_LIMIT, InstanceOps
+from vast_pulumi._teardown import NotGoneError
+from vast_pulumi.client import Row
+from vast_pulumi.errors import VastError, VastInputError
+from vast_pulumi.offers import Offer
 
 __all__ = [
     "Fleet",
@@ -99,18 +101,19 @@ __all__ = [
 
 _log = logging.getLogger("vast_pulumi")
 
-# Instance inputs a fleet does not take: one offer or one volume is one machine; members are labelled
-# by label_prefix; a fleet rents, it does not adopt.
-_NOT_FLEET = ("offer_id", "adopt_id", "volume_info", "label")
+# An instance's own inputs, which a fleet does not take, and what to use instead.
+_INSTANCE_ONLY = {
+    "offer_id": "one offer is one machine: use offer_query",
+    "adopt_id": "a fleet rents its members",
+    "volume_info": "a volume mounts on one machine",
+    "label": "members are labelled <label_prefix>-<index>: use label_prefix",
+}
 # Inputs whose change needs new machines: members rented with other values are rolled out.
 _MACHINE_FIELDS = ("offer_query", "image", "template_hash_id", "disk", "runtype", "price")
 # Inputs changed in place on every member (the instance's own in-place update).
 _IN_PLACE_FIELDS = ("label_prefix", "env", "onstart", "args", "args_str", "target_state", "ssh_key_ids")
 MAX_MEMBERS = 128
-# Machines one member tries when the rented one fails to start (each failed one is destroyed first).
-MEMBER_ATTEMPTS = 3
 _RENT_THREADS = 32
-_DELETE_POLL_SECONDS = 2.0
 
 
 class FleetRollout(BaseModel):
@@ -128,10 +131,8 @@ class FleetRollout(BaseModel):
         return self
 
 
-class FleetInputs(InstanceInputs):
-    """An instance's renting and running inputs (less those of one machine), and the fleet's own."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+class FleetInputs(MachineInputs):
+    """What each member is (a machine's inputs), and the fleet's own."""
 
     count: int = Field(ge=0, le=MAX_MEMBERS, description="How many interchangeable members to run.")
     spread: Literal["machine", "host", "none"] = Field(
@@ -148,22 +149,26 @@ class FleetInputs(InstanceInputs):
         None, min_length=1, max_length=1000, description="Members are labelled '<label_prefix>-<index>'."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _not_of_one_instance(cls, values: Any, info: ValidationInfo) -> Any:
+        """An instance's own inputs are not a fleet's: say what to use instead (extra="forbid" alone
+        would only say that they are not inputs)."""
+        given = {*(values if isinstance(values, dict) else ()), *unknown_fields(info)}
+        for name, instead in _INSTANCE_ONLY.items():
+            if name in given:
+                raise rule_error(name, f"is not an input of Fleet ({instead})")
+        return values
+
     @model_validator(mode="after")
-    def _exclusive(self, info: ValidationInfo) -> FleetInputs:  # replaces the instance's rule
-        for name in _NOT_FLEET:
-            if getattr(self, name) is not None or name in unknown_fields(info):
-                raise rule_error(name, f"is not an input of Fleet ({_why_not(name)})")
+    def _offer_query(self, info: ValidationInfo) -> FleetInputs:
         if self.offer_query is None and "offer_query" not in unknown_fields(info):
             raise rule_error("offer_query", "is required: a fleet rents the offers that match it")
-        require_one_of(self, info, ("image", "template_hash_id"))
-        require_one_of(self, info, ("args", "args_str"), required=False)
         return self
 
     def member(self, index: int) -> InstanceInputs:
         """The inputs of member ``index``, as an :class:`~vast_pulumi.Instance` would take them."""
-        values = self.model_dump(
-            include=set(InstanceInputs.model_fields) - set(_NOT_FLEET), exclude_none=True
-        )
+        values = self.model_dump(include=set(MachineInputs.model_fields), exclude_none=True)
         label = f"{self.label_prefix}-{index}" if self.label_prefix else None
         return InstanceInputs.model_validate({**values, "label": label})
 
@@ -173,15 +178,6 @@ class FleetInputs(InstanceInputs):
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def _why_not(name: str) -> str:
-    return {
-        "offer_id": "one offer is one machine: use offer_query",
-        "adopt_id": "a fleet rents its members",
-        "volume_info": "a volume mounts on one machine",
-        "label": "members are labelled <label_prefix>-<index>: use label_prefix",
-    }[name]
-
-
 class FleetRolloutArgs(TypedDict, total=False):
     """``rollout`` of :class:`Fleet`; see :class:`FleetRollout`."""
 
@@ -189,26 +185,9 @@ class FleetRolloutArgs(TypedDict, total=False):
     max_surge: pulumi.Input[int]
 
 
-class FleetArgs(TypedDict, total=False):
+class FleetArgs(MachineArgs, total=False):
     """Inputs of :class:`Fleet`; see :class:`FleetInputs` and :class:`~vast_pulumi.InstanceInputs`."""
 
-    offer_query: pulumi.Input[str]
-    order: pulumi.Input[str]
-    image: pulumi.Input[str]
-    template_hash_id: pulumi.Input[str]
-    disk: pulumi.Input[float]
-    env: pulumi.Input[dict[str, pulumi.Input[str]]]
-    onstart: pulumi.Input[str]
-    args: pulumi.Input[list[pulumi.Input[str]]]
-    args_str: pulumi.Input[str]
-    runtype: pulumi.Input[str]
-    price: pulumi.Input[float]
-    target_state: pulumi.Input[str]
-    image_login: pulumi.Input[str]
-    cancel_unavail: pulumi.Input[bool]
-    wait_until_ready: pulumi.Input[bool]
-    ready_timeout: pulumi.Input[float]
-    ssh_key_ids: pulumi.Input[list[pulumi.Input[int]]]
     count: pulumi.Input[int]
     spread: pulumi.Input[str]
     max_dph_total: pulumi.Input[float]
@@ -216,7 +195,7 @@ class FleetArgs(TypedDict, total=False):
     label_prefix: pulumi.Input[str]
 
 
-_FLEET_INPUT_KEYS = tuple(key for key in FleetInputs.model_fields if key not in (*_NOT_FLEET,))
+_FLEET_INPUT_KEYS = tuple(FleetInputs.model_fields)
 
 
 class FleetError(VastError, RuntimeError):
@@ -303,23 +282,6 @@ class _SpreadOffers:
             yield offer.id
 
 
-class _MemberRenter(InstanceProvider):
-    """The instance provider's machinery (rent, reconcile by marker, wait, destroy), driven for a
-    fleet's members: with the fleet's client, and offers spread over machines."""
-
-    def __init__(self, client: VastClient, offers: _SpreadOffers) -> None:
-        super().__init__()
-        self._fleet_client = client
-        self._spread_offers = offers
-
-    @property
-    def client(self) -> VastClient:
-        return self._fleet_client
-
-    def _candidates(self, inputs: InstanceInputs) -> Any:
-        return self._spread_offers.claimed()  # a lazy iterable: the renter takes offers one by one
-
-
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -348,13 +310,13 @@ class _Run:
 
     inputs: FleetInputs
     marker: str
+    ops: InstanceOps
     members: dict[int, _Member] = field(default_factory=dict)
     rented: set[int] = field(default_factory=set)
 
 
 class FleetProvider(VastProvider[FleetInputs]):
     inputs_model = FleetInputs
-    refused_inputs = frozenset(_NOT_FLEET)
     secret_inputs = frozenset({"image_login"})
     noun = "fleet"
 
@@ -364,39 +326,40 @@ class FleetProvider(VastProvider[FleetInputs]):
         marker = str(props.get(MARKER_KEY) or "")
         if not marker:
             raise VastInputError("a Fleet needs its marker (create it with the Fleet resource)")
-        run = _Run(inputs, marker)
+        run = _Run(inputs, marker, InstanceOps(self.client))
         self._guarded(run, keep=set(), olds=None)
         return CreateResult(marker, {**self._outputs(self.given(inputs, props), run), ACCOUNT_KEY: account})
 
     def read(self, id_: str, props: Props) -> ReadResult:
         account = self.owner(id_, props)
         marker = str(props.get(MARKER_KEY) or id_)
-        members = self._listed(marker, _recorded_ids(props))
-        outs = {**props, **self._member_outputs(members.values(), props), ACCOUNT_KEY: account}
+        ops = InstanceOps(self.client)
+        members = self._listed(ops, marker, _recorded_ids(props))
+        outs = {**props, **_member_outputs(ops, members.values(), props), ACCOUNT_KEY: account}
         return self.read_result(id_, outs, props)
-
-    def given(self, inputs: BaseModel, props: Props) -> Props:
-        return {key: value for key, value in super().given(inputs, props).items() if key not in _NOT_FLEET}
 
     def update(self, id_: str, olds: Props, news: Props) -> UpdateResult:
         account = self.owner(id_, olds)
         inputs = self.parse(news)
-        run = _Run(inputs, str(news.get(MARKER_KEY) or olds.get(MARKER_KEY) or id_))
+        run = _Run(inputs, str(news.get(MARKER_KEY) or olds.get(MARKER_KEY) or id_), InstanceOps(self.client))
         keep = _recorded_ids(olds)
         self._guarded(run, keep=keep, olds=olds)
         return UpdateResult({**self._outputs(self.given(inputs, news), run), ACCOUNT_KEY: account})
 
     def delete(self, id_: str, props: Props) -> None:
+        """Destroy every member at once and return once the API lists none of them; members not gone
+        fail the delete, each named (the stack keeps the fleet), as every resource's delete does."""
         self.owner(id_, props)
         marker = str(props.get(MARKER_KEY) or id_)
-        members = self._listed(marker, _recorded_ids(props), live_only=False)
-        renter = self._renter()
-        _, errors = _in_parallel(renter._destroy, [member.id for member in members.values()])
-        if errors:
-            raise FleetError(
-                f"could not destroy every member of fleet {id_}: {errors[0]}; run `pulumi destroy` again"
+        ops = InstanceOps(self.client)
+        members = self._listed(ops, marker, _recorded_ids(props), live_only=False)
+        outcome = ops.destroy_all(members)
+        if outcome.failed:
+            raise NotGoneError(
+                f"fleet {id_}: {len(outcome.failed)} of its {len(members)} members are not gone: "
+                f"{outcome.describe_failures('member')}; they may still be billing, and the stack keeps "
+                "the fleet: run `pulumi destroy` again, or check them with `vastai show instances`"
             )
-        self._wait_unlisted(set(members))
 
     def diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
         """As every resource's, plus: members a refresh found unhealthy, or fewer than ``count``, are a
@@ -419,7 +382,7 @@ class FleetProvider(VastProvider[FleetInputs]):
             cleanup = self._sweep(run, keep)
             # The package's errors and the plain ones it raises on purpose read as one line; any
             # other exception is a bug and keeps its traceback.
-            if not (is_ours(error) or type(error) in (RuntimeError, ValueError)):
+            if not (isinstance(error, VastError) or type(error) in (RuntimeError, ValueError)):
                 _log.warning("vast: %s", cleanup)
                 raise
             kind = FleetBudgetError if isinstance(error, FleetBudgetError) else FleetError
@@ -427,15 +390,14 @@ class FleetProvider(VastProvider[FleetInputs]):
 
     def _converge(self, run: _Run, olds: Props | None) -> None:
         inputs, tag = run.inputs, run.inputs.machine_tag()
-        run.members = self._listed(run.marker, _recorded_ids(olds or {}))
+        run.members = self._listed(run.ops, run.marker, _recorded_ids(olds or {}))
         # Judged against the state members were meant to be in: a change of target_state is an update.
         was = str((olds or {}).get("target_state") or inputs.target_state)
-        broken = [m for m in run.members.values() if not _healthy(m.row, was)]
+        broken = [m for m in run.members.values() if not _healthy(run.ops, m.row, was)]
         self._retire(run, broken, "unhealthy")
         if olds is not None:
             self._update_in_place(run, olds)
         current = [m for m in run.members.values() if m.tag == tag]
-        stale = [m for m in run.members.values() if m.tag != tag]
         surplus = _removal_order(current)[: max(0, len(current) - inputs.count)]
         self._retire(run, surplus, "beyond count")
         floor = inputs.count - inputs.rollout.max_unavailable
@@ -456,116 +418,98 @@ class FleetProvider(VastProvider[FleetInputs]):
             self._retire(run, retired, "rolled out")
 
     def _rent(self, run: _Run, tag: str, batch: int) -> None:
-        """Rent ``batch`` new members at once (budget checked before and after), wait until they run."""
-        inputs = run.inputs
+        """Rent ``batch`` new members at once (budget checked before and after), wait until they run:
+        each as an instance is rented and started (:meth:`InstanceOps.rent_and_start`), from the
+        offers of the one search, spread over machines."""
+        inputs, ops = run.inputs, run.ops
         taken = {key for m in run.members.values() if (key := _spread_key(inputs.spread, m.row)) is not None}
-        offers = _SpreadOffers(self._offers(inputs, batch), inputs.spread, taken)
+        found = ops.offers(inputs, limit=max(OFFER_SEARCH_LIMIT, 4 * batch))
+        offers = _SpreadOffers(found, inputs.spread, taken)
         kept = [m for m in run.members.values() if m.tag == tag]
         self._check_budget_before(inputs, kept, offers, batch)
-        renter = self._renter(offers)
         used = {m.index for m in run.members.values() if m.tag == tag} | _listed_indexes(
             self.client.cached_instances(), run.marker, tag
         )
         indexes = [index for index in range(len(used) + batch + 1) if index not in used][:batch]
-        spare = itertools.count(max(used | set(indexes), default=-1) + 1)  # for members rented again
-        spare_lock = threading.Lock()
 
         def rent_one(index: int) -> _Member:
-            for attempt in range(1, MEMBER_ATTEMPTS + 1):
-                member_inputs = inputs.member(index)
-                marker = _member_marker(run.marker, tag, index)
-                launch = renter._launch(member_inputs, marker, _Renter(renter, member_inputs, marker))
-                run.rented.add(launch.instance_id)  # before the wait: a failed start must be swept
-                try:
-                    row = _started(renter, launch.instance_id, member_inputs)
-                except InstanceNotReadyError as error:
-                    renter._destroy_and_wait(launch.instance_id)  # failing, it ends the call (and its sweep)
-                    if attempt == MEMBER_ATTEMPTS:
-                        raise InstanceNotReadyError(
-                            f"{error}; it was destroyed, as were the {attempt - 1} rented before it for "
-                            "this member"
-                        ) from error
-                    _log.warning("vast: %s; destroyed it, renting another machine", error)
-                    with spare_lock:  # a new marker: the destroyed one may be listed a while yet
-                        index = next(spare)
-                    continue
-                renter._put_keys_on(launch, member_inputs)
-                return _Member(row, tag, index)
-            raise AssertionError("unreachable")
+            member_inputs = inputs.member(index)
+            marker = _member_marker(run.marker, tag, index)
+            # run.rented learns each instance before its start is awaited: a failed call sweeps it.
+            launch, row = ops.rent_and_start(member_inputs, marker, offers.claimed(), rented=run.rented)
+            ops.put_keys_on(launch, member_inputs)
+            return _Member(row, tag, index)
 
         rented, errors = _in_parallel(rent_one, indexes)
         run.members.update((member.id, member) for member in rented)
-        if errors:
-            raise errors[0]
+        _raise_all(errors, "members could not be rented and started")
         self._check_budget_after(run, tag)
 
     def _retire(self, run: _Run, members: Sequence[_Member], why: str) -> None:
+        """Destroy members and wait until none is listed: only then is a member gone (and its
+        replacement may take its place in the budget and under max_unavailable)."""
         if not members:
             return
         _log.info("vast: fleet destroys %d member(s) (%s): %s", len(members), why, [m.id for m in members])
-        renter = self._renter()
-        _, errors = _in_parallel(renter._destroy, [member.id for member in members])
-        if errors:
-            raise errors[0]
-        for member in members:
-            run.members.pop(member.id, None)
-        # Destroy is asynchronous: a member counts as gone (and its replacement may take its place
-        # in the budget and under max_unavailable) once the API no longer lists it.
-        self._wait_unlisted({member.id for member in members})
+        outcome = run.ops.destroy_all(member.id for member in members)
+        for instance_id in outcome.gone:
+            run.members.pop(instance_id, None)
+        if outcome.failed:
+            raise NotGoneError(f"{outcome.describe_failures('member')}: they may still be billing")
 
     def _update_in_place(self, run: _Run, olds: Props) -> None:
         """The in-place inputs, on every member that was there before this call."""
         news = run.inputs.model_dump(mode="json")
         if not any(self.differs(key, olds, news) for key in _IN_PLACE_FIELDS):
             return
-        renter = self._renter()
         old_prefix = olds.get("label_prefix")
         # Members of another machine tag are rolled out instead: a template update would change their
         # image in place. Machine fields are compared as unchanged, so only in-place ones are sent.
         tag = run.inputs.machine_tag()
         unchanged = {key: news.get(key) for key in _MACHINE_FIELDS}
+        keys_changed = self.differs("ssh_key_ids", olds, news)
 
         def update_one(member: _Member) -> Row:
             member_inputs = run.inputs.member(member.index)
             old_label = f"{old_prefix}-{member.index}" if old_prefix else None
             before = {**olds, **unchanged, "label": old_label}
             marker = _member_marker(run.marker, tag, member.index)
-            restarted = renter._apply_changes(member.id, before, member_inputs, marker)
-            if self.differs("ssh_key_ids", olds, news):
-                old_keys = olds.get("ssh_key_ids") or []
-                renter._sync_ssh_keys(member.id, member_inputs.ssh_key_ids or [], old_keys)
+            restarted = run.ops.apply_changes(member.id, before, member_inputs, marker)
+            if keys_changed:
+                run.ops.sync_keys(member.id, member_inputs.ssh_key_ids or [], olds.get("ssh_key_ids") or [])
             if restarted and member_inputs.wait_until_ready:
-                return renter._wait(member.id, member_inputs, starting=True)
+                return run.ops.wait(member.id, member_inputs, starting=True)
             return member.row
 
         members = [m for m in run.members.values() if m.tag == tag]
         rows, errors = _in_parallel(update_one, members)
-        if errors:
-            raise errors[0]
+        _raise_all(errors, "members could not be updated")
         for member, row in zip(members, rows, strict=True):
             run.members[member.id] = _Member(row, member.tag, member.index)
 
     def _sweep(self, run: _Run, keep: set[int]) -> str:
-        """After a failure: destroy what this call rented and any member of the fleet no state records."""
+        """After a failure: destroy what this call rented and any member of the fleet no state records
+        (not again what this process destroyed and the API no longer lists)."""
         try:
-            listed = set(self._listed(run.marker, set(), live_only=False))
+            listed = set(self._listed(run.ops, run.marker, set(), live_only=False))
         except Exception as error:  # the API failing too: at least what this call knows it rented
             _log.warning("vast: listing the fleet's members after a failure failed: %s", error)
             listed = set()
-        doomed = sorted((listed | run.rented) - (keep - run.rented))
+        doomed = [
+            instance_id
+            for instance_id in sorted((listed | run.rented) - (keep - run.rented))
+            if instance_id in listed or not run.ops.destroyed(instance_id)
+        ]
         if not doomed:
             return "Nothing was left billing"
-        renter = self._renter()
-        _, errors = _in_parallel(renter._destroy, doomed)
         try:
-            if not errors:
-                self._wait_unlisted(set(doomed))
-        except Exception as error:
-            errors.append(error)
-        if errors:
+            outcome = run.ops.destroy_all(doomed)
+        except Exception as error:  # a rejected key
+            return f"Destroying {doomed} failed too ({error}); they may still be billing"
+        if outcome.failed:
             return (
-                f"Destroying the members rented meanwhile failed too ({errors[0]}); they may still be "
-                f"billing: destroy them yourself (vastai destroy instance ID for each of {doomed})"
+                f"Destroying the members rented meanwhile failed too ({outcome.describe_failures()}); "
+                f"they may still be billing: destroy them yourself (vastai destroy instance ID for each)"
             )
         return f"Instances {doomed}, rented meanwhile, were destroyed, so nothing is left billing"
 
@@ -605,53 +549,22 @@ class FleetProvider(VastProvider[FleetInputs]):
 
     # -- listing -------------------------------------------------------------------------------------
 
-    def _offers(self, inputs: FleetInputs, batch: int) -> list[Offer]:
-        assert inputs.offer_query is not None
-        offers = search_offers(
-            self.client,
-            inputs.offer_query,
-            order=inputs.order,
-            limit=max(OFFER_SEARCH_LIMIT, 4 * batch),
-            interruptible=inputs.price is not None,
-            disk=inputs.disk,
-        )
-        if inputs.price is not None:
-            offers = [offer for offer in offers if offer.min_bid is None or offer.min_bid <= inputs.price]
-        return offers
-
-    def _listed(self, marker: str, recorded: set[int], *, live_only: bool = True) -> dict[int, _Member]:
+    def _listed(
+        self, ops: InstanceOps, marker: str, recorded: set[int], *, live_only: bool = True
+    ) -> dict[int, _Member]:
         """The fleet's members as the account lists them (one shared list call): those the state records,
         and the instances with the fleet's marker (``live_only``: unless on their way out)."""
         members: dict[int, _Member] = {}
-        market = self.client.settings.api_url
         for row in self.client.cached_instances():
             parsed = _parse_member_marker(marker, marker_of(row))
             instance_id = int(row["id"])
             if parsed is None and instance_id not in recorded:
                 continue
-            if live_only and instance_id not in recorded and not is_live_instance(row, market):
+            if live_only and instance_id not in recorded and not ops.is_live(row):
                 continue
             tag, index = parsed if parsed is not None else (None, -1)
             members[instance_id] = _Member(row, tag, index)
         return members
-
-    def _wait_unlisted(self, ids: set[int]) -> None:
-        timeout = _teardown.DELETE_TIMEOUT
-        still = _teardown.wait_until_unlisted(
-            lambda: {int(row["id"]) for row in self.client.cached_instances(_DELETE_POLL_SECONDS)},
-            ids,
-            timeout=timeout,
-            poll=_DELETE_POLL_SECONDS,
-        )
-        if still:
-            raise FleetError(
-                f"instances {sorted(still)} were destroyed but still listed after {timeout:g} s; "
-                "they may still be billing: run `pulumi destroy` again or check the account"
-            )
-
-    def _renter(self, offers: _SpreadOffers | None = None) -> _MemberRenter:
-        """The instance machinery for members; ``offers`` only for renting (destroying needs none)."""
-        return _MemberRenter(self.client, offers or _SpreadOffers([], "none", set()))
 
     # -- outputs -------------------------------------------------------------------------------------
 
@@ -661,40 +574,52 @@ class FleetProvider(VastProvider[FleetInputs]):
             _Member(fresh.get(member.id, member.row), member.tag, member.index)
             for member in run.members.values()
         ]
-        return {**given, **self._member_outputs(members, given)}
-
-    def _member_outputs(self, members: Any, props: Props) -> Props:
-        target = str(props.get("target_state") or "running")
-        ordered = sorted(members, key=lambda m: (m.index, m.id))
-        recorded = {
-            int(entry["id"]): entry
-            for entry in props.get("members") or []
-            if isinstance(entry, dict) and entry.get("id") is not None
-        }
-        listed = {m.id for m in ordered}
-        rows = [_member_output(m.row, m.index, target) for m in ordered]
-        gone = [
-            {**entry, "status": "gone", "healthy": False, "ssh": None}
-            for instance_id, entry in recorded.items()
-            if instance_id not in listed
-        ]
-        outputs = rows + gone
-        return {
-            "members": outputs,
-            "instance_ids": [m["id"] for m in rows],
-            "ssh_commands": [m["ssh"] for m in rows],
-            "machine_ids": [m["machine_id"] for m in rows],
-            "dph_total": round(sum(float(m["dph_total"] or 0.0) for m in rows), 6),
-            "ready_count": sum(1 for m in rows if m["status"] == target and m["healthy"]),
-        }
+        return {**given, **_member_outputs(run.ops, members, given)}
 
 
-def _member_output(row: Row, index: int, target: str) -> dict[str, Any]:
+def _member_outputs(ops: InstanceOps, members: Iterable[_Member], props: Props) -> Props:
+    target = str(props.get("target_state") or "running")
+    ordered = sorted(members, key=lambda m: (m.index, m.id))
+    recorded = {
+        int(entry["id"]): entry
+        for entry in props.get("members") or []
+        if isinstance(entry, dict) and entry.get("id") is not None
+    }
+    listed = {m.id for m in ordered}
+    rows = [_member_output(m.row, m.index, target, _healthy(ops, m.row, target)) for m in ordered]
+    gone = [
+        {**entry, "status": "gone", "healthy": False, "ssh": None}
+        for instance_id, entry in recorded.items()
+        if instance_id not in listed
+    ]
+    outputs = rows + gone
+    return {
+        "members": outputs,
+        "instance_ids": [m["id"] for m in rows],
+        "ssh_commands": [m["ssh"] for m in rows],
+        "machine_ids": [m["machine_id"] for m in rows],
+        "dph_total": round(sum(float(m["dph_total"] or 0.0) for m in rows), 6),
+        "ready_count": sum(1 for m in rows if m["status"] == target and m["healthy"]),
+    }
+
+
+def _raise_all(errors: Sequence[BaseException], what: str) -> None:
+    """Raise the errors of members done in parallel: one as it is; several as one naming each (a bug,
+    not one of the package's errors, is raised as it is, with its traceback)."""
+    if not errors:
+        return
+    bug = next((error for error in errors if not isinstance(error, VastError)), None)
+    if len(errors) == 1 or bug is not None:
+        raise bug or errors[0]
+    raise FleetError(f"{len(errors)} {what}: " + "; ".join(f"({n}) {e}" for n, e in enumerate(errors, 1)))
+
+
+def _member_output(row: Row, index: int, target: str, healthy: bool) -> dict[str, Any]:
     return {
         "id": int(row["id"]),
         "index": index,
         "status": row.get("actual_status") or "loading",
-        "healthy": _healthy(row, target),
+        "healthy": healthy,
         "gpu": f"{row.get('num_gpus') or '?'}x {row.get('gpu_name') or '?'}",
         "dph_total": row.get("dph_total"),
         "ssh": ssh_command(row),
@@ -703,16 +628,10 @@ def _member_output(row: Row, index: int, target: str) -> dict[str, Any]:
     }
 
 
-def _started(renter: _MemberRenter, instance_id: int, inputs: InstanceInputs) -> Row:
-    """The new member's row once it runs (or at once, without ``wait_until_ready``)."""
-    if inputs.wait_until_ready:
-        return renter._wait(instance_id, inputs, starting=False)
-    return renter._require(instance_id)
-
-
-def _healthy(row: Row, target: str) -> bool:
-    """Not on its way out and not failed: running, or still on its way to ``target``."""
-    return is_live_instance(row, "") and instance_failure(row, target) is None
+def _healthy(ops: InstanceOps, row: Row, target: str) -> bool:
+    """Not on its way out (nor destroyed by this process) and not failed: running, or still on its
+    way to ``target``."""
+    return ops.is_live(row) and instance_failure(row, target) is None
 
 
 def _removal_order(members: Sequence[_Member]) -> list[_Member]:

@@ -20,7 +20,13 @@ import yaml  # type: ignore[import-untyped]  # installed with the Pulumi SDK
 from vast_pulumi import local_pulumi
 from vast_pulumi.local_pulumi import LocalBackend, PulumiNotFoundError, Stack, toolchain_path
 
-TOOLS = ["pulumi", "pulumi-language-python", "pulumi-language-python-exec", "pulumi-resource-pulumi-python"]
+TOOLS = [
+    "pulumi",
+    "pulumi-language-python",
+    "pulumi-language-python-exec",
+    "pulumi-resource-pulumi-python",
+    "pulumi-resource-kubernetes",  # examples/multi-cloud; built by .ci/build-pulumi-kubernetes.sh
+]
 
 
 @pytest.mark.parametrize("tool", TOOLS)

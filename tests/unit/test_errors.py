@@ -14,6 +14,7 @@ import vast_pulumi
 from tests.unit.conftest import configured
 from vast_pulumi import _launch_args, errors, local_pulumi, orphans, query
 from vast_pulumi._dynamic import numeric_id
+from vast_pulumi._instances import InstanceOps
 from vast_pulumi._reconcile import CreateSteps, OutcomeUnknown, reconciling_create
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.endpoint import EndpointProvider
@@ -167,7 +168,7 @@ def test_an_ssh_key_the_account_lacks_raises_not_found(
 ) -> None:
     provider = connect(InstanceProvider())
     with pytest.raises(VastNotFoundError, match="ssh_key_ids: no SSH key 999 on this account"):
-        provider._sync_ssh_keys(1, [999], [])
+        InstanceOps(provider.client).sync_keys(1, [999], [])
 
 
 def test_no_matching_offer_raises_offer_unavailable(
@@ -184,7 +185,7 @@ def test_an_instance_that_is_gone_is_not_ready(
 ) -> None:
     provider = connect(InstanceProvider())
     with pytest.raises(InstanceNotReadyError, match="instance 424242 is gone"):
-        provider._require(424242)
+        InstanceOps(provider.client).require(424242)
 
 
 def test_updating_a_volume_that_is_not_listed_raises_vanished(

@@ -3,19 +3,23 @@ rollouts and delete."""
 
 from __future__ import annotations
 
-import re
 import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import requests
 
 from tests.unit.conftest import api_calls, configured
 from vast_pulumi import _teardown
+from vast_pulumi._instances import START_ATTEMPTS
+from vast_pulumi._teardown import NotGoneError
 from vast_pulumi.client import Row
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastAccountError, VastApiError, VastAuthError
-from vast_pulumi.fleet import MEMBER_ATTEMPTS, FleetBudgetError, FleetError, FleetProvider
+from vast_pulumi.fleet import FleetBudgetError, FleetError, FleetProvider
 from vast_pulumi.instance import MARKER_ENV
 from vast_pulumi.offers import search_offers
 
@@ -23,12 +27,12 @@ QUERY = "num_gpus=1"
 MARKER = "f1ee7f1ee7f1ee70"
 RENT = ("PUT", "/api/v0/asks/{id}/")
 LIST = ("GET", "/api/v1/instances/")
+DESTROY = ("DELETE", "/api/v0/instances/{id}/")
 
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi.instance._POLL_SECONDS", 0.1)
-    monkeypatch.setattr("vast_pulumi.fleet._DELETE_POLL_SECONDS", 0.1)
+    monkeypatch.setattr("vast_pulumi._instances.POLL_SECONDS", 0.1)
     monkeypatch.setattr("vast_pulumi.client.SNAPSHOT_MAX_AGE", 0.0)  # as in a fresh `pulumi refresh`
 
 
@@ -55,6 +59,21 @@ def running(emulator: Emulator) -> list[Row]:
 
 def env_of(row: Row) -> dict[str, str]:
     return {key: value for key, value in row["extra_env"]}
+
+
+def parked(emulator: Emulator) -> int:
+    """Requests the emulator's holds have parked so far (``GET /_emulator/hold``)."""
+    holds = requests.get(f"{emulator.url}/_emulator/hold", timeout=10).json()["holds"]
+    return sum(int(hold["parked"]) for hold in holds)
+
+
+def wait_for(condition: Callable[[], bool], seen: Callable[[], str]) -> None:
+    """Until ``condition`` holds; the deadline only stops a broken test from hanging, and ``seen``
+    says what was there instead."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"never came true: {seen()}"
+        time.sleep(0.01)
 
 
 def create(provider: FleetProvider, **changes: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -95,9 +114,7 @@ def test_bad_input_fails_at_check_naming_the_field_and_the_rule(
 # -- create ----------------------------------------------------------------------------------------------
 
 
-def test_create_rents_every_member_at_once_on_distinct_machines(
-    provider: FleetProvider, emulator: Emulator
-) -> None:
+def test_create_rents_every_member_on_distinct_machines(provider: FleetProvider, emulator: Emulator) -> None:
     mark = len(emulator.request_log())
     fleet_id, _, outs = create(provider, count=4, label_prefix="w", env={"A": "1"})
     rows = instances(emulator)
@@ -114,6 +131,33 @@ def test_create_rents_every_member_at_once_on_distinct_machines(
     assert [m["healthy"] for m in outs["members"]] == [True] * 4
     assert all(m["ssh"] and m["ssh"].startswith("ssh -p ") for m in outs["members"])
     assert api_calls(emulator, mark).count(RENT) == 4
+
+
+def test_every_member_is_rented_at_once_all_rents_in_flight_together(
+    provider: FleetProvider, emulator: Emulator
+) -> None:
+    # The first create's two rents teach the client that the emulator does not limit the rent route
+    # (a fresh client probes a route with one call in flight: see vast_pulumi._pacing).
+    fleet_id, news, outs = create(provider, count=2)
+    mark = len(emulator.request_log())
+    # Rents are held before they reach the API: an update renting one member after another would
+    # park one rent and wait for its answer, never the six at once this waits for.
+    hold = {"method": "PUT", "route": RENT[1], "stage": "before"}
+    assert requests.put(f"{emulator.url}/_emulator/hold", json=hold, timeout=10).status_code == 200
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scaled = pool.submit(provider.update, fleet_id, outs, {**news, "count": 8})
+        try:
+            wait_for(
+                lambda: parked(emulator) == 6 or scaled.done(),
+                lambda: f"{parked(emulator)} of the 6 rents in flight at once",
+            )
+            # All six in flight at once, none answered yet.
+            assert parked(emulator) == 6 and RENT not in api_calls(emulator, mark)
+        finally:
+            assert requests.delete(f"{emulator.url}/_emulator/hold", timeout=10).status_code == 200
+        updated = scaled.result(timeout=60).outs
+    assert updated is not None and updated["ready_count"] == 8
+    assert api_calls(emulator, mark).count(RENT) == 6
 
 
 def test_spread_by_host_puts_no_two_members_on_one_host(provider: FleetProvider, emulator: Emulator) -> None:
@@ -154,9 +198,14 @@ def test_over_budget_after_renting_destroys_what_was_rented(
 
 
 def failing_starts(
-    provider: FleetProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch, fails: Callable[[int], bool]
+    provider: FleetProvider,
+    emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    fails: Callable[[int], bool],
+    status: tuple[str, str] = ("created", "OCI runtime create failed: device busy"),
 ) -> list[int]:
-    """Make the n-th rent (from 1) exit at once when ``fails(n)``; returns the rented ids."""
+    """Make the n-th rent (from 1) report ``status`` at once when ``fails(n)``; returns the rented ids.
+    The default is a machine that never starts the instance (a double rent)."""
     real = provider.client.create_instance
     rented: list[int] = []
 
@@ -164,14 +213,14 @@ def failing_starts(
         reply = real(offer_id, body)
         rented.append(int(reply["new_contract"]))
         if fails(len(rented)):
-            emulator.backend.host_set_status(rented[-1], "exited", "oci runtime error")
+            emulator.backend.host_set_status(rented[-1], *status)
         return reply
 
     monkeypatch.setattr(provider.client, "create_instance", create_instance)
     return rented
 
 
-def test_a_member_that_fails_to_start_is_destroyed_and_rented_again_elsewhere(
+def test_a_member_whose_machine_never_starts_it_is_destroyed_and_rented_again_elsewhere(
     provider: FleetProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rented = failing_starts(provider, emulator, monkeypatch, lambda n: n == 2)
@@ -182,13 +231,48 @@ def test_a_member_that_fails_to_start_is_destroyed_and_rented_again_elsewhere(
     assert len({row["machine_id"] for row in rows}) == 3 and outs["ready_count"] == 3
 
 
-def test_a_member_that_never_starts_fails_the_create_and_leaves_nothing(
+def test_a_member_whose_machines_never_start_it_fails_the_create_and_leaves_nothing(
     provider: FleetProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rented = failing_starts(provider, emulator, monkeypatch, lambda n: n != 1)
-    with pytest.raises(FleetError, match=r"failed to become running.*it was destroyed"):
+    with pytest.raises(FleetError, match=r"failed to become running.*3 rents in a row never started"):
         create(provider, count=2)
-    assert len(rented) == 1 + MEMBER_ATTEMPTS
+    assert len(rented) == 1 + START_ATTEMPTS
+    assert instances(emulator) == []
+
+
+def test_a_member_whose_container_fails_is_destroyed_and_fails_the_create_without_another_rent(
+    provider: FleetProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A container that started and exited would fail on every machine: as for an Instance, no retry.
+    exited = ("exited", "container exited")
+    rented = failing_starts(provider, emulator, monkeypatch, lambda n: n == 1, status=exited)
+    with pytest.raises(FleetError, match=r"failed to become running.*was destroyed"):
+        create(provider, count=2)
+    assert len(rented) == 2 and api_calls(emulator).count(RENT) == 2
+    assert instances(emulator) == []
+
+
+def test_a_member_rented_with_price_that_reads_back_on_demand_is_destroyed_and_the_create_fails(
+    provider: FleetProvider, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rent = provider.client.create_instance
+    rented: list[int] = []
+
+    def rent_dropping_the_bid(offer_id: int, body: Any) -> Row:  # a server that ignores price
+        reply = rent(offer_id, {key: value for key, value in body.items() if key != "price"})
+        rented.append(int(reply["new_contract"]))
+        return reply
+
+    monkeypatch.setattr(provider.client, "create_instance", rent_dropping_the_bid)
+    with pytest.raises(FleetError, match=r"price=5 but reads back as on-demand.*destroyed"):
+        create(provider, count=2, price=5.0)
+    calls = emulator.request_log()
+    destroyed = {
+        int(c["path"].split("/")[-2]) for c in calls if c["route"] == DESTROY[1] and c["method"] == "DELETE"
+    }
+    assert len(rented) == 2 and destroyed >= set(rented)  # both rented on-demand, both destroyed
+    assert api_calls(emulator).count(RENT) == 2  # not rented again: the server would drop the bid again
     assert instances(emulator) == []
 
 
@@ -359,10 +443,10 @@ def test_delete_fails_naming_members_still_listed_after_the_shared_bound(
     emulator.backend.clock = lambda: 1_800_000_000.0  # the emulator's time stands still: no destroy ends
     monkeypatch.setattr(_teardown, "DELETE_TIMEOUT", 0.3)  # the bound every delete shares
     members = sorted(int(i) for i in outs["instance_ids"])
-    with pytest.raises(
-        FleetError, match=re.escape(f"instances {members} were destroyed but still listed after 0.3 s")
-    ):
+    with pytest.raises(NotGoneError, match=r"2 of its 2 members are not gone") as error:
         provider.delete(fleet_id, outs)
+    for member in members:  # every member is named, not the first only
+        assert f"member {member} (still listed after 0.3 s)" in str(error.value)
     assert sorted(row["id"] for row in instances(emulator)) == members  # may still bill: not forgotten
 
 

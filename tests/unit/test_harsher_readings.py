@@ -255,7 +255,7 @@ INSTANCE = {"offer_query": QUERY, "image": "pytorch/pytorch", "disk": 16.0, "_ma
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi.instance._POLL_SECONDS", 0.1)
+    monkeypatch.setattr("vast_pulumi._instances.POLL_SECONDS", 0.1)
 
 
 def _instances(emulator: Emulator) -> InstanceProvider:

@@ -27,7 +27,7 @@ LIST = ("GET", "/api/v1/instances/")
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi.instance._POLL_SECONDS", 0.1)
+    monkeypatch.setattr("vast_pulumi._instances.POLL_SECONDS", 0.1)
 
 
 @pytest.fixture
@@ -232,12 +232,12 @@ def test_an_older_instance_with_our_marker_seen_only_after_the_rent_is_kept_and_
 def test_an_offer_is_claimed_only_when_tried_and_released_when_the_rent_is_refused(
     provider: InstanceProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vast_pulumi import instance
+    from vast_pulumi import _instances as instance
 
     claims = instance._OfferClaims()
     monkeypatch.setattr(instance, "_CLAIMS", claims)
     taken = list(range(900_001, 900_011))  # ten offers that no longer exist
-    monkeypatch.setattr(provider, "_candidates", lambda inputs: taken)
+    monkeypatch.setattr(instance.InstanceOps, "candidates", lambda ops, inputs: iter(taken))
     with pytest.raises(
         RuntimeError, match=f"could not rent any of the {instance.OFFER_ATTEMPTS} offers tried"
     ):
@@ -251,7 +251,7 @@ def test_an_offer_is_claimed_only_when_tried_and_released_when_the_rent_is_refus
         raise refused
 
     monkeypatch.setattr(provider.client, "create_instance", refuse)
-    monkeypatch.setattr(provider, "_candidates", lambda inputs: [900_100])
+    monkeypatch.setattr(instance.InstanceOps, "candidates", lambda ops, inputs: iter([900_100]))
     with pytest.raises(VastApiError, match="invalid_args"):
         provider.create(checked(provider, _marker="0000000000000001"))
     assert (market, 900_100) not in claims._claimed

@@ -21,7 +21,7 @@ DETACH = ("DELETE", "/api/v0/instances/{id}/ssh/{id}/")
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi.instance._POLL_SECONDS", 0.1)
+    monkeypatch.setattr("vast_pulumi._instances.POLL_SECONDS", 0.1)
 
 
 @pytest.fixture

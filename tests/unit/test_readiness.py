@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from tests.unit.conftest import api_calls, configured
+from vast_pulumi import _instances as instance_module
 from vast_pulumi import _snapshot as snapshot_module
 from vast_pulumi import _transport as transport_module
-from vast_pulumi import instance as instance_module
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.instance import InstanceProvider
 
@@ -68,7 +68,7 @@ def test_reads_during_a_boot_grow_linearly_with_it_at_the_poll_interval(
     created = provider.create(checked(provider, "feedfacecafebeef"))
     assert created.outs is not None and created.outs["actual_status"] == "running"
     reads = reads_while_booting(emulator)
-    interval = instance_module._POLL_SECONDS
+    interval = instance_module.POLL_SECONDS
     assert set(reads) == {LIST}  # no per-instance GET
     # One read at the start, one per interval until the boot is over: no backoff, no growth.
     assert boot / interval <= len(reads) <= boot / interval + 2
@@ -77,7 +77,7 @@ def test_reads_during_a_boot_grow_linearly_with_it_at_the_poll_interval(
 def test_concurrent_waits_share_one_list_read_per_interval(
     vast_emulator_factory: Callable[..., Emulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(instance_module, "_POLL_SECONDS", 0.2)
+    monkeypatch.setattr(instance_module, "POLL_SECONDS", 0.2)
     emulator = vast_emulator_factory(boot_seconds=1.5)
     provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
     errors: list[BaseException] = []

@@ -4,12 +4,13 @@ instance shows and says what to do, and a double rent is destroyed for the next 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from tests.unit.conftest import api_calls, configured
+from vast_pulumi._instances import InstanceOps, create_body
 from vast_pulumi._reconcile import CreateFailedError
 from vast_pulumi.client import Row
 from vast_pulumi.emulator import Emulator
@@ -18,7 +19,6 @@ from vast_pulumi.instance import (
     InstanceInputs,
     InstanceNotReadyError,
     InstanceProvider,
-    _create_body,
 )
 from vast_pulumi.offers import search_offers
 
@@ -31,7 +31,7 @@ BID = ("PUT", "/api/v0/instances/bid_price/{id}/")
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi.instance._POLL_SECONDS", 0.1)
+    monkeypatch.setattr("vast_pulumi._instances.POLL_SECONDS", 0.1)
 
 
 @pytest.fixture
@@ -159,14 +159,14 @@ def test_a_double_rent_that_never_starts_is_destroyed_and_the_next_offer_rented(
     emulator = vast_emulator_factory(double_rent=True)
     provider = configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
     others: list[int] = []
-    candidates = InstanceProvider._candidates
+    candidates = InstanceOps.candidates
 
-    def someone_rents_the_best_first(self: InstanceProvider, inputs: InstanceInputs) -> list[int]:
-        offers = candidates(self, inputs)  # the search is answered; then another renter takes the best
+    def someone_rents_the_best_first(self: InstanceOps, inputs: InstanceInputs) -> Iterator[int]:
+        offers = list(candidates(self, inputs))  # the search is answered; then another renter takes the best
         others.append(int(self.client.create_instance(offers[0], {"image": "x", "disk": 16})["new_contract"]))
-        return offers
+        return iter(offers)
 
-    monkeypatch.setattr(InstanceProvider, "_candidates", someone_rents_the_best_first)
+    monkeypatch.setattr(InstanceOps, "candidates", someone_rents_the_best_first)
     mark = len(emulator.request_log())
     created = provider.create(checked(provider))
     assert created.outs is not None
@@ -206,7 +206,7 @@ def test_cancel_unavail_unset_follows_the_apis_default(
     inputs = InstanceInputs.model_validate(
         {"offer_id": 1, "image": "i", "cancel_unavail": given, "price": price}
     )
-    assert _create_body(inputs, "m")["cancel_unavail"] is sent
+    assert create_body(inputs, "m")["cancel_unavail"] is sent
 
 
 def test_a_stack_that_recorded_cancel_unavail_true_sees_no_change() -> None:
