@@ -203,6 +203,7 @@ def test_pa1_untied_rows_an_endpoint_delete_spares_a_successor_groups_workers(
     _group(wg_emulator, int(made.id))
     _, successor, _ = _group(wg_emulator, other_ep)
     kept = _workers_of(wg_emulator, successor)
+    assert made.outs is not None
 
     endpoint.delete(made.id, made.outs)
 
