@@ -50,8 +50,15 @@ and a destroyed instance stays listed a while (see :mod:`vast_pulumi._teardown`)
 **SSH keys and a volume.** ``ssh_key_ids`` (ids of the account's keys, e.g. ``SshKey.key_id``) are put
 on the instance after it is rented and attached or detached in place when the list changes (only keys
 the list named are ever detached; a refresh does not read the keys back). ``volume_info`` mounts a
-volume as the create API takes it (``{"volume_id": Volume.volume_id, "mount_path": "/data"}``;
-``create_new=True`` rents a new one from a volume offer); changing it rents a new instance.
+volume as the create API takes it (``{"volume_id": Volume.volume_id, "mount_path": "/data"}``), and
+pins the offer search to the volume's machine (a local volume mounts nowhere else); changing it rents
+a new instance. ``create_new=True`` is refused at preview: the volume it would rent belongs to no
+resource and bills after the instance is gone (make it a ``Volume``).
+
+**Interruptibles.** With ``price`` the instance must read back ``is_bid``; the bid itself is not
+compared (the API names no field for it: ``search.gpuCostPerHour`` may be the listing's price), only
+warned about. **Gone** includes being destroyed: a refresh drops such an instance, and an update of an
+instance destroyed out of band fails saying so, the next ``up`` planning a replacement.
 
 **Existing instances.** ``Instance.get("name", "123")`` reads one without managing it; the ``adopt_id``
 input makes ``create`` take instance 123 under management (label, state and image brought to the
@@ -60,6 +67,7 @@ inputs) instead of renting one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar, Unpack
 
@@ -93,7 +101,7 @@ from vast_pulumi._instance_rows import (
 )
 from vast_pulumi._instances import OFFER_SEARCH_LIMIT, InstanceOps, Launch, effective_runtype
 from vast_pulumi.client import Row
-from vast_pulumi.errors import InstanceNotReadyError
+from vast_pulumi.errors import InstanceNotReadyError, VanishedError, VastApiError, VastAuthError, VastError
 from vast_pulumi.offers import canonical_query
 from vast_pulumi.query import parse_query
 
@@ -113,6 +121,8 @@ __all__ = [
     "marker_of",
     "ssh_command",
 ]
+
+_log = logging.getLogger("vast_pulumi")
 
 
 class InstanceProvider(VastProvider[InstanceInputs]):
@@ -145,8 +155,11 @@ class InstanceProvider(VastProvider[InstanceInputs]):
     def read(self, id_: str, props: Props) -> ReadResult:
         account = self.owner(id_, props)
         instance_id = numeric_id(id_)
-        row = InstanceOps(self.client).row(instance_id)
-        if row is None:
+        ops = InstanceOps(self.client)
+        row = ops.row(instance_id)
+        if row is None or not ops.is_live(row):
+            # Being destroyed counts as gone: its single GET may already answer nothing while the list
+            # still shows it (readings row and gone of destroying_get), and no start brings it back.
             return self.gone()
         launch = Launch(instance_id, props.get("offer_id"), props.get("instance_api_key"), ours=False)
         outs = {**self._outputs(props, row, launch), ACCOUNT_KEY: account}
@@ -161,7 +174,12 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         instance_id = numeric_id(id_)
         marker = str(news.get(MARKER_KEY) or "")
         ops = InstanceOps(self.client)
-        restarted = ops.apply_changes(instance_id, olds, inputs, marker)
+        try:
+            restarted = ops.apply_changes(instance_id, olds, inputs, marker)
+        except VastApiError as error:
+            if error.is_not_found:
+                raise _vanished(instance_id, error) from error
+            raise
         if self.differs("ssh_key_ids", olds, news):
             ops.sync_keys(instance_id, inputs.ssh_key_ids or [], olds.get("ssh_key_ids") or [])
         if restarted and inputs.wait_until_ready:
@@ -180,7 +198,32 @@ class InstanceProvider(VastProvider[InstanceInputs]):
 
     def diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
         """As the base's, but a ``price`` given or taken away rents a new instance: an on-demand
-        instance cannot become interruptible in place, nor the other way round."""
+        instance cannot become interruptible in place, nor the other way round. An in-place update is
+        planned only for an instance that still exists: one destroyed out of band (404 on its update)
+        is replaced instead (the one API read a diff makes, and only when it would update)."""
+        result = self._kind_diff(id_, olds, news)
+        if not result.changes or result.replaces or not id_:
+            return result
+        changed = [key for key in INPUT_KEYS if self.differs(key, olds, news)]
+        if not changed or self._exists(numeric_id(id_)):
+            return result
+        _log.warning("vast: instance %s is gone or being destroyed: it is replaced, not updated", id_)
+        return DiffResult(changes=True, replaces=changed, delete_before_replace=True)
+
+    def _exists(self, instance_id: int) -> bool:
+        """Whether the instance is still there and live; an unreadable list (not a rejected key) says
+        nothing, and the update is planned as usual."""
+        try:
+            ops = InstanceOps(self.client)
+            row = ops.row(instance_id)
+        except VastAuthError:
+            raise
+        except VastError as error:
+            _log.warning("vast: could not look up instance %s before the update: %s", instance_id, error)
+            return True
+        return row is not None and ops.is_live(row)
+
+    def _kind_diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
         result = super().diff(id_, olds, news)
         new_price = news.get("price")
         kind_changes = (olds.get("price") is None) != (new_price is None) and not (
@@ -221,6 +264,15 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             jupyter_token=row.get("jupyter_token"),
         )
         return outputs
+
+
+def _vanished(instance_id: int, error: VastApiError) -> VanishedError:
+    return VanishedError(
+        f"instance {instance_id} no longer exists on Vast.ai ({error.method} {error.path} answered "
+        f"{error.status} {error.error or ''}): it was destroyed outside this stack (by hand, or by its "
+        "host), and nothing was changed. The next `pulumi up` rents a replacement; `pulumi refresh` "
+        "drops it from the stack now"
+    )
 
 
 class Instance(VastResource, module="vast", name="Instance"):

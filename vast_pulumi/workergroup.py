@@ -168,6 +168,13 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
                 "workergroups); set cold_workers on the Endpoint instead, and remove it here",
                 f" of endpoint {where}" if isinstance(where, str | int | float) else "",
             )
+        if not result.failures and news.get("template_hash") is None and news.get("template_id") is None:
+            # Audit S3: Vast's SDK ("Either template_hash or template_id is required") and CLI require a
+            # template; the spec calls search_params an alternative. The API may refuse this group.
+            _log.warning(
+                "vast: Workergroup without template_hash or template_id: Vast's SDK and CLI require one, "
+                "and the API may refuse the group (400); name a Template (its extra_filters pick machines)"
+            )
         return result
 
     def create(self, props: Props) -> CreateResult:

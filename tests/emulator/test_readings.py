@@ -87,7 +87,8 @@ def test_emulator_options_and_the_control_plane_read_and_change_readings(emulato
     assert emu.readings()["bid_field"] == "listing"
 
 
-def test_the_command_line_takes_a_profile_and_repeated_readings() -> None:
+def test_the_command_line_takes_a_profile_and_repeated_readings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VAST_EMULATOR_PROFILE", raising=False)
     args = ["--profile", "pessimistic", "--reading", "ssh_list_empty=list", "--reading", "bid_field=bid"]
     settings = settings_from(parser().parse_args(args))
     assert (settings.profile, dict(settings.readings)) == (
@@ -97,6 +98,11 @@ def test_the_command_line_takes_a_profile_and_repeated_readings() -> None:
     assert Settings().profile == "default" and not Settings().readings
     with pytest.raises(SystemExit, match="--reading: unknown reading 'nope'"):
         settings_from(parser().parse_args(["--reading", "nope=1"]))
+    monkeypatch.setenv("VAST_EMULATOR_PROFILE", "pessimistic")  # what --vast-profile sets for a suite
+    assert Settings().profile == settings_from(parser().parse_args([])).profile == "pessimistic"
+    monkeypatch.setenv("VAST_EMULATOR_PROFILE", "gloomy")
+    with pytest.raises(SystemExit, match="VAST_EMULATOR_PROFILE='gloomy'"):
+        settings_from(parser().parse_args([]))
     help_text = parser().format_help()
     assert all(f"{r.name}={'|'.join(r.choices)}" in " ".join(help_text.split()) for r in REGISTRY)
 

@@ -1,6 +1,6 @@
-"""The audit's A rows that the provider faces (2026-12-07: K3, V2, PA1 here; I1, V1, PA2 with the
-instance tests), each under the emulator reading that is harder on a client: every test here failed on
-the code before the fix, for the reason its name gives."""
+"""The audit's A rows that the provider faces (2026-12-07: K3, V2, PA1, I1, V1, PA2) and the issue's
+out-of-band destroy (D1), each under the emulator reading that is harder on a client: every test here
+failed on the code before the fix, for the reason its name gives."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from vast_pulumi._launch_args import MARKER_ENV as GROUP_MARKER_ENV
 from vast_pulumi.client import Row, VastClient
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.endpoint import EndpointProvider
+from vast_pulumi.errors import VanishedError
+from vast_pulumi.instance import InstanceProvider
 from vast_pulumi.settings import ProviderSettings
 from vast_pulumi.sshkey import SshKeyProvider
 from vast_pulumi.volume import Volume, VolumeProvider
@@ -201,6 +203,7 @@ def test_pa1_untied_rows_an_endpoint_delete_spares_a_successor_groups_workers(
     _group(wg_emulator, int(made.id))
     _, successor, _ = _group(wg_emulator, other_ep)
     kept = _workers_of(wg_emulator, successor)
+    assert made.outs is not None
 
     endpoint.delete(made.id, made.outs)
 
@@ -243,3 +246,106 @@ def test_pa1_a_worker_recruited_after_its_groups_delete_is_destroyed_too(
     assert late[0] > 0
     assert late[0] not in {int(r["id"]) for r in _listed(wg_emulator)}  # not left billing
     assert fake.slept  # it looked again after the delete
+
+
+# Instances: I1 (the bid field), V1 (a local volume's machine), PA2 (create_new), and an instance
+# destroyed out of band (D1: refresh while it is being destroyed; an update that meets its 404).
+
+INSTANCE = {"offer_query": QUERY, "image": "pytorch/pytorch", "disk": 16.0, "_marker": "feedfacecafebeef"}
+
+
+@pytest.fixture(autouse=True)
+def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("vast_pulumi._instances.POLL_SECONDS", 0.1)
+
+
+def _instances(emulator: Emulator) -> InstanceProvider:
+    return configured(InstanceProvider(), emulator.url, emulator.api_keys[0])
+
+
+def _checked(provider: InstanceProvider, **changes: Any) -> dict[str, Any]:
+    result = provider.check({}, {"__provider": "blob", **INSTANCE, **changes})
+    assert result.failures == []
+    return {**result.inputs, "__provider": "blob"}
+
+
+def test_i1_an_interruptible_whose_row_shows_the_listing_price_is_kept_not_destroyed(
+    vast_emulator_factory: Callable[..., Emulator], caplog: pytest.LogCaptureFixture
+) -> None:
+    listing = started(vast_emulator_factory, bid_field="listing")
+    provider = _instances(listing)
+    cheapest = provider.client.search_offers(
+        {"gpu_name": {"eq": "RTX 4090"}, "num_gpus": {"eq": 1}, "type": "bid", "order": [["min_bid", "asc"]]}
+    )[0]
+    price = round(cheapest["min_bid"] + 0.05, 4)
+    assert price != cheapest["dph_base"]
+    created = provider.create(_checked(provider, price=price))  # the row's search price is dph_base
+    (row,) = listing.inventory()[0]["instances"]
+    assert (str(row["id"]), row["is_bid"]) == (created.id, True)
+    assert "may be the listing's price" in caplog.text
+
+
+def test_v1_an_instance_linking_a_local_volume_rents_on_the_volumes_machine(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    same_machine = started(vast_emulator_factory, volume_machine="same_machine")
+    provider = _instances(same_machine)
+    gpus = provider.client.search_offers(
+        {"gpu_name": {"eq": "RTX 4090"}, "num_gpus": {"eq": 1}, "limit": 500}
+    )
+    machines = {o["machine_id"] for o in gpus}
+    cheapest_machine = min(gpus, key=lambda o: o["dph_total"])["machine_id"]
+    offer = next(
+        o
+        for o in provider.client.search_volume_offers({"limit": 64})
+        if o["machine_id"] in machines and o["machine_id"] != cheapest_machine
+    )
+    volume_id = provider.client.create_volume(int(offer["id"]), 20, "data")
+    link = {"volume_id": float(volume_id), "mount_path": "/data"}
+    created = provider.create(_checked(provider, volume_info=link))  # not the cheapest 4090: the volume's
+    assert created.outs is not None and created.outs["machine_id"] == offer["machine_id"]
+
+
+def test_pa2_create_new_is_refused_at_check_pointing_to_volume_and_old_state_still_parses() -> None:
+    provider = InstanceProvider()
+    info = {"volume_id": 5.0, "mount_path": "/data", "create_new": True, "size": 20.0}
+    failures = provider.check({}, {**INSTANCE, "volume_info": info}).failures
+    assert len(failures) == 1 and "Volume resource" in failures[0].reason
+    assert failures[0].property.startswith("volume_info")
+    state = {**INSTANCE, "volume_info": {**info, "volume_id": 5}}  # written by an earlier version
+    assert provider.parse(state).volume_info is not None  # so refresh and destroy still work
+
+
+@pytest.mark.parametrize("reading", ["row", "gone"])
+def test_d1_refresh_of_an_instance_being_destroyed_out_of_band_drops_it(
+    vast_emulator_factory: Callable[..., Emulator], reading: str
+) -> None:
+    emulator = vast_emulator_factory(
+        seed=1, boot_seconds=0.3, destroy_seconds=600.0, readings={"destroying_get": reading}
+    )
+    provider = _instances(emulator)
+    created = provider.create(_checked(provider))
+    assert created.outs is not None
+    # By hand (the provider's own client, so that its list snapshot is not older than the destroy, as
+    # in the fresh process of a `pulumi refresh`): the list shows it, being destroyed, for 10 minutes.
+    provider.client.destroy_instance(int(created.id))
+    assert [r["id"] for r in emulator.inventory()[0]["instances"]] == [int(created.id)]
+
+    assert provider.read(created.id, created.outs).id is None  # gone from the stack
+
+
+def test_d1_an_update_of_an_instance_destroyed_out_of_band_says_so_and_the_next_diff_replaces(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    emulator = vast_emulator_factory(seed=1, boot_seconds=0.3, destroy_seconds=600.0, profile="pessimistic")
+    provider = _instances(emulator)
+    created = provider.create(_checked(provider))
+    assert created.outs is not None
+    relabel = _checked(provider, label="renamed")
+    assert provider.diff(created.id, created.outs, relabel).replaces == []  # live: an update
+    provider.client.destroy_instance(int(created.id))  # by hand
+
+    with pytest.raises(VanishedError, match=rf"instance {created.id} no longer exists on Vast.ai .*404"):
+        provider.update(created.id, created.outs, relabel)
+    diff = provider.diff(created.id, created.outs, relabel)
+    assert (diff.changes, diff.replaces) == (True, ["label"])  # the next up rents a replacement

@@ -47,7 +47,7 @@ def test_each_registers_its_type_and_marker_and_outputs_its_account() -> Any:
             assert re.fullmatch(r"[0-9a-f]{16}", args.inputs["_marker"])
         template, volume = registered("my.tmpl"), registered("data")
         assert template.inputs["name"] == f"my-tmpl-{template.inputs['_marker'][:8]}"
-        assert volume.inputs["name"] == f"data-{volume.inputs['_marker'][:8]}"
+        assert volume.inputs["name"] == f"data_{volume.inputs['_marker'][:8]}"
 
     return pulumi.Output.all(*(resource.urn for resource in resources)).apply(check)
 

@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from vast_pulumi.emulator import lifecycle
 from vast_pulumi.emulator.faults import FaultSpec, FaultSpecError
 from vast_pulumi.emulator.ratelimit import DEFAULT_STYLE, STYLES
-from vast_pulumi.emulator.readings import BY_NAME, DEFAULT_PROFILE, PROFILES, ReadingError, parse_assignment
+from vast_pulumi.emulator.readings import (
+    BY_NAME,
+    PROFILE_ENV,
+    PROFILES,
+    ReadingError,
+    ambient_profile,
+    parse_assignment,
+)
 from vast_pulumi.emulator.runtime import DEFAULT_API_KEY, Runtime, Settings
 from vast_pulumi.emulator.server import bind, serve_forever
 
@@ -149,8 +156,8 @@ def parser() -> argparse.ArgumentParser:
     disputed.add_argument(
         "--profile",
         choices=PROFILES,
-        default=DEFAULT_PROFILE,
-        help="pessimistic: the reading worse for a client, everywhere (default: default)",
+        default=None,
+        help=f"pessimistic: the reading worse for a client, everywhere (default: ${PROFILE_ENV} or default)",
     )
     disputed.add_argument(
         "--reading",
@@ -161,6 +168,13 @@ def parser() -> argparse.ArgumentParser:
         + "; ".join(f"{r.name}={'|'.join(r.choices)}" for r in BY_NAME.values()),
     )
     return p
+
+
+def _ambient() -> str:
+    try:
+        return ambient_profile()
+    except ReadingError as error:
+        raise SystemExit(f"vast-emulator: {error}") from None
 
 
 def _readings(assignments: Sequence[str]) -> dict[str, str]:
@@ -191,7 +205,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         retry_after=args.retry_after,
         search_quota=args.search_quota,
         double_rent=args.double_rent,
-        profile=args.profile,
+        profile=args.profile or _ambient(),
         readings=_readings(args.reading),
     )
 

@@ -14,13 +14,30 @@ readings={"ssh_list_empty": "404"})``, ``--profile``/``--reading NAME=VALUE``, a
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+
+class ReadingError(ValueError):
+    """An unknown reading, choice or profile; the message names it and what is allowed."""
+
+
 DEFAULT_PROFILE = "default"
 PESSIMISTIC = "pessimistic"
 PROFILES = (DEFAULT_PROFILE, PESSIMISTIC)
+# The profile an emulator takes when none is given: a whole test suite runs under the harsher readings
+# with VAST_EMULATOR_PROFILE=pessimistic (tests' --vast-profile sets it), whatever each test starts.
+PROFILE_ENV = "VAST_EMULATOR_PROFILE"
+
+
+def ambient_profile() -> str:
+    """``$VAST_EMULATOR_PROFILE`` if set (checked), else ``default``."""
+    profile = os.environ.get(PROFILE_ENV, "").strip() or DEFAULT_PROFILE
+    if profile not in PROFILES:
+        raise ReadingError(f"{PROFILE_ENV}={profile!r}: use one of {', '.join(PROFILES)}")
+    return profile
 
 
 @dataclass(frozen=True)
@@ -171,10 +188,6 @@ REGISTRY: tuple[Reading, ...] = (
 )
 
 BY_NAME: dict[str, Reading] = {reading.name: reading for reading in REGISTRY}
-
-
-class ReadingError(ValueError):
-    """An unknown reading, choice or profile; the message names it and what is allowed."""
 
 
 def check(name: str, value: str) -> None:

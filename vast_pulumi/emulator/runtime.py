@@ -16,7 +16,7 @@ from vast_pulumi.emulator.holds import Holds
 from vast_pulumi.emulator.persistence import StateFile
 from vast_pulumi.emulator.quota import SearchQuota
 from vast_pulumi.emulator.ratelimit import RateLimiter
-from vast_pulumi.emulator.readings import DEFAULT_PROFILE, Readings
+from vast_pulumi.emulator.readings import Readings, ambient_profile
 from vast_pulumi.emulator.requestlog import RequestLog
 
 DEFAULT_API_KEY = "test-key"
@@ -41,8 +41,9 @@ class Settings:
     search_quota: int | None = None
     double_rent: bool = False
     # Where the sources disagree or are silent (``readings``): "pessimistic" takes the choice worse
-    # for a client everywhere; explicit readings ({name: choice}) win over the profile.
-    profile: str = DEFAULT_PROFILE
+    # for a client everywhere; explicit readings ({name: choice}) win over the profile. Unset:
+    # $VAST_EMULATOR_PROFILE, else "default".
+    profile: str = field(default_factory=ambient_profile)
     readings: Mapping[str, str] = field(default_factory=dict)
 
 

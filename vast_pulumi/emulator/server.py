@@ -20,7 +20,7 @@ from vast_pulumi.emulator import lifecycle
 from vast_pulumi.emulator.app import build_app
 from vast_pulumi.emulator.backend import Backend
 from vast_pulumi.emulator.faults import FaultSpec
-from vast_pulumi.emulator.readings import DEFAULT_PROFILE
+from vast_pulumi.emulator.readings import ambient_profile
 from vast_pulumi.emulator.runtime import DEFAULT_API_KEY, Runtime, Settings
 
 STARTUP_TIMEOUT = 30.0
@@ -101,7 +101,7 @@ class Emulator:
         retry_after: bool = False,
         search_quota: int | None = None,
         double_rent: bool = False,
-        profile: str = DEFAULT_PROFILE,
+        profile: str | None = None,
         readings: Mapping[str, str] | None = None,
     ) -> None:
         settings = Settings(
@@ -120,7 +120,7 @@ class Emulator:
             retry_after=retry_after,
             search_quota=search_quota,
             double_rent=double_rent,
-            profile=profile,
+            profile=profile if profile is not None else ambient_profile(),  # $VAST_EMULATOR_PROFILE
             readings=dict(readings or {}),
         )
         self.runtime = Runtime(settings)
