@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from vast_pulumi._workers import LATE_RECRUIT_ENV
+from vast_pulumi.emulator.readings import PESSIMISTIC, ambient_profile
 from vast_pulumi.local_pulumi import LocalBackend, PulumiNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -37,8 +38,9 @@ def backend_or_fail(root: Path) -> LocalBackend:
     try:
         backend = LocalBackend(root)
         # A workergroup's delete looks for late recruits for a second, not the 30 s a real autoscaler's
-        # lag needs: the emulator recruits synchronously unless a test says otherwise (and sets more).
-        backend.extra_env[LATE_RECRUIT_ENV] = "1"
+        # lag needs: the emulator recruits synchronously under the default profile. Under pessimistic
+        # (worker_recruit=late) a rent lands 5 s after the decision on the emulator's clock: 8 s cover it.
+        backend.extra_env[LATE_RECRUIT_ENV] = "8" if ambient_profile() == PESSIMISTIC else "1"
         return backend
     except PulumiNotFoundError as exc:
         missing = str(exc)  # fail outside the handler, so the message is shown once
