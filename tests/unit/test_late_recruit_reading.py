@@ -37,6 +37,7 @@ def test_a_rent_in_flight_at_the_groups_delete_lands_and_is_destroyed_by_the_del
         {}, {"_marker": "0123456789abcdef", "endpoint_id": float(endpoint_id), "search_params": "num_gpus=1"}
     )
     created = provider.create(checked.inputs)
+    assert created.outs is not None
     assert emulator.inventory()[0]["instances"] == []  # the worker's rent is in flight
     monkeypatch.setattr(client_module, "SNAPSHOT_MAX_AGE", 0.0)  # every look at the list is fresh
 
