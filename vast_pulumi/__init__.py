@@ -20,7 +20,6 @@ __version__ = "0.2.0"
 
 if TYPE_CHECKING:
     from vast_pulumi.endpoint import Endpoint, EndpointArgs
-    from vast_pulumi.endpoint_costs import EndpointCosts, get_endpoint_costs
     from vast_pulumi.envvar import EnvVar, EnvVarArgs
     from vast_pulumi.errors import (
         AdoptError,
@@ -44,7 +43,9 @@ if TYPE_CHECKING:
     from vast_pulumi.fleet import Fleet, FleetArgs, FleetBudgetError, FleetError
     from vast_pulumi.instance import Instance, InstanceArgs
     from vast_pulumi.lookups import (
+        EndpointCosts,
         User,
+        get_endpoint_costs,
         get_instance,
         get_instances,
         get_templates,
@@ -99,8 +100,8 @@ _EXPORTS = {
     "VolumeArgs": "vast_pulumi.volume",
     "Workergroup": "vast_pulumi.workergroup",
     "WorkergroupArgs": "vast_pulumi.workergroup",
-    "EndpointCosts": "vast_pulumi.endpoint_costs",
-    "get_endpoint_costs": "vast_pulumi.endpoint_costs",
+    "EndpointCosts": "vast_pulumi.lookups",
+    "get_endpoint_costs": "vast_pulumi.lookups",
     "get_instance": "vast_pulumi.lookups",
     "get_instances": "vast_pulumi.lookups",
     "get_offers": "vast_pulumi.offers",

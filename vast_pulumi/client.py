@@ -158,7 +158,7 @@ class VastClient:
     def delete_workergroup(self, workergroup_id: int) -> bool:
         return self._delete(f"/api/v0/workergroups/{workergroup_id}/")
 
-    # -- the autoscaler's routes (run.vast.ai: a client made for that URL, see endpoint_costs) ------------
+    # -- the autoscaler's routes (run.vast.ai: a client made for that URL, see lookups) -------------------
 
     def endpoint_workers(self, endpoint_id: int) -> list[Row]:
         """``POST /get_endpoint_workers/``: the endpoint's workers with their states. The route answers
