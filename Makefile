@@ -77,7 +77,7 @@ test-fast: setup
 # disagree: vast_pulumi/emulator/readings.py); `make test` runs them under the default readings, and
 # under pessimistic only the out-of-band destroy test and the unit tests of the audit's A rows.
 PESSIMISTIC_E2E := tests/e2e/test_money_safety.py tests/e2e/test_quickstart.py tests/e2e/test_destroy.py \
-	tests/e2e/test_new_resources.py tests/e2e/test_spot_and_double_rent.py
+	tests/e2e/test_sshkey.py tests/e2e/test_volume.py tests/e2e/test_spot_and_double_rent.py
 soak: setup
 	$(BIN)/python -m pytest --soak tests/e2e/test_resilience.py $(XDIST)
 	$(BIN)/python -m pytest --vast-profile pessimistic $(PESSIMISTIC_E2E) $(XDIST)

@@ -1,7 +1,9 @@
 """Pulumi dynamic resource providers for Vast.ai: serverless endpoints, workergroups, GPU instances,
-templates, SSH keys, account env vars and volumes, with lookups.
+fleets of instances, templates, SSH keys, account env vars and volumes, with lookups.
 
->>> from vast_pulumi import Endpoint, Instance, Workergroup, get_offers
+>>> from vast_pulumi import Endpoint, Fleet, Instance, Workergroup, get_offers
+
+Every resource is declared once, in :mod:`vast_pulumi._registry`; the exports below come from there.
 
 Configuration (read by the provider when it runs, never stored in state): ``vast:apiKey`` (secret) or
 ``VAST_API_KEY``; ``vast:apiUrl`` or ``VAST_URL``. See :mod:`vast_pulumi.settings`.
@@ -15,8 +17,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# The one place the version is written (pyproject.toml reads it from here).
-__version__ = "0.2.0"
+from vast_pulumi._registry import RESOURCES
+from vast_pulumi._version import __version__ as __version__
 
 if TYPE_CHECKING:
     from vast_pulumi.endpoint import Endpoint, EndpointArgs
@@ -26,8 +28,19 @@ if TYPE_CHECKING:
         CreateFailedError,
         CreateOutcomeUnknownError,
         DeleteTimeoutError,
+        FleetBudgetError,
+        FleetError,
         InstanceNotReadyError,
+        KeptError,
+        LaunchArgsError,
+        MachineNeverStartedError,
+        NotGoneError,
         OfferUnavailableError,
+        OutcomeUnknown,
+        PulumiCommandError,
+        PulumiNotFoundError,
+        QueryError,
+        StateError,
         TemplateInUseError,
         VanishedError,
         VastAccountError,
@@ -40,7 +53,7 @@ if TYPE_CHECKING:
         VastInputError,
         VastNotFoundError,
     )
-    from vast_pulumi.fleet import Fleet, FleetArgs, FleetBudgetError, FleetError
+    from vast_pulumi.fleet import Fleet, FleetArgs
     from vast_pulumi.instance import Instance, InstanceArgs
     from vast_pulumi.lookups import (
         EndpointCosts,
@@ -62,44 +75,45 @@ if TYPE_CHECKING:
 # Imported on first use: the emulator and the CLI driver live in this package too, and must not pay
 # for (or depend on) the Pulumi SDK and the resource models.
 _EXPORTS = {
-    "VastNotFoundError": "vast_pulumi.errors",
-    "VastInputError": "vast_pulumi.errors",
-    "VastError": "vast_pulumi.errors",
-    "VanishedError": "vast_pulumi.errors",
-    "TemplateInUseError": "vast_pulumi.errors",
-    "OfferUnavailableError": "vast_pulumi.errors",
-    "DeleteTimeoutError": "vast_pulumi.errors",
-    "CreateOutcomeUnknownError": "vast_pulumi.errors",
-    "CreateFailedError": "vast_pulumi.errors",
-    "AdoptError": "vast_pulumi.errors",
-    "Endpoint": "vast_pulumi.endpoint",
-    "EndpointArgs": "vast_pulumi.endpoint",
-    "EnvVar": "vast_pulumi.envvar",
-    "EnvVarArgs": "vast_pulumi.envvar",
-    "Fleet": "vast_pulumi.fleet",
-    "FleetArgs": "vast_pulumi.fleet",
-    "FleetBudgetError": "vast_pulumi.fleet",
-    "FleetError": "vast_pulumi.fleet",
-    "Instance": "vast_pulumi.instance",
-    "InstanceArgs": "vast_pulumi.instance",
-    "InstanceNotReadyError": "vast_pulumi.errors",
+    # Every resource and its Args, from the one registry (tests/unit/test_registry.py checks that the
+    # TYPE_CHECKING imports above and __all__ below, which type checkers need written out, agree).
+    **{name: kind.module for kind in RESOURCES for name in kind.exports},
+    **{
+        name: "vast_pulumi.errors"
+        for name in (
+            "AdoptError",
+            "CreateFailedError",
+            "CreateOutcomeUnknownError",
+            "DeleteTimeoutError",
+            "FleetBudgetError",
+            "FleetError",
+            "InstanceNotReadyError",
+            "KeptError",
+            "LaunchArgsError",
+            "MachineNeverStartedError",
+            "NotGoneError",
+            "OfferUnavailableError",
+            "OutcomeUnknown",
+            "PulumiCommandError",
+            "PulumiNotFoundError",
+            "QueryError",
+            "StateError",
+            "TemplateInUseError",
+            "VanishedError",
+            "VastAccountError",
+            "VastApiError",
+            "VastAuthError",
+            "VastConfigError",
+            "VastConflictError",
+            "VastConnectionError",
+            "VastError",
+            "VastInputError",
+            "VastNotFoundError",
+        )
+    },
     "Offer": "vast_pulumi.offers",
     "ProviderSettings": "vast_pulumi.settings",
-    "SshKey": "vast_pulumi.sshkey",
-    "SshKeyArgs": "vast_pulumi.sshkey",
-    "Template": "vast_pulumi.template",
-    "TemplateArgs": "vast_pulumi.template",
     "User": "vast_pulumi.lookups",
-    "VastAccountError": "vast_pulumi.errors",
-    "VastApiError": "vast_pulumi.errors",
-    "VastAuthError": "vast_pulumi.errors",
-    "VastConfigError": "vast_pulumi.errors",
-    "VastConflictError": "vast_pulumi.errors",
-    "VastConnectionError": "vast_pulumi.errors",
-    "Volume": "vast_pulumi.volume",
-    "VolumeArgs": "vast_pulumi.volume",
-    "Workergroup": "vast_pulumi.workergroup",
-    "WorkergroupArgs": "vast_pulumi.workergroup",
     "EndpointCosts": "vast_pulumi.lookups",
     "get_endpoint_costs": "vast_pulumi.lookups",
     "get_instance": "vast_pulumi.lookups",
@@ -126,11 +140,20 @@ __all__ = [
     "Instance",
     "InstanceArgs",
     "InstanceNotReadyError",
+    "KeptError",
+    "LaunchArgsError",
+    "MachineNeverStartedError",
+    "NotGoneError",
     "Offer",
     "OfferUnavailableError",
+    "OutcomeUnknown",
     "ProviderSettings",
+    "PulumiCommandError",
+    "PulumiNotFoundError",
+    "QueryError",
     "SshKey",
     "SshKeyArgs",
+    "StateError",
     "Template",
     "TemplateArgs",
     "TemplateInUseError",

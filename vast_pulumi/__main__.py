@@ -58,6 +58,16 @@ def parser() -> argparse.ArgumentParser:
         help="a file written by `pulumi stack export` (repeatable)",
     )
     orphans.add_argument(
+        "--removed-stack",
+        action="append",
+        default=[],
+        metavar="[ORG/]PROJECT/STACK",
+        help=(
+            "a stack removed with `pulumi stack rm --force` (repeatable): what it left is an orphan, "
+            "default-named endpoints, volumes and templates included"
+        ),
+    )
+    orphans.add_argument(
         "--no-stacks",
         action="store_true",
         help="the account has no stacks any more: everything with a marker is an orphan",
@@ -89,10 +99,14 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, out:
 
 
 def _orphans(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
-    if not (args.stacks or args.state or args.no_stacks):
+    if not (args.stacks or args.state or args.removed_stack or args.no_stacks):
         raise VastConfigError("name the stacks that use this account (or --state FILE, or --no-stacks)")
     client = VastClient(ProviderSettings.resolve(_key(args.api_key_file), args.url))
-    states = [*_stacks(args.stacks, args.cwd), *(_state_file(path) for path in args.state)]
+    states = [
+        *_stacks(args.stacks, args.cwd),
+        *(_state_file(path) for path in args.state),
+        *(orphans.removed_stack(name) for name in args.removed_stack),
+    ]
     found = orphans.find(client, states)
     if args.json and not (args.destroy and found):
         _print_json(out, found)

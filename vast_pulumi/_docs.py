@@ -1,6 +1,7 @@
-"""The reference of every resource, generated from where each thing is defined once: the inputs model
-(type, default, bounds, description), the resource class (outputs, their descriptions, secret outputs),
-the provider (which inputs replace, which are secret) and :mod:`vast_pulumi.errors`.
+"""The reference of every resource, generated from where each thing is defined once: the registry
+(:mod:`vast_pulumi._registry`: which resources, in which order), the inputs model (type, default, bounds,
+description), the resource class (outputs, their descriptions, secret outputs), the provider (which
+inputs replace, which are secret) and :mod:`vast_pulumi.errors`.
 
     python -m vast_pulumi._docs docs/reference.md      # what `make docs` runs; no network needed
 
@@ -21,29 +22,14 @@ from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from vast_pulumi import errors
-from vast_pulumi._dynamic import ACCOUNT_DESCRIPTION, ACCOUNT_KEY, ADOPT_KEY, VastProvider, VastResource
-from vast_pulumi.endpoint import Endpoint, EndpointProvider
-from vast_pulumi.envvar import EnvVar, EnvVarProvider
-from vast_pulumi.fleet import Fleet, FleetProvider
-from vast_pulumi.instance import Instance, InstanceProvider
-from vast_pulumi.sshkey import SshKey, SshKeyProvider
-from vast_pulumi.template import Template, TemplateProvider
-from vast_pulumi.volume import Volume, VolumeProvider
-from vast_pulumi.workergroup import Workergroup, WorkergroupProvider
+from vast_pulumi import _registry, errors
+from vast_pulumi._dynamic import ACCOUNT_DESCRIPTION, ACCOUNT_KEY, VastProvider, VastResource
 
 __all__ = ["RESOURCES", "main", "output_annotations", "render"]
 
-# Every resource, with its provider, in the order the reference lists them.
-RESOURCES: tuple[tuple[type[VastResource], type[VastProvider[Any]]], ...] = (
-    (Endpoint, EndpointProvider),
-    (Workergroup, WorkergroupProvider),
-    (Instance, InstanceProvider),
-    (Template, TemplateProvider),
-    (SshKey, SshKeyProvider),
-    (EnvVar, EnvVarProvider),
-    (Volume, VolumeProvider),
-    (Fleet, FleetProvider),
+# Every resource, with its provider, in the registry's order (the order the reference lists them).
+RESOURCES: tuple[tuple[type[VastResource], type[VastProvider[Any]]], ...] = tuple(
+    (kind.resource_class(), kind.provider_class()) for kind in _registry.RESOURCES
 )
 
 _HEADER = """\
@@ -52,10 +38,14 @@ models, classes and providers: edit those, not this file. A unit test fails when
 
 # Reference
 
-Every resource of vast-pulumi: its inputs (type, default, rule, what a change does), its outputs and
-its secrets; then the errors the providers raise. Every input but `adopt_id` is also an output, holding
-its effective value (the API's, where it reports one). A change marked *replaces* makes a new object;
-*updates* changes it in place; *create only* is read by create alone.
+Every resource of vast-pulumi: its inputs (type, default, rule, what a change does, whether a refresh
+reads it back), its outputs and its secrets; then the errors the providers raise. Every input but
+`adopt_id` is also an output, holding its effective value (the API's, where it reports one). A change
+marked *replaces* makes a new object; *updates* changes it in place; *rents new machines* replaces a
+fleet's members in batches (the fleet stays); *create only* is read by create alone, and *applies to
+members rented later* by a fleet's next rents: a change of either alone changes nothing; *no effect*
+is accepted and never sent. *Refresh* marks the inputs a `pulumi refresh` reads back from the API, so
+that a change made elsewhere shows as drift.
 """
 
 
@@ -83,7 +73,7 @@ def output_annotations(resource: type[VastResource]) -> dict[str, str]:
 
 def _resource(resource: type[VastResource], provider: type[VastProvider[Any]]) -> list[str]:
     model = provider.inputs_model
-    secret = set(provider.secret_inputs) | set(resource.secret_outputs)
+    secret = {name for name, field in provider.fields.items() if field.secret} | set(resource.secret_outputs)
     lines = [f"## {resource.__name__}", "", _paragraph(resource.__doc__), ""]
     lines += [f"Type token `{resource.type_token()}`.", ""]
     if provider.delete_before_replace:
@@ -98,22 +88,21 @@ def _resource(resource: type[VastResource], provider: type[VastProvider[Any]]) -
 def _inputs_table(
     model: type[BaseModel], provider: type[VastProvider[Any]] | None, secret: set[str]
 ) -> list[str]:
-    head = ["Input", "Type", "Default", "Rule", "On change", "Description"]
+    head = ["Input", "Type", "Default", "Rule", "On change", "Refresh", "Description"]
     rows = [
         [
             f"`{name}`" + (" (secret)" if name in secret else ""),
             _type(field.annotation),
             _default(field),
             _rule(field),
-            _on_change(name, provider),
+            *_behaviour(name, provider),
             _text(field.description),
         ]
         for name, field in model.model_fields.items()
-        if provider is None or name not in provider.refused_inputs
     ]
     if provider is None:  # a nested model: its fields change with the input that holds them
-        head.remove("On change")
-        rows = [row[:4] + row[5:] for row in rows]
+        head = [cell for cell in head if cell not in ("On change", "Refresh")]
+        rows = [row[:4] + row[6:] for row in rows]
     return _table(head, rows)
 
 
@@ -184,12 +173,12 @@ def _rule(field: FieldInfo) -> str:
     return "; ".join(rules)
 
 
-def _on_change(name: str, provider: type[VastProvider[Any]] | None) -> str:
+def _behaviour(name: str, provider: type[VastProvider[Any]] | None) -> list[str]:
+    """The "On change" and "Refresh" cells, from the provider's field table."""
     if provider is None:
-        return ""
-    if name == ADOPT_KEY:
-        return "create only"
-    return "replaces" if name in provider.replace_on_change else "updates"
+        return ["", ""]
+    field = provider.fields[name]
+    return [field.on_change.value, "yes" if field.refresh else ""]
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:

@@ -1,4 +1,5 @@
-"""What the three dynamic providers and resources share.
+"""What the eight dynamic providers and resources share (the resources are listed in
+:mod:`vast_pulumi._registry`).
 
 Provider side (:class:`VastProvider`), written around the traps of Python dynamic providers
 (the SDK's ``pulumi/dynamic`` module and its provider server, ``pulumi.dynamic.__main__``):
@@ -12,9 +13,10 @@ Provider side (:class:`VastProvider`), written around the traps of Python dynami
   ``CheckFailure`` naming the field and the rule (never the value), turns the floats the engine sends
   back into ints, fills defaults, and leaves values that are unknown at preview alone.
 * ``diff`` compares the new inputs with the old outputs (which hold every input's effective value) and
-  lists the fields that force a replacement. It never calls the API, so a no-change preview costs nothing.
-* ``read`` says "gone" with ``ReadResult(None, {})``; when a refresh finds drift it returns the drifted
-  inputs too, so the next preview shows what it will change back.
+  lists the fields that force a replacement, as the provider's field table says
+  (:mod:`vast_pulumi._fields`). It never calls the API, so a no-change preview costs nothing.
+* ``read`` says "gone" with ``ReadResult(None, {})``; when a refresh finds drift in a field the table says
+  it reads back, it returns the drifted inputs too, so the next preview shows what it will change back.
 
 Resource side (:class:`VastResource`): every output key is declared in the props (as ``None``) so the SDK
 creates its ``Output`` attribute, the caller's dict is copied, secret outputs are marked with
@@ -26,9 +28,10 @@ earlier attempt made instead of making a duplicate.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 import pulumi
 import pulumi.dynamic
@@ -37,10 +40,8 @@ from pulumi.output import Unknown
 from pydantic import BaseModel, ValidationError, ValidationInfo
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from vast_pulumi._engine_watch import watch_engine
-from vast_pulumi._error_report import report_errors_in_one_line
-from vast_pulumi._provider_log import log_to_engine
-from vast_pulumi._server_pool import widen_provider_server_pool
+from vast_pulumi._fields import Field, OnChange
+from vast_pulumi._provider_server import configure_server
 from vast_pulumi.client import VastClient, shared_client
 from vast_pulumi.errors import VastAccountError, VastInputError
 from vast_pulumi.query import QueryError, parse_query
@@ -164,18 +165,27 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
     serialize_as_secret_always = False
 
     inputs_model: type[InputsT]
-    # Inputs whose change needs a new object.
+    # What each input does (vast_pulumi._fields.table): diff, read_result and the reference read it.
+    fields: ClassVar[Mapping[str, Field]] = {}
+    # Derived from ``fields`` when a subclass declares it (see __init_subclass__):
+    # inputs whose change needs a new object;
     replace_on_change: ClassVar[frozenset[str]] = frozenset()
-    # Inputs that, left unset, take whatever the API has: unset is never a change.
+    # inputs that, left unset, take whatever the API has: unset is never a change;
     server_defaults: ClassVar[frozenset[str]] = frozenset()
-    # Secret inputs: never returned as refreshed inputs from read (outputs carry them, marked secret).
+    # secret inputs: never returned as refreshed inputs from read (outputs carry them, marked secret).
     secret_inputs: ClassVar[frozenset[str]] = frozenset()
     delete_before_replace: ClassVar[bool] = False
-    # Fields of a shared inputs model this resource refuses at check (a Fleet takes an Instance's
-    # inputs but not offer_id): not inputs of the resource, so absent from its Args and outputs.
-    refused_inputs: ClassVar[frozenset[str]] = frozenset()
     # What the object is called in messages ("endpoint").
     noun: ClassVar[str] = "object"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "fields" in vars(cls):
+            cls.replace_on_change = frozenset(
+                k for k, f in cls.fields.items() if f.on_change is OnChange.REPLACES
+            )
+            cls.server_defaults = frozenset(k for k, f in cls.fields.items() if f.server_default)
+            cls.secret_inputs = frozenset(k for k, f in cls.fields.items() if f.secret)
 
     def __init__(self) -> None:
         super().__init__()
@@ -194,14 +204,9 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
         self._client: VastClient | None = None
 
     def configure(self, req: ConfigureRequest) -> None:
-        # Instance creates hold their thread while machines boot; the server's default four would
-        # make a fleet boot in rounds.
-        widen_provider_server_pool()
-        # Orphaned by a killed `pulumi up`, we would keep renting machines nobody records.
-        watch_engine()
-        log_to_engine()
-        # A rejected key or a foreign account is one line in the CLI, not a traceback.
-        report_errors_in_one_line()
+        # Inside the SDK's provider server: a wider thread pool (creates and deletes hold their thread
+        # while machines boot or go), an engine watch, log lines and one-line errors.
+        configure_server()
         with self._lock:
             self._config_api_key = req.config.get(CONFIG_API_KEY) or None
             self._config_api_url = req.config.get(CONFIG_API_URL) or None
@@ -264,17 +269,27 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
     # -- diff -------------------------------------------------------------------------------------------
 
     def diff(self, _id: str, olds: Props, news: Props) -> DiffResult:
+        """The inputs whose change is a change (the field table's ``on_change``), and those of them
+        that replace the object."""
         changed = [
             key
             for key in self.inputs_model.model_fields
-            if key not in _NOT_DIFFED and self.differs(key, olds, news)
+            if key not in _NOT_DIFFED and self.fields[key].on_change.diffed and self.differs(key, olds, news)
         ]
-        replaces = [key for key in changed if key in self.replace_on_change]
+        replaces = [key for key in changed if self.replaces(key, olds, news)]
         return DiffResult(
             changes=bool(changed),
             replaces=replaces,
             delete_before_replace=self.delete_before_replace if replaces else None,
         )
+
+    def replaces(self, key: str, olds: Props, news: Props) -> bool:
+        """Whether the change of input ``key`` needs a new object, as its ``on_change`` says."""
+        on_change = self.fields[key].on_change
+        if on_change is OnChange.BID:  # given or removed: between on-demand and interruptible
+            old, new = olds.get(key), news.get(key)
+            return (old is None) != (new is None) and not (is_unknown(new) and old is not None)
+        return on_change is OnChange.REPLACES
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         """Whether input ``key`` changed; subclasses override it for fields with a normal form."""
@@ -296,9 +311,11 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
         carry the drifted values, so the next preview shows what it will change back.
 
         Only inputs check always fills are rebuilt, plus the drifted ones: returned inputs replace the
-        stored ones wholesale, and any extra key would show as a spurious change.
+        stored ones wholesale, and any extra key would show as a spurious change. Only the inputs the
+        field table says a refresh reads back can drift; the others keep their stored values.
         """
         fields = [key for key in self.inputs_model.model_fields if key in outs]
+        outs = {**outs, **{key: props.get(key) for key in fields if not self.fields[key].refresh}}
         drifted = [key for key in fields if not same_value(props.get(key), outs[key])]
         if not drifted:
             return ReadResult(id_, outs)
@@ -346,24 +363,53 @@ class VastResource(pulumi.dynamic.Resource):
 
     account_id: pulumi.Output[int]
 
+    # The provider of this resource's type (a new one per resource: it carries nothing, see its pickle).
+    provider_class: ClassVar[type[VastProvider[Any]]]
     # What each output that is not an input means; every input but adopt_id is an output too, holding
     # its effective value. The one source of the output-only keys: ``output_keys`` ends with them.
     output_descriptions: ClassVar[Mapping[str, str]] = {}
     output_keys: ClassVar[tuple[str, ...]] = ()
     secret_outputs: ClassVar[tuple[str, ...]] = ()
+    # The input that, left unset, is ``<resource name>-<8 hex of the marker>`` (the marker rides in it).
+    default_named: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = vars(cls).get("__init__")
+        if init is not None and "provider_class" in vars(cls):
+            init.__doc__ = constructor_doc(cls)
 
     def __init__(
         self,
-        provider: VastProvider[Any],
         resource_name: str,
-        args: Mapping[str, Any],
-        opts: pulumi.ResourceOptions | None,
+        args: Mapping[str, Any] | None = None,
+        /,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: Props = {key: None for key in (*self.output_keys, ACCOUNT_KEY)}
-        props.update(args)  # a copy: the SDK adds __provider to the dict it is given
+        props.update(self.prepare(dict(args or {}), resource_name))  # a copy: the SDK adds __provider
         props[MARKER_KEY] = self.marker(resource_name)
         secrets = pulumi.ResourceOptions(additional_secret_outputs=list(self.secret_outputs))
-        super().__init__(provider, resource_name, props, pulumi.ResourceOptions.merge(secrets, opts))
+        merged = pulumi.ResourceOptions.merge(secrets, opts)
+        super().__init__(self.provider_class(), resource_name, props, merged)
+
+    @classmethod
+    def prepare(cls, values: dict[str, Any], resource_name: str) -> dict[str, Any]:
+        """The program's inputs as the provider gets them: the default name filled (``default_named``),
+        and secret inputs wrapped as secrets, so they are encrypted in state even when given plain."""
+        if cls.default_named is not None and values.get(cls.default_named) is None:
+            values[cls.default_named] = default_name(resource_name, cls.marker(resource_name))
+        for key, field in cls.provider_class.fields.items():
+            if field.secret and values.get(key) is not None:
+                values[key] = pulumi.Output.secret(values[key])
+        return values
+
+    @classmethod
+    def get(
+        cls, resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
+    ) -> Self:
+        """Read an existing object into the program without managing it."""
+        return cls(resource_name, None, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
 
     @classmethod
     def type_token(cls) -> str:
@@ -374,3 +420,36 @@ class VastResource(pulumi.dynamic.Resource):
         """A stable fingerprint of this resource in this stack, for create to recognise its own work."""
         where = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
         return hashlib.sha256(f"{where}/{cls.type_token()}/{resource_name}".encode()).hexdigest()[:16]
+
+
+def default_name(resource_name: str, marker: str) -> str:
+    """``<resource name>-<8 hex>``, with characters the API refuses replaced by ``-``."""
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '-', resource_name)[:246]}-{marker[:8]}"
+
+
+def constructor_doc(resource: type[VastResource]) -> str:
+    """The constructor's docstring: every input with its type, default, what a change does and its
+    description, from the inputs model and the field table (the reference's source), so that
+    ``help()`` and IDEs show them."""
+    provider = resource.provider_class
+    lines = [
+        f"Declare the {resource.__name__} ``resource_name`` (``{resource.__name__}.get`` reads an existing "
+        "one instead).",
+        "",
+        ":param resource_name: the resource's name in the stack.",
+        f":param args: the inputs as a ``{resource.__name__}Args`` dict, or give them as keyword arguments.",
+        ":param opts: Pulumi resource options.",
+        "",
+        "Inputs:",
+        "",
+    ]
+    for name, info in provider.inputs_model.model_fields.items():
+        value = None if info.is_required() else _plain(info.get_default(call_default_factory=True))
+        default = "required" if info.is_required() else "unset" if value is None else f"default {value!r}"
+        change = provider.fields[name].on_change.value
+        lines.append(f"* ``{name}`` ({default}; on change: {change}): {info.description}")
+    return "\n".join(lines)
+
+
+def _plain(value: object) -> object:
+    return value.model_dump() if isinstance(value, BaseModel) else value

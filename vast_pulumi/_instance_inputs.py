@@ -27,6 +27,7 @@ __all__ = [
     "InstanceVolumeArgs",
     "MachineArgs",
     "MachineInputs",
+    "TargetState",
 ]
 
 _RUNTYPE_TOKENS = frozenset(
@@ -41,6 +42,8 @@ _RUNTYPE_TOKENS = frozenset(
         "jupyter_direc",
     }
 ) | {"args"}
+# The states an instance can be told to be in (the Args say the same, so a type checker catches a typo).
+TargetState = Literal["running", "stopped"]
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PORT_FLAG = re.compile(r"^-p \d+(:\d+)?(/(tcp|udp))?$")
 
@@ -134,7 +137,7 @@ class MachineInputs(BaseModel):
         le=128,
         description="Bid, $/hour: rents interruptible at that bid (and must read back so); unset: on-demand.",
     )
-    target_state: Literal["running", "stopped"] = Field("running", description="Running or stopped.")
+    target_state: TargetState = Field("running", description="Running or stopped.")
     image_login: str | None = Field(
         None, description="Registry login for a private image: '-u user -p token registry'."
     )
@@ -244,7 +247,7 @@ class MachineArgs(TypedDict, total=False):
     args_str: pulumi.Input[str]
     runtype: pulumi.Input[str]
     price: pulumi.Input[float]
-    target_state: pulumi.Input[str]
+    target_state: pulumi.Input[TargetState]
     image_login: pulumi.Input[str]
     cancel_unavail: pulumi.Input[bool]
     wait_until_ready: pulumi.Input[bool]

@@ -49,6 +49,7 @@ from vast_pulumi.client import Row, VastClient
 from vast_pulumi.errors import (
     AdoptError,
     InstanceNotReadyError,
+    MachineNeverStartedError,
     OfferUnavailableError,
     VastApiError,
     VastNotFoundError,
@@ -139,10 +140,6 @@ class _Destroyed:
 
 
 _DESTROYED = _Destroyed()
-
-
-class _MachineNeverStartedError(InstanceNotReadyError):
-    """The machine never started the instance, which was destroyed: another offer may work."""
 
 
 class _Renter:
@@ -281,7 +278,7 @@ class InstanceOps:
                 rented.add(launch.instance_id)
             try:
                 return launch, self.start(launch, inputs)
-            except _MachineNeverStartedError as error:
+            except MachineNeverStartedError as error:
                 if inputs.offer_id is not None or attempt == START_ATTEMPTS:
                     why = (
                         f"offer_id {inputs.offer_id} is the only offer to try"
@@ -331,7 +328,7 @@ class InstanceOps:
 
     def start(self, launch: Launch, inputs: InstanceInputs) -> Row:
         """Wait for the target state and check the bid; a failed start of an instance made for us
-        destroys it first (raising :class:`_MachineNeverStartedError` when its machine never started
+        destroys it first (raising :class:`MachineNeverStartedError` when its machine never started
         it and it is gone, so that the next offer may be rented)."""
         try:
             if inputs.wait_until_ready:
@@ -345,7 +342,7 @@ class InstanceOps:
                 raise
             never_started = isinstance(error, InstanceNotReadyError) and self._never_started(launch)
             destroyed, note = self._destroy_after_failure(launch.instance_id)
-            kind = _MachineNeverStartedError if never_started and destroyed else InstanceNotReadyError
+            kind = MachineNeverStartedError if never_started and destroyed else InstanceNotReadyError
             raise kind(f"{error}. {note}") from error
 
     def _never_started(self, launch: Launch) -> bool:

@@ -18,14 +18,10 @@ from __future__ import annotations
 import itertools
 import shlex
 
-from vast_pulumi.errors import VastInputError
+from vast_pulumi.errors import LaunchArgsError
 
 MARKER_ENV = "VAST_PULUMI_GROUP_MARKER"
 _ENV_FLAG = "--env"
-
-
-class LaunchArgsError(VastInputError):
-    """``launch_args`` that the server's argument parser would not read as meant."""
 
 
 def validate(launch_args: str) -> str:

@@ -31,10 +31,10 @@ from vast_pulumi.client import Row
 from vast_pulumi.errors import (
     CreateFailedError,
     CreateOutcomeUnknownError,
+    OutcomeUnknown,
     VastApiError,
     VastAuthError,
     VastConnectionError,
-    VastError,
 )
 
 __all__ = [
@@ -50,11 +50,6 @@ _log = logging.getLogger("vast_pulumi")
 
 # Creates sent for one resource, each after a look that found nothing, before giving up.
 CREATE_ATTEMPTS = 5
-
-
-class OutcomeUnknown(VastError):
-    """Raised by a create step that cannot tell whether its object was made (beyond the API's own
-    unknown outcomes: a dropped connection, a 5xx)."""
 
 
 @dataclass(frozen=True)

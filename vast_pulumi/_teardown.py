@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from vast_pulumi.client import VastClient
-from vast_pulumi.errors import DeleteTimeoutError, VastApiError, VastAuthError
+from vast_pulumi.errors import DeleteTimeoutError, NotGoneError, VastApiError, VastAuthError
 
 __all__ = [
     "DELETE_TIMEOUT",
@@ -35,11 +35,6 @@ DELETE_TIMEOUT = 600.0
 POLL_SECONDS = 1.0
 
 K = TypeVar("K", bound=Hashable)
-
-
-class NotGoneError(DeleteTimeoutError):
-    """A delete destroyed instances that are not all gone (the wait ended, or a DELETE was refused):
-    they may still be billing, and the stack keeps the resource."""
 
 
 @dataclass

@@ -36,8 +36,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vast_pulumi import __version__
 from vast_pulumi._pacing import Outcome, Pacer
+from vast_pulumi._version import __version__
 from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError, is_auth_failure
 from vast_pulumi.settings import ProviderSettings
 

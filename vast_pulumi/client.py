@@ -298,6 +298,12 @@ class VastClient:
         params = {"select_cols": ["*"], "select_filters": dict(filters)}
         return _rows(self._call("GET", "/api/v0/template/", params=params), "templates")
 
+    def list_own_templates(self) -> list[Row]:
+        """The account's own templates (the search also answers public templates of others)."""
+        account = self.account_id()
+        rows = self.search_templates({"creator_id": {"eq": account}})
+        return [row for row in rows if row.get("creator_id") == account]
+
     def get_template(self, template_id: int) -> Row | None:
         rows = [
             row for row in self.search_templates({"id": {"eq": template_id}}) if row.get("id") == template_id

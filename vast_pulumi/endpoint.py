@@ -39,10 +39,12 @@ from vast_pulumi._dynamic import (
     Props,
     VastProvider,
     VastResource,
+    default_name,
     numeric_id,
     rule_error,
     unknown_fields,
 )
+from vast_pulumi._fields import CREATE_ONLY, REPLACES, UPDATES, table
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi._teardown import NotGoneError, destroy_instances
 from vast_pulumi._workers import detached_workers, group_markers, sweep_late_recruits
@@ -50,8 +52,9 @@ from vast_pulumi._workers import now as sweep_now
 from vast_pulumi.client import Row
 from vast_pulumi.errors import AdoptError, VanishedError, VastConflictError
 
-__all__ = ["Endpoint", "EndpointArgs", "EndpointInputs", "EndpointProvider"]
+__all__ = ["Endpoint", "EndpointArgs", "EndpointInputs", "EndpointProvider", "default_name"]
 
+EndpointState = Literal["active", "suspended", "stopped"]
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 DEFAULT_COLD_WORKERS = 5
 _SCALING_FIELDS = (
@@ -95,7 +98,7 @@ class EndpointInputs(BaseModel):
     inactivity_timeout: int | None = Field(
         None, description="Seconds idle before scaling to zero; 0 disables, < 0 never; unset: the API's."
     )
-    endpoint_state: Literal["active", "suspended", "stopped"] = Field(
+    endpoint_state: EndpointState = Field(
         "active", description="The endpoint's state (a create makes it active, then applies this)."
     )
     adopt_id: int | None = Field(
@@ -135,14 +138,23 @@ class EndpointArgs(TypedDict, total=False):
     max_queue_time: pulumi.Input[float]
     target_queue_time: pulumi.Input[float]
     inactivity_timeout: pulumi.Input[int]
-    endpoint_state: pulumi.Input[str]
+    endpoint_state: pulumi.Input[EndpointState]
     adopt_id: pulumi.Input[int]
 
 
 class EndpointProvider(VastProvider[EndpointInputs]):
     inputs_model = EndpointInputs
-    replace_on_change = frozenset({"endpoint_name"})
-    server_defaults = frozenset({"inactivity_timeout"})
+    # The list row carries every field: a refresh reads them all back.
+    fields = table(
+        EndpointInputs,
+        {
+            "endpoint_name": REPLACES.read_back(),
+            **{key: UPDATES.read_back() for key in _SCALING_FIELDS},
+            "inactivity_timeout": UPDATES.read_back().api_default(),
+            "endpoint_state": UPDATES.read_back(),
+            "adopt_id": CREATE_ONLY,
+        },
+    )
     noun = "endpoint"
 
     def create(self, props: Props) -> CreateResult:
@@ -313,6 +325,8 @@ class Endpoint(VastResource, module="vast", name="Endpoint"):
     endpoint_state: pulumi.Output[str]
     api_key: pulumi.Output[str]
 
+    provider_class = EndpointProvider
+    default_named = "endpoint_name"
     output_descriptions: ClassVar[Mapping[str, str]] = {
         "api_key": "The endpoint's key, for its route and workers."
     }
@@ -327,19 +341,4 @@ class Endpoint(VastResource, module="vast", name="Endpoint"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[EndpointArgs],
     ) -> None:
-        values: dict[str, Any] = {**(args or {}), **kwargs}
-        if values.get("endpoint_name") is None:
-            values["endpoint_name"] = default_name(resource_name, self.marker(resource_name))
-        super().__init__(EndpointProvider(), resource_name, values, opts)
-
-    @classmethod
-    def get(
-        cls, resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
-    ) -> Endpoint:
-        """Read an existing endpoint into the program without managing it."""
-        return cls(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
-
-
-def default_name(resource_name: str, marker: str) -> str:
-    """``<resource name>-<8 hex>``, with characters the API refuses replaced by ``-``."""
-    return f"{re.sub(r'[^A-Za-z0-9_-]', '-', resource_name)[:246]}-{marker[:8]}"
+        super().__init__(resource_name, {**(args or {}), **kwargs}, opts)

@@ -24,13 +24,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypedDict, Unpack
+from typing import TypedDict, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vast_pulumi._dynamic import ACCOUNT_KEY, MARKER_KEY, Props, VastProvider, VastResource
+from vast_pulumi._fields import REPLACES, UPDATES, table
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi._teardown import await_unlisted
 from vast_pulumi.client import Row
@@ -83,8 +84,7 @@ class EnvVarArgs(TypedDict, total=False):
 
 class EnvVarProvider(VastProvider[EnvVarInputs]):
     inputs_model = EnvVarInputs
-    replace_on_change = frozenset({"name"})
-    secret_inputs = frozenset({"value"})
+    fields = table(EnvVarInputs, {"name": REPLACES.read_back(), "value": UPDATES.read_back().secret_()})
     noun = "env var"
 
     def create(self, props: Props) -> CreateResult:
@@ -170,6 +170,8 @@ class EnvVar(VastResource, module="vast", name="EnvVar"):
     output_keys = tuple(EnvVarInputs.model_fields)
     secret_outputs = ("value",)
 
+    provider_class = EnvVarProvider
+
     def __init__(
         self,
         resource_name: str,
@@ -178,7 +180,4 @@ class EnvVar(VastResource, module="vast", name="EnvVar"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[EnvVarArgs],
     ) -> None:
-        values: dict[str, Any] = {**(args or {}), **kwargs}
-        if values.get("value") is not None:
-            values["value"] = pulumi.Output.secret(values["value"])  # a secret in state even when given plain
-        super().__init__(EnvVarProvider(), resource_name, values, opts)
+        super().__init__(resource_name, {**(args or {}), **kwargs}, opts)

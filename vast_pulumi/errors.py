@@ -8,6 +8,8 @@ what to do. Errors that input checks raise also derive from ``ValueError``, and 
     VastError
     ├── VastConfigError (ValueError)          settings unusable: no API key, an insecure URL
     ├── VastInputError (ValueError)           an argument breaks a rule: a query, an order, a key line
+    │   ├── QueryError                        an offer query the CLI grammar cannot parse
+    │   └── LaunchArgsError                   launch_args the server would not read as meant
     ├── AdoptError (ValueError)               adopt_id names nothing that can be taken under management
     ├── VastNotFoundError (ValueError)        an input names an object the account does not have
     ├── VastConflictError (ValueError)        a create would take over an object the stack did not make
@@ -15,12 +17,22 @@ what to do. Errors that input checks raise also derive from ``ValueError``, and 
     ├── VastApiError                          an API call failed
     │   ├── VastAuthError                     the API rejected the key
     │   └── VastConnectionError               no usable answer (outcome_unknown: may have been applied)
+    ├── OutcomeUnknown                        a create step cannot tell whether its object was made
     ├── CreateOutcomeUnknownError (RuntimeError)  a create's outcome stayed unknown
+    ├── CreateFailedError (RuntimeError)      a refused create left objects behind (deleted)
     ├── OfferUnavailableError (RuntimeError)  no offer could be rented
     ├── InstanceNotReadyError (RuntimeError)  an instance did not reach its target state
+    │   └── MachineNeverStartedError          its machine never started it (destroyed; next offer)
     ├── TemplateInUseError (RuntimeError)     a template still used by a workergroup cannot be deleted
     ├── VanishedError (RuntimeError)          an object just written is not where the API lists it
-    └── DeleteTimeoutError (RuntimeError)     a deleted object is still listed after the wait
+    ├── DeleteTimeoutError (RuntimeError)     a deleted object is still listed after the wait
+    │   └── NotGoneError                      a delete's instances are not all gone (named)
+    ├── FleetError (RuntimeError)             a fleet could not be brought to its inputs
+    │   └── FleetBudgetError                  it would cost more than max_dph_total
+    ├── StateError (RuntimeError)             `vast-pulumi orphans` could not read a stack's state
+    ├── KeptError (RuntimeError)              an orphan left alone on purpose
+    ├── PulumiNotFoundError (RuntimeError)    local_pulumi found no Pulumi CLI
+    └── PulumiCommandError (RuntimeError)     a pulumi command local_pulumi ran failed
 
 Every failed Vast.ai API call surfaces as a :class:`VastApiError` (or one of its two subclasses), whose
 message gives method, path (never the query string, which is where keys used to leak), HTTP status, the
@@ -28,6 +40,8 @@ API's error code and its message.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 # Error codes and messages the API uses for "there is no such thing". Not-found comes back as 404, as
 # 410 for offers that are gone, and as 400 with a "... not found for user" message on the serverless
@@ -200,6 +214,11 @@ class InstanceNotReadyError(VastError, RuntimeError):
     instance the create rented is destroyed first, and the message says so."""
 
 
+class MachineNeverStartedError(InstanceNotReadyError):
+    """The machine never started a rented instance (a double rent stays ``created`` with an OCI error),
+    which was destroyed: the create rents the next offer (:mod:`vast_pulumi._instances`)."""
+
+
 class TemplateInUseError(VastError, RuntimeError):
     """A template cannot be deleted while a workergroup recruits with it. Raised by delete, naming the
     workergroups; nothing was deleted."""
@@ -213,3 +232,56 @@ class VanishedError(VastError, RuntimeError):
 class DeleteTimeoutError(VastError, RuntimeError):
     """A deleted object was still listed when the delete's wait ended. Raised by delete; run
     ``pulumi destroy`` (or ``up``) again once the API has caught up."""
+
+
+class NotGoneError(DeleteTimeoutError):
+    """A delete destroyed instances that are not all gone (the wait ended, or a DELETE was refused):
+    they may still be billing, and the stack keeps the resource."""
+
+
+class QueryError(VastInputError):
+    """A query the CLI grammar cannot parse, or a filter that names no offer field."""
+
+
+class LaunchArgsError(VastInputError):
+    """``launch_args`` that the server's argument parser would not read as meant."""
+
+
+class OutcomeUnknown(VastError):
+    """Raised by a create step that cannot tell whether its object was made (beyond the API's own
+    unknown outcomes: a dropped connection, a 5xx)."""
+
+
+class StateError(VastError, RuntimeError):
+    """A stack's state could not be read (``vast-pulumi orphans``): never taken for an empty state."""
+
+
+class KeptError(VastError, RuntimeError):
+    """An orphan ``vast-pulumi orphans --destroy`` left alone on purpose (an endpoint that still serves
+    a workergroup no orphan), or could not fully destroy."""
+
+
+class PulumiNotFoundError(VastError, RuntimeError):
+    """No usable Pulumi CLI next to this Python or on PATH (:mod:`vast_pulumi.local_pulumi`)."""
+
+
+class PulumiCommandError(VastError, RuntimeError):
+    """A pulumi command run by :mod:`vast_pulumi.local_pulumi` exited non-zero; carries everything it
+    printed (stdout and stderr)."""
+
+    def __init__(self, args: Sequence[str], returncode: int, output: str) -> None:
+        self.args_ = list(args)
+        self.returncode = returncode
+        self.output = output
+        tail = "\n".join(output.splitlines()[-40:])
+        super().__init__(f"`pulumi {' '.join(args)}` exited with {returncode}:\n{tail}")
+
+
+class FleetError(VastError, RuntimeError):
+    """A fleet could not be brought to its inputs (the message says what was cleaned up). Raised by a
+    ``Fleet`` create or update; a delete's members still listed raise :class:`NotGoneError`."""
+
+
+class FleetBudgetError(FleetError):
+    """The fleet would cost more per hour than ``max_dph_total``; checked before renting (nothing was
+    rented) and after (what this run rented was destroyed)."""

@@ -81,12 +81,13 @@ from vast_pulumi._dynamic import (
     rule_error,
     unknown_fields,
 )
+from vast_pulumi._fields import NEXT_RENT, RENTS, UPDATES, table
 from vast_pulumi._instance_inputs import InstanceInputs, MachineArgs, MachineInputs
 from vast_pulumi._instance_rows import instance_failure, marker_of, ssh_command
 from vast_pulumi._instances import OFFER_SEARCH_LIMIT, InstanceOps
 from vast_pulumi._teardown import NotGoneError
 from vast_pulumi.client import Row
-from vast_pulumi.errors import VastError, VastInputError
+from vast_pulumi.errors import FleetBudgetError, FleetError, VastError, VastInputError
 from vast_pulumi.offers import Offer
 
 __all__ = [
@@ -109,6 +110,7 @@ _INSTANCE_ONLY = {
     "label": "members are labelled <label_prefix>-<index>: use label_prefix",
 }
 # Inputs whose change needs new machines: members rented with other values are rolled out.
+Spread = Literal["machine", "host", "none"]
 _MACHINE_FIELDS = ("offer_query", "image", "template_hash_id", "disk", "runtype", "price")
 # Inputs changed in place on every member (the instance's own in-place update).
 _IN_PLACE_FIELDS = ("label_prefix", "env", "onstart", "args", "args_str", "target_state", "ssh_key_ids")
@@ -135,7 +137,7 @@ class FleetInputs(MachineInputs):
     """What each member is (a machine's inputs), and the fleet's own."""
 
     count: int = Field(ge=0, le=MAX_MEMBERS, description="How many interchangeable members to run.")
-    spread: Literal["machine", "host", "none"] = Field(
+    spread: Spread = Field(
         "machine", description="No two members on the same machine, or host; none: anywhere."
     )
     max_dph_total: float | None = Field(
@@ -189,21 +191,13 @@ class FleetArgs(MachineArgs, total=False):
     """Inputs of :class:`Fleet`; see :class:`FleetInputs` and :class:`~vast_pulumi.InstanceInputs`."""
 
     count: pulumi.Input[int]
-    spread: pulumi.Input[str]
+    spread: pulumi.Input[Spread]
     max_dph_total: pulumi.Input[float]
     rollout: pulumi.Input[FleetRolloutArgs]
     label_prefix: pulumi.Input[str]
 
 
 _FLEET_INPUT_KEYS = tuple(FleetInputs.model_fields)
-
-
-class FleetError(VastError, RuntimeError):
-    """A fleet could not be brought to its inputs (the message says what was cleaned up)."""
-
-
-class FleetBudgetError(FleetError):
-    """The fleet would cost more per hour than ``max_dph_total``."""
 
 
 # -- members -------------------------------------------------------------------------------------------
@@ -317,7 +311,25 @@ class _Run:
 
 class FleetProvider(VastProvider[FleetInputs]):
     inputs_model = FleetInputs
-    secret_inputs = frozenset({"image_login"})
+    # The fleet itself is never replaced: what needs new machines rolls out new members
+    # (_MACHINE_FIELDS), the rest is changed on every member (_IN_PLACE_FIELDS) or read by later rents.
+    # Its inputs are not read back: a refresh reads its members.
+    fields = table(
+        FleetInputs,
+        {
+            **{key: RENTS for key in _MACHINE_FIELDS},
+            **{key: UPDATES for key in _IN_PLACE_FIELDS},
+            "order": NEXT_RENT,
+            "image_login": NEXT_RENT.secret_(),
+            "cancel_unavail": NEXT_RENT,
+            "wait_until_ready": NEXT_RENT,
+            "ready_timeout": NEXT_RENT,
+            "spread": NEXT_RENT,
+            "count": UPDATES,
+            "max_dph_total": UPDATES,
+            "rollout": UPDATES,
+        },
+    )
     noun = "fleet"
 
     def create(self, props: Props) -> CreateResult:
@@ -689,6 +701,7 @@ class Fleet(VastResource, module="vast", name="Fleet"):
     dph_total: pulumi.Output[float]
     ready_count: pulumi.Output[int]
 
+    provider_class = FleetProvider
     output_descriptions: ClassVar[Mapping[str, str]] = {
         "instance_ids": "The members' instance ids, by member index.",
         "ssh_commands": "`ssh -p PORT root@HOST` per member (the official client's rule), by member index.",
@@ -708,7 +721,4 @@ class Fleet(VastResource, module="vast", name="Fleet"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[FleetArgs],
     ) -> None:
-        values: dict[str, Any] = {**(args or {}), **kwargs}
-        if values.get("image_login") is not None:
-            values["image_login"] = pulumi.Output.secret(values["image_login"])
-        super().__init__(FleetProvider(), resource_name, values, opts)
+        super().__init__(resource_name, {**(args or {}), **kwargs}, opts)

@@ -15,7 +15,8 @@ double rent: it stays ``created`` with an OCI error; destroyed, at most ``START_
 With ``price`` the instance is interruptible at that bid: it must read back so, else it is destroyed
 and the create fails. A bid the API refuses still leaves a stopped instance: the shared reconciling
 create destroys it before the error is shown. An outbid instance is stopped by Vast: a refresh reads
-``target_state`` back as ``stopped``, and an update starts it again once ``price`` is high enough.
+``target_state`` back as ``stopped``, and an update starts it again once ``price`` is high enough. A
+refresh reads the bid back (a bid changed elsewhere, or a switch to on-demand, is drift).
 Offers are searched for ``disk``: priced with that much storage, and only machines with that much
 ``disk_space`` (unless ``offer_query`` filters on ``disk_space`` itself).
 
@@ -49,16 +50,19 @@ and a destroyed instance stays listed a while (see :mod:`vast_pulumi._teardown`)
 
 **SSH keys and a volume.** ``ssh_key_ids`` (ids of the account's keys, e.g. ``SshKey.key_id``) are put
 on the instance after it is rented and attached or detached in place when the list changes (only keys
-the list named are ever detached; a refresh does not read the keys back). ``volume_info`` mounts a
-volume as the create API takes it (``{"volume_id": Volume.volume_id, "mount_path": "/data"}``), and
-pins the offer search to the volume's machine (a local volume mounts nowhere else); changing it rents
-a new instance. ``create_new=True`` is refused at preview: the volume it would rent belongs to no
-resource and bills after the instance is gone (make it a ``Volume``).
+the list named are ever detached). A refresh reads them back: a named key detached outside the stack
+is drift, which the next ``up`` attaches again; a key the list does not name only gets a warning.
+``volume_info`` mounts a volume as the create API takes it
+(``{"volume_id": Volume.volume_id, "mount_path": "/data"}``), and pins the offer search to the volume's
+machine (a local volume mounts nowhere else); changing it rents a new instance. ``create_new=True`` is
+refused at preview: the volume it would rent belongs to no resource and bills after the instance is
+gone (make it a ``Volume``).
 
-**Interruptibles.** With ``price`` the instance must read back ``is_bid``; the bid itself is not
-compared (the API names no field for it: ``search.gpuCostPerHour`` may be the listing's price), only
-warned about. **Gone** includes being destroyed: a refresh drops such an instance, and an update of an
-instance destroyed out of band fails saying so, the next ``up`` planning a replacement.
+**Interruptibles.** With ``price`` the instance must read back ``is_bid``; the bid itself is neither
+compared at create nor read back by a refresh (the API names no field for it:
+``search.gpuCostPerHour`` may be the listing's price), only warned about. **Gone** includes being
+destroyed: a refresh drops such an instance, and an update of an instance destroyed out of band fails
+saying so, the next ``up`` planning a replacement.
 
 **Existing instances.** ``Instance.get("name", "123")`` reads one without managing it; the ``adopt_id``
 input makes ``create`` take instance 123 under management (label, state and image brought to the
@@ -80,9 +84,9 @@ from vast_pulumi._dynamic import (
     Props,
     VastProvider,
     VastResource,
-    is_unknown,
     numeric_id,
 )
+from vast_pulumi._fields import CREATE_ONLY, REPLACES, UPDATES, Field, OnChange, table
 from vast_pulumi._instance_inputs import (
     INPUT_KEYS,
     InstanceArgs,
@@ -93,13 +97,15 @@ from vast_pulumi._instance_inputs import (
 from vast_pulumi._instance_rows import (
     MARKER_ENV,
     actual_status,
+    bid_of,
     host_ports,
     instance_failure,
     int_or_none,
     marker_of,
     ssh_command,
+    ssh_key_words,
 )
-from vast_pulumi._instances import OFFER_SEARCH_LIMIT, InstanceOps, Launch, effective_runtype
+from vast_pulumi._instances import BID_TOLERANCE, OFFER_SEARCH_LIMIT, InstanceOps, Launch, effective_runtype
 from vast_pulumi.client import Row
 from vast_pulumi.errors import InstanceNotReadyError, VanishedError, VastApiError, VastAuthError, VastError
 from vast_pulumi.offers import canonical_query
@@ -127,14 +133,34 @@ _log = logging.getLogger("vast_pulumi")
 
 class InstanceProvider(VastProvider[InstanceInputs]):
     inputs_model = InstanceInputs
-    # ``price`` changes in place (a new bid), except between on-demand and interruptible: see ``diff``.
-    replace_on_change = frozenset(
-        {"offer_id", "offer_query", "image", "disk", "runtype", "image_login", "volume_info"}
+    # What the list row carries is read back on refresh: the label, the state, the bid; the keys cost
+    # one more GET (see ``_read_keys``).
+    fields = table(
+        InstanceInputs,
+        {
+            "offer_query": REPLACES.api_default(),
+            "order": CREATE_ONLY,
+            "image": REPLACES.api_default(),
+            "template_hash_id": UPDATES.api_default(),  # the container is recreated on the same machine
+            "disk": REPLACES,
+            "env": UPDATES,
+            "onstart": UPDATES,
+            "args": UPDATES,
+            "args_str": UPDATES,
+            "runtype": REPLACES.api_default(),
+            "price": Field(OnChange.BID, refresh=True),
+            "target_state": UPDATES.read_back(),
+            "image_login": REPLACES.secret_(),
+            "cancel_unavail": CREATE_ONLY.api_default(),
+            "wait_until_ready": CREATE_ONLY,  # and by an update that restarts the instance
+            "ready_timeout": CREATE_ONLY,
+            "ssh_key_ids": UPDATES.read_back(),
+            "offer_id": REPLACES.api_default(),
+            "label": UPDATES.read_back().api_default(),
+            "adopt_id": CREATE_ONLY,
+            "volume_info": REPLACES,
+        },
     )
-    server_defaults = frozenset(
-        {"offer_id", "offer_query", "image", "template_hash_id", "label", "runtype", "cancel_unavail"}
-    )
-    secret_inputs = frozenset({"image_login"})
     delete_before_replace = True  # never two GPUs billing at once; and the marker must be free
     noun = "instance"
 
@@ -163,10 +189,30 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             return self.gone()
         launch = Launch(instance_id, props.get("offer_id"), props.get("instance_api_key"), ours=False)
         outs = {**self._outputs(props, row, launch), ACCOUNT_KEY: account}
-        outs["label"] = row.get("label")  # drift shows; the other inputs are not read back (see above)
+        outs["label"] = row.get("label")  # drift shows; what else is read back: ``fields``
         if row.get("intended_status") in ("running", "stopped"):
             outs["target_state"] = row["intended_status"]
+        outs["price"] = _price_read_back(row, props.get("price"))
+        if props.get("ssh_key_ids"):
+            outs["ssh_key_ids"] = self._read_keys(instance_id, props["ssh_key_ids"])
         return self.read_result(id_, outs, props)
+
+    def _read_keys(self, instance_id: int, named: list[Any]) -> list[int]:
+        """The named account keys still on the instance, in their order: a named key detached (or
+        deleted) outside the stack is drift, which the next ``up`` puts back. A key on the instance that
+        the stack never named only gets a warning: it is never detached (it may be someone's access)."""
+        account_keys = {int(row["id"]): tuple(ssh_key_words(row)[:2]) for row in self.client.list_ssh_keys()}
+        on_box = {tuple(ssh_key_words(row)[:2]) for row in self.client.instance_ssh_keys(instance_id)}
+        wanted = [int(key_id) for key_id in named]
+        present = [key_id for key_id in wanted if account_keys.get(key_id) in on_box]
+        extra = on_box - {account_keys[key_id] for key_id in wanted if key_id in account_keys}
+        if extra:
+            _log.warning(
+                "instance %s has %d SSH key(s) that ssh_key_ids does not name; left in place",
+                instance_id,
+                len(extra),
+            )
+        return present
 
     def update(self, id_: str, olds: Props, news: Props) -> UpdateResult:
         account = self.owner(id_, olds)
@@ -197,11 +243,10 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         InstanceOps(self.client).destroy_and_wait(numeric_id(id_))
 
     def diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
-        """As the base's, but a ``price`` given or taken away rents a new instance: an on-demand
-        instance cannot become interruptible in place, nor the other way round. An in-place update is
-        planned only for an instance that still exists: one destroyed out of band (404 on its update)
-        is replaced instead (the one API read a diff makes, and only when it would update)."""
-        result = self._kind_diff(id_, olds, news)
+        """As the base's (the field table's), but an in-place update is planned only for an instance
+        that still exists: one destroyed out of band (its update would meet a 404) is replaced instead
+        (the one API read a diff makes, and only when it would update)."""
+        result = super().diff(id_, olds, news)
         if not result.changes or result.replaces or not id_:
             return result
         changed = [key for key in INPUT_KEYS if self.differs(key, olds, news)]
@@ -222,21 +267,6 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             _log.warning("vast: could not look up instance %s before the update: %s", instance_id, error)
             return True
         return row is not None and ops.is_live(row)
-
-    def _kind_diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
-        result = super().diff(id_, olds, news)
-        new_price = news.get("price")
-        kind_changes = (olds.get("price") is None) != (new_price is None) and not (
-            is_unknown(new_price) and olds.get("price") is not None
-        )
-        replaces = list(result.replaces or [])
-        if not kind_changes or "price" in replaces:
-            return result
-        return DiffResult(
-            changes=True,
-            replaces=[*replaces, "price"],
-            delete_before_replace=self.delete_before_replace,
-        )
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         new = news.get(key)
@@ -273,6 +303,29 @@ def _vanished(instance_id: int, error: VastApiError) -> VanishedError:
         "host), and nothing was changed. The next `pulumi up` rents a replacement; `pulumi refresh` "
         "drops it from the stack now"
     )
+
+
+def _price_read_back(row: Row, recorded: Any) -> Any:
+    """``price`` as the list row says it: unset for an on-demand instance, the bid of an interruptible
+    one (the recorded price while the bid is within ``BID_TOLERANCE`` of it); the recorded price where
+    the row says neither.
+
+    The API names no field for the bid: ``search.gpuCostPerHour`` is read as the bid only where it
+    differs from the listing's ``dph_base``. Equal, it may be the listing's price (audit I1, reading
+    ``bid_field``), and reading it back would show drift on every refresh."""
+    if row.get("is_bid") is False:
+        return None
+    bid = bid_of(row)
+    if row.get("is_bid") is not True or bid is None or _is_listing_price(row, bid):
+        return recorded
+    if isinstance(recorded, int | float) and abs(bid - recorded) <= BID_TOLERANCE:
+        return recorded
+    return bid
+
+
+def _is_listing_price(row: Row, shown: float) -> bool:
+    listing = row.get("dph_base")
+    return isinstance(listing, int | float) and abs(shown - listing) <= BID_TOLERANCE
 
 
 class Instance(VastResource, module="vast", name="Instance"):
@@ -313,6 +366,7 @@ class Instance(VastResource, module="vast", name="Instance"):
     instance_api_key: pulumi.Output[str]
     jupyter_token: pulumi.Output[str]
 
+    provider_class = InstanceProvider
     output_descriptions: ClassVar[Mapping[str, str]] = {
         "actual_status": "The status the API reports (running, loading, exited, ...).",
         "ssh_host": "The SSH proxy host.",
@@ -338,15 +392,4 @@ class Instance(VastResource, module="vast", name="Instance"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[InstanceArgs],
     ) -> None:
-        values: dict[str, Any] = {**(args or {}), **kwargs}
-        if values.get("image_login") is not None:
-            # Stored encrypted in state even when given as a plain string.
-            values["image_login"] = pulumi.Output.secret(values["image_login"])
-        super().__init__(InstanceProvider(), resource_name, values, opts)
-
-    @classmethod
-    def get(
-        cls, resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
-    ) -> Instance:
-        """Read an existing instance into the program without managing it."""
-        return cls(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
+        super().__init__(resource_name, {**(args or {}), **kwargs}, opts)

@@ -32,24 +32,11 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]  # installed with the Pulumi SDK, which requires it
 
-from vast_pulumi.errors import VastError
+# Re-exported: programs and tests import them from here (their home is vast_pulumi.errors).
+from vast_pulumi.errors import PulumiCommandError as PulumiCommandError
+from vast_pulumi.errors import PulumiNotFoundError as PulumiNotFoundError
 
 SETUP_HINT = "run `make setup` (it links or builds the Pulumi CLI into .venv/bin)"
-
-
-class PulumiNotFoundError(VastError, RuntimeError):
-    """No usable Pulumi CLI next to this Python or on PATH."""
-
-
-class PulumiCommandError(VastError, RuntimeError):
-    """A pulumi command exited non-zero; carries everything it printed (stdout and stderr)."""
-
-    def __init__(self, args: Sequence[str], returncode: int, output: str) -> None:
-        self.args_ = list(args)
-        self.returncode = returncode
-        self.output = output
-        tail = "\n".join(output.splitlines()[-40:])
-        super().__init__(f"`pulumi {' '.join(args)}` exited with {returncode}:\n{tail}")
 
 
 def toolchain_path() -> str:

@@ -4,16 +4,20 @@ A ``pulumi up`` killed after the API made something and before Pulumi wrote it d
 object behind, billing. The next ``pulumi up`` of that stack normally adopts it (by its marker); this
 module finds what is left when that will not happen, and destroys it on request.
 
-What counts as made by vast-pulumi is what carries its marker, and only that:
+What counts as made by vast-pulumi is what carries its marker, and only that (each resource declares
+where its marker rides and how its orphans are found in :mod:`vast_pulumi._registry`):
 
-* an instance with ``VAST_PULUMI_MARKER`` in its environment;
+* an instance with ``VAST_PULUMI_MARKER`` in its environment (a ``Fleet``'s members included);
 * a workergroup with ``VAST_PULUMI_GROUP_MARKER`` in the ``--env`` of its ``launch_args``;
 * an instance recruited by such a workergroup (``VAST_PULUMI_GROUP_MARKER`` in its environment), unless
   the group is recorded: a managed group's workers are the group's business;
-* an endpoint with a *default* name, ``<resource name>-<first 8 hex of its marker>``, when those 8 hex
-  are the marker of an ``Endpoint`` of a given stack (recorded, being created, or named so). Endpoints
-  of stacks not given, and every endpoint named by the user, carry nothing that tells them from an
-  endpoint made by hand: they are never listed.
+* an SSH key whose last comment word is ``vast-pulumi:<marker>``;
+* an endpoint, volume or template with a *default* name, ``<resource name>-<first 8 hex of its marker>``,
+  when those 8 hex are the marker of a resource of that type of a given stack (recorded, being created,
+  or named so) or of a stack removed with ``pulumi stack rm --force`` named by ``--removed-stack``.
+  Objects of stacks not named, and every object named by the user, carry nothing that tells them from
+  one made by hand: they are never listed.
+* never an env var: the API keeps nothing but its name and value.
 
 "Recorded" means: its id is in the state of a given stack (for a ``Fleet``'s members: in its
 ``instance_ids``) (``pulumi stack export``). Everything marked
@@ -33,28 +37,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vast_pulumi import _launch_args
+from vast_pulumi import _launch_args, _registry
 from vast_pulumi._instance_rows import MARKER_ENV as INSTANCE_MARKER_ENV
 from vast_pulumi._instance_rows import env_of
+from vast_pulumi._registry import Orphans, ResourceKind
 from vast_pulumi._teardown import destroy_instances, wait_until_unlisted
 from vast_pulumi.client import Row, VastClient
-from vast_pulumi.errors import VastApiError, VastAuthError, VastError
+from vast_pulumi.errors import KeptError, StateError, VastApiError, VastAuthError
 
-__all__ = ["Orphan", "StackState", "destroy", "find", "read_stack", "state_of"]
+__all__ = ["Orphan", "StackState", "StateError", "destroy", "find", "read_stack", "removed_stack", "state_of"]
 
-TYPES = {
-    "pulumi-python:dynamic/vast:Endpoint": "endpoint",
-    "pulumi-python:dynamic/vast:Workergroup": "workergroup",
-    "pulumi-python:dynamic/vast:Instance": "instance",
-}
 ENDPOINT_TYPE = "pulumi-python:dynamic/vast:Endpoint"
-FLEET_TYPE = "pulumi-python:dynamic/vast:Fleet"
 DEFAULT_ORGANIZATION = "organization"  # what Pulumi's self-managed backends call every organization
 _DEFAULT_NAME = re.compile(r"^(?P<resource>.+)-(?P<marker>[0-9a-f]{8})$")
-
-
-class StateError(VastError, RuntimeError):
-    """A stack's state could not be read: never taken for an empty state."""
 
 
 @dataclass(frozen=True)
@@ -77,16 +72,19 @@ class StackState:
     stack: str
     resources: list[Resource] = field(default_factory=list)
 
-    def endpoint_marker(self, resource_name: str) -> str:
-        """The marker an ``Endpoint`` named ``resource_name`` has in this stack (as the resource computes
-        it)."""
-        where = f"{self.organization}/{self.project}/{self.stack}/{ENDPOINT_TYPE}/{resource_name}"
+    def marker(self, type_token: str, resource_name: str) -> str:
+        """The marker a resource of type ``type_token`` named ``resource_name`` has in this stack (as
+        ``VastResource.marker`` computes it)."""
+        where = f"{self.organization}/{self.project}/{self.stack}/{type_token}/{resource_name}"
         return hashlib.sha256(where.encode()).hexdigest()[:16]
+
+    def endpoint_marker(self, resource_name: str) -> str:
+        return self.marker(ENDPOINT_TYPE, resource_name)
 
 
 @dataclass(frozen=True)
 class Orphan:
-    kind: str  # "instance", "workergroup" or "endpoint"
+    kind: str  # a registry kind's orphan_kind: "instance", "workergroup", "endpoint", "volume", ...
     id: int
     dph_total: float | None  # $/hour it bills; None for what does not bill by itself
     marker: str
@@ -121,6 +119,16 @@ def read_stack(name: str, *, pulumi: str = "pulumi", cwd: str | None = None) -> 
     return state_of(_json(done.stdout, f"stack {name}"), organization=organization)
 
 
+def removed_stack(name: str) -> StackState:
+    """A stack removed with ``pulumi stack rm --force``, named ``[ORGANIZATION/]PROJECT/STACK``: it records
+    nothing, but the default names of its endpoints, volumes and templates still carry its markers."""
+    parts = name.split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise StateError(f"--removed-stack {name}: expected PROJECT/STACK or ORGANIZATION/PROJECT/STACK")
+    organization = parts[0] if len(parts) == 3 else DEFAULT_ORGANIZATION
+    return StackState(organization, parts[-2], parts[-1])
+
+
 def state_of(export: Mapping[str, Any], *, organization: str = DEFAULT_ORGANIZATION) -> StackState:
     """The vast-pulumi resources of a ``pulumi stack export`` document."""
     deployment = export.get("deployment")
@@ -135,11 +143,13 @@ def state_of(export: Mapping[str, Any], *, organization: str = DEFAULT_ORGANIZAT
     project, stack = _stack_of(recorded + pending)
     state = StackState(organization, project, stack)
     for row, finished in [*((r, True) for r in recorded), *((r, False) for r in pending)]:
-        kind = TYPES.get(str(row.get("type")))
-        if kind is not None:
-            state.resources.append(_resource(stack, kind, row, finished=finished))
-        elif row.get("type") == FLEET_TYPE and finished:
-            state.resources.extend(_fleet_members(stack, row))
+        kind = _registry.by_token(str(row.get("type")))
+        if kind is None or kind.orphan_kind is None:
+            continue
+        if kind.orphans is Orphans.AS_INSTANCES:
+            state.resources.extend(_fleet_members(stack, row) if finished else [])
+        else:
+            state.resources.append(_resource(stack, kind.orphan_kind, row, finished=finished))
     return state
 
 
@@ -191,31 +201,45 @@ def _json(text: str, what: str) -> dict[str, Any]:
 # -- finding -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Account:
-    instances: list[Row]
-    workergroups: list[Row]
-    endpoints: list[Row]
+def _listing_kinds() -> list[ResourceKind]:
+    """One resource per kind of object the account lists (a fleet's members are instances)."""
+    kinds: dict[str, ResourceKind] = {}
+    for kind in _registry.RESOURCES:
+        if kind.orphan_kind is not None and kind.orphans is not Orphans.AS_INSTANCES:
+            kinds.setdefault(kind.orphan_kind, kind)
+    return list(kinds.values())
 
-    @classmethod
-    def listed(cls, client: VastClient) -> _Account:
-        return cls(client.list_instances(), client.list_workergroups(), client.list_endpoints())
+
+def _listed(client: VastClient) -> dict[str, list[Row]]:
+    """The account's objects of every kind an orphan can be, by orphan kind."""
+    return {
+        kind.orphan_kind: getattr(client, str(kind.list_call))()
+        for kind in _listing_kinds()
+        if kind.orphan_kind is not None
+    }
 
 
 def find(client: VastClient, states: Sequence[StackState]) -> list[Orphan]:
     """Everything on the account with a vast-pulumi marker that no state in ``states`` records."""
-    return _orphans(_Account.listed(client), states)
+    return _orphans(_listed(client), states)
 
 
-def _orphans(account: _Account, states: Sequence[StackState]) -> list[Orphan]:
+@dataclass(frozen=True)
+class _Context:
+    states: Sequence[StackState]
+    managed_groups: set[str | None]
+
+
+def _orphans(listed: Mapping[str, list[Row]], states: Sequence[StackState]) -> list[Orphan]:
     resources = [resource for state in states for resource in state.resources]
     recorded = {(r.kind, r.id) for r in resources if r.id is not None}
     origins = {(r.kind, r.marker): f"{r.name} (stack {r.stack})" for r in resources if r.marker}
     managed_groups = {r.marker for r in resources if r.kind == "workergroup" and r.id is not None}
+    context = _Context(states, managed_groups)
     found = [
-        *_marked_workergroups(account.workergroups),
-        *_marked_instances(account.instances, managed_groups),
-        *_marked_endpoints(account.endpoints, states),
+        orphan
+        for kind in _listing_kinds()
+        for orphan in FINDERS[kind.name](listed.get(str(kind.orphan_kind), []), context)
     ]
     return [
         replace(orphan, origin=origins.get((orphan.kind, orphan.marker)))
@@ -224,14 +248,14 @@ def _orphans(account: _Account, states: Sequence[StackState]) -> list[Orphan]:
     ]
 
 
-def _marked_instances(rows: list[Row], managed_groups: set[str | None]) -> Iterable[Orphan]:
+def _marked_instances(rows: list[Row], context: _Context) -> Iterable[Orphan]:
     for row in rows:
         env = env_of(row)
         marker = env.get(INSTANCE_MARKER_ENV)
         group_marker = env.get(_launch_args.MARKER_ENV)
         if marker:
             yield _instance(row, marker, "")
-        elif group_marker and group_marker not in managed_groups:
+        elif group_marker and group_marker not in context.managed_groups:
             yield _instance(row, group_marker, "worker of a workergroup no stack records; ")
 
 
@@ -239,12 +263,15 @@ def _instance(row: Row, marker: str, prefix: str) -> Orphan:
     hardware = f"{row.get('num_gpus') or '?'}x {row.get('gpu_name') or '?'}"
     status = row.get("actual_status") or row.get("cur_state") or "starting"
     label = f', label "{row["label"]}"' if row.get("label") else ""
-    price = row.get("dph_total")
-    dph = float(price) if isinstance(price, int | float) and not isinstance(price, bool) else None
-    return Orphan("instance", int(row["id"]), dph, marker, f"{prefix}{hardware}, {status}{label}")
+    details = f"{prefix}{hardware}, {status}{label}"
+    return Orphan("instance", int(row["id"]), _number(row.get("dph_total")), marker, details)
 
 
-def _marked_workergroups(rows: list[Row]) -> Iterable[Orphan]:
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _marked_workergroups(rows: list[Row], _context: _Context) -> Iterable[Orphan]:
     for row in rows:
         marker = _launch_args.marker_of(row.get("launch_args"))
         if marker:
@@ -252,20 +279,68 @@ def _marked_workergroups(rows: list[Row]) -> Iterable[Orphan]:
             yield Orphan("workergroup", int(row["id"]), None, marker, details)
 
 
-def _marked_endpoints(rows: list[Row], states: Sequence[StackState]) -> Iterable[Orphan]:
-    known = {
-        r.marker for state in states for r in state.resources if r.kind == "endpoint" and r.marker is not None
-    }
+def _marked_ssh_keys(rows: list[Row], _context: _Context) -> Iterable[Orphan]:
     for row in rows:
-        name = str(row.get("endpoint_name") or "")
-        match = _DEFAULT_NAME.match(name)
-        if match is None:
-            continue
-        short = match["marker"]
-        candidates = known | {state.endpoint_marker(match["resource"]) for state in states}
-        marker = next((m for m in sorted(candidates) if m[:8] == short), None)
-        if marker is not None:
-            yield Orphan("endpoint", int(row["id"]), None, marker, f"name {name!r}; bills nothing by itself")
+        words = str(row.get("key") or row.get("public_key") or "").split()
+        last = words[-1] if len(words) > 2 else ""
+        if last.startswith(SSH_KEY_MARKER_PREFIX) and len(last) > len(SSH_KEY_MARKER_PREFIX):
+            details = f"{words[0]} key; bills nothing by itself"
+            yield Orphan("ssh_key", int(row["id"]), None, last.removeprefix(SSH_KEY_MARKER_PREFIX), details)
+
+
+def _by_default_name(
+    type_token: str, kind: str, name_of: Callable[[Row], str], details: Callable[[Row, str], str]
+) -> Callable[[list[Row], _Context], Iterable[Orphan]]:
+    """A finder of objects whose default name, ``<resource name>-<8 hex>``, carries the 8 hex of the marker
+    of a resource of ``type_token`` in a given stack."""
+
+    def find(rows: list[Row], context: _Context) -> Iterable[Orphan]:
+        known = {r.marker for state in context.states for r in state.resources if r.kind == kind and r.marker}
+        for row in rows:
+            name = name_of(row)
+            match = _DEFAULT_NAME.match(name)
+            if match is None:
+                continue
+            candidates = known | {state.marker(type_token, match["resource"]) for state in context.states}
+            marker = next((m for m in sorted(candidates) if m[:8] == match["marker"]), None)
+            if marker is not None:
+                dph = _number(row.get("dph_total", row.get("storage_total_cost")))
+                yield Orphan(kind, int(row["id"]), dph, marker, details(row, name))
+
+    return find
+
+
+def _volume_details(row: Row, name: str) -> str:
+    return f"name {name!r}, {row.get('disk_space') or '?'} GB on machine {row.get('machine_id') or '?'}"
+
+
+SSH_KEY_MARKER_PREFIX = "vast-pulumi:"  # as vast_pulumi.sshkey writes it (tests/unit/test_orphans.py)
+
+# How each resource's orphans are found, by registry name (tests/unit/test_registry.py: every resource
+# whose orphans can be found has its finder).
+FINDERS: dict[str, Callable[[list[Row], _Context], Iterable[Orphan]]] = {
+    "Endpoint": _by_default_name(
+        "pulumi-python:dynamic/vast:Endpoint",
+        "endpoint",
+        lambda row: str(row.get("endpoint_name") or ""),
+        lambda _row, name: f"name {name!r}; bills nothing by itself",
+    ),
+    "Workergroup": _marked_workergroups,
+    "Instance": _marked_instances,
+    "Template": _by_default_name(
+        "pulumi-python:dynamic/vast:Template",
+        "template",
+        lambda row: str(row.get("name") or ""),
+        lambda row, name: f"name {name!r}, hash {row.get('hash_id')}; bills nothing by itself",
+    ),
+    "SshKey": _marked_ssh_keys,
+    "Volume": _by_default_name(
+        "pulumi-python:dynamic/vast:Volume",
+        "volume",
+        lambda row: str(row.get("label") or ""),
+        _volume_details,
+    ),
+}
 
 
 # -- destroying ------------------------------------------------------------------------------------------
@@ -290,22 +365,44 @@ def destroy(
     """Destroy ``orphans`` and wait until the API no longer lists them (at most ``timeout`` seconds).
 
     Workergroups go first, so that they stop recruiting; then the instances (waited for as every
-    delete waits, see :mod:`vast_pulumi._teardown`); endpoints last (deleting one deletes its groups).
-    An endpoint that still has a workergroup which is not an orphan is left alone: deleting the
-    endpoint would delete that group too.
+    delete waits, see :mod:`vast_pulumi._teardown`); endpoints next (deleting one deletes its groups);
+    then what those used: volumes (once no instance mounts them), templates and SSH keys, in
+    :data:`DESTROY_ORDER`. An endpoint that still has a workergroup which is not an orphan is left
+    alone: deleting the endpoint would delete that group too.
     """
     outcome = Outcome()
-    kinds = {kind: [o for o in orphans if o.kind == kind] for kind in ("workergroup", "instance", "endpoint")}
+    kinds = {kind: [o for o in orphans if o.kind == kind] for kind in DESTROY_ORDER}
     doomed_groups = {o.id for o in kinds["workergroup"]}
-    groups = _delete_each(kinds["workergroup"], lambda o: client.delete_workergroup(o.id), outcome)
-    _wait(client.list_workergroups, groups, outcome, timeout, poll, sleep)
-    by_id = {o.id: o for o in kinds["instance"]}
-    teardown = destroy_instances(client, by_id, timeout=timeout, poll=poll, sleep=sleep)
-    outcome.gone += [by_id[i] for i in teardown.gone]
-    outcome.failed += [(by_id[i], why) for i, why in teardown.failed.items()]
-    endpoints = _delete_each(kinds["endpoint"], lambda o: _delete_endpoint(client, o, doomed_groups), outcome)
-    _wait(client.list_endpoints, endpoints, outcome, timeout, poll, sleep)
+    for kind in DESTROY_ORDER:
+        if kind == "instance":
+            by_id = {o.id: o for o in kinds["instance"]}
+            teardown = destroy_instances(client, by_id, timeout=timeout, poll=poll, sleep=sleep)
+            outcome.gone += [by_id[i] for i in teardown.gone]
+            outcome.failed += [(by_id[i], why) for i, why in teardown.failed.items()]
+            continue
+        resource = _kind_of(kind)
+        deleted = _delete_each(kinds[kind], _deleter(client, resource, doomed_groups), outcome)
+        _wait(getattr(client, str(resource.list_call)), deleted, outcome, timeout, poll, sleep)
     return outcome
+
+
+# Every kind an orphan can be (tests/unit/test_registry.py checks the registry's are all here).
+DESTROY_ORDER = ("workergroup", "instance", "endpoint", "volume", "template", "ssh_key")
+
+
+def _deleter(
+    client: VastClient, resource: ResourceKind, doomed_groups: set[int]
+) -> Callable[[Orphan], object]:
+    """How one orphan of ``resource`` is deleted: by the registry's delete call, but an endpoint only
+    once no workergroup but orphans depends on it."""
+    if resource.orphan_kind == "endpoint":
+        return lambda orphan: _delete_endpoint(client, orphan, doomed_groups)
+    delete: Callable[[int], object] = getattr(client, str(resource.delete_call))
+    return lambda orphan: delete(orphan.id)
+
+
+def _kind_of(orphan_kind: str) -> ResourceKind:
+    return next(kind for kind in _listing_kinds() if kind.orphan_kind == orphan_kind)
 
 
 def _delete_each(orphans: list[Orphan], delete: Callable[[Orphan], object], outcome: Outcome) -> list[Orphan]:
@@ -314,7 +411,7 @@ def _delete_each(orphans: list[Orphan], delete: Callable[[Orphan], object], outc
     for orphan in orphans:
         try:
             delete(orphan)
-        except (VastApiError, _KeptError) as error:
+        except (VastApiError, KeptError) as error:
             if isinstance(error, VastAuthError):
                 raise
             outcome.failed.append((orphan, str(error)))
@@ -339,10 +436,6 @@ def _wait(
     outcome.failed += [(o, f"still listed after {timeout:g} s") for o in orphans if o.id in still]
 
 
-class _KeptError(VastError, RuntimeError):
-    """An orphan left alone on purpose."""
-
-
 def _delete_endpoint(client: VastClient, orphan: Orphan, doomed_groups: set[int]) -> None:
     kept = [
         int(row["id"])
@@ -351,8 +444,8 @@ def _delete_endpoint(client: VastClient, orphan: Orphan, doomed_groups: set[int]
     ]
     if kept:
         listed = ", ".join(map(str, kept))
-        raise _KeptError(f"not deleted: it still serves workergroup(s) {listed}, which are not orphans")
+        raise KeptError(f"not deleted: it still serves workergroup(s) {listed}, which are not orphans")
     deletion = client.delete_endpoint(orphan.id)
     if deletion is not None and deletion.failed_workers:
         failed = ", ".join(map(str, deletion.failed_workers))
-        raise _KeptError(f"deleted, but the API could not destroy its worker instance(s) {failed}")
+        raise KeptError(f"deleted, but the API could not destroy its worker instance(s) {failed}")

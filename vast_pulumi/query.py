@@ -18,13 +18,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from vast_pulumi.errors import VastInputError
+from vast_pulumi.errors import QueryError
 
 __all__ = ["OFFER_FIELDS", "QueryError", "field_name", "parse_query"]
-
-
-class QueryError(VastInputError):
-    """A query the CLI grammar cannot parse, or a filter that names no offer field."""
 
 
 # vastai/api/query.py::offers_fields.

@@ -24,13 +24,14 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypedDict, Unpack
+from typing import ClassVar, TypedDict, Unpack
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vast_pulumi._dynamic import ACCOUNT_KEY, MARKER_KEY, Props, VastProvider, VastResource, numeric_id
+from vast_pulumi._fields import UPDATES, table
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi._teardown import await_unlisted
 from vast_pulumi.client import Row
@@ -111,6 +112,7 @@ class SshKeyArgs(TypedDict, total=False):
 
 class SshKeyProvider(VastProvider[SshKeyInputs]):
     inputs_model = SshKeyInputs
+    fields = table(SshKeyInputs, {"public_key": UPDATES.read_back()})
     noun = "SSH key"
 
     def create(self, props: Props) -> CreateResult:
@@ -215,6 +217,7 @@ class SshKey(VastResource, module="vast", name="SshKey"):
     fingerprint: pulumi.Output[str]
     key_id: pulumi.Output[int]
 
+    provider_class = SshKeyProvider
     output_descriptions: ClassVar[Mapping[str, str]] = {
         "fingerprint": "The key's SHA256 fingerprint, as ssh-keygen -lf prints it.",
         "key_id": "The key's id (what Instance.ssh_key_ids takes).",
@@ -229,12 +232,4 @@ class SshKey(VastResource, module="vast", name="SshKey"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[SshKeyArgs],
     ) -> None:
-        values: dict[str, Any] = {**(args or {}), **kwargs}
-        super().__init__(SshKeyProvider(), resource_name, values, opts)
-
-    @classmethod
-    def get(
-        cls, resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
-    ) -> SshKey:
-        """Read an existing account key into the program without managing it."""
-        return cls(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
+        super().__init__(resource_name, {**(args or {}), **kwargs}, opts)

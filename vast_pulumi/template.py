@@ -56,10 +56,10 @@ from vast_pulumi._dynamic import (
     rule_error,
     unknown_fields,
 )
+from vast_pulumi._fields import UPDATES, table
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi._teardown import await_unlisted
 from vast_pulumi.client import Row
-from vast_pulumi.endpoint import default_name
 from vast_pulumi.errors import TemplateInUseError, VanishedError, VastConflictError
 from vast_pulumi.offers import canonical_query
 from vast_pulumi.query import parse_query
@@ -73,6 +73,7 @@ _PORT = re.compile(r"^(\d{1,5})(/(tcp|udp))?$")
 DELETE_WAIT = 60.0
 _POLL = 0.5
 # Content fields sent as given (the others are composed: env, ports, extra_filters, disk).
+TemplateRuntype = Literal["args", "ssh", "jupyter"]
 _PLAIN_FIELDS = (
     "name",
     "image",
@@ -108,7 +109,7 @@ class TemplateInputs(BaseModel):
         default_factory=list, description="Container ports to open: '8000' or '8000/udp' (sent as -p)."
     )
     onstart: str | None = Field(None, max_length=4048, description="Script run when the container starts.")
-    runtype: Literal["args", "ssh", "jupyter"] = Field(
+    runtype: TemplateRuntype = Field(
         "args", description="How the container is launched: its entrypoint (args), or with SSH or Jupyter."
     )
     args_str: str | None = Field(None, description="Arguments for the image's entrypoint (runtype args).")
@@ -165,7 +166,7 @@ class TemplateArgs(TypedDict, total=False):
     env: pulumi.Input[dict[str, pulumi.Input[str]]]
     ports: pulumi.Input[list[pulumi.Input[str]]]
     onstart: pulumi.Input[str]
-    runtype: pulumi.Input[str]
+    runtype: pulumi.Input[TemplateRuntype]
     args_str: pulumi.Input[str]
     ssh_direct: pulumi.Input[bool]
     jup_direct: pulumi.Input[bool]
@@ -183,6 +184,11 @@ class TemplateArgs(TypedDict, total=False):
 
 class TemplateProvider(VastProvider[TemplateInputs]):
     inputs_model = TemplateInputs
+    # Every edit is an update (a new hash_id, the same id); a refresh reads the content back.
+    fields = table(
+        TemplateInputs,
+        {key: UPDATES.read_back() for key in (*_PLAIN_FIELDS, "env", "ports", "extra_filters", "disk")},
+    )
     noun = "template"
 
     def create(self, props: Props) -> CreateResult:
@@ -402,6 +408,8 @@ class Template(VastResource, module="vast", name="Template"):
     hash_id: pulumi.Output[str]
     template_id: pulumi.Output[int]
 
+    provider_class = TemplateProvider
+    default_named = "name"
     output_descriptions: ClassVar[Mapping[str, str]] = {
         "hash_id": "This version's hash: every edit makes a new one (what Workergroup.template_hash takes).",
         "template_id": "The template's numeric id, stable across edits.",
@@ -416,14 +424,4 @@ class Template(VastResource, module="vast", name="Template"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[TemplateArgs],
     ) -> None:
-        values: dict[str, Any] = {**(args or {}), **kwargs}
-        if values.get("name") is None:
-            values["name"] = default_name(resource_name, self.marker(resource_name))
-        super().__init__(TemplateProvider(), resource_name, values, opts)
-
-    @classmethod
-    def get(
-        cls, resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
-    ) -> Template:
-        """Read an existing template (by its numeric id) into the program without managing it."""
-        return cls(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
+        super().__init__(resource_name, {**(args or {}), **kwargs}, opts)

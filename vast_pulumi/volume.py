@@ -49,6 +49,7 @@ from vast_pulumi._dynamic import (
     rule_error,
     unknown_fields,
 )
+from vast_pulumi._fields import CREATE_ONLY, REPLACES, table
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi._teardown import await_unlisted
 from vast_pulumi.client import Row, VastClient
@@ -213,8 +214,16 @@ class VolumeArgs(TypedDict, total=False):
 
 class VolumeProvider(VastProvider[VolumeInputs]):
     inputs_model = VolumeInputs
-    replace_on_change = frozenset({"size", "offer_id", "offer_query", "name"})
-    server_defaults = frozenset({"offer_id", "offer_query"})
+    fields = table(
+        VolumeInputs,
+        {
+            "size": REPLACES.read_back(),
+            "offer_id": REPLACES.api_default(),
+            "offer_query": REPLACES.api_default(),
+            "order": CREATE_ONLY,
+            "name": REPLACES.read_back(),
+        },
+    )
     delete_before_replace = True  # the marker must be free for the new volume
     noun = "volume"
 
@@ -370,6 +379,8 @@ class Volume(VastResource, module="vast", name="Volume"):
     storage_total_cost: pulumi.Output[float]
     status: pulumi.Output[str]
 
+    provider_class = VolumeProvider
+    default_named = "name"
     output_descriptions: ClassVar[Mapping[str, str]] = {
         "volume_id": "The volume's id (what Instance.volume_info's volume_id takes).",
         "volume_name": "The volume's name in the official client, V.<id>.",
@@ -387,14 +398,11 @@ class Volume(VastResource, module="vast", name="Volume"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[VolumeArgs],
     ) -> None:
-        values: dict[str, Any] = {**(args or {}), **kwargs}
-        if values.get("name") is None:
-            values["name"] = default_volume_name(resource_name, self.marker(resource_name))
-        super().__init__(VolumeProvider(), resource_name, values, opts)
+        super().__init__(resource_name, {**(args or {}), **kwargs}, opts)
 
     @classmethod
-    def get(
-        cls, resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
-    ) -> Volume:
-        """Read an existing volume into the program without managing it."""
-        return cls(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
+    def prepare(cls, values: dict[str, Any], resource_name: str) -> dict[str, Any]:
+        """The default name follows Vast's volume name rule: ``<resource name>_<8 hex>``."""
+        if values.get("name") is None:
+            values["name"] = default_volume_name(resource_name, cls.marker(resource_name))
+        return super().prepare(values, resource_name)

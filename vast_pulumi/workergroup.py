@@ -63,6 +63,7 @@ from vast_pulumi._dynamic import (
     parsable_query,
     require_one_of,
 )
+from vast_pulumi._fields import CREATE_ONLY, NO_EFFECT, REPLACES, UPDATES, table
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi._teardown import NotGoneError, destroy_instances
 from vast_pulumi._workers import group_markers, group_workers, sweep_late_recruits
@@ -151,11 +152,23 @@ class WorkergroupArgs(TypedDict, total=False):
 
 class WorkergroupProvider(VastProvider[WorkergroupInputs]):
     inputs_model = WorkergroupInputs
-    replace_on_change = frozenset({"endpoint_id", "endpoint_name"})
     # One endpoint reference and one worker spec are given; the others are whatever the API reports.
-    server_defaults = frozenset(
-        {"endpoint_id", "endpoint_name", "template_hash", "template_id", "search_params"}
-        | {"launch_args", "gpu_ram", "cold_workers", "max_workers"}
+    # search_params is not read back as such (the API keeps only its parsed form): a change made on the
+    # server shows through the search_query output, which diff compares by meaning.
+    fields = table(
+        WorkergroupInputs,
+        {
+            "endpoint_id": REPLACES.read_back().api_default(),
+            "endpoint_name": REPLACES.read_back().api_default(),
+            "template_hash": UPDATES.read_back().api_default(),
+            "template_id": UPDATES.read_back().api_default(),
+            "search_params": UPDATES.api_default(),
+            "launch_args": UPDATES.read_back().api_default(),
+            "gpu_ram": UPDATES.read_back().api_default(),
+            "cold_workers": NO_EFFECT.api_default(),  # never sent: set it on the Endpoint
+            "max_workers": UPDATES.read_back().api_default(),
+            "adopt_id": CREATE_ONLY,
+        },
     )
     noun = "workergroup"
 
@@ -243,8 +256,6 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         new = news.get(key)
-        if key == "cold_workers":
-            return False  # never sent: a change has nothing to update
         if key == "search_params" and isinstance(new, str):
             return _query_differs(stored_query(new), olds)
         if key == "launch_args" and isinstance(new, str):
@@ -399,6 +410,7 @@ class Workergroup(VastResource, module="vast", name="Workergroup"):
     search_query: pulumi.Output[dict[str, Any]]
     api_key: pulumi.Output[str]
 
+    provider_class = WorkergroupProvider
     output_descriptions: ClassVar[Mapping[str, str]] = {
         "search_query": "The offer query as the API parsed and stored it ({field: {op: value}}).",
         "api_key": "The group's key.",
@@ -417,11 +429,4 @@ class Workergroup(VastResource, module="vast", name="Workergroup"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Unpack[WorkergroupArgs],
     ) -> None:
-        super().__init__(WorkergroupProvider(), resource_name, {**(args or {}), **kwargs}, opts)
-
-    @classmethod
-    def get(
-        cls, resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
-    ) -> Workergroup:
-        """Read an existing workergroup into the program without managing it."""
-        return cls(resource_name, opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
+        super().__init__(resource_name, {**(args or {}), **kwargs}, opts)

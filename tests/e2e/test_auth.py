@@ -2,7 +2,7 @@
 is created.
 
 Since pulumi/pulumi#24465 (in the 3.272 SDK) the dynamic-provider server sends every exception with
-its traceback; the package reports its own errors as their message alone (``_error_report``), so the
+its traceback; the package reports its own errors as their message alone (``_provider_server``), so the
 line below is all the user sees.
 """
 

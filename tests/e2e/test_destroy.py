@@ -106,9 +106,11 @@ def test_a_worker_that_cannot_be_destroyed_fails_the_destroy_naming_it_and_the_s
 
 
 BOX = """
+import pulumi
 from vast_pulumi import Instance
 
-Instance("box", offer_query="num_gpus=1", image="vastai/base-image", disk=16)
+label = pulumi.Config().get("label") or "box"
+Instance("box", offer_query="num_gpus=1", image="vastai/base-image", disk=16, label=label)
 """
 
 
@@ -138,3 +140,17 @@ def test_an_instance_destroyed_by_hand_and_refreshed_while_still_listed_is_dropp
         assert ("create", "box") in steps
         (new,) = [r["id"] for r in stack.resources() if r["type"].endswith(":Instance")]
         assert int(new) != old and int(new) in inventory.ids()["instances"]
+
+        # Destroyed by hand again, and no refresh: a change that would update it in place (PUT, 404)
+        # plans a replacement instead, and the up rents another. The replacement's delete waits until
+        # the old instance is no longer listed: destroys end within seconds from here on.
+        emu.backend.destroy_seconds = 2.0
+        requests.delete(
+            f"{emu.url}/api/v0/instances/{new}/", headers={"Authorization": f"Bearer {API_KEY}"}, timeout=10
+        ).raise_for_status()
+        stack.set_config("by-hand:label", "renamed")
+        steps = {(step["op"], str(step["urn"]).rsplit("::", 1)[-1]) for step in stack.up_steps()}
+        assert ("replace", "box") in steps
+        (third,) = [r["id"] for r in stack.resources() if r["type"].endswith(":Instance")]
+        row = inventory.instance(third)
+        assert int(third) not in (old, int(new)) and row is not None and row["label"] == "renamed"

@@ -98,6 +98,7 @@ def test_spread_holds_and_scale_8_to_5_to_8(
     rows = inventory(emulator)
     assert len(running(rows)) == 8 and five <= {row["id"] for row in rows}
     assert len({row["machine_id"] for row in rows}) == 8
+    stack.preview("--expect-no-changes")  # the scaled fleet is what the program says
 
 
 def test_budget_refusal_rents_nothing(
@@ -134,6 +135,7 @@ def test_members_lost_out_of_band_show_on_refresh_and_up_replaces_exactly_those(
     assert len(running(rows)) == 5
     assert set(ids[3:]) <= {row["id"] for row in rows}
     assert not set(lost) & {row["id"] for row in rows}
+    stack.preview("--expect-no-changes")  # the replaced members leave nothing to do
 
 
 def test_an_image_rollout_keeps_count_minus_max_unavailable_running(

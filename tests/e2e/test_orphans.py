@@ -12,9 +12,11 @@ from pathlib import Path
 
 from tests.e2e.test_resilience import asks_put_count, kill_up_when
 from tests.e2e.vast_api import VastInventory
+from vast_pulumi.client import VastClient
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
 from vast_pulumi.local_pulumi import LocalBackend, Stack
+from vast_pulumi.settings import ProviderSettings
 
 API_KEY = "e2e-orphans-key"
 MANAGED = """
@@ -87,3 +89,42 @@ def test_a_killed_ups_instance_is_listed_with_its_price_and_destroyed_while_the_
         assert survivor is not None and survivor["actual_status"] == "running"
         assert "No orphans" in orphans(stack, emulator).stdout
         assert API_KEY not in listing.stdout + listing.stderr + destroyed.stdout + destroyed.stderr
+
+
+VOLUME = """
+import pulumi
+from vast_pulumi import Volume
+
+data = Volume("data", size=10, offer_query="reliability>0.5")
+pulumi.export("volume_id", data.volume_id)
+"""
+
+
+def test_a_volume_left_by_a_stack_removed_with_force_is_listed_and_destroyed(
+    local_backend: LocalBackend, make_project: Callable[[str, str], Path]
+) -> None:
+    project = make_project("forced", VOLUME)
+    with Emulator(destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[API_KEY], seed=5) as emulator:
+        client = VastClient(ProviderSettings(API_KEY, emulator.url), pacing_scale=0)
+        stack = local_backend.stack(
+            project, "dev", config={"vast:apiUrl": emulator.url}, secrets={"vast:apiKey": API_KEY}
+        )
+        stack.up()
+        volume = int(stack.outputs()["volume_id"])
+        stack.remove()  # `pulumi stack rm --yes --force`: the state is gone, the volume bills on
+
+        env = {**local_backend.env(), "VAST_API_KEY": API_KEY, "VAST_URL": emulator.url}
+
+        def orphans_of_removed(*args: str) -> subprocess.CompletedProcess[str]:
+            argv = [sys.executable, "-m", "vast_pulumi", "orphans", "--removed-stack", "forced/dev", *args]
+            return subprocess.run(argv, env=env, capture_output=True, text=True, check=False, timeout=600)
+
+        listing = orphans_of_removed("--json")
+        assert listing.returncode == 0, listing.stderr
+        (orphan,) = json.loads(listing.stdout)["orphans"]
+        assert (orphan["kind"], orphan["id"]) == ("volume", volume)
+        assert orphan["dph_total"] > 0 and orphan["details"].startswith("name 'data-")
+        destroyed = orphans_of_removed("--destroy", "--yes")
+        assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+        assert f"destroyed volume {volume}" in destroyed.stdout
+        assert client.list_volumes() == []

@@ -3,14 +3,13 @@ in each of the real API's 429 shapes, with or without ``Retry-After``."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 import requests
 
 from tests.data import spec_thresholds
-from tests.emulator.conftest import Api
+from tests.emulator.conftest import Api, ManualClock
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.ratelimit import THRESHOLDS, RateLimiter, Throttled, threshold
 
@@ -75,18 +74,30 @@ def test_an_unknown_style_is_refused() -> None:
         RateLimiter(enabled=True, style="teapot")
 
 
+def manual_limiter_clock(emulator: Emulator) -> ManualClock:
+    """The rate limiter's clock, moved by the test: no interval depends on how fast the machine is."""
+    clock = ManualClock()
+    emulator.runtime.limiter.clock = clock
+    return clock
+
+
 def test_calls_slower_than_the_threshold_all_succeed() -> None:
     with Emulator(api_keys=["k"], rate_limits=True, rate_limit_scale=SCALE) as emu:
+        clock = manual_limiter_clock(emu)
         api = Api(emu.url, "k")
         statuses = []
         for _ in range(4):
             statuses.append(api.get(LIMITED).status_code)
-            time.sleep(2.0 * SCALE + 0.05)
+            clock.advance(2.0 * SCALE + 0.001)  # just past the interval
         assert statuses == [200, 200, 200, 200]
+        assert api.get(LIMITED).status_code == 200
+        clock.advance(2.0 * SCALE - 0.01)  # just inside the interval: too soon
+        assert api.get(LIMITED).status_code == 429
 
 
 def test_limits_are_per_route_per_method_and_per_account() -> None:
     with Emulator(api_keys=["k", "j"], rate_limits=True, rate_limit_scale=1.0) as emu:
+        manual_limiter_clock(emu)  # no time passes between the calls below
         api, other = Api(emu.url, "k"), Api(emu.url, "j")
         assert api.get("/api/v0/workergroups/").status_code == 200
         assert api.post("/api/v0/endptjobs/", {"endpoint_name": "a"}).status_code == 200  # other method

@@ -107,3 +107,14 @@ def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     monkeypatch.setattr(_transport, "time", fake)
     monkeypatch.setattr(_snapshot, "time", fake)
     return fake
+
+
+def assert_check_fails(
+    provider_class: type[VastProvider[Any]], news: dict[str, Any], field: str, rule: str
+) -> None:
+    """``check`` of ``news`` fails once, naming ``field``, with a reason that starts with it and says
+    ``rule``."""
+    result = provider_class().check({}, {"__provider": "blob", "_marker": "m", **news})
+    assert [failure.property for failure in result.failures] == [field]
+    reason = result.failures[0].reason
+    assert reason.startswith(field) and rule in reason

@@ -12,14 +12,13 @@ from typing import Any, ClassVar
 import pytest
 
 from tests.unit.conftest import api_calls, configured
-from vast_pulumi._dynamic import VastProvider
+from vast_pulumi import _registry
+from vast_pulumi._registry import ResourceKind
 from vast_pulumi.client import VastClient
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.endpoint import EndpointProvider
 from vast_pulumi.errors import VastAccountError, VastApiError, VastAuthError
-from vast_pulumi.instance import InstanceProvider
 from vast_pulumi.settings import ProviderSettings
-from vast_pulumi.workergroup import WorkergroupProvider
 
 KEY = "safety-test-key-9f2e"
 OWNER = 7
@@ -103,27 +102,26 @@ def test_a_plain_404_still_means_not_found() -> None:
     assert failure.is_not_found
 
 
-PROVIDERS: dict[str, Callable[[], VastProvider[Any]]] = {
-    "endpoint": EndpointProvider,
-    "workergroup": WorkergroupProvider,
-    "instance": InstanceProvider,
-}
+# The id a read and a delete name, per resource (an env var's id is its name).
+IDS = {"EnvVar": "HF_TOKEN"}
+# DELETEs sent before the rejection stops the delete: none where a delete first lists (the workers of
+# an endpoint or group, a template's users, a fleet's members); the DELETE itself where it does not.
+DELETES = {"Instance": 1, "SshKey": 1, "EnvVar": 1, "Volume": 1}
 
 
-@pytest.mark.parametrize("kind", sorted(PROVIDERS))
+@pytest.mark.parametrize("kind", _registry.RESOURCES, ids=lambda kind: kind.name)
 @pytest.mark.parametrize("shape", ["404 auth_error", "404 Session expired", "401"])
 def test_read_and_delete_with_a_rejected_key_fail_instead_of_saying_gone(
-    fake_api: Callable[[tuple[int, dict[str, Any]]], str], kind: str, shape: str
+    fake_api: Callable[[tuple[int, dict[str, Any]]], str], kind: ResourceKind, shape: str
 ) -> None:
-    provider = configured(PROVIDERS[kind](), fake_api(AUTH_FAILURES[shape]), KEY)
+    provider = configured(kind.provider_class()(), fake_api(AUTH_FAILURES[shape]), KEY)
     props = {"account_id": float(OWNER), "_marker": "m"}
+    id_ = IDS.get(kind.name, "5")
     with pytest.raises(VastAuthError):
-        provider.read("5", props)
+        provider.read(id_, props)
     with pytest.raises(VastAuthError):
-        provider.delete("5", props)
-    # A workergroup's or an endpoint's delete first lists the workers it must destroy: the rejected
-    # key stops it there, before anything is deleted.
-    assert [method for method, _ in FakeApi.seen].count("DELETE") == (1 if kind == "instance" else 0)
+        provider.delete(id_, props)
+    assert [method for method, _ in FakeApi.seen].count("DELETE") == DELETES.get(kind.name, 0)
 
 
 # -- the owning account, against an emulator with two accounts ----------------------------------------

@@ -187,10 +187,19 @@ def test_instance_in_place_changes() -> None:
         {"env": {"A": "1"}},
         {"onstart": "echo hi"},
         {"args_str": "--serve"},
-        {"order": "-dlperf"},
-        {"ready_timeout": 60.0},
     ):
         assert box_diff(**change) == (True, [], None), change
+
+
+def test_instance_create_only_inputs_are_no_change() -> None:
+    """Only a rent reads them: a change alone has nothing to update (the reference says "create only")."""
+    for change in (
+        {"order": "-dlperf"},
+        {"ready_timeout": 60.0},
+        {"wait_until_ready": False},
+        {"cancel_unavail": False},
+    ):
+        assert box_diff(**change) == (False, [], None), change
 
 
 def test_instance_replacements_destroy_the_old_one_first() -> None:

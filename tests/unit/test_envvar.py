@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, configured, seed_for
+from tests.unit.conftest import api_calls, assert_check_fails, configured, seed_for
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.envvar import EnvVarProvider
 from vast_pulumi.errors import VastApiError, VastConflictError
@@ -124,3 +124,37 @@ def test_an_api_error_that_repeats_the_value_is_scrubbed(
         del client.update_env_var
     assert "new-SECRET-value" not in str(caught.value)
     assert "[secret]" in str(caught.value)
+
+
+# -- check: bad input fails at preview, naming the field and the rule (no API call) -----------------
+
+CHECKED_ENV = {"name": "HF_TOKEN", "value": "abc"}
+CHECK_SECRET = "hf_SEEDED secret/value"
+# (inputs, the property the failure names, words of the rule)
+CHECK_FAILURES: list[tuple[dict[str, Any], str, str]] = [
+    ({"value": "abc"}, "name", "is required"),
+    ({**CHECKED_ENV, "name": "1ABC"}, "name", "not starting with a digit"),
+    ({**CHECKED_ENV, "name": "HF-TOKEN"}, "name", "letters, digits and '_'"),
+    ({**CHECKED_ENV, "value": CHECK_SECRET}, "value", "only letters, digits"),
+    ({**CHECKED_ENV, "value": ""}, "value", "non-empty"),
+    ({**CHECKED_ENV, "value": "a" * 4097}, "value", "at most 4096 characters"),
+    ({"name": "A"}, "value", "is required"),
+]
+
+
+@pytest.mark.parametrize(("news", "field", "rule"), CHECK_FAILURES)
+def test_bad_input_fails_at_check_naming_the_field_and_the_rule(
+    news: dict[str, Any], field: str, rule: str
+) -> None:
+    assert_check_fails(EnvVarProvider, news, field, rule)
+
+
+def test_an_env_var_failure_never_echoes_the_value() -> None:
+    result = EnvVarProvider().check({}, {**CHECKED_ENV, "value": CHECK_SECRET})
+    assert result.failures and all(
+        CHECK_SECRET not in f.reason and "SEEDED" not in f.reason for f in result.failures
+    )
+
+
+def test_env_var_names_are_upper_cased_at_check() -> None:
+    assert EnvVarProvider().check({}, {**CHECKED_ENV, "name": "hf_token"}).inputs["name"] == "HF_TOKEN"

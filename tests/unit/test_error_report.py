@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vast_pulumi._error_report import _Traceback, is_ours
+from vast_pulumi._provider_server import _Traceback, is_ours
 from vast_pulumi.errors import VastAccountError, VastAuthError
 
 

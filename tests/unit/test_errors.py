@@ -12,7 +12,7 @@ import pytest
 
 import vast_pulumi
 from tests.unit.conftest import configured
-from vast_pulumi import _launch_args, errors, local_pulumi, orphans, query
+from vast_pulumi import errors, local_pulumi, orphans, query
 from vast_pulumi._dynamic import numeric_id
 from vast_pulumi._instances import InstanceOps
 from vast_pulumi._reconcile import CreateSteps, OutcomeUnknown, reconciling_create
@@ -53,10 +53,11 @@ def test_every_error_of_the_errors_module_is_a_documented_vast_error() -> None:
 
 
 def test_every_error_the_package_exports_is_a_vast_error() -> None:
-    exported = [getattr(vast_pulumi, name) for name in vast_pulumi.__all__ if name.endswith("Error")]
+    public = [getattr(vast_pulumi, name) for name in vast_pulumi.__all__]
+    exported = [value for value in public if inspect.isclass(value) and issubclass(value, BaseException)]
     elsewhere = [
         query.QueryError,
-        _launch_args.LaunchArgsError,
+        errors.LaunchArgsError,
         orphans.StateError,
         local_pulumi.PulumiNotFoundError,
         local_pulumi.PulumiCommandError,

@@ -349,3 +349,19 @@ def test_d1_an_update_of_an_instance_destroyed_out_of_band_says_so_and_the_next_
         provider.update(created.id, created.outs, relabel)
     diff = provider.diff(created.id, created.outs, relabel)
     assert (diff.changes, diff.replaces) == (True, ["label"])  # the next up rents a replacement
+
+
+def test_i1_a_refresh_under_the_listing_reading_shows_no_bid_drift(
+    vast_emulator_factory: Callable[..., Emulator],
+) -> None:
+    """The row's search price is the listing's there: it is not read back as the bid (which would be
+    drift on every refresh, and the same bid sent again on every up)."""
+    listing = started(vast_emulator_factory, bid_field="listing")
+    provider = _instances(listing)
+    offer = provider.client.search_offers(
+        {"gpu_name": {"eq": "RTX 4090"}, "num_gpus": {"eq": 1}, "type": "bid", "order": [["min_bid", "asc"]]}
+    )[0]
+    created = provider.create(_checked(provider, price=round(offer["min_bid"] + 0.05, 4)))
+    assert created.outs is not None
+    read = provider.read(created.id, created.outs)
+    assert read.inputs is None and read.outs is not None and read.outs["price"] == created.outs["price"]

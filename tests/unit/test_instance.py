@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, configured, faulted_calls, seed_for
+from tests.unit.conftest import api_calls, assert_check_fails, configured, faulted_calls, seed_for
 from vast_pulumi import _teardown
 from vast_pulumi._teardown import NotGoneError
 from vast_pulumi.client import Row, route_template
@@ -514,3 +514,27 @@ def test_a_running_instance_outputs_a_working_ssh_command(
     read = provider.read(created.id, created.outs)
     assert read.outs is not None and read.outs["ssh_command"] == created.outs["ssh_command"]
     assert read.inputs is None  # a new output is no drift
+
+
+# -- check: bad input fails at preview, naming the field and the rule (no API call) -----------------
+
+CHECKED_BOX = {"offer_query": "gpu_name=RTX_4090", "image": "pytorch/pytorch"}
+# (inputs, the property the failure names, words of the rule)
+CHECK_FAILURES: list[tuple[dict[str, Any], str, str]] = [
+    ({**CHECKED_BOX, "ssh_key_ids": [0.0]}, "ssh_key_ids", "positive whole numbers"),
+    ({**CHECKED_BOX, "ssh_key_ids": [3.0, 3.0]}, "ssh_key_ids", "must not name a key twice"),
+    ({**CHECKED_BOX, "volume_info": {"volume_id": 1.0, "mount_path": "data"}}, "volume_info", "absolute"),
+    ({**CHECKED_BOX, "volume_info": {"mount_path": "/data"}}, "volume_info", "is required"),
+    (
+        {**CHECKED_BOX, "volume_info": {"volume_id": 1.0, "mount_path": "/d", "size": 5.0}},
+        "volume_info",
+        "create_new",
+    ),
+]
+
+
+@pytest.mark.parametrize(("news", "field", "rule"), CHECK_FAILURES)
+def test_bad_input_fails_at_check_naming_the_field_and_the_rule(
+    news: dict[str, Any], field: str, rule: str
+) -> None:
+    assert_check_fails(InstanceProvider, news, field, rule)

@@ -130,3 +130,24 @@ def test_a_new_template_hash_updates_the_instance_in_place(
     assert ("PUT", "/api/v0/instances/update_template/{id}/") in api_calls(emulator, mark)
     (row,) = emulator.inventory()[0]["instances"]
     assert (str(row["id"]), row["template_hash_id"]) == (created.id, edited["hash_id"])
+
+
+def test_a_named_key_detached_outside_the_stack_is_drift_and_an_extra_key_only_a_warning(
+    provider: InstanceProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    mine = provider.client.create_ssh_key(ED25519)["id"]
+    created = provider.create(checked(provider, ssh_key_ids=[float(mine)]))
+    assert created.outs is not None
+    assert provider.read(created.id, created.outs).inputs is None  # attached: no drift
+    (on_box,) = provider.client.instance_ssh_keys(int(created.id))
+    provider.client.detach_ssh_key(int(created.id), int(on_box["id"]))  # someone, outside the stack
+    extra = provider.client.create_ssh_key(RSA)["public_key"]
+    provider.client.attach_ssh_key(int(created.id), extra)
+
+    with caplog.at_level("WARNING", logger="vast_pulumi"):
+        read = provider.read(created.id, created.outs)
+    assert read.outs is not None and read.inputs is not None
+    assert read.outs["ssh_key_ids"] == read.inputs["ssh_key_ids"] == []  # the next up attaches it again
+    assert "1 SSH key(s) that ssh_key_ids does not name; left in place" in caplog.text
+    provider.update(created.id, read.outs, checked(provider, ssh_key_ids=[float(mine)]))
+    assert keys_on(provider, created.id) == sorted([words(ED25519), words(RSA)])  # the extra one stays

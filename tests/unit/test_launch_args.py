@@ -10,13 +10,13 @@ import pytest
 
 from vast_pulumi._launch_args import (
     MARKER_ENV,
-    LaunchArgsError,
     marker_of,
     same,
     validate,
     with_marker,
     without_marker,
 )
+from vast_pulumi.errors import LaunchArgsError
 
 MARKER = "0123456789abcdef"
 USER_ARGS = [

@@ -17,8 +17,9 @@ from vast_pulumi._launch_args import with_marker
 from vast_pulumi.client import VastClient
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.endpoint import default_name
-from vast_pulumi.orphans import StackState, StateError, destroy, find, read_stack, state_of
+from vast_pulumi.orphans import StackState, StateError, destroy, find, read_stack, removed_stack, state_of
 from vast_pulumi.settings import ProviderSettings
+from vast_pulumi.volume import search_volume_offers
 
 INSTANCE = "pulumi-python:dynamic/vast:Instance"
 WORKERGROUP = "pulumi-python:dynamic/vast:Workergroup"
@@ -275,3 +276,40 @@ def test_members_a_fleet_records_are_not_orphans_and_its_unrecorded_ones_are(cli
     }
     found = {(o.kind, o.id) for o in find(client, [state_of(export([row]))])}
     assert found == {("instance", unrecorded)}
+
+
+def test_volumes_templates_and_ssh_keys_a_removed_stack_left_are_orphans_and_destroyed(
+    client: VastClient,
+) -> None:
+    removed = removed_stack("proj/dev")  # `pulumi stack rm --force`: no state, its markers still known
+    volume_marker = removed.marker("pulumi-python:dynamic/vast:Volume", "data")
+    template_marker = removed.marker("pulumi-python:dynamic/vast:Template", "vllm")
+    (offer, *_) = search_volume_offers(client, "reliability>0.5", size=10, order="storage_cost", limit=2)
+    volume = client.create_volume(int(offer["id"]), 10, default_name("data", volume_marker))
+    users_volume = client.create_volume(int(offer["id"]), 10, "scratch-1a2b3c4d")
+    template = int(
+        client.create_template({"name": default_name("vllm", template_marker), "image": "x"})["id"]
+    )
+    users_template = int(client.create_template({"name": "mine-1a2b3c4d", "image": "y"})["id"])
+    line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJK9F1pSEMt/BAon67seVRFk7PHt5CVhLLud826EorlK me@laptop"
+    key = int(client.create_ssh_key(f"{line} vast-pulumi:{'9' * 16}")["id"])
+    users_key = int(client.create_ssh_key(line.replace("me@laptop", "other@laptop"))["id"])
+
+    found = {(o.kind, o.id): o for o in find(client, [removed])}
+    assert set(found) == {("volume", volume), ("template", template), ("ssh_key", key)}
+    volume_price = found[("volume", volume)].dph_total
+    assert volume_price is not None and volume_price > 0
+    # Without the stack, only the key's full marker tells it apart from one made by hand.
+    assert {(o.kind, o.id) for o in find(client, [])} == {("ssh_key", key)}
+
+    outcome = destroy(client, list(found.values()), poll=0.05)
+    assert outcome.failed == [] and {(o.kind, o.id) for o in outcome.gone} == set(found)
+    assert [row["id"] for row in client.list_volumes()] == [users_volume]
+    assert [row["id"] for row in client.list_own_templates()] == [users_template]
+    assert [row["id"] for row in client.list_ssh_keys()] == [users_key]
+
+
+def test_a_removed_stack_is_named_project_slash_stack() -> None:
+    assert (removed_stack("acme/proj/dev").organization, removed_stack("proj/dev").stack) == ("acme", "dev")
+    with pytest.raises(StateError, match="PROJECT/STACK"):
+        removed_stack("dev")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ForwardRef, Literal, get_args, get_origin
 
 import pytest
 from pydantic import BaseModel
@@ -40,7 +40,7 @@ def test_every_resource_of_the_package_is_in_the_reference() -> None:
 def test_the_args_typeddict_has_exactly_the_model_inputs(
     resource: type[VastResource], provider: type[VastProvider[Any]]
 ) -> None:
-    inputs = [key for key in provider.inputs_model.model_fields if key not in provider.refused_inputs]
+    inputs = list(provider.inputs_model.model_fields)
     assert list(args_typeddict(resource).__annotations__) == inputs
 
 
@@ -48,8 +48,7 @@ def test_the_args_typeddict_has_exactly_the_model_inputs(
 def test_output_keys_are_the_inputs_then_the_described_outputs(
     resource: type[VastResource], provider: type[VastProvider[Any]]
 ) -> None:
-    refused = {ADOPT_KEY, *provider.refused_inputs}
-    inputs = [key for key in provider.inputs_model.model_fields if key not in refused]
+    inputs = [key for key in provider.inputs_model.model_fields if key != ADOPT_KEY]
     assert list(resource.output_keys) == [*inputs, *resource.output_descriptions]
     assert not set(resource.output_descriptions) & set(inputs), "an input is described on its model"
 
@@ -111,3 +110,67 @@ def test_make_docs_writes_the_file(tmp_path: Path) -> None:
     target = tmp_path / "docs" / "reference.md"
     assert _docs.main([str(target)]) == 0
     assert target.read_text(encoding="utf-8") == _docs.render()
+
+
+def section(text: str, name: str) -> str:
+    return text.split(f"\n## {name}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def on_change_cells(text: str, name: str) -> dict[str, tuple[str, str]]:
+    """Input -> (On change, Refresh) of a resource's inputs table."""
+    rows = [line.split(" | ") for line in section(text, name).split("### Outputs")[0].splitlines()]
+    return {
+        row[0].strip("| `").split("`")[0]: (row[4], row[5]) for row in rows if len(row) >= 7 and "`" in row[0]
+    }
+
+
+def test_the_reference_says_what_a_change_really_does() -> None:
+    """The cells the 2026-12-07 review found wrong: they come from the same field table diff reads."""
+    text = _docs.render()
+    fleet, instance = on_change_cells(text, "Fleet"), on_change_cells(text, "Instance")
+    for key in ("offer_query", "image", "template_hash_id", "disk", "runtype", "price"):
+        assert fleet[key][0] == "rents new machines", key
+    assert "volume_info" not in fleet
+    assert instance["price"] == ("updates the bid; replaces between on-demand and interruptible", "yes")
+    for key in ("order", "cancel_unavail", "wait_until_ready", "ready_timeout"):
+        assert instance[key][0] == "create only", key
+    assert instance["ssh_key_ids"] == ("updates", "yes") and instance["env"] == ("updates", "")
+    assert on_change_cells(text, "Workergroup")["cold_workers"][0] == "no effect"
+
+
+@pytest.mark.parametrize(("resource", "provider"), RESOURCES)
+def test_the_field_table_is_what_diff_and_the_reference_read(
+    resource: type[VastResource], provider: type[VastProvider[Any]]
+) -> None:
+    cells = on_change_cells(_docs.render(), resource.__name__)
+    assert set(cells) == set(provider.fields) == set(provider.inputs_model.model_fields)
+    for name, field in provider.fields.items():
+        assert cells[name] == (field.on_change.value, "yes" if field.refresh else ""), name
+
+
+@pytest.mark.parametrize(("resource", "provider"), RESOURCES)
+def test_enumerated_inputs_are_literals_in_the_args_too(
+    resource: type[VastResource], provider: type[VastProvider[Any]]
+) -> None:
+    """``target_state="runing"`` fails the type checker, not only the preview."""
+    annotations = args_typeddict(resource).__annotations__
+    for name, field in provider.inputs_model.model_fields.items():
+        choices = [
+            arg for arg in (field.annotation, *get_args(field.annotation)) if get_origin(arg) is Literal
+        ]
+        if choices:
+            ref = annotations[name]  # postponed: ForwardRef("pulumi.Input[<alias>]") of the defining module
+            assert isinstance(ref, ForwardRef) and ref.__forward_module__, (name, ref)
+            text = ref.__forward_arg__
+            assert text.startswith("pulumi.Input[") and text.endswith("]"), (name, text)
+            namespace = vars(sys.modules[ref.__forward_module__])
+            assert eval(text.removeprefix("pulumi.Input[")[:-1], namespace) == choices[0], name
+
+
+@pytest.mark.parametrize(("resource", "provider"), RESOURCES)
+def test_the_constructor_docstring_lists_every_input_with_its_description(
+    resource: type[VastResource], provider: type[VastProvider[Any]]
+) -> None:
+    doc = resource.__init__.__doc__ or ""
+    for name, field in provider.inputs_model.model_fields.items():
+        assert f"* ``{name}`` (" in doc and str(field.description) in doc, name

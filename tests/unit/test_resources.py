@@ -11,7 +11,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from vast_pulumi import Endpoint, EndpointArgs, Instance, Workergroup
+from vast_pulumi import Endpoint, EndpointArgs, Instance, Workergroup, _registry
+from vast_pulumi._registry import ResourceKind
 
 REGISTERED: list[pulumi.runtime.MockResourceArgs] = []
 
@@ -112,13 +113,17 @@ def test_every_output_is_an_attribute() -> Any:
     return box.urn
 
 
+@pytest.mark.parametrize("kind", _registry.RESOURCES, ids=lambda kind: kind.name)
 @pulumi.runtime.test
-def test_get_reads_an_existing_resource_by_id() -> Any:
-    existing = Endpoint.get("existing", "4242")
+def test_get_reads_an_existing_resource_by_id(kind: ResourceKind) -> Any:
+    """One ``get`` on the base class, for every resource of the registry."""
+    resource_class = kind.resource_class()
+    existing = resource_class.get("existing", "4242")
+    assert type(existing) is resource_class
 
     def check(_: Any) -> None:
         args = registered("existing")
-        assert (args.typ, args.resource_id) == ("pulumi-python:dynamic/vast:Endpoint", "4242")
+        assert (args.typ, args.resource_id) == (kind.type_token, "4242")
 
     return existing.urn.apply(check)
 
@@ -132,3 +137,24 @@ def test_every_resource_outputs_the_account_that_owns_it() -> Any:
     ]
     assert all(isinstance(resource.account_id, pulumi.Output) for resource in resources)
     return pulumi.Output.all(*(resource.urn for resource in resources))
+
+
+@pytest.mark.parametrize("kind", _registry.RESOURCES, ids=lambda kind: kind.name)
+@pulumi.runtime.test
+def test_each_resource_registers_its_type_and_marker_and_outputs_its_account(kind: ResourceKind) -> Any:
+    """Every resource of the registry; one whose marker rides in its default name gets that name."""
+    resource_class = kind.resource_class()
+    resource = resource_class("my.res")
+    assert isinstance(resource.account_id, pulumi.Output)
+
+    def check(_: Any) -> None:
+        args = registered("my.res")
+        assert args.typ == kind.type_token
+        marker = args.inputs["_marker"]
+        assert re.fullmatch(r"[0-9a-f]{16}", marker)
+        if resource_class.default_named is not None:
+            # A volume's name follows Vast's rule, ^[A-Za-z0-9_]{1,64}$: underscores where others have '-'.
+            joined = "_" if kind.name == "Volume" else "-"
+            assert args.inputs[resource_class.default_named] == f"my{joined}res{joined}{marker[:8]}"
+
+    return resource.urn.apply(check)

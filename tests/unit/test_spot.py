@@ -123,6 +123,32 @@ def test_on_demand_and_interruptible_are_different_instances(old: float | None, 
     assert provider.diff("1", olds, news).replaces == ["price"]
 
 
+def test_refresh_reads_the_bid_back_within_the_tolerance(
+    provider: InstanceProvider, emulator: Emulator
+) -> None:
+    offer = bid_offer(provider)
+    price = round(offer.min_bid + 0.05, 4)
+    created = provider.create(checked(provider, offer_id=offer.id, price=price))
+    assert created.outs is not None
+    assert provider.read(created.id, created.outs).inputs is None  # the bid reads back as given
+    provider.client.change_bid(int(created.id), price + 0.1)  # changed outside the stack
+    provider.client._instances.invalidate()
+    read = provider.read(created.id, created.outs)
+    assert read.outs is not None and read.inputs is not None
+    assert read.outs["price"] == read.inputs["price"] == pytest.approx(price + 0.1)
+    # The next preview changes the bid back, in place.
+    assert (
+        provider.diff(created.id, read.outs, checked(provider, offer_id=offer.id, price=price)).replaces == []
+    )
+
+
+def test_refresh_of_an_on_demand_instance_reads_no_price(provider: InstanceProvider) -> None:
+    created = provider.create(checked(provider))
+    assert created.outs is not None
+    read = provider.read(created.id, created.outs)
+    assert read.inputs is None and read.outs is not None and read.outs["price"] is None
+
+
 # -- outbid ----------------------------------------------------------------------------------------------
 
 

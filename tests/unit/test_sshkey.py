@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import configured
+from tests.unit.conftest import assert_check_fails, configured
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastAccountError
 from vast_pulumi.sshkey import SshKeyProvider, fingerprint
@@ -110,3 +110,24 @@ def test_another_accounts_key_changes_nothing(vast_emulator_factory: Callable[..
     with pytest.raises(VastAccountError):
         stranger.delete(created.id, created.outs)
     assert len(emulator.inventory()[0]["ssh_keys"]) == 1
+
+
+# -- check: bad input fails at preview, naming the field and the rule (no API call) -----------------
+
+# (inputs, the property the failure names, words of the rule)
+CHECK_FAILURES: list[tuple[dict[str, Any], str, str]] = [
+    ({}, "public_key", "is required"),
+    ({"public_key": "hello"}, "public_key", "OpenSSH public key line"),
+    ({"public_key": "ssh-ed25519 not-base64!"}, "public_key", "not base64"),
+    ({"public_key": "ssh-rsa " + ED25519.split()[1]}, "public_key", "not a ssh-rsa public key"),
+    ({"public_key": "-----BEGIN OPENSSH PRIVATE KEY-----"}, "public_key", "private key"),
+    ({"public_key": ED25519 + "\n" + ED25519}, "public_key", "single line"),
+    ({"public_key": ED25519 + " vast-pulumi:x"}, "public_key", "reserved"),
+]
+
+
+@pytest.mark.parametrize(("news", "field", "rule"), CHECK_FAILURES)
+def test_bad_input_fails_at_check_naming_the_field_and_the_rule(
+    news: dict[str, Any], field: str, rule: str
+) -> None:
+    assert_check_fails(SshKeyProvider, news, field, rule)

@@ -6,7 +6,10 @@ change" against the recorded outputs, so an upgrade plans no spurious update or 
 Never edit the recording to make a test pass; add a new recording next to it for a new version.
 Each recording is checked the same way: ``state-0.1.0.json`` (the quickstart), ``state-0.2.0.json``
 (the same program plus an SshKey, an EnvVar, a Template and a Volume, recorded from a real
-``pulumi up`` against the emulator, secrets replaced by "recorded-secret").
+``pulumi up`` against the emulator, secrets replaced by "recorded-secret"), ``state-0.3.0.json`` (every
+resource, Fleet included, written by ``python -m tests.unit.data.record_state``: a real ``pulumi up``
+against the emulator, secrets replaced the same way). Each recording holds exactly the resource types
+the registry (:mod:`vast_pulumi._registry`) says its release had.
 """
 
 from __future__ import annotations
@@ -19,30 +22,15 @@ from typing import Any
 
 import pytest
 
-from vast_pulumi.endpoint import Endpoint, EndpointProvider
-from vast_pulumi.envvar import EnvVar, EnvVarProvider
-from vast_pulumi.instance import Instance, InstanceProvider
-from vast_pulumi.sshkey import SshKey, SshKeyProvider
-from vast_pulumi.template import Template, TemplateProvider
-from vast_pulumi.volume import Volume, VolumeProvider
-from vast_pulumi.workergroup import Workergroup, WorkergroupProvider
+import vast_pulumi
+from vast_pulumi import _registry
+from vast_pulumi._registry import ResourceKind
 
 DATA = Path(__file__).parent / "data"
+RELEASES = ("0.1.0", "0.2.0", "0.3.0")
 RECORDINGS = {
-    version: json.loads((DATA / f"state-{version}.json").read_text())["resources"]
-    for version in ("0.1.0", "0.2.0")
+    version: json.loads((DATA / f"state-{version}.json").read_text())["resources"] for version in RELEASES
 }
-KINDS: dict[str, tuple[type[Any], type[Any]]] = {
-    "pulumi-python:dynamic/vast:Endpoint": (Endpoint, EndpointProvider),
-    "pulumi-python:dynamic/vast:Workergroup": (Workergroup, WorkergroupProvider),
-    "pulumi-python:dynamic/vast:Instance": (Instance, InstanceProvider),
-    "pulumi-python:dynamic/vast:SshKey": (SshKey, SshKeyProvider),
-    "pulumi-python:dynamic/vast:EnvVar": (EnvVar, EnvVarProvider),
-    "pulumi-python:dynamic/vast:Template": (Template, TemplateProvider),
-    "pulumi-python:dynamic/vast:Volume": (Volume, VolumeProvider),
-}
-# The resource types each release had.
-TYPES_OF = {"0.1.0": sorted(list(KINDS)[:3]), "0.2.0": sorted(KINDS)}
 RESOURCES = [
     pytest.param(version, resource, id=f"{version}-{resource['type'].rsplit(':', 1)[-1]}")
     for version, resources in RECORDINGS.items()
@@ -69,22 +57,35 @@ def as_the_engine_sends(value: Any) -> Any:
     return value
 
 
-@pytest.mark.parametrize("version", sorted(RECORDINGS))
+def kind_of(recorded: dict[str, Any]) -> ResourceKind:
+    kind = _registry.by_token(recorded["type"])
+    assert kind is not None, f"{recorded['type']} is in a recorded state but in no registry entry"
+    return kind
+
+
+@pytest.mark.parametrize("version", RELEASES)
 def test_each_recording_covers_every_resource_type_of_its_release(version: str) -> None:
-    assert sorted(r["type"] for r in RECORDINGS[version]) == TYPES_OF[version]
+    released = sorted(kind.type_token for kind in _registry.released_in(version))
+    assert sorted(r["type"] for r in RECORDINGS[version]) == released
 
 
-@pytest.mark.parametrize("token", sorted(KINDS))
-def test_type_tokens_never_change(token: str) -> None:
-    resource_class, _ = KINDS[token]
-    assert resource_class.type_token() == token
+def test_the_newest_recording_holds_every_resource_of_this_version() -> None:
+    assert RELEASES[-1] == vast_pulumi.__version__, (
+        "record this version's state (tests/unit/data/record_state.py)"
+    )
+    assert {r["type"] for r in RECORDINGS[RELEASES[-1]]} == {kind.type_token for kind in _registry.RESOURCES}
+
+
+@pytest.mark.parametrize(("version", "recorded"), RESOURCES)
+def test_type_tokens_never_change(version: str, recorded: dict[str, Any]) -> None:
+    assert kind_of(recorded).resource_class().type_token() == recorded["type"]
 
 
 @pytest.mark.parametrize(("version", "recorded"), RESOURCES)
 def test_recorded_provider_loads_in_a_fresh_process_as_the_same_class(
     version: str, recorded: dict[str, Any]
 ) -> None:
-    _, provider_class = KINDS[recorded["type"]]
+    provider_class = kind_of(recorded).provider_class()
     loaded = subprocess.run(
         [sys.executable, "-c", LOAD, recorded["outputs"]["__provider"]],
         capture_output=True,
@@ -97,8 +98,7 @@ def test_recorded_provider_loads_in_a_fresh_process_as_the_same_class(
 
 @pytest.mark.parametrize(("version", "recorded"), RESOURCES)
 def test_recorded_inputs_diff_clean_against_recorded_outputs(version: str, recorded: dict[str, Any]) -> None:
-    _, provider_class = KINDS[recorded["type"]]
-    provider = provider_class()
+    provider = kind_of(recorded).provider_class()()
     program_inputs = {k: v for k, v in as_the_engine_sends(recorded["inputs"]).items() if k != "__provider"}
     # As the engine checks an existing resource: against its old inputs (a Volume named before the name
     # rule keeps its name; only a new or changed name is checked).

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, configured
+from tests.unit.conftest import api_calls, assert_check_fails, configured
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastAccountError, VastConflictError
 from vast_pulumi.template import TemplateInUseError, TemplateProvider, env_string, parse_env_string
@@ -164,3 +164,39 @@ def test_another_accounts_key_changes_nothing(
 def test_env_string_round_trips() -> None:
     env, ports = {"A": "1", "HF_HOME": "/data"}, ["8000", "53/udp"]
     assert parse_env_string(env_string(env, ports)) == (env, ports)
+
+
+# -- check: bad input fails at preview, naming the field and the rule (no API call) -----------------
+
+CHECKED_TEMPLATE = {"name": "t", "image": "vllm/vllm-openai"}
+CHECK_SECRET = "hf_SEEDED secret/value"
+# (inputs, the property the failure names, words of the rule)
+CHECK_FAILURES: list[tuple[dict[str, Any], str, str]] = [
+    ({"name": "t"}, "image", "is required"),
+    ({**CHECKED_TEMPLATE, "image": ""}, "image", "at least 1 character"),
+    ({**CHECKED_TEMPLATE, "runtype": "telnet"}, "runtype", "'args', 'ssh' or 'jupyter'"),
+    ({**CHECKED_TEMPLATE, "ports": ["80000"]}, "ports", "must be a port 1-65535"),
+    ({**CHECKED_TEMPLATE, "env": {"1BAD": "x"}}, "env", "must be a variable name"),
+    ({**CHECKED_TEMPLATE, "env": {"A": "two words"}}, "env", "must not contain whitespace"),
+    ({**CHECKED_TEMPLATE, "extra_filters": "gpu_colour=red"}, "extra_filters", "gpu_colour"),
+    ({**CHECKED_TEMPLATE, "disk": -5.0}, "disk", "must be > 0"),
+    ({**CHECKED_TEMPLATE, "onstart": "x" * 4049}, "onstart", "at most 4048 characters"),
+    ({**CHECKED_TEMPLATE, "colour": "red"}, "colour", "is not an input of Template"),
+]
+
+
+@pytest.mark.parametrize(("news", "field", "rule"), CHECK_FAILURES)
+def test_bad_input_fails_at_check_naming_the_field_and_the_rule(
+    news: dict[str, Any], field: str, rule: str
+) -> None:
+    assert_check_fails(TemplateProvider, news, field, rule)
+
+
+def test_a_template_env_failure_never_echoes_the_value() -> None:
+    result = TemplateProvider().check({}, {**CHECKED_TEMPLATE, "env": {"HF_TOKEN": CHECK_SECRET}})
+    assert result.failures and all("SEEDED" not in f.reason for f in result.failures)
+
+
+def test_template_ports_have_one_spelling() -> None:
+    checked = TemplateProvider().check({}, {**CHECKED_TEMPLATE, "ports": ["8000/tcp"]})
+    assert checked.inputs["ports"] == ["8000"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import api_calls, configured, seed_for
+from tests.unit.conftest import api_calls, assert_check_fails, configured, seed_for
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastApiError
 from vast_pulumi.volume import VolumeProvider, volume_offer_query
@@ -81,7 +81,7 @@ def test_size_query_and_name_replace_order_does_not(provider: VolumeProvider) ->
         assert diff.replaces == [field]
         assert diff.delete_before_replace is True
     diff = provider.diff(created.id, created.outs, checked(provider, order="-reliability"))
-    assert (diff.changes, diff.replaces) == (True, [])
+    assert (diff.changes, diff.replaces) == (False, [])  # create only: a change alone does nothing
     assert (
         provider.diff(created.id, created.outs, checked(provider, offer_query="reliability > 0.9")).changes
         is False
@@ -134,3 +134,25 @@ def test_delete_fails_while_mounted_and_waits_until_unlisted(
     provider.delete(created.id, created.outs)
     assert volumes(emulator) == []
     assert provider.read(created.id, created.outs).id is None
+
+
+# -- check: bad input fails at preview, naming the field and the rule (no API call) -----------------
+
+CHECKED_VOLUME = {"name": "v", "size": 10.0, "offer_query": "reliability>0.9"}
+# (inputs, the property the failure names, words of the rule)
+CHECK_FAILURES: list[tuple[dict[str, Any], str, str]] = [
+    ({**CHECKED_VOLUME, "size": 0.0}, "size", "must be >= 1"),
+    ({**CHECKED_VOLUME, "size": 2.5}, "size", "whole number"),
+    ({"name": "v", "size": 10.0}, "offer_id", "set exactly one of offer_id, offer_query"),
+    ({**CHECKED_VOLUME, "offer_id": 5.0}, "offer_id", "set only one of"),
+    ({**CHECKED_VOLUME, "offer_query": "gpu_name=RTX_4090"}, "offer_query", "not a volume offer field"),
+    ({**CHECKED_VOLUME, "offer_query": "disk_space>>1"}, "offer_query", "unknown operator"),
+    ({**CHECKED_VOLUME, "order": "storage cost"}, "order", "not a field name"),
+]
+
+
+@pytest.mark.parametrize(("news", "field", "rule"), CHECK_FAILURES)
+def test_bad_input_fails_at_check_naming_the_field_and_the_rule(
+    news: dict[str, Any], field: str, rule: str
+) -> None:
+    assert_check_fails(VolumeProvider, news, field, rule)

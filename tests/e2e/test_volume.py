@@ -1,0 +1,119 @@
+"""A Volume through the real CLI against the emulator: up, a no-change preview, a replacement, an
+out-of-band delete then refresh and re-up, a destroy that leaves nothing; and an Instance that mounts the
+stack's volume with its SSH key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.e2e.conftest import ProjectFactory
+from tests.e2e.lifecycle import (
+    API_KEY,
+    bad_input_fails_at_preview,
+    emulator,
+    in_state,
+    inventory,
+    make_stack,
+    up_ops,
+    vastai,
+)
+from tests.unit.test_sshkey import ED25519
+from vast_pulumi.emulator import Emulator
+from vast_pulumi.local_pulumi import LocalBackend
+
+__all__ = ["emulator"]  # the fixture, imported
+
+
+VOLUME_PROGRAM = """
+import pulumi
+from vast_pulumi import Volume
+
+config = pulumi.Config()
+data = Volume(
+    "data", size=config.require_int("size"), offer_query="reliability>0.9", order=config.require("order")
+)
+pulumi.export("volume_id", data.volume_id)
+"""
+
+
+def test_volume_lifecycle(
+    local_backend: LocalBackend, make_project: ProjectFactory, emulator: Emulator, tmp_path: Path
+) -> None:
+    config = {"size": "20", "order": "storage_cost"}
+    stack = make_stack(local_backend, make_project, emulator, "vols", VOLUME_PROGRAM, config)
+    stack.up()
+    (row,) = inventory(emulator)["volumes"]
+    assert row["id"] == stack.outputs()["volume_id"] and row["disk_space"] == 20.0
+    assert re.fullmatch(r"data_[0-9a-f]{8}", row["label"])
+    stack.preview("--expect-no-changes")
+
+    stack.set_config("vols:order", "-reliability")  # only matters to a create: nothing to do
+    assert up_ops(stack) == {}
+    assert [v["id"] for v in inventory(emulator)["volumes"]] == [row["id"]]
+
+    stack.set_config("vols:size", "30")
+    assert "replace" in up_ops(stack)
+    (bigger,) = inventory(emulator)["volumes"]
+    assert bigger["id"] != row["id"] and bigger["disk_space"] == 30.0
+
+    vastai(emulator, tmp_path, "delete", "volume", str(bigger["id"]))
+    stack.refresh()
+    assert in_state(stack, "Volume") == []
+    stack.up()
+    (again,) = inventory(emulator)["volumes"]
+    assert again["disk_space"] == 30.0
+
+    stack.preview("--expect-no-changes")  # the re-made object is what the program says
+    stack.destroy()
+    assert inventory(emulator)["volumes"] == []
+
+
+MOUNT_PROGRAM = """
+import pulumi
+from vast_pulumi import Instance, SshKey, Volume
+
+data = Volume("data", size=20, offer_query="reliability>0.9")
+key = SshKey("key", public_key=pulumi.Config().require("publicKey"))
+# A local volume mounts only on its own machine: the offer search is pinned there, so the query asks
+# only for what that machine may have.
+box = Instance(
+    "box",
+    offer_query="num_gpus>=1",
+    image="pytorch/pytorch",
+    volume_info={"volume_id": data.volume_id, "mount_path": "/data"},
+    ssh_key_ids=[key.key_id],
+)
+pulumi.export("box_id", box.id)
+pulumi.export("volume_id", data.volume_id)
+"""
+
+
+def test_an_instance_mounts_the_stacks_volume_with_its_key_and_destroy_leaves_neither(
+    local_backend: LocalBackend, make_project: ProjectFactory, emulator: Emulator
+) -> None:
+    stack = make_stack(local_backend, make_project, emulator, "mount", MOUNT_PROGRAM, {"publicKey": ED25519})
+    stack.up()
+    outputs = stack.outputs()
+    (box,) = inventory(emulator)["instances"]
+    assert str(box["id"]) == outputs["box_id"]
+    assert [(v["id"], v["mount_path"]) for v in box["volume_info"]] == [(outputs["volume_id"], "/data")]
+    instance = emulator.backend.authenticate(API_KEY).instances[int(outputs["box_id"])]
+    assert [k["public_key"].split()[:2] for k in instance.ssh_keys] == [ED25519.split()[:2]]
+    stack.preview("--expect-no-changes")
+    stack.destroy()  # the instance goes first: a volume in use cannot be deleted
+    left = inventory(emulator)
+    assert (left["instances"], left["volumes"], left["ssh_keys"]) == ([], [], [])
+
+
+def test_bad_input_fails_at_preview_naming_field_and_rule_with_nothing_made(
+    local_backend: LocalBackend, make_project: ProjectFactory, emulator: Emulator
+) -> None:
+    bad_input_fails_at_preview(
+        local_backend,
+        make_project,
+        emulator,
+        "Volume('v', size=10, offer_query='gpu_name=RTX_4090')",
+        "offer_query",
+        "not a volume offer",
+    )
