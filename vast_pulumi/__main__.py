@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from vast_pulumi import orphans
-from vast_pulumi.client import VastClient
+from vast_pulumi.client import Row, VastClient
 from vast_pulumi.errors import VastConfigError, VastError
 from vast_pulumi.orphans import Orphan, Outcome, StackState
 from vast_pulumi.settings import ProviderSettings
@@ -101,7 +101,11 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, out:
 def _orphans(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
     if not (args.stacks or args.state or args.removed_stack or args.no_stacks):
         raise VastConfigError("name the stacks that use this account (or --state FILE, or --no-stacks)")
-    client = VastClient(ProviderSettings.resolve(_key(args.api_key_file), args.url))
+    client = VastClient(
+        ProviderSettings.resolve(
+            _key(args.api_key_file), args.url, key_given_as="--api-key-file", url_given_as="--url"
+        )
+    )
     states = [
         *_stacks(args.stacks, args.cwd),
         *(_state_file(path) for path in args.state),
@@ -112,6 +116,8 @@ def _orphans(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
         _print_json(out, found)
     elif not args.json:
         _print_list(out, found)
+        if not found:
+            _print_unmatched(out, orphans.unmatched_endpoints(client, states))
     if not args.destroy or not found:
         return 0
     if not args.yes and not _confirmed(found, stdin):
@@ -168,6 +174,20 @@ def _print_list(out: TextIO, found: Sequence[Orphan]) -> None:
         origin = f"; marker of {orphan.origin}" if orphan.origin else ""
         print(f"  {orphan.kind:<12} {orphan.id:>10}  {price:>8}  {orphan.details}{origin}", file=out)
     print(f"\nTotal: ${_total(found):.4f}/hour. Destroy them with --destroy.", file=out)
+
+
+def _print_unmatched(out: TextIO, endpoints: Sequence[Row]) -> None:
+    """Endpoints that may be orphans of a stack not given: said, never silently left out."""
+    if not endpoints:
+        return
+    names = ", ".join(f"{row.get('endpoint_name')} (id {row.get('id')})" for row in endpoints)
+    print(
+        f"But {len(endpoints)} endpoint(s) have a name like a generated one that no given stack made: "
+        f"{names}. An endpoint of a stack not named here cannot be recognised: name that stack too (a "
+        "removed one with --removed-stack), or delete the endpoint yourself if it is unused (vastai "
+        "delete endpoint ID).",
+        file=out,
+    )
 
 
 def _print_outcome(out: TextIO, outcome: Outcome) -> None:

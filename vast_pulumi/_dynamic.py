@@ -14,7 +14,8 @@ Provider side (:class:`VastProvider`), written around the traps of Python dynami
   back into ints, fills defaults, and leaves values that are unknown at preview alone.
 * ``diff`` compares the new inputs with the old outputs (which hold every input's effective value) and
   lists the fields that force a replacement, as the provider's field table says
-  (:mod:`vast_pulumi._fields`). It never calls the API, so a no-change preview costs nothing.
+  (:mod:`vast_pulumi._fields`). It calls no API (a no-change preview costs nothing), but for a
+  machine's replacement, which first checks that the new one can be rented (``_preflight``).
 * ``read`` says "gone" with ``ReadResult(None, {})``; when a refresh finds drift in a field the table says
   it reads back, it returns the drifted inputs too, so the next preview shows what it will change back.
 
@@ -27,10 +28,11 @@ earlier attempt made instead of making a duplicate.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 import pulumi
@@ -43,9 +45,9 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from vast_pulumi._fields import Field, OnChange
 from vast_pulumi._provider_server import configure_server
 from vast_pulumi.client import VastClient, shared_client
-from vast_pulumi.errors import VastAccountError, VastInputError
+from vast_pulumi.errors import STALE_CONFIG_NOTE, VastAccountError, VastError, VastInputError
 from vast_pulumi.query import QueryError, parse_query
-from vast_pulumi.settings import CONFIG_API_KEY, CONFIG_API_URL, ProviderSettings
+from vast_pulumi.settings import CONFIG_API_KEY, CONFIG_API_URL, ProviderSettings, check_config_keys
 
 PROVIDER_KEY = "__provider"
 MARKER_KEY = "_marker"
@@ -110,12 +112,24 @@ def parsable_query(query: str) -> str:
 
 
 def describe_failures(error: ValidationError, model: type[BaseModel]) -> list[CheckFailure]:
-    """One ``CheckFailure`` per problem, reading "field: rule"; values never appear (they may be secret)."""
+    """One ``CheckFailure`` per problem, reading "field: rule"; values never appear (they may be secret).
+
+    The failure names no property: given one, the engine prints "property P value V has a problem",
+    V being the program's value of P (``issueCheckFailures`` in pkg/resource/deploy/step_generator.go
+    redacts only values already marked secret), so a private key pasted as ``public_key`` or a token
+    in ``env`` would reach the terminal and CI logs. Without one it prints "resource 'N' has a
+    problem: <reason>", and the reason starts with the field (see :func:`failure_field`).
+    """
     failures = []
     for detail in error.errors(include_url=False):
-        field, where, rule = _locate(detail, model)
-        failures.append(CheckFailure(field, f"{where}: {rule}"))
+        _field, where, rule = _locate(detail, model)
+        failures.append(CheckFailure("", f"{where}: {rule}"))
     return failures
+
+
+def failure_field(failure: CheckFailure) -> str:
+    """The input a failure of :func:`describe_failures` is about ("env" of "env.A: must be ...")."""
+    return failure.reason.split(":", 1)[0].split(".", 1)[0]
 
 
 def _locate(detail: ErrorDetails, model: type[BaseModel]) -> tuple[str, str, str]:
@@ -207,6 +221,8 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
         # Inside the SDK's provider server: a wider thread pool (creates and deletes hold their thread
         # while machines boot or go), an engine watch, log lines and one-line errors.
         configure_server()
+        # Every stack config key reaches the provider (the SDK's Config keeps them in ``_props``).
+        check_config_keys(getattr(req.config, "_props", None) or {})
         with self._lock:
             self._config_api_key = req.config.get(CONFIG_API_KEY) or None
             self._config_api_url = req.config.get(CONFIG_API_URL) or None
@@ -239,7 +255,7 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
             raise VastAccountError(
                 f"{self.noun} {id_} belongs to Vast.ai account {numeric_id(recorded)}, but the configured "
                 f"API key is of account {current}: nothing was changed and the stack keeps the {self.noun}; "
-                f"set vast:apiKey to a key of account {numeric_id(recorded)}"
+                f"set vast:apiKey to a key of account {numeric_id(recorded)}. {STALE_CONFIG_NOTE}"
             )
         return current
 
@@ -378,6 +394,8 @@ class VastResource(pulumi.dynamic.Resource):
         init = vars(cls).get("__init__")
         if init is not None and "provider_class" in vars(cls):
             init.__doc__ = constructor_doc(cls)
+        if init is not None:  # checked before its body, which may spread ``args`` as a dict
+            cls.__init__ = _called_with_keywords(cls.__name__, init)  # type: ignore[method-assign]
 
     def __init__(
         self,
@@ -386,6 +404,7 @@ class VastResource(pulumi.dynamic.Resource):
         /,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        _check_call(type(self).__name__, resource_name, (args, opts))
         props: Props = {key: None for key in (*self.output_keys, ACCOUNT_KEY)}
         props.update(self.prepare(dict(args or {}), resource_name))  # a copy: the SDK adds __provider
         props[MARKER_KEY] = self.marker(resource_name)
@@ -453,3 +472,43 @@ def constructor_doc(resource: type[VastResource]) -> str:
 
 def _plain(value: object) -> object:
     return value.model_dump() if isinstance(value, BaseModel) else value
+
+
+class VastUsageError(VastError, pulumi.RunError, TypeError):
+    """A resource constructed the wrong way (``Instance("box", "q", "img")``). A ``pulumi.RunError``, so
+    the language host prints its message as one line instead of a traceback into the package."""
+
+
+def _called_with_keywords(name: str, init: Callable[..., None]) -> Callable[..., None]:
+    """``init`` behind a check of how it is called: a resource name, then its inputs as keywords (or
+    one dict of them, the typed ``...Args``), then ``pulumi.ResourceOptions``. Anything else would end
+    in a ``TypeError`` from inside the package, naming neither the resource nor the fix."""
+
+    @functools.wraps(init)
+    def checked(self: VastResource, *args: Any, **kwargs: Any) -> None:
+        resource_name, *rest = args or (kwargs.get("resource_name"),)
+        if len(rest) < 2 and "opts" in kwargs:
+            rest = [rest[0] if rest else None, kwargs["opts"]]
+        _check_call(name, resource_name, tuple(rest))
+        init(self, *args, **kwargs)
+
+    return checked
+
+
+def _check_call(name: str, resource_name: object, rest: tuple[object, ...]) -> None:
+    """``rest``: what follows the resource name, (inputs dict, options) at most."""
+    inputs = rest[0] if rest else None
+    opts = rest[1] if len(rest) > 1 else None
+    if (
+        isinstance(resource_name, str)
+        and len(rest) <= 2
+        and isinstance(inputs, Mapping | None)
+        and (opts is None or isinstance(opts, pulumi.ResourceOptions))
+    ):
+        return
+    shown = resource_name if isinstance(resource_name, str) else f"my-{name.lower()}"
+    raise VastUsageError(
+        f"{name}(...) takes a resource name, then its inputs as keywords: "
+        f'{name}("{shown}", <input>=<value>, ..., opts=pulumi.ResourceOptions(...)); '
+        f"the second argument, if any, is a dict of inputs ({name}Args)"
+    )

@@ -205,10 +205,18 @@ class InstanceInputs(MachineInputs):
     )
     label: str | None = Field(None, max_length=1024, description="The instance's label.")
     adopt_id: int | None = Field(
-        None, gt=0, description="An existing instance to take under management instead of renting one."
+        None,
+        gt=0,
+        description="An existing instance to take under management instead of renting one (disk must be "
+        "its disk).",
     )
     volume_info: InstanceVolume | None = Field(
         None, description="A volume to mount, as the create API's volume_info (fields below)."
+    )
+    create_before_delete: bool = Field(
+        False,
+        description="On a replacement, rent and start the new instance before destroying the old one "
+        "(both bill during the overlap); default: the old one is destroyed first.",
     )
 
     @model_validator(mode="after")
@@ -262,3 +270,4 @@ class InstanceArgs(MachineArgs, total=False):
     label: pulumi.Input[str]
     adopt_id: pulumi.Input[int]
     volume_info: pulumi.Input[InstanceVolumeArgs]
+    create_before_delete: pulumi.Input[bool]

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from vast_pulumi import _row_log
 from vast_pulumi._dynamic import Props, same_value
 from vast_pulumi._instance_inputs import InstanceInputs, MachineInputs
 from vast_pulumi._instance_rows import (
@@ -54,7 +55,7 @@ from vast_pulumi.errors import (
     VastApiError,
     VastNotFoundError,
 )
-from vast_pulumi.offers import Offer, search_offers
+from vast_pulumi.offers import Offer, rentable_offers
 
 __all__ = [
     "BID_TOLERANCE",
@@ -183,7 +184,7 @@ class _Renter:
                 raise
             self._in_doubt = None
             instance_id = int(reply["new_contract"])
-            _log.info("vast: rented instance %s from offer %s", instance_id, offer_id)
+            _row_log.note(f"rented instance {instance_id} from offer {offer_id}")
             key = reply.get("instance_api_key")
             self.rented[instance_id] = Launch(instance_id, offer_id, key, ours=True)
             return instance_id
@@ -221,17 +222,15 @@ class InstanceOps:
         """The offers ``offer_query`` matches, best first: priced with, and with room for, the disk;
         with ``price``, interruptible ones whose minimum bid it meets."""
         assert inputs.offer_query is not None
-        offers = search_offers(
+        # None rentable raises, saying why: a bid below every min_bid, or a gpu_name Vast.ai does not know.
+        return rentable_offers(
             self.client,
             inputs.offer_query,
             order=inputs.order,
             limit=limit,
-            interruptible=inputs.price is not None,
             disk=inputs.disk,
+            price=inputs.price,
         )
-        if inputs.price is None:
-            return offers
-        return [offer for offer in offers if offer.min_bid is None or offer.min_bid <= inputs.price]
 
     def candidates(self, inputs: InstanceInputs) -> Iterator[int]:
         """An instance's offers, lazily (searched when the first is needed): ``offer_id``, or the best
@@ -240,11 +239,16 @@ class InstanceOps:
             yield inputs.offer_id
             return
         machine = self.volume_machine(inputs)
-        pinned = inputs if machine is None else _on_machine(inputs, machine)
-        offers = self.offers(pinned)
-        if not offers:
-            where = "" if machine is None else f" on machine {machine}, where volume_info's volume is"
-            raise OfferUnavailableError(f"no offer matches {describe_offer(inputs)}{where} right now")
+        if machine is None:
+            yield from (offer.id for offer in self.offers(inputs))
+            return
+        try:
+            offers = self.offers(_on_machine(inputs, machine))
+        except OfferUnavailableError as error:
+            raise OfferUnavailableError(
+                f"{error} (the search is pinned to machine {machine}, where volume_info's volume is: "
+                "a local volume mounts only on its own machine)"
+            ) from error
         yield from (offer.id for offer in offers)
 
     def volume_machine(self, inputs: InstanceInputs) -> int | None:
@@ -317,6 +321,7 @@ class InstanceOps:
         row = self.client.get_instance(inputs.adopt_id)
         if row is None:
             raise AdoptError(f"adopt_id: there is no instance {inputs.adopt_id} on this account")
+        _check_adopted_disk(inputs, row)
         current = {
             "label": row.get("label"),
             "target_state": row.get("intended_status"),
@@ -428,6 +433,7 @@ class InstanceOps:
         target = inputs.target_state
         deadline = time.monotonic() + inputs.ready_timeout
         seen = time.monotonic()
+        shown = ""
         while True:
             seen, rows = self.client.next_instances(seen, POLL_SECONDS)
             row = next((row for row in rows if row.get("id") == instance_id), None)
@@ -436,10 +442,15 @@ class InstanceOps:
             if row is None:
                 raise InstanceNotReadyError(f"instance {instance_id} disappeared while starting")
             if row.get("intended_status") == target and actual_status(row) == target:
+                _row_log.progress(f"instance {instance_id}: {target}")
                 return row
             failure = instance_failure(row, target, starting=starting)
             if failure:
                 raise InstanceNotReadyError(f"instance {instance_id} failed to become {target}: {failure}")
+            status = f"instance {instance_id}: {describe_status(row)}; waiting until it is {target}"
+            if status != shown:  # on the resource's row: "loading" for the minutes a boot takes
+                _row_log.progress(status)
+                shown = status
             if time.monotonic() >= deadline:
                 waited = f"{inputs.ready_timeout:g} s"
                 raise InstanceNotReadyError(
@@ -486,8 +497,14 @@ class InstanceOps:
         outcome = Teardown()
         if not ids:
             return outcome
+        row = _row_log.current_urn()  # the waits run on threads of their own: they report to this row
+
+        def destroy_one(instance_id: int) -> Teardown:
+            with _row_log.bound(row):
+                return destroy_instances(self.client, [instance_id], destroy=self.destroy)
+
         with ThreadPoolExecutor(max_workers=min(len(ids), _DESTROY_THREADS)) as pool:
-            futures = [pool.submit(destroy_instances, self.client, [i], destroy=self.destroy) for i in ids]
+            futures = [pool.submit(destroy_one, i) for i in ids]
             for future in futures:
                 each = future.result()
                 outcome.gone.extend(each.gone)
@@ -598,6 +615,20 @@ def effective_runtype(inputs: Props) -> str | None:
 def _on_machine(inputs: InstanceInputs, machine: int) -> InstanceInputs:
     """The inputs with the offer query pinned to one machine."""
     return inputs.model_copy(update={"offer_query": f"{inputs.offer_query} machine_id={machine}"})
+
+
+def _check_adopted_disk(inputs: InstanceInputs, row: Row) -> None:
+    """An adopted instance keeps its disk (no API resizes one): ``disk`` must say what it is, else
+    state would record the input (10 GB by default) for a 20 GB disk, and the next change of
+    ``disk`` to the truth would replace the instance. Refused before anything is changed."""
+    real = row.get("disk_space")
+    if isinstance(real, bool) or not isinstance(real, int | float) or abs(float(real) - inputs.disk) < 0.5:
+        return
+    raise AdoptError(
+        f"adopt_id: instance {inputs.adopt_id} has a {float(real):g} GB disk, but the disk input is "
+        f"{inputs.disk:g} GB (10 when not set): set disk={float(real):g}; a disk cannot be resized, and "
+        "another disk would rent a new instance. Nothing was changed"
+    )
 
 
 def describe_offer(inputs: InstanceInputs) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from vast_pulumi import _row_log
 from vast_pulumi.client import VastClient
 from vast_pulumi.errors import DeleteTimeoutError, NotGoneError, VastApiError, VastAuthError
 
@@ -100,14 +101,23 @@ def wait_until_unlisted(
     timeout: float,
     poll: float = POLL_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
+    what: str = "instance",
 ) -> set[K]:
-    """Poll ``listed`` until none of ``ids`` is in it; the ids still listed when ``timeout`` passed."""
+    """Poll ``listed`` until none of ``ids`` is in it; the ids still listed when ``timeout`` passed.
+
+    While it waits, the resource's row says what it waits for (``what``: "instance")."""
     waiting = set(ids)
     deadline = time.monotonic() + timeout
+    shown: set[K] = set()
     while waiting:
         waiting &= set(listed())
         if not waiting or time.monotonic() >= deadline:
             break
+        if waiting != shown:
+            names = ", ".join(sorted(map(str, waiting)))
+            named = what if names in what else f"{what} {names}"  # "SSH key 12" names its id already
+            _row_log.progress(f"destroyed; waiting until the API no longer lists {named}")
+            shown = set(waiting)
         sleep(poll)
     return waiting
 
@@ -117,5 +127,5 @@ def await_unlisted(
 ) -> None:
     """Return once ``key`` is no longer in ``listed()``; still there after ``timeout`` seconds, a
     :class:`DeleteTimeoutError` naming ``what`` (the stack keeps the resource)."""
-    if wait_until_unlisted(listed, [key], timeout=timeout, poll=poll):
+    if wait_until_unlisted(listed, [key], timeout=timeout, poll=poll, what=what):
         raise DeleteTimeoutError(f"{what} was still listed {timeout:g} s after its delete")

@@ -155,6 +155,9 @@ class Transport:
         self._counter_lock = threading.Lock()
         self._requests = 0
         self._retries = 0
+        # Whether the server ever answered: until it has, a refused connection or an unknown host is a
+        # wrong URL, said at once; afterwards it may be a restart, and is retried.
+        self._reached = False
 
     def stats(self) -> ClientStats:
         with self._counter_lock:
@@ -214,12 +217,13 @@ class Transport:
             )
             response = self._send(request, self._timeout)
         except requests.RequestException as exc:
-            return _Failure(_connection_failure(method, path, exc))
+            return _Failure(_connection_failure(method, path, exc, self.settings, reached=self._reached))
         else:
+            self._reached = True
             self._count(requests=1)
             outcome = _pacing_outcome(response.status_code)
             try:
-                return _decode(method, path, response)
+                return _decode(method, path, response, self.settings.api_key_source)
             except VastApiError as error:
                 return _Failure(_with_quota_reset(error, response), _retry_after_seconds(response))
         finally:
@@ -292,7 +296,7 @@ def _pacing_outcome(status: int) -> Outcome:
     return Outcome.ACCEPTED if status < 500 else Outcome.OTHER
 
 
-def _decode(method: str, path: str, response: requests.Response) -> JsonObject:
+def _decode(method: str, path: str, response: requests.Response, key_source: str = "") -> JsonObject:
     try:
         payload: Any = response.json()
     except ValueError:
@@ -301,7 +305,9 @@ def _decode(method: str, path: str, response: requests.Response) -> JsonObject:
     error = details.get("error") if isinstance(details.get("error"), str) else None
     msg = _message(details, response.text)
     if is_auth_failure(response.status_code, error, msg):
-        raise VastAuthError(method=method, path=path, status=response.status_code, error=error, msg=msg)
+        raise VastAuthError(
+            method=method, path=path, status=response.status_code, error=error, msg=msg, key_source=key_source
+        )
     if not response.ok or details.get("success") is False:
         raise VastApiError(
             method=method,
@@ -340,13 +346,35 @@ def _message(details: Mapping[str, Any], text: str) -> str:
     return " ".join(text.split())[:300]
 
 
-def _connection_failure(method: str, path: str, exc: requests.RequestException) -> VastConnectionError:
+def _connection_failure(
+    method: str, path: str, exc: requests.RequestException, settings: ProviderSettings, *, reached: bool
+) -> VastConnectionError:
+    unreachable = _nothing_listens(exc)
     return VastConnectionError(
         method=method,
         path=path,
-        reason=_describe_exception(exc),
+        reason=unreachable or _describe_exception(exc),
         outcome_unknown=_may_have_been_sent(exc),
+        url=settings.api_url,
+        url_source=settings.api_url_source,
+        unreachable=bool(unreachable) and not reached,
+        fix=settings.url_fix(),
     )
+
+
+def _nothing_listens(exc: requests.RequestException) -> str:
+    """ "connection refused" or "unknown host" when that is why no connection was made, else ""."""
+    import urllib3.exceptions
+
+    cause = exc.args[0] if exc.args else None
+    cause = getattr(cause, "reason", cause)  # urllib3's MaxRetryError wraps the real reason
+    if isinstance(cause, urllib3.exceptions.NameResolutionError):
+        return "unknown host"
+    if isinstance(cause, urllib3.exceptions.NewConnectionError) and isinstance(
+        cause.__context__, ConnectionRefusedError
+    ):
+        return "connection refused"
+    return ""
 
 
 def _may_have_been_sent(exc: requests.RequestException) -> bool:
@@ -392,7 +420,8 @@ def _final_form(failure: VastApiError, kind: Kind) -> VastApiError:
 
 def _is_retryable(failure: VastApiError, kind: Kind) -> bool:
     if isinstance(failure, VastConnectionError):
-        return not (failure.outcome_unknown and kind is Kind.CREATE)
+        # Retries are for a reachable server's bad moments, not for a URL where nothing listens.
+        return not failure.unreachable and not (failure.outcome_unknown and kind is Kind.CREATE)
     if failure.status == 429:
         return failure.error != SEARCH_QUOTA_ERROR
     # A 5xx to a create may come after the server applied it: an unknown outcome, never repeated.

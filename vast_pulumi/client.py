@@ -177,6 +177,12 @@ class VastClient:
         """
         return _rows(self._call("POST", "/api/v0/bundles/", body=dict(query)), "offers")
 
+    def gpu_names(self) -> list[str]:
+        """The GPU models Vast.ai knows (``GET /api/v0/gpu_names/unique/``, a public route the official
+        client reads to check ``--gpu-name``), as the API spells them ("RTX 4090")."""
+        names = self._call("GET", "/api/v0/gpu_names/unique/").get("gpu_names")
+        return [name for name in names if isinstance(name, str)] if isinstance(names, list) else []
+
     # -- instances ---------------------------------------------------------------------------------------
 
     def create_instance(self, offer_id: int, body: Mapping[str, Any]) -> Row:

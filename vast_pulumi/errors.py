@@ -42,6 +42,13 @@ API's error code and its message.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+# What a rejected key or a foreign account adds: the fix just made may not be in use yet.
+STALE_CONFIG_NOTE = (
+    "A `pulumi refresh` or `pulumi destroy` uses the vast:apiKey and vast:apiUrl of the last "
+    "`pulumi up`: after changing them, run `pulumi up` (or `pulumi refresh --run-program`) first"
+)
 
 # Error codes and messages the API uses for "there is no such thing". Not-found comes back as 404, as
 # 410 for offers that are gone, and as 400 with a "... not found for user" message on the serverless
@@ -149,9 +156,17 @@ class VastAuthError(VastApiError):
     Raised by any call; never taken for "not found", so a revoked key never makes state forget a
     resource."""
 
+    def __init__(self, *, key_source: str = "", **details: Any) -> None:
+        self.key_source = key_source  # where the key came from ("the stack config vast:apiKey")
+        super().__init__(**details)
+
     def _describe(self) -> str:
         reason = " ".join(part for part in (str(self.status or ""), self.msg or "Invalid user key") if part)
-        return f"Vast API rejected the API key ({reason}); set vast:apiKey or VAST_API_KEY"
+        source = f" from {self.key_source}" if self.key_source else ""
+        return (
+            f"Vast API rejected the API key{source} ({reason}); set vast:apiKey or VAST_API_KEY. "
+            f"{STALE_CONFIG_NOTE}"
+        )
 
     @property
     def is_not_found(self) -> bool:
@@ -179,16 +194,37 @@ class VastConnectionError(VastApiError):
     """
 
     def __init__(
-        self, *, method: str, path: str, reason: str, outcome_unknown: bool, status: int | None = None
+        self,
+        *,
+        method: str,
+        path: str,
+        reason: str,
+        outcome_unknown: bool,
+        status: int | None = None,
+        url: str = "",
+        url_source: str = "",
+        unreachable: bool = False,
+        fix: str = "",
     ) -> None:
         self.reason = reason
         self.outcome_unknown = outcome_unknown
+        self.url = url  # the API URL called, and where it came from ("the stack config vast:apiUrl")
+        self.url_source = url_source
+        # Nothing answers at that URL (refused, or no such host) and nothing ever did: not retried.
+        self.unreachable = unreachable
+        self.fix = fix
         super().__init__(method=method, path=path, status=status, msg=reason)
 
     def _describe(self) -> str:
         fate = "the request may have been applied" if self.outcome_unknown else "the request was not sent"
-        answer = f"answered {self.reason}" if self.status is not None else f"no response ({self.reason})"
-        return f"Vast API {self.method} {self.path} failed: {answer}; {fate}"
+        source = f"; URL from {self.url_source}" if self.url_source else ""
+        where = f" from {self.url}" if self.url else ""
+        if self.status is not None:
+            answer = f"answered {self.reason}"
+        else:
+            answer = f"no response{where} ({self.reason}{source})"
+        fix = f": {self.fix}" if self.fix and self.unreachable else ""
+        return f"Vast API {self.method} {self.path} failed: {answer}; {fate}{fix}"
 
 
 class CreateOutcomeUnknownError(VastError, RuntimeError):

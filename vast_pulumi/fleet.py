@@ -59,6 +59,7 @@ member named. Members an update removes are waited for the same way.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import threading
@@ -71,6 +72,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from vast_pulumi import _row_log
 from vast_pulumi._dynamic import (
     ACCOUNT_KEY,
     MARKER_KEY,
@@ -85,6 +87,7 @@ from vast_pulumi._fields import NEXT_RENT, RENTS, UPDATES, table
 from vast_pulumi._instance_inputs import InstanceInputs, MachineArgs, MachineInputs
 from vast_pulumi._instance_rows import instance_failure, marker_of, ssh_command
 from vast_pulumi._instances import OFFER_SEARCH_LIMIT, InstanceOps
+from vast_pulumi._preflight import check_rentable
 from vast_pulumi._teardown import NotGoneError
 from vast_pulumi.client import Row
 from vast_pulumi.errors import FleetBudgetError, FleetError, VastError, VastInputError
@@ -377,6 +380,9 @@ class FleetProvider(VastProvider[FleetInputs]):
         """As every resource's, plus: members a refresh found unhealthy, or fewer than ``count``, are a
         change (the update replaces them)."""
         result = super().diff(id_, olds, news)
+        if news.get("count") != 0 and any(self.differs(key, olds, news) for key in _MACHINE_FIELDS):
+            # A rollout: its new members must be rentable now, or it fails before touching the old.
+            check_rentable(lambda: self.client, news, what=f"fleet {id_} (its members)")
         members = olds.get("members")
         if result.changes or not isinstance(members, list):
             return result
@@ -443,6 +449,11 @@ class FleetProvider(VastProvider[FleetInputs]):
             self.client.cached_instances(), run.marker, tag
         )
         indexes = [index for index in range(len(used) + batch + 1) if index not in used][:batch]
+        # The members wait on threads of their own: the fleet's row (found on this one) counts them.
+        fleet_row = _row_log.current_urn()
+        running = itertools.count(1)
+        count_lock = threading.Lock()
+        _row_log.progress(f"renting {batch} member(s); waiting until they run", urn=fleet_row)
 
         def rent_one(index: int) -> _Member:
             member_inputs = inputs.member(index)
@@ -450,6 +461,8 @@ class FleetProvider(VastProvider[FleetInputs]):
             # run.rented learns each instance before its start is awaited: a failed call sweeps it.
             launch, row = ops.rent_and_start(member_inputs, marker, offers.claimed(), rented=run.rented)
             ops.put_keys_on(launch, member_inputs)
+            with count_lock:
+                _row_log.progress(f"{next(running)}/{batch} new member(s) running", urn=fleet_row)
             return _Member(row, tag, index)
 
         rented, errors = _in_parallel(rent_one, indexes)
@@ -605,14 +618,25 @@ def _member_outputs(ops: InstanceOps, members: Iterable[_Member], props: Props) 
         if instance_id not in listed
     ]
     outputs = rows + gone
+    by_index = _by_index(rows, gone)
     return {
         "members": outputs,
-        "instance_ids": [m["id"] for m in rows],
-        "ssh_commands": [m["ssh"] for m in rows],
-        "machine_ids": [m["machine_id"] for m in rows],
+        "instance_ids": [m and m["id"] for m in by_index],
+        "ssh_commands": [m and m["ssh"] for m in by_index],
+        "machine_ids": [m and m["machine_id"] for m in by_index],
         "dph_total": round(sum(float(m["dph_total"] or 0.0) for m in rows), 6),
         "ready_count": sum(1 for m in rows if m["status"] == target and m["healthy"]),
     }
+
+
+def _by_index(listed: list[dict[str, Any]], gone: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+    """The members in index order, with None in the place of each member a refresh found gone: the
+    others keep their places (``ssh_commands[2]`` stays member 2's until the next ``up`` heals)."""
+    everyone = sorted(
+        [*((m, True) for m in listed), *((m, False) for m in gone)],
+        key=lambda pair: (int(pair[0].get("index", -1)), int(pair[0]["id"])),
+    )
+    return [member if present else None for member, present in everyone]
 
 
 def _raise_all(errors: Sequence[BaseException], what: str) -> None:
@@ -694,7 +718,7 @@ class Fleet(VastResource, module="vast", name="Fleet"):
     spread: pulumi.Output[str]
     max_dph_total: pulumi.Output[float | None]
     label_prefix: pulumi.Output[str | None]
-    instance_ids: pulumi.Output[list[int]]
+    instance_ids: pulumi.Output[list[int | None]]
     ssh_commands: pulumi.Output[list[str | None]]
     machine_ids: pulumi.Output[list[int | None]]
     members: pulumi.Output[list[dict[str, Any]]]
@@ -703,7 +727,7 @@ class Fleet(VastResource, module="vast", name="Fleet"):
 
     provider_class = FleetProvider
     output_descriptions: ClassVar[Mapping[str, str]] = {
-        "instance_ids": "The members' instance ids, by member index.",
+        "instance_ids": "The members' instance ids, by member index (None: a refresh found it gone).",
         "ssh_commands": "`ssh -p PORT root@HOST` per member (the official client's rule), by member index.",
         "machine_ids": "The machine each member runs on, by member index.",
         "members": "Per member: id, index, status, healthy, gpu, dph_total, ssh, machine_id, host_id.",

@@ -34,9 +34,12 @@ edit gives it a new hash, which must reach its instances as an update, as the of
 ``update instance --template_hash_id`` does). A change of ``offer_id``/``offer_query``, ``image``,
 ``disk``, ``runtype`` or ``image_login`` rents a new instance: a new image is a new machine
 to its users, and the API's in-place template update keeps no documented promise about the disk.
-The old instance is destroyed first, so two GPUs are never paid for at once. ``order``,
-``cancel_unavail``, ``wait_until_ready`` and ``ready_timeout`` only matter to a create: changing them
-calls no API.
+Before that, the diff checks with one offer search that the new instance can be rented now, and
+fails (at preview, and at ``up`` before anything is deleted) naming the query when it cannot
+(:mod:`vast_pulumi._preflight`). The old instance is destroyed first, so two GPUs are never paid for
+at once, unless ``create_before_delete`` (the new one is rented under a marker of its own, then the
+old one destroyed). ``order``, ``cancel_unavail``, ``wait_until_ready``, ``ready_timeout`` and
+``create_before_delete`` only matter to a create: changing them calls no API.
 
 **No duplicates.** Each instance carries its resource's marker in its environment
 (``VAST_PULUMI_MARKER``). A create first looks for a live instance with its marker and adopts it: a
@@ -71,6 +74,8 @@ inputs) instead of renting one.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar, Unpack
@@ -85,6 +90,7 @@ from vast_pulumi._dynamic import (
     VastProvider,
     VastResource,
     numeric_id,
+    same_value,
 )
 from vast_pulumi._fields import CREATE_ONLY, REPLACES, UPDATES, Field, OnChange, table
 from vast_pulumi._instance_inputs import (
@@ -106,6 +112,7 @@ from vast_pulumi._instance_rows import (
     ssh_key_words,
 )
 from vast_pulumi._instances import BID_TOLERANCE, OFFER_SEARCH_LIMIT, InstanceOps, Launch, effective_runtype
+from vast_pulumi._preflight import check_rentable
 from vast_pulumi.client import Row
 from vast_pulumi.errors import InstanceNotReadyError, VanishedError, VastApiError, VastAuthError, VastError
 from vast_pulumi.offers import canonical_query
@@ -159,6 +166,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             "label": UPDATES.read_back().api_default(),
             "adopt_id": CREATE_ONLY,
             "volume_info": REPLACES,
+            "create_before_delete": CREATE_ONLY,  # read by the diff of a replacement, from the new inputs
         },
     )
     delete_before_replace = True  # never two GPUs billing at once; and the marker must be free
@@ -167,7 +175,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
     def create(self, props: Props) -> CreateResult:
         inputs = self.parse(props)
         account = self.client.account_id()
-        marker = str(props.get(MARKER_KEY) or "")
+        marker = _generation_marker(str(props.get(MARKER_KEY) or ""), inputs)
         ops = InstanceOps(self.client)
         if inputs.adopt_id is not None:
             launch = ops.adopt(inputs)
@@ -243,17 +251,29 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         InstanceOps(self.client).destroy_and_wait(numeric_id(id_))
 
     def diff(self, id_: str, olds: Props, news: Props) -> DiffResult:
-        """As the base's (the field table's), but an in-place update is planned only for an instance
-        that still exists: one destroyed out of band (its update would meet a 404) is replaced instead
-        (the one API read a diff makes, and only when it would update)."""
+        """As the base's (the field table says what replaces), but a replacement is checked first: one
+        offer search for the new inputs, failing the diff (at preview, and at ``up`` before the old
+        instance is touched) when nothing can be rented (:mod:`vast_pulumi._preflight`). It destroys
+        the old instance first, unless ``create_before_delete``. An in-place update is planned only for
+        an instance that still exists: one destroyed out of band (its update would meet a 404) is
+        replaced instead (one API read, and only when the diff would update)."""
         result = super().diff(id_, olds, news)
-        if not result.changes or result.replaces or not id_:
-            return result
-        changed = [key for key in INPUT_KEYS if self.differs(key, olds, news)]
-        if not changed or self._exists(numeric_id(id_)):
-            return result
-        _log.warning("vast: instance %s is gone or being destroyed: it is replaced, not updated", id_)
-        return DiffResult(changes=True, replaces=changed, delete_before_replace=True)
+        if not result.replaces:
+            changed = [key for key in INPUT_KEYS if self.differs(key, olds, news)] if result.changes else []
+            if not changed or not id_ or self._exists(numeric_id(id_)):
+                return result
+            _log.warning("vast: instance %s is gone or being destroyed: it is replaced, not updated", id_)
+            result = DiffResult(changes=True, replaces=changed)
+        pinned_here = news.get("offer_id") is not None and same_value(
+            news.get("offer_id"), olds.get("offer_id")
+        )
+        if not pinned_here:  # the offer the old instance holds is listed as rented until it is gone
+            check_rentable(lambda: self.client, news, what=f"instance {id_}")
+        return DiffResult(
+            changes=True,
+            replaces=list(result.replaces),
+            delete_before_replace=news.get("create_before_delete") is not True,
+        )
 
     def _exists(self, instance_id: int) -> bool:
         """Whether the instance is still there and live; an unreadable list (not a rejected key) says
@@ -305,6 +325,20 @@ def _vanished(instance_id: int, error: VastApiError) -> VanishedError:
     )
 
 
+def _generation_marker(marker: str, inputs: InstanceInputs) -> str:
+    """The marker a create puts on its instance. With ``create_before_delete`` the old instance of a
+    replacement still runs, carrying the resource's marker: the new one gets a marker of its own
+    (the resource's, and a digest of the inputs that make a machine), or the create would adopt the
+    old instance and the replacement would then destroy it. The same inputs give the same marker, so
+    an interrupted create is still adopted by the next run."""
+    if not marker or not inputs.create_before_delete:
+        return marker
+    machine = inputs.model_dump(mode="json", include=set(InstanceProvider.replace_on_change) | {"price"})
+    machine["price"] = machine["price"] is not None  # the kind (on-demand or a bid), not the bid
+    digest = hashlib.sha256(json.dumps(machine, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{marker}-{digest}"
+
+
 def _price_read_back(row: Row, recorded: Any) -> Any:
     """``price`` as the list row says it: unset for an on-demand instance, the bid of an interruptible
     one (the recorded price while the bid is within ``BID_TOLERANCE`` of it); the recorded price where
@@ -353,6 +387,7 @@ class Instance(VastResource, module="vast", name="Instance"):
     ready_timeout: pulumi.Output[float]
     ssh_key_ids: pulumi.Output[list[int] | None]
     volume_info: pulumi.Output[dict[str, Any] | None]
+    create_before_delete: pulumi.Output[bool]
     actual_status: pulumi.Output[str]
     ssh_host: pulumi.Output[str]
     ssh_port: pulumi.Output[int]

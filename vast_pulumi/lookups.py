@@ -51,10 +51,7 @@ class User(BaseModel):
 
 
 def _client(api_key: str | None, api_url: str | None) -> VastClient:
-    config = _program_config()
-    return shared_client(
-        ProviderSettings.resolve(api_key or config.get("apiKey"), api_url or config.get("apiUrl"))
-    )
+    return shared_client(ProviderSettings.for_program(api_key, api_url, _program_config()))
 
 
 def get_user(*, api_key: str | None = None, api_url: str | None = None) -> User:

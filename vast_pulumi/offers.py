@@ -24,15 +24,24 @@ import pulumi
 from pydantic import BaseModel, ConfigDict
 
 from vast_pulumi.client import VastClient, shared_client
-from vast_pulumi.errors import VastInputError
-from vast_pulumi.query import field_name, parse_query
+from vast_pulumi.errors import OfferUnavailableError, VastApiError, VastInputError
+from vast_pulumi.query import ORDER_FIELDS, closest, field_name, parse_query
 from vast_pulumi.settings import ProviderSettings
 
-__all__ = ["Offer", "canonical_query", "get_offers", "offer_filters", "order_clause", "search_offers"]
+__all__ = [
+    "Offer",
+    "canonical_query",
+    "get_offers",
+    "offer_filters",
+    "order_clause",
+    "rentable_offers",
+    "search_offers",
+]
 
 DEFAULT_ORDER = "dph_total"
 DEFAULT_LIMIT = 64
 DEFAULT_DISK_GB = 10.0  # an Instance's default disk
+_ORDER_EXAMPLES = "; name offer fields, e.g. 'dph_total' (cheapest first), '-dlperf' (fastest), 'score-'"
 
 
 class Offer(BaseModel):
@@ -61,20 +70,26 @@ class Offer(BaseModel):
     score: float | None = None
 
 
-def order_clause(order: str) -> list[list[str]]:
+def order_clause(
+    order: str, fields: frozenset[str] = ORDER_FIELDS, examples: str = _ORDER_EXAMPLES
+) -> list[list[str]]:
     """``"-score,dph"`` -> ``[["score", "desc"], ["dph_total", "asc"]]``, as the official client reads
-    it: ``-`` before or after a field for descending, ``+`` for ascending, aliases resolved."""
+    it: ``-`` before or after a field for descending, ``+`` for ascending, aliases resolved.
+
+    Every term must name one of ``fields`` (an offer field, by default): the API sorts by nothing for
+    a name it does not know, so ``order="cheapest"`` would rent an unsorted pick."""
     clauses = []
     for term in (part.strip() for part in order.split(",")):
         if not term:
             continue
-        field = term.strip("-+")
-        if not field.isidentifier():
-            raise VastInputError(f"order: {term!r} is not a field name")
+        field = field_name(term.strip("-+"))
+        if field not in fields:
+            hint = closest(field, fields, examples)
+            raise VastInputError(f"{term!r} is not a field to order offers by{hint}")
         descending = "-" in (term[0], term[-1]) and "+" not in (term[0], term[-1])
-        clauses.append([field_name(field), "desc" if descending else "asc"])
+        clauses.append([field, "desc" if descending else "asc"])
     if not clauses:
-        raise VastInputError("order: name at least one field")
+        raise VastInputError("name at least one field to order offers by")
     return clauses
 
 
@@ -108,6 +123,55 @@ def search_offers(
     return _sorted(offers, clauses)[:limit]
 
 
+def rentable_offers(
+    client: VastClient,
+    query: str,
+    *,
+    order: str = DEFAULT_ORDER,
+    limit: int = DEFAULT_LIMIT,
+    disk: float = DEFAULT_DISK_GB,
+    price: float | None = None,
+) -> list[Offer]:
+    """The offers a rent of ``query`` can take now, best first: with ``price`` (a bid), those whose
+    ``min_bid`` it meets. None raises :class:`~vast_pulumi.errors.OfferUnavailableError` saying why:
+    the bid below every matching offer's ``min_bid`` (naming the lowest), or no offer matching, with
+    the GPU name Vast.ai knows that is closest to a ``gpu_name`` it does not."""
+    offers = search_offers(
+        client, query, order=order, limit=limit, interruptible=price is not None, disk=disk
+    )
+    within = [o for o in offers if price is None or o.min_bid is None or o.min_bid <= price]
+    if within:
+        return within
+    where = f"offer_query {query!r} with {disk:g} GB of disk"
+    if offers and price is not None:
+        bid, offer_id = min((o.min_bid or 0.0, o.id) for o in offers)
+        raise OfferUnavailableError(
+            f"price={price:g} $/h is below the min_bid of every offer matching {where} (the lowest is "
+            f"${bid:g}/h, offer {offer_id}): bid at least that, or leave price unset to rent on-demand"
+        )
+    raise OfferUnavailableError(f"no offer matches {where} right now{_gpu_hint(client, query)}")
+
+
+def _gpu_hint(client: VastClient, query: str) -> str:
+    """ "; gpu_name 'RTX4090' is no GPU Vast.ai knows: did you mean 'RTX_4090'?" when a ``gpu_name``
+    of the query is none of the API's names (one public call, made only when nothing matched)."""
+    wanted = parse_query(query, default_filters=False).get("gpu_name", {})
+    names = [str(v) for values in wanted.values() for v in (values if isinstance(values, list) else [values])]
+    if not names:
+        return ""
+    try:
+        known = client.gpu_names()
+    except VastApiError:
+        return ""  # only a hint: the error it decorates says what matters
+    spelled = {name.replace(" ", "_"): name for name in known}  # as the query language writes them
+    for name in names:
+        if name in known or not known:
+            continue
+        typed = name.replace(" ", "_")
+        return f"; gpu_name {typed!r} is no GPU Vast.ai knows{closest(typed, spelled, '', n=1)}"
+    return ""
+
+
 def get_offers(
     query: str,
     *,
@@ -119,11 +183,7 @@ def get_offers(
     api_url: str | None = None,
 ) -> list[Offer]:
     """Search offers from a Pulumi program or a script; see the module docstring."""
-    config = _program_config()
-    settings = ProviderSettings.resolve(
-        api_key or config.get("apiKey"),
-        api_url or config.get("apiUrl"),
-    )
+    settings = ProviderSettings.for_program(api_key, api_url, _program_config())
     return search_offers(
         shared_client(settings), query, order=order, limit=limit, interruptible=interruptible, disk=disk
     )

@@ -45,7 +45,17 @@ from vast_pulumi._teardown import destroy_instances, wait_until_unlisted
 from vast_pulumi.client import Row, VastClient
 from vast_pulumi.errors import KeptError, StateError, VastApiError, VastAuthError
 
-__all__ = ["Orphan", "StackState", "StateError", "destroy", "find", "read_stack", "removed_stack", "state_of"]
+__all__ = [
+    "Orphan",
+    "StackState",
+    "StateError",
+    "destroy",
+    "find",
+    "read_stack",
+    "removed_stack",
+    "state_of",
+    "unmatched_endpoints",
+]
 
 ENDPOINT_TYPE = "pulumi-python:dynamic/vast:Endpoint"
 DEFAULT_ORGANIZATION = "organization"  # what Pulumi's self-managed backends call every organization
@@ -222,6 +232,22 @@ def _listed(client: VastClient) -> dict[str, list[Row]]:
 def find(client: VastClient, states: Sequence[StackState]) -> list[Orphan]:
     """Everything on the account with a vast-pulumi marker that no state in ``states`` records."""
     return _orphans(_listed(client), states)
+
+
+def unmatched_endpoints(client: VastClient, states: Sequence[StackState]) -> list[Row]:
+    """Endpoints named like a generated default (``<resource name>-<8 hex>``) whose 8 hex are the
+    marker of no ``Endpoint`` the given stacks have or could have.
+
+    Such a name carries only a hash of organization, project, stack and resource name: an endpoint of
+    a stack that is not given (a removed one, say) cannot be told from one a user named so by hand, and
+    is never listed as an orphan. "No orphans" must not hide it: the command names these instead."""
+    rows = client.list_endpoints()
+    recognised = {orphan.id for orphan in FINDERS["Endpoint"](rows, _Context(states, set()))}
+    return [
+        row
+        for row in rows
+        if _DEFAULT_NAME.match(str(row.get("endpoint_name") or "")) and int(row["id"]) not in recognised
+    ]
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,14 @@ Standard library only: the provider imports this at every Pulumi preview.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from vast_pulumi.errors import QueryError
 
-__all__ = ["OFFER_FIELDS", "QueryError", "field_name", "parse_query"]
+__all__ = ["OFFER_FIELDS", "ORDER_FIELDS", "QueryError", "closest", "field_name", "parse_query"]
 
 
 # vastai/api/query.py::offers_fields.
@@ -82,6 +84,10 @@ OFFER_FIELDS: frozenset[str] = frozenset(
     }
 )
 
+# What an offer search can be ordered by: the query fields, the API's own ranking (the official CLI's
+# default order is "score-") and the listing's base price (every offer row has dph_base).
+ORDER_FIELDS: frozenset[str] = OFFER_FIELDS | {"score", "dph_base"}
+
 # vastai/api/query.py::offers_alias.
 _ALIASES = {
     "cuda_vers": "cuda_max_good",
@@ -141,6 +147,16 @@ def field_name(name: str) -> str:
     return _ALIASES.get(name, name)
 
 
+def closest(name: str, names: Iterable[str], otherwise: str | None = None, *, n: int = 2) -> str:
+    """ "; did you mean 'x'?" for the names nearest ``name`` (a typo); else ``otherwise``, or the names
+    to pick from."""
+    names = sorted(set(names))
+    near = difflib.get_close_matches(name, names, n=n, cutoff=0.6)
+    if near:
+        return f"; did you mean {' or '.join(repr(n) for n in near)}?"
+    return otherwise if otherwise is not None else f"; known: {', '.join(names)}"
+
+
 def parse_query(text: str, *, default_filters: bool = True) -> dict[str, dict[str, Any]]:
     """``"num_gpus>=2 gpu_name in [RTX_4090,RTX_3090]"`` -> ``{"num_gpus": {"gte": "2"}, ...}``.
 
@@ -171,8 +187,7 @@ def _check_consumed(text: str, tokens: list[tuple[str, str, str, str, str]]) -> 
 def _apply(result: dict[str, dict[str, Any]], field: str, op: str, raw: str) -> None:
     field = _ALIASES.get(field, field)
     if field not in OFFER_FIELDS:
-        known = ", ".join(sorted(OFFER_FIELDS))
-        raise QueryError(f"unknown field {field!r}; known fields: {known}")
+        raise QueryError(f"unknown field {field!r}{closest(field, [*OFFER_FIELDS, *_ALIASES])}")
     op_name = _OPERATORS.get(op)
     if op_name is None:
         shown = op or "(none)"

@@ -60,7 +60,7 @@ from vast_pulumi.errors import (
     VastInputError,
 )
 from vast_pulumi.offers import canonical_query, order_clause
-from vast_pulumi.query import QueryError, parse_query
+from vast_pulumi.query import QueryError, closest, parse_query
 
 __all__ = [
     "VOLUME_OFFER_FIELDS",
@@ -104,6 +104,8 @@ VOLUME_OFFER_FIELDS = frozenset(
         "external",
     }
 )
+VOLUME_ORDER_FIELDS = VOLUME_OFFER_FIELDS | {"score"}
+_ORDER_EXAMPLES = "; name volume offer fields, e.g. 'storage_cost' (cheapest first), '-reliability'"
 # The official client's default volume filters (vastai/api/offers.py::search_volumes).
 _DEFAULT_FILTERS = {"verified": {"eq": True}, "external": {"eq": False}}
 DEFAULT_ORDER = "storage_cost"
@@ -142,7 +144,8 @@ def volume_offer_query(text: str, *, size: float = 1.0) -> dict[str, Any]:
         raise VastInputError(str(error)) from None
     unknown = sorted(set(filters) - VOLUME_OFFER_FIELDS)
     if unknown:
-        raise VastInputError(f"{', '.join(unknown)}: not a volume offer field")
+        hint = closest(unknown[0], VOLUME_OFFER_FIELDS)
+        raise VastInputError(f"{', '.join(unknown)}: not a volume offer field{hint}")
     query: dict[str, Any] = {**_DEFAULT_FILTERS, **filters}
     query.setdefault("disk_space", {"gte": size})
     return query
@@ -154,7 +157,7 @@ def search_volume_offers(
     """Volume offers matching ``query`` with room for ``size`` GB, priced for ``size`` GB, best first."""
     body = {
         **volume_offer_query(query, size=size),
-        "order": order_clause(order),
+        "order": order_clause(order, VOLUME_ORDER_FIELDS, _ORDER_EXAMPLES),
         "limit": limit,
         "allocated_storage": size,
     }
@@ -191,7 +194,7 @@ class VolumeInputs(BaseModel):
     @field_validator("order")
     @classmethod
     def _order(cls, order: str) -> str:
-        order_clause(order)
+        order_clause(order, VOLUME_ORDER_FIELDS, _ORDER_EXAMPLES)
         return order
 
     @model_validator(mode="after")

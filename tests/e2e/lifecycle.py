@@ -95,9 +95,7 @@ def bad_input_fails_at_preview(
     before = len(emulator.request_log())
     result = stack.preview(check=False)
     assert result.returncode != 0, result.stdout
-    assert re.search(rf"property {field} value .* has a problem: {field}: [^\n]*{rule}", result.stdout), (
-        result.stdout
-    )
+    assert re.search(rf"resource '[\w-]+' has a problem: {field}: [^\n]*{rule}", result.stdout), result.stdout
     assert "SEEDED" not in result.stdout and "Traceback" not in result.stdout
     writes = [r for r in emulator.request_log()[before:] if r["method"] in {"POST", "PUT", "DELETE"}]
     assert writes == []

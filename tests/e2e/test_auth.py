@@ -17,6 +17,7 @@ import pytest
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
+from vast_pulumi.errors import STALE_CONFIG_NOTE
 from vast_pulumi.local_pulumi import LocalBackend
 
 RIGHT_KEY = "e2e-auth-right-key"
@@ -51,7 +52,8 @@ def test_wrong_key_is_one_clear_line(
     )
     output = stack.up(check=False).output
     assert error_line(output) == (
-        "Vast API rejected the API key (401 Invalid user key); set vast:apiKey or VAST_API_KEY"
+        "Vast API rejected the API key from the stack config vast:apiKey (401 Invalid user key); "
+        "set vast:apiKey or VAST_API_KEY. " + STALE_CONFIG_NOTE
     )
     assert "Traceback" not in output
     assert WRONG_KEY not in output

@@ -247,9 +247,7 @@ def test_bad_input_fails_preview_naming_the_field_with_no_request_that_writes(
     mark = len(emulator.request_log())
     result = stack.preview(check=False)
     assert result.returncode != 0
-    assert re.search(
-        r"property rollout value .* has a problem: rollout: max_surge and max_unavailable", result.output
-    )
+    assert re.search(r"resource '\w+' has a problem: rollout: max_surge and max_unavailable", result.output)
     assert "Traceback" not in result.output
     writes = [r for r in emulator.request_log(mark) if r["method"] in {"POST", "PUT", "DELETE", "PATCH"}]
     assert writes == []

@@ -137,7 +137,8 @@ def test_a_revoked_key_at_refresh_and_destroy_fails_in_one_line_and_keeps_every_
             result = attempt(check=False)
             assert managed_ids(stack) == before  # nothing forgotten
             assert result.returncode != 0
-            assert f"Vast API rejected the API key ({status} Invalid user key)" in result.stdout
+            rejected = f"rejected the API key from the stack config vast:apiKey ({status} Invalid user key)"
+            assert rejected in result.stdout
             assert "Traceback" not in result.stdout
             assert OWNER_KEY not in result.stdout
 

@@ -17,7 +17,7 @@ from vast_pulumi._registry import ResourceKind
 from vast_pulumi.client import VastClient
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.endpoint import EndpointProvider
-from vast_pulumi.errors import VastAccountError, VastApiError, VastAuthError
+from vast_pulumi.errors import STALE_CONFIG_NOTE, VastAccountError, VastApiError, VastAuthError
 from vast_pulumi.settings import ProviderSettings
 
 KEY = "safety-test-key-9f2e"
@@ -161,7 +161,7 @@ def test_a_key_of_another_account_fails_read_update_and_delete_naming_both_ids(
     expected = (
         f"endpoint {endpoint_id} belongs to Vast.ai account {owner}, but the configured API key is of "
         f"account {other}: nothing was changed and the stack keeps the endpoint; set vast:apiKey to a "
-        f"key of account {owner}"
+        f"key of account {owner}. {STALE_CONFIG_NOTE}"
     )
     engine_outs = {**outs, "account_id": float(owner)}  # numbers come back from the engine as floats
     news = {**provider.check({}, {"endpoint_name": "ep", "max_workers": 3.0}).inputs, "__provider": "blob"}

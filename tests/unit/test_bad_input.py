@@ -14,7 +14,7 @@ import pulumi
 import pytest
 
 from vast_pulumi import Endpoint, Instance, Workergroup
-from vast_pulumi._dynamic import VastProvider
+from vast_pulumi._dynamic import VastProvider, failure_field
 from vast_pulumi.endpoint import EndpointProvider
 from vast_pulumi.instance import InstanceProvider
 from vast_pulumi.workergroup import WorkergroupProvider
@@ -68,6 +68,8 @@ CASES = [
     ("box-env-value-not-string", INSTANCE.format(GOOD_BOX + ", env={'A': 1}"), "env"),
     ("box-env-key-invalid", INSTANCE.format(GOOD_BOX + ", env={'1 BAD KEY': 'x'}"), "env"),
     ("box-disk-zero", INSTANCE.format(GOOD_BOX + ", disk=0"), "disk"),
+    # Issue 20: accepted before, and the API sorted by nothing (an unsorted pick at $0.47/h).
+    ("box-order-names-no-field", INSTANCE.format(GOOD_BOX + ", order='cheapest'"), "order"),
     ("box-disk-not-a-number", INSTANCE.format(GOOD_BOX + ", disk='big'"), "disk"),
     ("box-target-state-unknown", INSTANCE.format(GOOD_BOX + ", target_state='paused'"), "target_state"),
     ("box-image-and-template", INSTANCE.format(GOOD_BOX + ", template_hash_id='abc'"), "image"),
@@ -130,7 +132,7 @@ def test_bad_input_fails_at_check_naming_the_field_and_the_rule(
     program()
     (args,) = registered.resources
     result = PROVIDERS[args.typ]().check({}, dict(args.inputs))
-    assert [failure.property for failure in result.failures] == [field]
+    assert [failure_field(failure) for failure in result.failures] == [field]
     # The rule text starts with the field (or a path inside it): "field: rule" or "field.key: rule".
     reason = result.failures[0].reason
     assert reason.startswith((f"{field}:", f"{field}.")), reason

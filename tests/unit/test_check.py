@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pulumi.output import Unknown
 
-from vast_pulumi._dynamic import VastProvider
+from vast_pulumi._dynamic import VastProvider, failure_field
 from vast_pulumi.endpoint import EndpointProvider
 from vast_pulumi.instance import InstanceProvider
 from vast_pulumi.workergroup import WorkergroupProvider
@@ -70,7 +70,7 @@ def test_bad_input_fails_naming_the_field(
     provider_class: type[VastProvider[Any]], news: dict[str, Any], field: str
 ) -> None:
     result = provider_class().check({}, {"__provider": "blob", "_marker": "m", **news})
-    assert [failure.property for failure in result.failures] == [field]
+    assert [failure_field(failure) for failure in result.failures] == [field]
     assert result.failures[0].reason.startswith(f"{field}")
 
 
@@ -123,7 +123,7 @@ def test_unknown_values_at_preview_are_kept_and_count_as_set() -> None:
 def test_unknown_values_do_not_hide_errors_in_known_ones() -> None:
     news = {"endpoint_id": Unknown(), "search_params": "gpu_name=RTX_4090", "gpu_ram": -1.0}
     result = WorkergroupProvider().check({}, news)
-    assert [f.property for f in result.failures] == ["gpu_ram"]
+    assert [failure_field(f) for f in result.failures] == ["gpu_ram"]
 
 
 def test_an_unknown_bound_skips_the_rule_that_needs_it() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +18,7 @@ from tests.unit.conftest import FakeTime, api_calls, faulted_calls, seed_for
 from vast_pulumi import _pacing as pacing_module
 from vast_pulumi.client import ROUTE_INTERVALS, RetryPolicy, VastClient
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError
+from vast_pulumi.errors import STALE_CONFIG_NOTE, VastApiError, VastAuthError, VastConnectionError
 from vast_pulumi.settings import ProviderSettings
 
 FAST_RETRIES = RetryPolicy(base_delay=0.01, max_delay=0.05)
@@ -119,7 +120,8 @@ def test_a_rejected_key_is_one_clear_line(vast_emulator: Emulator) -> None:
     with pytest.raises(VastAuthError) as caught:
         client.list_instances()
     assert str(caught.value) == (
-        "Vast API rejected the API key (401 Invalid user key); set vast:apiKey or VAST_API_KEY"
+        "Vast API rejected the API key (401 Invalid user key); set vast:apiKey or VAST_API_KEY. "
+        + STALE_CONFIG_NOTE
     )
     assert client.stats().retries == 0
 
@@ -420,3 +422,72 @@ def test_a_refused_rent_that_made_an_instance_names_it(scripted: Callable[..., V
     with pytest.raises(VastApiError, match="invalid_price") as caught:
         client.create_instance(5, {"price": 0.01})
     assert caught.value.made_id == 31
+
+
+# -- a URL where nothing listens (issue 20) --------------------------------------------------------------
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: bound, then closed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [("http://127.0.0.1:{port}", "connection refused"), ("https://no-such-host.invalid", "unknown host")],
+)
+def test_a_url_where_nothing_listens_fails_at_once_naming_the_url_and_where_it_came_from(
+    url: str, reason: str
+) -> None:
+    url = url.format(port=closed_port())
+    client = VastClient(ProviderSettings.resolve("k", url), pacing_scale=0.0)
+    with pytest.raises(VastConnectionError) as caught:
+        client.account_id()
+    assert client.stats().retries == 0  # a wrong URL is not a server's bad moment: no retry loop
+    assert str(caught.value) == (
+        f"Vast API GET /api/v0/users/current/ failed: no response from {url} ({reason}; URL from the "
+        "stack config vast:apiUrl); the request was not sent: set the right one with `pulumi config set "
+        "vast:apiUrl <url>`, or `pulumi config rm vast:apiUrl` for https://console.vast.ai. "
+        + STALE_CONFIG_NOTE
+    )
+
+
+def test_a_url_from_the_environment_names_the_variable() -> None:
+    env = {"VAST_URL": f"http://localhost:{closed_port()}", "HOME": "/nonexistent"}
+    client = VastClient(ProviderSettings.resolve("k", env=env), pacing_scale=0.0)
+    with pytest.raises(VastConnectionError) as caught:
+        client.account_id()
+    assert "(connection refused; URL from the environment variable VAST_URL)" in str(caught.value)
+    assert str(caught.value).endswith(
+        ": set VAST_URL to the right one, or unset it for https://console.vast.ai"
+    )
+
+
+def test_a_server_that_answered_and_then_refuses_is_retried(vast_emulator_factory: Any) -> None:
+    emulator = vast_emulator_factory()
+    client = VastClient(
+        ProviderSettings(emulator.api_keys[0], emulator.url),
+        pacing_scale=0.0,
+        retry=RetryPolicy(max_attempts=3, base_delay=0.01),
+    )
+    client.account_id()
+    emulator.stop()  # a restart, say: it answered before, so a refusal is worth a retry
+    with pytest.raises(VastConnectionError) as caught:
+        client.list_endpoints()
+    assert client.stats().retries == 2
+    assert not caught.value.unreachable
+
+
+def test_a_rejected_key_names_where_it_came_from_and_the_stale_config_of_refresh(
+    vast_emulator: Emulator,
+) -> None:
+    client = VastClient(ProviderSettings.resolve("wrong-key", vast_emulator.url), pacing_scale=0)
+    with pytest.raises(VastAuthError) as caught:
+        client.account_id()
+    assert str(caught.value).startswith(
+        "Vast API rejected the API key from the stack config vast:apiKey (401 Invalid user key); "
+    )
+    # After fixing the key, a plain destroy still uses the old one: the message says what to run.
+    assert "run `pulumi up` (or `pulumi refresh --run-program`) first" in str(caught.value)

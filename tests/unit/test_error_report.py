@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vast_pulumi._provider_server import _Traceback, is_ours
-from vast_pulumi.errors import VastAccountError, VastAuthError
+from vast_pulumi.errors import STALE_CONFIG_NOTE, VastAccountError, VastAuthError
 
 
 def report(error: BaseException) -> str:
@@ -16,7 +16,8 @@ def report(error: BaseException) -> str:
 def test_the_package_errors_are_their_message_alone() -> None:
     auth = VastAuthError(method="GET", path="/x/", status=404, error="auth_error", msg="Invalid user key")
     assert report(auth) == (
-        "Vast API rejected the API key (404 Invalid user key); set vast:apiKey or VAST_API_KEY"
+        "Vast API rejected the API key (404 Invalid user key); set vast:apiKey or VAST_API_KEY. "
+        + STALE_CONFIG_NOTE
     )
     assert report(VastAccountError("endpoint 1 belongs to account 2")) == "endpoint 1 belongs to account 2"
     assert is_ours(auth)

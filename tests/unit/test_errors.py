@@ -143,7 +143,7 @@ def test_settings_without_a_key_raise_a_config_error() -> None:
 
 
 def test_bad_arguments_raise_input_errors() -> None:
-    with pytest.raises(VastInputError, match="order: name at least one field"):
+    with pytest.raises(VastInputError, match="name at least one field to order offers by"):
         order_clause(",")
     with pytest.raises(VastInputError, match=r"not a Vast\.ai id"):
         numeric_id("abc")

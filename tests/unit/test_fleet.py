@@ -14,6 +14,7 @@ import requests
 
 from tests.unit.conftest import api_calls, configured
 from vast_pulumi import _teardown
+from vast_pulumi._dynamic import failure_field
 from vast_pulumi._instances import START_ATTEMPTS
 from vast_pulumi._teardown import NotGoneError
 from vast_pulumi.client import Row
@@ -107,7 +108,7 @@ def test_bad_input_fails_at_check_naming_the_field_and_the_rule(
 ) -> None:
     inputs = {"count": 3, "offer_query": QUERY, "image": "img", **changes}
     failures = FleetProvider().check({}, {k: v for k, v in inputs.items() if v is not None}).failures
-    assert [failure.property for failure in failures] == [field]
+    assert [failure_field(failure) for failure in failures] == [field]
     assert rule in failures[0].reason
 
 
@@ -299,6 +300,20 @@ def test_refresh_shows_members_destroyed_out_of_band_and_up_replaces_exactly_tho
     assert kept <= set(updated["instance_ids"]) and len(updated["instance_ids"]) == 4
     assert api_calls(emulator, mark).count(RENT) == 2
     assert provider.diff(fleet_id, updated, news).changes is False
+
+
+def test_outputs_stay_by_member_index_after_a_refresh_finds_a_member_gone(
+    provider: FleetProvider, emulator: Emulator
+) -> None:
+    fleet_id, _, outs = create(provider, count=3)
+    ids, ssh = outs["instance_ids"], outs["ssh_commands"]
+    emulator.backend.host_destroy_instance(ids[1])
+    read = provider.read(fleet_id, outs).outs
+    assert read is not None
+    # Not compacted: member 2 is still at position 2 (the docs promise "by member index").
+    assert read["instance_ids"] == [ids[0], None, ids[2]]
+    assert read["ssh_commands"] == [ssh[0], None, ssh[2]]
+    assert read["machine_ids"][1] is None and read["machine_ids"][2] == outs["machine_ids"][2]
 
 
 def test_an_exited_member_is_destroyed_and_replaced(provider: FleetProvider, emulator: Emulator) -> None:

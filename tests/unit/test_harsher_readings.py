@@ -311,7 +311,7 @@ def test_pa2_create_new_is_refused_at_check_pointing_to_volume_and_old_state_sti
     info = {"volume_id": 5.0, "mount_path": "/data", "create_new": True, "size": 20.0}
     failures = provider.check({}, {**INSTANCE, "volume_info": info}).failures
     assert len(failures) == 1 and "Volume resource" in failures[0].reason
-    assert failures[0].property.startswith("volume_info")
+    assert failures[0].reason.startswith("volume_info: create_new=True is not supported")
     state = {**INSTANCE, "volume_info": {**info, "volume_id": 5}}  # written by an earlier version
     assert provider.parse(state).volume_info is not None  # so refresh and destroy still work
 

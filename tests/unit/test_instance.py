@@ -15,7 +15,7 @@ from vast_pulumi import _teardown
 from vast_pulumi._teardown import NotGoneError
 from vast_pulumi.client import Row, route_template
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.errors import VastApiError
+from vast_pulumi.errors import AdoptError, VastApiError
 from vast_pulumi.instance import MARKER_ENV, InstanceNotReadyError, InstanceProvider, ssh_command
 from vast_pulumi.offers import search_offers
 
@@ -446,7 +446,7 @@ def test_adopt_id_manages_an_existing_instance_without_renting(
 ) -> None:
     offer = search_offers(provider.client, QUERY, limit=1)[0]
     existing = int(
-        provider.client.create_instance(offer.id, {"image": "pytorch/pytorch", "label": "old"})[
+        provider.client.create_instance(offer.id, {"image": "pytorch/pytorch", "label": "old", "disk": 16})[
             "new_contract"
         ]
     )
@@ -455,6 +455,25 @@ def test_adopt_id_manages_an_existing_instance_without_renting(
     assert created.id == str(existing)
     assert instances(emulator)[0]["label"] == "managed"
     assert RENT not in api_calls(emulator, mark)
+
+
+def test_adopting_a_20_gb_instance_needs_disk_20_and_records_it(
+    provider: InstanceProvider, emulator: Emulator
+) -> None:
+    offer = search_offers(provider.client, QUERY, limit=1, disk=20)[0]
+    existing = int(
+        provider.client.create_instance(offer.id, {"image": "pytorch/pytorch", "disk": 20})["new_contract"]
+    )
+    mark = len(emulator.request_log())
+    with pytest.raises(AdoptError) as error:
+        provider.create(checked(provider, offer_query=None, adopt_id=float(existing), disk=10.0))
+    assert str(error.value).startswith(
+        f"adopt_id: instance {existing} has a 20 GB disk, but the disk input is 10 GB (10 when not set): "
+        "set disk=20"
+    )
+    assert [method for method, _ in api_calls(emulator, mark)] == ["GET", "GET"]  # nothing was changed
+    created = provider.create(checked(provider, offer_query=None, adopt_id=float(existing), disk=20.0))
+    assert created.outs is not None and created.outs["disk"] == 20.0
 
 
 def test_an_interruptible_instance_bids_its_price(provider: InstanceProvider, emulator: Emulator) -> None:

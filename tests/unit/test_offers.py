@@ -9,7 +9,9 @@ import pytest
 
 from vast_pulumi.client import VastClient
 from vast_pulumi.emulator import Emulator
-from vast_pulumi.offers import Offer, get_offers, offer_filters, order_clause, search_offers
+from vast_pulumi.errors import OfferUnavailableError
+from vast_pulumi.offers import Offer, get_offers, offer_filters, order_clause, rentable_offers, search_offers
+from vast_pulumi.settings import ProviderSettings
 
 
 def test_cheapest_first_and_every_offer_matches(emulator: Emulator) -> None:
@@ -60,6 +62,21 @@ def test_order_is_the_clis_comma_list(order: str, clauses: list[list[str]]) -> N
 def test_a_bad_order_is_refused(order: str) -> None:
     with pytest.raises(ValueError, match="order"):
         order_clause(order)
+
+
+@pytest.mark.parametrize(
+    ("order", "hint"),
+    [
+        # The case: accepted before, and the API sorted by nothing (an unsorted pick).
+        ("cheapest", "'cheapest' is not a field to order offers by; name offer fields, e.g. 'dph_total'"),
+        ("dph_totl", "'dph_totl' is not a field to order offers by; did you mean 'dph_total'?"),
+        ("-dlperf,reliabilty", "'reliabilty' is not a field to order offers by; did you mean 'reliability'?"),
+    ],
+)
+def test_an_order_naming_no_offer_field_is_refused_with_the_closest(order: str, hint: str) -> None:
+    with pytest.raises(ValueError) as error:
+        order_clause(order)
+    assert str(error.value).startswith(hint)
 
 
 def test_a_search_is_for_a_disk_priced_with_it_and_only_offers_with_room_for_it(
@@ -133,4 +150,29 @@ def test_the_search_body_carries_the_disk_as_allocated_storage() -> None:
         48.0,
         {"gte": "48"},
         [["dph_total", "asc"]],
+    )
+
+
+def _client(emulator: Emulator) -> VastClient:
+    return VastClient(ProviderSettings(api_key=emulator.api_keys[0], api_url=emulator.url))
+
+
+def test_a_bid_below_every_matching_offer_names_the_lowest_min_bid(emulator: Emulator) -> None:
+    client = _client(emulator)
+    matching = search_offers(client, "gpu_name=RTX_4090", interruptible=True)
+    lowest = min(offer.min_bid for offer in matching if offer.min_bid is not None)
+    with pytest.raises(OfferUnavailableError) as error:
+        rentable_offers(client, "gpu_name=RTX_4090", price=lowest / 2)
+    # Offers do match: the message says the bid is what is wrong, and how low it may go.
+    assert "below the min_bid of every offer matching offer_query 'gpu_name=RTX_4090'" in str(error.value)
+    assert f"the lowest is ${lowest:g}/h" in str(error.value)
+    assert rentable_offers(client, "gpu_name=RTX_4090", price=lowest)
+
+
+def test_no_match_for_a_gpu_name_vast_does_not_know_names_the_closest(emulator: Emulator) -> None:
+    with pytest.raises(OfferUnavailableError) as error:
+        rentable_offers(_client(emulator), "gpu_name=RTX4090 num_gpus=1")
+    assert str(error.value) == (
+        "no offer matches offer_query 'gpu_name=RTX4090 num_gpus=1' with 10 GB of disk right now; "
+        "gpu_name 'RTX4090' is no GPU Vast.ai knows; did you mean 'RTX_4090'?"
     )

@@ -313,3 +313,26 @@ def test_a_removed_stack_is_named_project_slash_stack() -> None:
     assert (removed_stack("acme/proj/dev").organization, removed_stack("proj/dev").stack) == ("acme", "dev")
     with pytest.raises(StateError, match="PROJECT/STACK"):
         removed_stack("dev")
+
+
+def test_no_orphans_is_not_said_while_an_endpoint_of_a_stack_not_given_may_remain(
+    cli: Any, client: VastClient, tmp_path: Path
+) -> None:
+    # An endpoint of a stack removed since: its name carries only the hash of that stack's marker.
+    removed = removed_stack("proj/removed-stack")
+    name = default_name("inference", removed.marker("pulumi-python:dynamic/vast:Endpoint", "inference"))
+    endpoint_id = client.create_endpoint({"endpoint_name": name})
+    client.create_endpoint({"endpoint_name": "team-api"})  # a name of the user's: never mentioned
+    state_file = tmp_path / "other.json"
+    state_file.write_text(json.dumps(export([])))
+    code, text = cli("--state", str(state_file))
+    assert code == 0
+    assert text.splitlines()[1] == (
+        f"But 1 endpoint(s) have a name like a generated one that no given stack made: {name} (id "
+        f"{endpoint_id}). An endpoint of a stack not named here cannot be recognised: name that stack too "
+        "(a removed one with --removed-stack), or delete the endpoint yourself if it is unused (vastai "
+        "delete endpoint ID)."
+    )
+    # Named, it is an orphan like any other.
+    code, text = cli("--state", str(state_file), "--removed-stack", "proj/removed-stack")
+    assert f"endpoint {endpoint_id}" in " ".join(text.split()) or str(endpoint_id) in text

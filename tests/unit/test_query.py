@@ -94,9 +94,15 @@ def test_bad_queries_raise_query_error_naming_the_bad_token(text: str, named: st
     assert isinstance(error.value, ValueError)
 
 
-def test_unknown_field_error_lists_the_known_fields() -> None:
-    with pytest.raises(QueryError, match=r"known fields: .*gpu_name.*num_gpus"):
+def test_unknown_field_error_names_the_closest_fields() -> None:
+    with pytest.raises(QueryError) as error:
         parse_query("gpu_nam=RTX_4090")
+    assert str(error.value) == "unknown field 'gpu_nam'; did you mean 'gpu_name' or 'gpu_ram'?"
+
+
+def test_unknown_field_like_none_lists_the_known_fields() -> None:
+    with pytest.raises(QueryError, match=r"known: .*gpu_name.*num_gpus"):
+        parse_query("xyzzy=1")
 
 
 def test_offer_fields_are_the_clis() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from vast_pulumi.errors import VastConfigError
-from vast_pulumi.settings import DEFAULT_API_URL, ProviderSettings
+from vast_pulumi.settings import DEFAULT_API_URL, ProviderSettings, check_config_keys
 
 
 def test_explicit_values_win_over_environment(tmp_path: Path) -> None:
@@ -68,3 +68,33 @@ def test_the_key_never_appears_in_repr() -> None:
     settings = ProviderSettings("very-secret-key", "https://console.vast.ai")
     assert "very-secret-key" not in repr(settings)
     assert "very-secret-key" not in str(settings)
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        ("vast:apiurl", "unknown config key vast:apiurl; did you mean 'vast:apiUrl'?"),
+        ("vast:api_key", "unknown config key vast:api_key; did you mean 'vast:apiKey'?"),
+        ("vast:region", "unknown config key vast:region; the keys are vast:apiKey and vast:apiUrl"),
+    ],
+)
+def test_an_unknown_vast_config_key_is_refused_naming_the_closest(key: str, said: str) -> None:
+    with pytest.raises(VastConfigError) as error:
+        check_config_keys(["aws:region", "vast:apiKey", key])
+    assert str(error.value) == f"{said} (remove it with `pulumi config rm {key}`)"
+
+
+def test_known_and_other_namespaces_config_keys_pass() -> None:
+    check_config_keys(["vast:apiKey", "vast:apiUrl", "aws:region", "myproject:apiurl"])
+
+
+def test_each_value_names_where_it_came_from(tmp_path: Path) -> None:
+    (tmp_path / ".vast_api_key").write_text("file-key\n")
+    settings = ProviderSettings.resolve(env={"HOME": str(tmp_path), "VASTAI_API_URL": "https://tf.example"})
+    assert settings.api_key_source == f"the vastai CLI's key file {tmp_path / '.vast_api_key'}"
+    assert settings.api_url_source == "the environment variable VASTAI_API_URL"
+    settings = ProviderSettings.resolve("k", None, env={"HOME": str(tmp_path)})
+    assert (settings.api_key_source, settings.api_url_source) == (
+        "the stack config vast:apiKey",
+        "the default",
+    )

@@ -116,8 +116,9 @@ def test_a_price_change_is_an_in_place_bid_change(provider: InstanceProvider, em
 
 
 @pytest.mark.parametrize(("old", "new"), [(None, 0.5), (0.5, None)])
-def test_on_demand_and_interruptible_are_different_instances(old: float | None, new: float | None) -> None:
-    provider = InstanceProvider()
+def test_on_demand_and_interruptible_are_different_instances(
+    old: float | None, new: float | None, provider: InstanceProvider
+) -> None:
     olds = {"offer_query": QUERY, "image": "i", "price": old}
     news = {"offer_query": QUERY, "image": "i", "price": new}
     assert provider.diff("1", olds, news).replaces == ["price"]

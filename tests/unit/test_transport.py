@@ -22,7 +22,7 @@ from vast_pulumi import _transport as transport_module
 from vast_pulumi._reconcile import is_outcome_unknown
 from vast_pulumi._transport import ClientStats, RetryPolicy, Timeout
 from vast_pulumi.client import VastClient
-from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError
+from vast_pulumi.errors import STALE_CONFIG_NOTE, VastApiError, VastAuthError, VastConnectionError
 from vast_pulumi.settings import ProviderSettings
 
 KEY = "transport-test-key"
@@ -227,7 +227,8 @@ def test_a_create_whose_answer_is_lost_is_an_unknown_outcome_never_sent_again(
         client_with(send).create_instance(3, {"image": "pytorch/pytorch"})
     assert is_outcome_unknown(caught.value)
     assert str(caught.value) == (
-        f"Vast API PUT /api/v0/asks/3/ failed: no response ({reason}); the request may have been applied"
+        f"Vast API PUT /api/v0/asks/3/ failed: no response from {URL} ({reason}); "
+        "the request may have been applied"
     )
     assert send.calls() == [("PUT", "/api/v0/asks/3/")]
 
@@ -244,7 +245,8 @@ def test_a_rejected_key_is_an_auth_error_never_retried(fake_time: FakeTime, stat
         client_with(send).list_endpoints()
     assert caught.value.status == status
     assert str(caught.value) == (
-        f"Vast API rejected the API key ({status} Invalid user key); set vast:apiKey or VAST_API_KEY"
+        f"Vast API rejected the API key ({status} Invalid user key); set vast:apiKey or VAST_API_KEY. "
+        + STALE_CONFIG_NOTE
     )
     assert KEY not in str(caught.value)
     assert send.calls() == [ENDPOINTS]

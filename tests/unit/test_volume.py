@@ -147,7 +147,8 @@ CHECK_FAILURES: list[tuple[dict[str, Any], str, str]] = [
     ({**CHECKED_VOLUME, "offer_id": 5.0}, "offer_id", "set only one of"),
     ({**CHECKED_VOLUME, "offer_query": "gpu_name=RTX_4090"}, "offer_query", "not a volume offer field"),
     ({**CHECKED_VOLUME, "offer_query": "disk_space>>1"}, "offer_query", "unknown operator"),
-    ({**CHECKED_VOLUME, "order": "storage cost"}, "order", "not a field name"),
+    ({**CHECKED_VOLUME, "order": "storage cost"}, "order", "not a field to order offers by"),
+    ({**CHECKED_VOLUME, "order": "dph_total"}, "order", "name volume offer fields"),
 ]
 
 
