@@ -271,7 +271,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             check_rentable(lambda: self.client, news, what=f"instance {id_}")
         return DiffResult(
             changes=True,
-            replaces=list(result.replaces),
+            replaces=list(result.replaces or []),
             delete_before_replace=news.get("create_before_delete") is not True,
         )
 
