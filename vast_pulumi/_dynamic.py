@@ -343,6 +343,29 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
             inputs[MARKER_KEY] = props[MARKER_KEY]
         return ReadResult(id_, outs, inputs)
 
+    def input_defaults(self) -> Props:
+        """Every optional input's default, as check fills it in."""
+        fields = self.inputs_model.model_fields.items()
+        return {
+            name: field.get_default(call_default_factory=True)
+            for name, field in fields
+            if not field.is_required()
+        }
+
+    def imported_result(self, id_: str, outs: Props) -> ReadResult:
+        """A read by the id alone (``pulumi import``, ``get``): the inputs describe the object as it
+        is (secret inputs excepted: they cannot be read back) and, where the resource can adopt,
+        name it in ``adopt_id``, so a program holding them previews with no changes."""
+        fields = self.inputs_model.model_fields
+        inputs = {
+            key: value
+            for key, value in outs.items()
+            if key in fields and value is not None and key not in self.secret_inputs
+        }
+        if ADOPT_KEY in fields:
+            inputs[ADOPT_KEY] = str(numeric_id(id_))  # an id, as programs write ids (a string)
+        return ReadResult(id_, outs, inputs)
+
     @staticmethod
     def gone() -> ReadResult:
         """What read returns for an object that no longer exists: Pulumi then drops it from state."""
@@ -438,7 +461,13 @@ class VastResource(pulumi.dynamic.Resource):
     def marker(cls, resource_name: str) -> str:
         """A stable fingerprint of this resource in this stack, for create to recognise its own work."""
         where = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-        return hashlib.sha256(f"{where}/{cls.type_token()}/{resource_name}".encode()).hexdigest()[:16]
+        return marker_of(where, cls.type_token(), resource_name)
+
+
+def marker_of(where: str, type_token: str, resource_name: str) -> str:
+    """The marker of resource ``resource_name`` of type ``type_token`` in stack ``where``
+    (``organization/project/stack``); the provider plugin computes it from the URN."""
+    return hashlib.sha256(f"{where}/{type_token}/{resource_name}".encode()).hexdigest()[:16]
 
 
 def default_name(resource_name: str, marker: str) -> str:
