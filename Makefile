@@ -15,7 +15,8 @@ unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test test-fast soak unit e2e lint format docs bench clean
 
-setup: $(VENV)/.installed $(BIN)/pulumi $(BIN)/uv $(BIN)/pulumi-resource-kubernetes
+setup: $(VENV)/.installed $(BIN)/pulumi $(BIN)/uv $(BIN)/pulumi-resource-kubernetes \
+	$(BIN)/pulumi-language-yaml $(BIN)/pulumi-language-nodejs $(BIN)/gen-nodejs-sdk
 
 # uv installs the virtualenv from its cache in ~10 s where pip took ~45 s of every fresh clone's
 # `make test`. It is a build tool, never a dependency of the package: kept once per machine in the
@@ -54,6 +55,36 @@ KUBERNETES_BIN := $(TOOLS_CACHE)/pulumi-kubernetes-v$(KUBERNETES_VERSION)/bin
 $(BIN)/pulumi-resource-kubernetes: .ci/build-pulumi-kubernetes.sh .ci/lib/go-modules.sh pyproject.toml | $(VENV)/.installed
 	.ci/build-pulumi-kubernetes.sh $(KUBERNETES_VERSION) $(KUBERNETES_BIN)
 	ln -sfn $(KUBERNETES_BIN)/pulumi-resource-kubernetes $@
+
+# Pulumi YAML's language host (for programs that use the provider plugin, pulumi-resource-vast):
+# built once from its Go module into the same cache as the CLI, linked beside the other binaries.
+PULUMI_YAML_VERSION := 1.25.0
+PULUMI_YAML := $(TOOLS_CACHE)/pulumi-yaml-v$(PULUMI_YAML_VERSION)/bin/pulumi-language-yaml
+
+$(PULUMI_YAML): .ci/build-pulumi-yaml.sh
+	.ci/build-pulumi-yaml.sh $(PULUMI_YAML_VERSION) $(dir $@)
+
+$(BIN)/pulumi-language-yaml: | $(PULUMI_YAML) $(VENV)/.installed
+	ln -sfn $(PULUMI_YAML) $@
+
+# TypeScript programs: the Node.js language host from the last sdk/v3 module that has it (v3.68.0;
+# later ones are not on the module proxy), and Pulumi's Node.js SDK generator from pkg/v3
+# (.ci/gen-nodejs-sdk: that host predates `pulumi package gen-sdk`'s GeneratePackage call).
+PULUMI_NODEJS_VERSION := 3.68.0
+PULUMI_NODEJS := $(TOOLS_CACHE)/pulumi-nodejs-v$(PULUMI_NODEJS_VERSION)/bin/pulumi-language-nodejs
+GEN_NODEJS_SDK := $(TOOLS_CACHE)/gen-nodejs-sdk-v$(PULUMI_VERSION)/gen-nodejs-sdk
+
+$(PULUMI_NODEJS): .ci/build-pulumi-nodejs.sh
+	.ci/build-pulumi-nodejs.sh $(PULUMI_NODEJS_VERSION) $(dir $@)
+
+$(BIN)/pulumi-language-nodejs: | $(PULUMI_NODEJS) $(VENV)/.installed
+	ln -sfn $(PULUMI_NODEJS) $@
+
+$(GEN_NODEJS_SDK): .ci/build-gen-nodejs-sdk.sh
+	.ci/build-gen-nodejs-sdk.sh $(dir $@)
+
+$(BIN)/gen-nodejs-sdk: | $(GEN_NODEJS_SDK) $(VENV)/.installed
+	ln -sfn $(GEN_NODEJS_SDK) $@
 
 demo: setup
 	$(BIN)/python examples/demo.py
@@ -97,10 +128,12 @@ format: setup
 	$(BIN)/ruff check --fix vast_pulumi tests examples benchmarks
 	$(BIN)/ruff format vast_pulumi tests examples benchmarks
 
-# The reference of every resource, from the inputs models, resource classes and providers (no network);
-# tests/unit/test_reference.py fails when the committed file is stale.
+# The reference of every resource, from the inputs models, resource classes and providers (no network),
+# and the provider plugin's schema from the same sources; tests/unit/test_reference.py and
+# tests/unit/test_plugin_schema.py fail when a committed file is stale.
 docs: setup
 	$(BIN)/python -m vast_pulumi._docs docs/reference.md
+	$(BIN)/python -m vast_pulumi.plugin.schema
 
 bench: setup
 	$(BIN)/python -m benchmarks

@@ -343,6 +343,29 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
             inputs[MARKER_KEY] = props[MARKER_KEY]
         return ReadResult(id_, outs, inputs)
 
+    def input_defaults(self) -> Props:
+        """Every optional input's default, as check fills it in."""
+        fields = self.inputs_model.model_fields.items()
+        return {
+            name: field.get_default(call_default_factory=True)
+            for name, field in fields
+            if not field.is_required()
+        }
+
+    def imported_result(self, id_: str, outs: Props) -> ReadResult:
+        """A read by the id alone (``pulumi import``, ``get``): the inputs describe the object as it
+        is (secret inputs excepted: they cannot be read back) and, where the resource can adopt,
+        name it in ``adopt_id``, so a program holding them previews with no changes."""
+        fields = self.inputs_model.model_fields
+        inputs = {
+            key: value
+            for key, value in outs.items()
+            if key in fields and value is not None and key not in self.secret_inputs
+        }
+        if ADOPT_KEY in fields:
+            inputs[ADOPT_KEY] = str(numeric_id(id_))  # an id, as programs write ids (a string)
+        return ReadResult(id_, outs, inputs)
+
     @staticmethod
     def gone() -> ReadResult:
         """What read returns for an object that no longer exists: Pulumi then drops it from state."""
@@ -413,11 +436,17 @@ class VastResource(pulumi.dynamic.Resource):
         super().__init__(self.provider_class(), resource_name, props, merged)
 
     @classmethod
+    def default_name_for(cls, resource_name: str, marker: str) -> str:
+        """The value ``default_named`` gets when the program leaves it unset: ``<resource name>-<8 hex
+        of the marker>``, unless the resource's API has its own rule for names (a Volume's)."""
+        return default_name(resource_name, marker)
+
+    @classmethod
     def prepare(cls, values: dict[str, Any], resource_name: str) -> dict[str, Any]:
         """The program's inputs as the provider gets them: the default name filled (``default_named``),
         and secret inputs wrapped as secrets, so they are encrypted in state even when given plain."""
         if cls.default_named is not None and values.get(cls.default_named) is None:
-            values[cls.default_named] = default_name(resource_name, cls.marker(resource_name))
+            values[cls.default_named] = cls.default_name_for(resource_name, cls.marker(resource_name))
         for key, field in cls.provider_class.fields.items():
             if field.secret and values.get(key) is not None:
                 values[key] = pulumi.Output.secret(values[key])
@@ -438,7 +467,13 @@ class VastResource(pulumi.dynamic.Resource):
     def marker(cls, resource_name: str) -> str:
         """A stable fingerprint of this resource in this stack, for create to recognise its own work."""
         where = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-        return hashlib.sha256(f"{where}/{cls.type_token()}/{resource_name}".encode()).hexdigest()[:16]
+        return marker_of(where, cls.type_token(), resource_name)
+
+
+def marker_of(where: str, type_token: str, resource_name: str) -> str:
+    """The marker of resource ``resource_name`` of type ``type_token`` in stack ``where``
+    (``organization/project/stack``); the provider plugin computes it from the URN."""
+    return hashlib.sha256(f"{where}/{type_token}/{resource_name}".encode()).hexdigest()[:16]
 
 
 def default_name(resource_name: str, marker: str) -> str:

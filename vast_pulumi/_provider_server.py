@@ -39,7 +39,7 @@ from typing import Any
 
 from vast_pulumi.errors import VastError
 
-__all__ = ["configure_server", "in_provider_server", "is_ours"]
+__all__ = ["configure_server", "in_provider_server", "is_ours", "serve_plugin"]
 
 SERVER_MODULE = "pulumi.dynamic.__main__"
 PROVIDER_SERVER_WORKERS = 64
@@ -67,6 +67,20 @@ def configure_server() -> None:
     log_to_engine()
     # A rejected key or a foreign account is one line in the CLI, not a traceback.
     report_errors_in_one_line()
+
+
+def serve_plugin(engine: str | None) -> None:
+    """The engine watch and the log lines for the provider plugin (``pulumi-resource-vast``), a server
+    of its own: it is given the engine's address (``host:port``), sizes its own thread pool and reports
+    errors itself, so only these two hooks apply."""
+    address = _parse_address(engine) if engine else None
+    with _lock:
+        if address is not None and "watch" not in _done:
+            threading.Thread(target=_watch, args=address, name="vast-engine-watch", daemon=True).start()
+            _done.add("watch")
+        if "log" not in _done:
+            _install_log_handler()
+            _done.add("log")
 
 
 def _once(name: str, install: Any) -> bool:
@@ -132,7 +146,11 @@ def watch_engine() -> bool:
 def _engine_address() -> tuple[str, int] | None:
     if not in_provider_server() or len(sys.argv) < 2:
         return None
-    host, _, port = sys.argv[1].rpartition(":")
+    return _parse_address(sys.argv[1])
+
+
+def _parse_address(address: str) -> tuple[str, int] | None:
+    host, _, port = address.rpartition(":")
     return (host, int(port)) if host and port.isdigit() else None
 
 
@@ -165,15 +183,19 @@ def log_to_engine() -> bool:
     """
 
     def install() -> bool:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger = logging.getLogger(LOGGER)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False  # one line each, whatever the root logger does
+        _install_log_handler()
         return True
 
     return _once("log", install)
+
+
+def _install_log_handler() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(LOGGER)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # one line each, whatever the root logger does
 
 
 # -- one-line errors --------------------------------------------------------------------------------------

@@ -80,6 +80,12 @@ class ResourceKind:
         """The names ``vast_pulumi`` exports from the resource's module."""
         return (self.name, self.args_name)
 
+    @property
+    def plugin_token(self) -> str:
+        """The type token of the resource in the provider plugin ``pulumi-resource-vast``
+        (:mod:`vast_pulumi.plugin`): in the state of every plugin stack, so it never changes either."""
+        return f"vast:index:{self.name}"
+
     def resource_class(self) -> type[VastResource]:
         return _load(self.module, self.name)  # type: ignore[no-any-return]
 
@@ -209,5 +215,6 @@ def released_in(version: str) -> tuple[ResourceKind, ...]:
 
 
 def by_token(type_token: str) -> ResourceKind | None:
-    """The resource of a type token, as state records it; None for a type not of vast-pulumi."""
-    return next((kind for kind in RESOURCES if kind.type_token == type_token), None)
+    """The resource of a type token, as state records it (a dynamic resource's, or the provider plugin's
+    ``vast:index:<Name>``); None for a type not of vast-pulumi."""
+    return next((kind for kind in RESOURCES if type_token in (kind.type_token, kind.plugin_token)), None)

@@ -129,7 +129,7 @@ def _connect() -> Any:
 def _stub() -> Any:
     if _server_globals() is None or len(sys.argv) < 2:
         return None
-    import grpc  # type: ignore[import-untyped]  # installed with the Pulumi SDK, which requires it
+    import grpc  # installed with the Pulumi SDK, which requires it (untyped: see pyproject's mypy overrides)
     from pulumi.runtime.proto import engine_pb2_grpc
 
     return engine_pb2_grpc.EngineStub(grpc.insecure_channel(sys.argv[1]))

@@ -195,6 +195,9 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             # Being destroyed counts as gone: its single GET may already answer nothing while the list
             # still shows it (readings row and gone of destroying_get), and no start brings it back.
             return self.gone()
+        imported = not props  # `pulumi import` or a get: the id alone
+        if imported:
+            props = self._as_found(row)
         launch = Launch(instance_id, props.get("offer_id"), props.get("instance_api_key"), ours=False)
         outs = {**self._outputs(props, row, launch), ACCOUNT_KEY: account}
         outs["label"] = row.get("label")  # drift shows; what else is read back: ``fields``
@@ -203,7 +206,16 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         outs["price"] = _price_read_back(row, props.get("price"))
         if props.get("ssh_key_ids"):
             outs["ssh_key_ids"] = self._read_keys(instance_id, props["ssh_key_ids"])
-        return self.read_result(id_, outs, props)
+        return self.imported_result(id_, outs) if imported else self.read_result(id_, outs, props)
+
+    def _as_found(self, row: Row) -> Props:
+        """The inputs of an instance known by its id alone: what its row shows that a change would
+        replace (image or template, disk), and the defaults for the rest."""
+        found = self.input_defaults()
+        source = "template_hash_id" if row.get("template_hash_id") else "image"
+        found[source] = row.get("template_hash_id") or row.get("image_uuid")
+        found.update(disk=row.get("disk_space") or found["disk"], onstart=row.get("onstart"))
+        return found
 
     def _read_keys(self, instance_id: int, named: list[Any]) -> list[int]:
         """The named account keys still on the instance, in their order: a named key detached (or
@@ -271,7 +283,7 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             check_rentable(lambda: self.client, news, what=f"instance {id_}")
         return DiffResult(
             changes=True,
-            replaces=list(result.replaces),
+            replaces=list(result.replaces or []),
             delete_before_replace=news.get("create_before_delete") is not True,
         )
 

@@ -166,7 +166,8 @@ def state_of(export: Mapping[str, Any], *, organization: str = DEFAULT_ORGANIZAT
 def _fleet_members(stack: str, row: Mapping[str, Any]) -> list[Resource]:
     """A fleet's members, recorded as instances (its ``instance_ids`` output)."""
     outputs = row.get("outputs")
-    ids = outputs.get("instance_ids") if isinstance(outputs, Mapping) else None
+    # instanceIds in a provider plugin stack's state (its property names are camelCase).
+    ids = outputs.get("instance_ids", outputs.get("instanceIds")) if isinstance(outputs, Mapping) else None
     name = str(row.get("urn", "")).rsplit("::", 1)[-1]
     return [
         Resource(stack, f"{name}[{instance_id}]", "instance", int(instance_id), None)
@@ -320,6 +321,10 @@ def _by_default_name(
     """A finder of objects whose default name, ``<resource name>-<8 hex>``, carries the 8 hex of the marker
     of a resource of ``type_token`` in a given stack."""
 
+    # The same resource through the provider plugin has a marker of its own type token.
+    registered = _registry.by_token(type_token)
+    tokens = (type_token, *((registered.plugin_token,) if registered is not None else ()))
+
     def find(rows: list[Row], context: _Context) -> Iterable[Orphan]:
         known = {r.marker for state in context.states for r in state.resources if r.kind == kind and r.marker}
         for row in rows:
@@ -327,7 +332,9 @@ def _by_default_name(
             match = _DEFAULT_NAME.match(name)
             if match is None:
                 continue
-            candidates = known | {state.marker(type_token, match["resource"]) for state in context.states}
+            candidates = known | {
+                state.marker(token, match["resource"]) for state in context.states for token in tokens
+            }
             marker = next((m for m in sorted(candidates) if m[:8] == match["marker"]), None)
             if marker is not None:
                 dph = _number(row.get("dph_total", row.get("storage_total_cost")))

@@ -22,7 +22,7 @@ from typing import Any
 
 from vast_pulumi.errors import QueryError
 
-__all__ = ["OFFER_FIELDS", "ORDER_FIELDS", "QueryError", "closest", "field_name", "parse_query"]
+__all__ = ["OFFER_FIELDS", "ORDER_FIELDS", "QueryError", "closest", "field_name", "parse_query", "query_text"]
 
 
 # vastai/api/query.py::offers_fields.
@@ -228,3 +228,37 @@ def _driver_number(version: str) -> int:
     if len(parts) != 3 or not all(part.isdigit() for part in parts):
         raise QueryError(f"driver_version: {version!r} is not of the form X.Y.Z")
     return int("".join(part.zfill(3) for part in parts))
+
+
+_SYMBOLS = {"eq": "=", "neq": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def query_text(query: dict[str, dict[str, Any]]) -> str | None:
+    """A query in the CLI's language that parses back to exactly ``query`` (``default_filters=False``),
+    or ``None`` when there is none (a value with ``_`` or a quote, a driver version, ...): used to
+    describe a workergroup known only by its id, whose API row keeps the parsed query alone."""
+    terms: list[str] = []
+    for field, ops in query.items():
+        for op, value in ops.items():
+            words = (
+                [_word(field, item) for item in value] if isinstance(value, list) else [_word(field, value)]
+            )
+            if None in words or (op not in _SYMBOLS and op not in ("in", "notin")):
+                return None
+            joined = f" {op} [{','.join(str(word) for word in words)}]" if op in ("in", "notin") else ""
+            terms.append(f"{field}{joined}" if joined else f"{field}{_SYMBOLS[op]}{words[0]}")
+    text = " ".join(terms)
+    try:
+        return text if parse_query(text, default_filters=False) == query else None
+    except QueryError:
+        return None
+
+
+def _word(field: str, value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if field in _MULTIPLIERS and isinstance(value, int | float):
+        return f"{value / _MULTIPLIERS[field]:g}"
+    if isinstance(value, str) and "_" not in value and '"' not in value and value.strip() == value:
+        return value.replace(" ", "_") or None
+    return None

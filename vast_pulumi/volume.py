@@ -404,8 +404,6 @@ class Volume(VastResource, module="vast", name="Volume"):
         super().__init__(resource_name, {**(args or {}), **kwargs}, opts)
 
     @classmethod
-    def prepare(cls, values: dict[str, Any], resource_name: str) -> dict[str, Any]:
+    def default_name_for(cls, resource_name: str, marker: str) -> str:
         """The default name follows Vast's volume name rule: ``<resource name>_<8 hex>``."""
-        if values.get("name") is None:
-            values["name"] = default_volume_name(resource_name, cls.marker(resource_name))
-        return super().prepare(values, resource_name)
+        return default_volume_name(resource_name, marker)

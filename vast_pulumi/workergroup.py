@@ -71,7 +71,7 @@ from vast_pulumi._workers import now as sweep_now
 from vast_pulumi.client import Row
 from vast_pulumi.errors import AdoptError, VanishedError
 from vast_pulumi.offers import canonical_query
-from vast_pulumi.query import parse_query
+from vast_pulumi.query import parse_query, query_text
 
 __all__ = ["Workergroup", "WorkergroupArgs", "WorkergroupInputs", "WorkergroupProvider"]
 
@@ -206,7 +206,16 @@ class WorkergroupProvider(VastProvider[WorkergroupInputs]):
         row = self._find(numeric_id(id_))
         if row is None:
             return self.gone()
-        return self.read_result(str(row["id"]), {**_outputs(props, row), ACCOUNT_KEY: account}, props)
+        outs = {**_outputs(props, row), ACCOUNT_KEY: account}
+        if not props:  # `pulumi import` or a get: the id alone
+            listed = outs.get("search_query")
+            if not outs.get("template_hash") and not outs.get("template_id") and isinstance(listed, dict):
+                outs["search_params"] = query_text(listed)  # the API keeps only the parsed query
+            found = self.imported_result(str(row["id"]), outs)
+            if found.inputs is not None and found.inputs.get("endpoint_id") is not None:
+                found.inputs.pop("endpoint_name", None)  # one of the two names the endpoint
+            return found
+        return self.read_result(str(row["id"]), outs, props)
 
     def update(self, id_: str, olds: Props, news: Props) -> UpdateResult:
         account = self.owner(id_, olds)

@@ -19,6 +19,10 @@ KINDS = {
     "pulumi-python:dynamic/vast:Endpoint": "endpoints",
     "pulumi-python:dynamic/vast:Workergroup": "workergroups",
     "pulumi-python:dynamic/vast:Instance": "instances",
+    # The same resources through the provider plugin.
+    "vast:index:Endpoint": "endpoints",
+    "vast:index:Workergroup": "workergroups",
+    "vast:index:Instance": "instances",
 }
 FLEET_TYPE = "pulumi-python:dynamic/vast:Fleet"
 

@@ -95,6 +95,15 @@ def user_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_installed_wheel_deploys_a_program_outside_the_repository(
     user_venv: Path, tmp_path: Path
 ) -> None:
+    # The provider plugin is installed beside python (where Pulumi finds it on PATH), and GetSchema's
+    # schema.json is in the wheel.
+    assert (user_venv / "bin" / "pulumi-resource-vast").is_file()
+    code = "import json, vast_pulumi.plugin.schema as s; print(json.load(open(s.SCHEMA_PATH))['name'])"
+    shown = subprocess.run(
+        [str(user_venv / "bin" / "python"), "-c", code], env=outside_env(), capture_output=True, text=True
+    )
+    assert shown.stdout.strip() == "vast", shown.stderr
+
     project = tmp_path / "user-project"
     project.mkdir()
     (project / "Pulumi.yaml").write_text("name: user-project\nruntime: python\n")

@@ -56,7 +56,46 @@ worker = Template("worker", image="vastai/base-image", extra_filters="gpu_name=R
 Workergroup("wg", endpoint_id=endpoint.id, template_hash=worker.hash_id)
 """
 
+# The same stacks in YAML, through the provider plugin (issue 25): its money safety is the providers'.
+YAML_STACK = """
+resources:
+  ep:
+    type: vast:index:Endpoint
+    properties:
+      maxWorkers: 2
+  wg:
+    type: vast:index:Workergroup
+    properties:
+      endpointId: ${ep.id}
+      searchParams: gpu_name=RTX_4090 num_gpus=1
+  box:
+    type: vast:index:Instance
+    properties:
+      offerQuery: num_gpus=1
+      image: vastai/base-image
+      disk: 16
+"""
+YAML_INSTANCE = """
+resources:
+  box:
+    type: vast:index:Instance
+    properties:
+      offerQuery: num_gpus=1
+      image: vastai/base-image
+      disk: 16
+"""
+FACES = ["dynamic", "plugin"]
+
 MakeProject = Callable[[str, str], Path]
+
+
+def face_project(make_project: MakeProject, name: str, face: str, python: str, yaml: str) -> Path:
+    """A project of ``python`` (the dynamic providers) or of ``yaml`` (the provider plugin)."""
+    directory = make_project(name, python)
+    if face == "plugin":
+        (directory / "__main__.py").unlink()
+        (directory / "Pulumi.yaml").write_text(f"name: {name}\nruntime: yaml\n{yaml}")
+    return directory
 
 
 def deployed(backend: LocalBackend, project: Path, url: str, key: str = OWNER_KEY) -> Stack:
@@ -151,14 +190,16 @@ def test_a_revoked_key_at_refresh_and_destroy_fails_in_one_line_and_keeps_every_
 # -- 2. a key of another account ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("face", FACES)
 def test_a_key_of_another_account_fails_refresh_naming_both_accounts_and_keeps_every_resource(
-    local_backend: LocalBackend, make_project: MakeProject
+    local_backend: LocalBackend, make_project: MakeProject, face: str
 ) -> None:
     with Emulator(
         destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[OWNER_KEY, OTHER_KEY], seed=12, boot_seconds=0.5
     ) as emulator:
         owner, other = (emulator.backend.authenticate(key).user_id for key in (OWNER_KEY, OTHER_KEY))
-        stack = deployed(local_backend, make_project("foreign", STACK_PROGRAM), emulator.url)
+        project = face_project(make_project, "foreign", face, STACK_PROGRAM, YAML_STACK)
+        stack = deployed(local_backend, project, emulator.url)
         stack.up()
         before = managed_ids(stack)
         assert before == live_ids(emulator, OWNER_KEY) and all(before.values())
@@ -204,14 +245,16 @@ def seed_faulting_only(index: int, probability: float, horizon: int = 40) -> int
     raise AssertionError(f"no seed faults only request {index}")
 
 
+@pytest.mark.parametrize("face", FACES)
 def test_a_rent_applied_then_answered_500_leaves_exactly_one_instance(
-    local_backend: LocalBackend, make_project: MakeProject
+    local_backend: LocalBackend, make_project: MakeProject, face: str
 ) -> None:
     # Where the rent falls in a create's requests, learned from a run without faults.
     with Emulator(
         destroy_seconds=FAST_DESTROY_SECONDS, api_keys=[OWNER_KEY], seed=13, boot_seconds=0.5
     ) as emulator:
-        deployed(local_backend, make_project("learn", INSTANCE_PROGRAM), emulator.url).up()
+        learn = face_project(make_project, "learn", face, INSTANCE_PROGRAM, YAML_INSTANCE)
+        deployed(local_backend, learn, emulator.url).up()
         routes = [(entry["method"], entry["route"]) for entry in api_requests(emulator)]
         rent_index = routes.index(("PUT", RENT_ROUTE))
 
@@ -223,7 +266,8 @@ def test_a_rent_applied_then_answered_500_leaves_exactly_one_instance(
         boot_seconds=0.5,
         faults="500-after=0.05",
     ) as emulator:
-        stack = deployed(local_backend, make_project("rent500", INSTANCE_PROGRAM), emulator.url)
+        project = face_project(make_project, "rent500", face, INSTANCE_PROGRAM, YAML_INSTANCE)
+        stack = deployed(local_backend, project, emulator.url)
         stack.up()
         set_faults(emulator, "")
         faulted = [

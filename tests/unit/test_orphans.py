@@ -315,6 +315,37 @@ def test_a_removed_stack_is_named_project_slash_stack() -> None:
         removed_stack("dev")
 
 
+def test_what_a_provider_plugin_stack_records_is_not_an_orphan(client: VastClient) -> None:
+    """A stack of the plugin (`vast:index:<Name>`, camelCase outputs) records its instances and its
+    fleet's members just as a stack of the dynamic resources does: none of them may be destroyed."""
+    instance = rent(client, {"VAST_PULUMI_MARKER": "a" * 16})
+    fleet = "f" * 16
+    member = rent(client, {"VAST_PULUMI_MARKER": f"{fleet}-0badcafe-0"})
+    unrecorded = rent(client, {"VAST_PULUMI_MARKER": "b" * 16})
+    rows = [
+        resource("vast:index:Instance", "box", instance, "a" * 16),
+        {
+            "urn": urn("vast:index:Fleet", "trainers"),
+            "type": "vast:index:Fleet",
+            "id": fleet,
+            "outputs": {"_marker": fleet, "instanceIds": [float(member)]},
+        },
+    ]
+    found = {(o.kind, o.id) for o in find(client, [state_of(export(rows))])}
+    assert found == {("instance", unrecorded)}
+
+
+def test_a_default_named_object_a_provider_plugin_stack_left_is_an_orphan_of_that_stack(
+    client: VastClient,
+) -> None:
+    """Through the plugin the marker is of the type `vast:index:<Name>`: a template a killed plugin
+    `up` left under its default name is found for that stack as a dynamic resource's would be."""
+    removed = removed_stack("proj/dev")
+    plugin_marker = removed.marker("vast:index:Template", "vllm")
+    template = int(client.create_template({"name": default_name("vllm", plugin_marker), "image": "x"})["id"])
+    assert {(o.kind, o.id) for o in find(client, [removed])} == {("template", template)}
+
+
 def test_no_orphans_is_not_said_while_an_endpoint_of_a_stack_not_given_may_remain(
     cli: Any, client: VastClient, tmp_path: Path
 ) -> None:

@@ -7,7 +7,7 @@ import pytest
 from vastai.api.query import offers_alias, offers_fields, offers_mult
 from vastai.api.query import parse_query as cli_parse_query
 
-from vast_pulumi.query import OFFER_FIELDS, QueryError, parse_query
+from vast_pulumi.query import OFFER_FIELDS, QueryError, parse_query, query_text
 
 CLI_DEFAULTS = {
     "verified": {"eq": True},
@@ -107,3 +107,17 @@ def test_unknown_field_like_none_lists_the_known_fields() -> None:
 
 def test_offer_fields_are_the_clis() -> None:
     assert set(offers_fields) == OFFER_FIELDS
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["gpu_name=RTX_4090 num_gpus=1 reliability>0.95", "gpu_ram>=24 verified=true", "gpu_name in [A100,H100]"],
+)
+def test_query_text_spells_a_parsed_query_back_in_the_cli_language(query: str) -> None:
+    parsed = parse_query(query, default_filters=False)
+    assert parse_query(query_text(parsed) or "", default_filters=False) == parsed
+
+
+def test_query_text_refuses_what_it_cannot_spell_back() -> None:
+    assert query_text(parse_query("driver_version>=535.86.05", default_filters=False)) is None
+    assert query_text({"gpu_name": {"eq": "RTX_4090"}}) is None  # an underscore would read as a space

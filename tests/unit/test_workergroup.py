@@ -400,3 +400,20 @@ def test_a_create_applied_then_answered_500_finds_the_group_by_its_marker_not_po
     (row,) = emulator.inventory()[0]["workergroups"]
     assert created.id == str(row["id"])
     assert api_calls(emulator).count(CREATE) == 1
+
+
+def test_a_group_read_by_its_id_alone_describes_it_so_the_description_checks_and_diffs_clean(
+    provider: WorkergroupProvider, endpoint_id: int, emulator: Emulator
+) -> None:
+    """`pulumi import`: no stored props. The inputs name the endpoint once, the query as the API
+    parsed it (in the CLI's language), and adopt the group."""
+    created = provider.create(
+        checked(provider, endpoint_id=str(endpoint_id), search_params="gpu_name=RTX_4090 gpu_ram>=24")
+    )
+    found = provider.read(created.id, {})
+    assert found.inputs is not None and found.outs is not None
+    assert found.inputs["adopt_id"] == created.id and "endpoint_name" not in found.inputs
+    assert found.inputs["search_params"].startswith("gpu_name=RTX_4090 gpu_ram>=24")
+    described = provider.check({}, found.inputs)
+    assert described.failures == []
+    assert provider.diff(created.id, found.outs, described.inputs).changes is False
