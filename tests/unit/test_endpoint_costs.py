@@ -9,6 +9,8 @@ import pytest
 from vast_pulumi import get_endpoint_costs
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.errors import VastInputError
+from vast_pulumi.plugin._functions import FUNCTIONS
+from vast_pulumi.settings import ProviderSettings
 
 KEY = "costs-key"
 
@@ -67,3 +69,20 @@ def test_an_unknown_endpoint_is_named_in_the_error(emulator: Emulator) -> None:
     emulator.backend.create_endpoint(account, {"endpoint_name": "inference"})
     with pytest.raises(VastInputError, match="'nope'"):
         get_endpoint_costs("nope", api_key=KEY, api_url=emulator.url)
+
+
+def test_the_plugins_get_endpoint_costs_answers_the_same_in_camel_case(emulator: Emulator) -> None:
+    account = emulator.backend.authenticate(KEY)
+    endpoint_id = emulator.backend.create_endpoint(account, {"endpoint_name": "inference", "cold_workers": 2})
+    emulator.backend.create_workergroup(account, {"endpoint_id": endpoint_id, "search_params": "num_gpus=1"})
+    function = FUNCTIONS["vast:index:getEndpointCosts"]
+    settings = ProviderSettings(api_key=KEY, api_url=emulator.url)
+    by_id = function.invoke({"endpoint": str(endpoint_id)}, settings)
+    costs = get_endpoint_costs("inference", api_key=KEY, api_url=emulator.url)
+    assert by_id == {
+        "endpointId": endpoint_id,
+        "endpointName": "inference",
+        "activePerHour": costs.active_per_hour,
+        "inactivePerHour": costs.inactive_per_hour,
+        "states": {"CREATING": 2},
+    }
