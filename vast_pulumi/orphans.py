@@ -40,7 +40,16 @@ from vast_pulumi._teardown import destroy_instances, wait_until_unlisted
 from vast_pulumi.client import Row, VastClient
 from vast_pulumi.errors import VastApiError, VastAuthError, VastError
 
-__all__ = ["Orphan", "StackState", "destroy", "find", "read_stack", "state_of"]
+__all__ = [
+    "Orphan",
+    "StackState",
+    "default_name_marker",
+    "destroy",
+    "find",
+    "instance_marker",
+    "read_stack",
+    "state_of",
+]
 
 TYPES = {
     "pulumi-python:dynamic/vast:Endpoint": "endpoint",
@@ -224,15 +233,33 @@ def _orphans(account: _Account, states: Sequence[StackState]) -> list[Orphan]:
     ]
 
 
+def instance_marker(row: Row) -> tuple[str, str] | None:
+    """The vast-pulumi marker an instance row carries, and whose it is: ``"instance"`` (an
+    ``Instance``'s or a ``Fleet`` member's) or ``"workergroup"`` (a worker recruited by a marked group)."""
+    env = env_of(row)
+    if marker := env.get(INSTANCE_MARKER_ENV):
+        return marker, "instance"
+    if group_marker := env.get(_launch_args.MARKER_ENV):
+        return group_marker, "workergroup"
+    return None
+
+
+def default_name_marker(name: str) -> str | None:
+    """The 8 hex of a marker a default name (``<resource name>-<8 hex>``) ends with, if it is one."""
+    match = _DEFAULT_NAME.match(name)
+    return match["marker"] if match else None
+
+
 def _marked_instances(rows: list[Row], managed_groups: set[str | None]) -> Iterable[Orphan]:
     for row in rows:
-        env = env_of(row)
-        marker = env.get(INSTANCE_MARKER_ENV)
-        group_marker = env.get(_launch_args.MARKER_ENV)
-        if marker:
+        found = instance_marker(row)
+        if found is None:
+            continue
+        marker, whose = found
+        if whose == "instance":
             yield _instance(row, marker, "")
-        elif group_marker and group_marker not in managed_groups:
-            yield _instance(row, group_marker, "worker of a workergroup no stack records; ")
+        elif marker not in managed_groups:
+            yield _instance(row, marker, "worker of a workergroup no stack records; ")
 
 
 def _instance(row: Row, marker: str, prefix: str) -> Orphan:
