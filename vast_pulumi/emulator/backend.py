@@ -33,6 +33,7 @@ from vast_pulumi.emulator import (
 from vast_pulumi.emulator.auth import EXPIRED, REVOKED, KeyRejected
 from vast_pulumi.emulator.errors import ApiError, invalid_args
 from vast_pulumi.emulator.models import Account, Endpoint, Instance, JsonDict, State, Workergroup
+from vast_pulumi.emulator.readings import Readings
 from vast_pulumi.emulator.schemas import VolumeInfoBody
 
 Clock = Callable[[], float]
@@ -59,7 +60,10 @@ class Backend:
         state: State | None = None,
         saver: Saver | None = None,
         workers: bool = True,
+        readings: Readings | None = None,
     ) -> None:
+        # Where the sources disagree or are silent: which reading this emulator models (readings.py).
+        self.readings = readings if readings is not None else Readings()
         self.api_keys = list(dict.fromkeys(api_keys))
         # Serverless workers (``autoscaler``): on, as the real service always recruits them.
         self.workers = workers
@@ -235,7 +239,13 @@ class Backend:
 
     def create_workergroup(self, account: Account, body: JsonDict) -> int:
         with self._mutating():
-            return workergroups.create(self.state, account, body, self.clock())
+            return workergroups.create(
+                self.state,
+                account,
+                body,
+                self.clock(),
+                require_template=self.readings.is_("templateless_workergroup", "400"),
+            )
 
     def update_workergroup(self, account: Account, group_id: int, body: JsonDict) -> None:
         with self._mutating():
@@ -260,7 +270,9 @@ class Backend:
     def create_instance(self, account: Account, offer_id: int, body: JsonDict) -> JsonDict:
         with self._mutating():
             try:
-                mount = volumes.mount_request(self.state, account, body.get("volume_info"))
+                mount = volumes.mount_request(
+                    self.state, account, body.get("volume_info"), self._volume_rules(offer_id)
+                )
             except ApiError as error:
                 error.extra.setdefault("ask_id", offer_id)  # every create error names the offer
                 raise
@@ -270,6 +282,15 @@ class Backend:
             self._equip(account, account.instances[result["new_contract"]], mount)
             return result
 
+    def _volume_rules(self, offer_id: int | None) -> volumes.Rules:
+        """The readings a volume request is checked under: its name rule, and the machine it must be on
+        (the offer's; none when the offer is unknown, which the rent itself then refuses)."""
+        machine = None
+        if offer_id is not None and self.readings.is_("volume_machine", "same_machine"):
+            offer = self.state.offers.get(offer_id) or self.state.rented_offers.get(offer_id, {}).get("offer")
+            machine = None if offer is None else int(offer["machine_id"])
+        return volumes.Rules(strict_name=self.readings.is_("volume_name", "strict"), machine_id=machine)
+
     def _equip(self, account: Account, instance: Instance, mount: VolumeInfoBody | None) -> None:
         """What a new instance gets besides the offer: the account's SSH keys, its volume."""
         sshkeys.add_account_keys(account, instance)
@@ -277,14 +298,19 @@ class Backend:
             volumes.mount(self.state, account, instance, mount, self.clock())
 
     def render_instance(self, instance: Instance) -> JsonDict:
-        row = lifecycle.render(instance, self.clock(), self.boot_seconds)
+        listing_price = self.readings.is_("bid_field", "listing")
+        row = lifecycle.render(instance, self.clock(), self.boot_seconds, search_listing=listing_price)
         row.update({k: v for k, v in autoscaler.tie(instance).items() if k not in instance.overrides})
         return row
 
     def get_instance(self, account: Account, instance_id: int) -> JsonDict | None:
         with self._reading():
             instance = account.instances.get(instance_id)
-            return None if instance is None else self.render_instance(instance)
+            if instance is None:
+                return None
+            if instance.destroying_since is not None and self.readings.is_("destroying_get", "gone"):
+                return None  # gone at once on the single GET; the list still lingers (audit D1)
+            return self.render_instance(instance)
 
     def list_instances(self, account: Account, params: Mapping[str, str]) -> JsonDict:
         request = listing.page_request(params)
@@ -322,7 +348,13 @@ class Backend:
 
     def destroy_instance(self, account: Account, instance_id: int) -> None:
         with self._mutating():
-            instances.destroy(account, instance_id, self.clock(), linger=self.destroy_seconds > 0)
+            instances.destroy(
+                account,
+                instance_id,
+                self.clock(),
+                linger=self.destroy_seconds > 0,
+                gone_error=self.readings.value("delete_gone_error"),
+            )
 
     def destroy_instances(self, account: Account, ids: Sequence[int]) -> None:
         with self._mutating():
@@ -370,7 +402,10 @@ class Backend:
 
     def list_ssh_keys(self, account: Account) -> list[JsonDict]:
         with self._reading():
-            return sshkeys.listed(account)
+            keys = sshkeys.listed(account)
+        if not keys and self.readings.is_("ssh_list_empty", "404"):
+            raise sshkeys.NO_KEYS_FOUND  # openapi.yaml:2038-2039 (audit K3)
+        return keys
 
     def create_ssh_key(self, account: Account, body: JsonDict) -> JsonDict:
         with self._mutating():
@@ -426,7 +461,7 @@ class Backend:
 
     def create_volume(self, account: Account, body: JsonDict) -> JsonDict:
         with self._mutating():
-            return volumes.create(self.state, account, body, self.clock())
+            return volumes.create(self.state, account, body, self.clock(), self._volume_rules(None))
 
     def delete_volume(self, account: Account, volume_id: int) -> None:
         with self._mutating():

@@ -26,6 +26,9 @@ No account key; loopback clients only. Routes:
 - ``POST /_emulator/accounts/{label}/keys`` ``{"api_key": K}``: another key for the account
 - ``POST /_emulator/keys/revoke`` / ``POST /_emulator/keys/expire`` ``{"api_key": K}``: the key is
   deleted (401 "Invalid user key") / an expired session key (404 "Session expired...")
+- ``GET /_emulator/readings`` -> ``{"profile": ..., "readings": {name: choice}}``;
+  ``PUT /_emulator/readings`` ``{name: choice, ...}``: change readings (an unknown name or choice: 400
+  naming it, nothing changed); see ``readings``
 - ``PUT /_emulator/search_quota`` ``{"per_day": N}`` (null: no quota);
   ``POST /_emulator/accounts/{label}/search_quota/exhaust``: the account's quota is used up today
 """
@@ -42,6 +45,7 @@ from vast_pulumi.emulator.errors import ApiError
 from vast_pulumi.emulator.faults import FaultSpec, FaultSpecError
 from vast_pulumi.emulator.holds import BEFORE, HoldSpecError
 from vast_pulumi.emulator.models import JsonDict
+from vast_pulumi.emulator.readings import ReadingError
 from vast_pulumi.emulator.routing import Endpoint, json_body, method_routes
 from vast_pulumi.emulator.runtime import Runtime
 
@@ -192,6 +196,15 @@ async def exhaust_search_quota(runtime: Runtime, request: Request, body: JsonDic
     return {"success": True}
 
 
+async def readings(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    if request.method == "PUT":
+        try:
+            runtime.readings.update(body)
+        except ReadingError as error:
+            raise ApiError(400, "invalid_args", f"Invalid args: {error}") from None
+    return {"profile": runtime.readings.profile, "readings": runtime.readings.as_dict()}
+
+
 def control_routes(runtime: Runtime) -> list[BaseRoute]:
     table: list[tuple[str, str, Handler]] = [
         ("GET", "/_emulator/requests/", requests_log),
@@ -213,6 +226,8 @@ def control_routes(runtime: Runtime) -> list[BaseRoute]:
         ("POST", "/_emulator/accounts/{label}/keys/", add_key),
         ("POST", "/_emulator/keys/revoke/", revoke_key),
         ("POST", "/_emulator/keys/expire/", expire_key),
+        ("GET", "/_emulator/readings/", readings),
+        ("PUT", "/_emulator/readings/", readings),
         ("PUT", "/_emulator/search_quota/", search_quota),
         ("POST", "/_emulator/accounts/{label}/search_quota/exhaust/", exhaust_search_quota),
     ]
