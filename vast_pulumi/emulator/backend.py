@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,6 +25,7 @@ from vast_pulumi.emulator import (
     instances,
     lifecycle,
     listing,
+    route,
     sshkeys,
     templates,
     volumeoffers,
@@ -76,6 +78,8 @@ class Backend:
         # Whether listing endpoints on an account with none answers 400 (the HTTP layer asks).
         self.no_endpoints_error = no_endpoints_error
         self.clock = clock
+        # Signs the route API's grants; routed workers (``workerecho``) check it.
+        self.route_secret = secrets.token_bytes(32)
         self._saver = saver
         self._lock = threading.RLock()
         self.state = state if state is not None else self._fresh_state()
@@ -195,7 +199,11 @@ class Backend:
     def _reconcile(self) -> bool:
         """The autoscaler's work up to now, done at each call (no background thread races a test)."""
         return self.workers and autoscaler.reconcile(
-            self.state, self.clock(), linger=self.destroy_seconds > 0
+            self.state,
+            self.clock(),
+            boot_seconds=self.boot_seconds,
+            linger=self.destroy_seconds > 0,
+            late=self.readings.is_("worker_recruit", "late"),
         )
 
     def save(self) -> None:
@@ -300,7 +308,8 @@ class Backend:
     def render_instance(self, instance: Instance) -> JsonDict:
         listing_price = self.readings.is_("bid_field", "listing")
         row = lifecycle.render(instance, self.clock(), self.boot_seconds, search_listing=listing_price)
-        row.update({k: v for k, v in autoscaler.tie(instance).items() if k not in instance.overrides})
+        ties = autoscaler.tie(instance, tied=self.readings.is_("worker_ties", "tied"))
+        row.update({k: v for k, v in ties.items() if k not in instance.overrides})
         return row
 
     def get_instance(self, account: Account, instance_id: int) -> JsonDict | None:
@@ -364,21 +373,82 @@ class Backend:
 
     # Serverless workers (the autoscaler's routes on run.vast.ai).
 
-    def endpoint_workers(self, account: Account, endpoint_id: int) -> list[JsonDict] | None:
-        """``/get_endpoint_workers/``: the endpoint's workers; None when the account has no such endpoint."""
+    def endpoint_workers(self, key: str | None, endpoint_id: int) -> list[JsonDict] | None:
+        """``/get_endpoint_workers/``: the endpoint's workers (those being destroyed too, shown
+        DESTROYING); None when the key is neither the account's nor the endpoint's own, or there
+        is no such endpoint (the route answers that in-band)."""
         with self._reading():
-            if endpoint_id not in account.endpoints:
+            account = self._serverless_account(key, "endpoints", endpoint_id)
+            if account is None:
                 return None
-            rows = [self.render_instance(i) for i in autoscaler.workers(account, endpoint_id=endpoint_id)]
-            return autoscaler.worker_rows(rows, self.boot_seconds)
+            return self._worker_rows(autoscaler.listed(account, endpoint_id=endpoint_id))
 
-    def workergroup_workers(self, account: Account, group_id: int) -> list[JsonDict] | None:
-        """``/get_workergroup_workers/``: the group's workers; None when the account has no such group."""
+    def workergroup_workers(self, key: str | None, group_id: int) -> list[JsonDict] | None:
+        """``/get_workergroup_workers/``: the group's workers; None as for :meth:`endpoint_workers`."""
         with self._reading():
-            if group_id not in account.workergroups:
+            account = self._serverless_account(key, "workergroups", group_id)
+            if account is None:
                 return None
-            rows = [self.render_instance(i) for i in autoscaler.workers(account, group_id=group_id)]
-            return autoscaler.worker_rows(rows, self.boot_seconds)
+            return self._worker_rows(autoscaler.listed(account, group_id=group_id))
+
+    def _worker_rows(self, found: Sequence[Instance]) -> list[JsonDict]:
+        pairs = [(i, self.render_instance(i)) for i in found]
+        return autoscaler.worker_rows(pairs, self.clock(), self.boot_seconds)
+
+    def _serverless_account(self, key: str | None, kind: str, resource_id: int) -> Account | None:
+        """The account owning endpoint/workergroup ``resource_id``, if ``key`` is that account's key
+        or the resource's own ``api_key``."""
+        try:
+            account: Account | None = self.authenticate(key)
+        except KeyRejected:
+            account = None
+        if account is not None and resource_id in getattr(account, kind):
+            return account
+        for owner in self.state.accounts.values():
+            resource = getattr(owner, kind).get(resource_id)
+            if resource is not None and key and secrets.compare_digest(resource.api_key, key):
+                return owner
+        return None
+
+    def route(self, body: JsonDict, key: str | None, base_url: str) -> tuple[int, JsonDict]:
+        """``POST /route/``: a ready worker of the endpoint, or the waiting answer (see ``route``)."""
+        if not key and isinstance(body.get("api_key"), str):
+            key = body["api_key"]
+        if not key:
+            return route.AUTH_FAILED
+        request = route.parse(body)
+        if request is None:
+            return route.BAD_REQUEST
+        with self._mutating():
+            found = route.find(self.state, request.endpoint, key)
+            if isinstance(found[0], int):
+                return found  # type: ignore[return-value]
+            account, endpoint = found  # type: ignore[misc]
+            reqnum = route.count(endpoint, request, self.clock())
+            self._reconcile()  # the new load recruits or starts workers before the answer
+            states = self._worker_states(account, endpoint.id)
+            return 200, route.answer(account, endpoint, request, reqnum, states, base_url, self.route_secret)
+
+    def _worker_states(self, account: Account, endpoint_id: int) -> dict[int, str]:
+        now = self.clock()
+        return {
+            i.id: autoscaler.worker_state(i, now, self.boot_seconds)
+            for i in autoscaler.listed(account, endpoint_id=endpoint_id)
+        }
+
+    def routed_worker(self, worker_id: int, grant: Any) -> tuple[int, JsonDict]:
+        """A request at a routed worker's address: 200 if it carries a grant signed for this worker
+        (the route answer, as the SDK forwards it in ``auth_data``) and the worker is ready."""
+        with self._reading():
+            worker = next((a.instances[worker_id] for a in self.state.accounts.values() if worker_id in a.instances), None)
+            if worker is None or not worker.worker:
+                return 404, {"error": f"no worker {worker_id}"}
+            if not isinstance(grant, dict) or not _signed_for(grant, worker_id, self.route_secret):
+                return 401, {"error": "auth_data: not a grant of the route API for this worker"}
+            state = autoscaler.worker_state(worker, self.clock(), self.boot_seconds)
+            if state != autoscaler.READY:
+                return 503, {"error": f"worker {worker_id} is {state}"}
+            return 200, {"worker_id": worker_id, "reqnum": grant["reqnum"]}
 
     # Templates.
 
@@ -500,11 +570,17 @@ class Backend:
         with self._mutating():
             endpoint = self._find_any("endpoints", endpoint_id)
             assert isinstance(endpoint, Endpoint)
+            now = self.clock()
+            if endpoint.load > 0:  # the load ends now: inactivity counts from here
+                endpoint.last_activity = now
             endpoint.load = float(load)
+            autoscaler.note_activity(endpoint, now)
+            goal = autoscaler.targets(endpoint, now)
             return {
                 "endpoint_id": endpoint_id,
                 "load": endpoint.load,
-                "wanted_workers": autoscaler.wanted(endpoint),
+                "wanted_workers": goal.total,
+                "active_workers": goal.active,
             }
 
     def set_workers(self, enabled: bool) -> None:
@@ -574,3 +650,11 @@ class Backend:
                 }
                 for account in self.state.accounts.values()
             ]
+
+
+def _signed_for(grant: JsonDict, worker_id: int, secret: bytes) -> bool:
+    signature, url = grant.get("signature"), grant.get("url")
+    if not isinstance(signature, str) or not isinstance(url, str):
+        return False
+    mine = url.endswith(route.WORKER_PATH.format(id=worker_id))
+    return mine and secrets.compare_digest(route.sign(secret, grant), signature)

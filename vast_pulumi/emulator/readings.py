@@ -140,6 +140,34 @@ REGISTRY: tuple[Reading, ...] = (
             "here, the docs' 'often plain text'), `{detail}` elsewhere",
         },
     ),
+    Reading(
+        name="worker_recruit",
+        audit="S2",
+        summary="when the serverless autoscaler's rent of a worker lands",
+        choices=("sync", "late"),
+        harsher="late",
+        sources={
+            "sync": "none: the emulator's first reading (the rent is made in the API call that decides it)",
+            "late": "the autoscaler is a separate asynchronous service (`autoscaler.cpp` per "
+            "`vastai/cli/commands/benchmarks.py:522-523`); the SDK waits 'a few minutes' for workers "
+            "to become queryable (`vastai/serverless/client/client.py:486-495,691`). Here a rent lands "
+            "`autoscaler.RECRUIT_SECONDS` (5 s) after the decision, on the emulator's clock; one in "
+            "flight when its group is deleted lands anyway, tied to nothing",
+        },
+    ),
+    Reading(
+        name="worker_ties",
+        audit="S8",
+        summary="whether a worker's instance row names its `workergroup_id` and `endpoint_id`",
+        choices=("tied", "untied"),
+        harsher="untied",
+        sources={
+            "tied": "the names of `/api/v0/charges` contract metadata (OpenAPI 7288-7296, "
+            "`vastai/cli/commands/billing.py:244-245`) shown on the row; not in any instance schema",
+            "untied": "OpenAPI's Instance schema (9608-10057) has neither field: a client finds its "
+            "workers by the marker in their env (or `/get_*_workers/`) only",
+        },
+    ),
 )
 
 BY_NAME: dict[str, Reading] = {reading.name: reading for reading in REGISTRY}
