@@ -22,6 +22,7 @@ from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.readings import REGISTRY
 from vast_pulumi.settings import ProviderSettings
 
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHmXn5cT7jTeeGzXN4eoc4fQbL5JGvQ+x0UiFGXUNQ0E me@laptop"
 KEY = "k-doctor-0123456789"
 GROUP_MARKER = "abcd1234abcd1234"
 
@@ -110,21 +111,11 @@ def test_destroying_get_names_the_emulators_reading(emulator_factory: Any, choic
     assert [(e["method"], e["path"]) for e in single] == [("GET", f"/api/v0/instances/{instance}/?owner=me")]
 
 
-def test_worker_ties_tied(emulator_factory: Any) -> None:
-    emulator = emulator_factory()
+@pytest.mark.parametrize("choice", ["tied", "untied"])
+def test_worker_ties_names_the_emulators_reading(emulator_factory: Any, choice: str) -> None:
+    emulator = emulator_factory(readings={"worker_ties": choice})
     serverless(Api(emulator.url, KEY), emulator)
-    assert reading(run(emulator), "worker_ties") == "tied"
-
-
-def test_worker_ties_untied(emulator_factory: Any) -> None:
-    """Until the emulator has a worker_ties switch (issue 23), the control plane unties the rows."""
-    emulator = emulator_factory()
-    serverless(Api(emulator.url, KEY), emulator)
-    workers = [row["id"] for account in emulator.inventory() for row in account["instances"]]
-    assert workers
-    for worker in workers:  # as PATCH /_emulator/instances/{id} does
-        emulator.backend.drift("instances", int(worker), {"workergroup_id": None, "endpoint_id": None})
-    assert reading(run(emulator), "worker_ties") == "untied"
+    assert reading(run(emulator), "worker_ties") == choice
 
 
 @pytest.mark.parametrize(("choice", "seen"), [("accepted", "accepted"), ("400", None)])
@@ -188,10 +179,11 @@ def rich_account(emulator: Emulator) -> dict[str, list[str]]:
     serverless(api, emulator)
     offer = api.offers(limit=1)[0]
     reply = api.put(
-        f"/api/v0/asks/{offer['id']}/", {"image": "pytorch/pytorch", "env": {"HF_TOKEN": "hf-instance-secret"}}
+        f"/api/v0/asks/{offer['id']}/",
+        {"image": "pytorch/pytorch", "env": {"HF_TOKEN": "hf-instance-secret"}},
     ).json()
     interruptible(api)
-    api.post("/api/v0/ssh/", {"ssh_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDoctorKey me@laptop"})
+    assert api.post("/api/v0/ssh/", {"ssh_key": SSH_KEY}).status_code == 200
     api.post("/api/v0/secrets/", {"key": "DB_PASSWORD", "value": "s3cret-env-value"})
     volume_offer = api.post("/api/v0/volumes/search/", {"limit": 1}).json()["offers"][0]
     api.put("/api/v0/volumes/", {"id": volume_offer["id"], "size": 10, "name": "data"})
@@ -205,7 +197,7 @@ def rich_account(emulator: Emulator) -> dict[str, list[str]]:
             reply["instance_api_key"],
             "hf-instance-secret",
             "s3cret-env-value",
-            "AAAAC3NzaC1lZDI1NTE5AAAAIDoctorKey",
+            SSH_KEY.split()[1],
             *(row["api_key"] for row in endpoints + groups),
             *(row["jupyter_token"] for row in instances if row.get("jupyter_token")),
         ],
@@ -269,7 +261,9 @@ def _renamed(exchange: Exchange, old: str, new: str) -> Exchange:
     payload = exchange.payload()
     for row in payload["instances"]:
         row[new] = row.pop(old)
-    return Exchange(exchange.method, exchange.path, exchange.route, exchange.status, exchange.headers, json.dumps(payload))
+    return Exchange(
+        exchange.method, exchange.path, exchange.route, exchange.status, exchange.headers, json.dumps(payload)
+    )
 
 
 def test_a_field_of_another_type_set_through_the_control_plane_is_a_divergence(

@@ -22,7 +22,7 @@ from typing import Any
 
 from vast_pulumi._instance_rows import is_live
 from vast_pulumi._transport import session_send
-from vast_pulumi.client import VastClient
+from vast_pulumi.client import RetryPolicy, VastClient
 from vast_pulumi.doctor._exchanges import Exchange, Tape
 from vast_pulumi.errors import VastApiError, VastAuthError, VastConnectionError
 from vast_pulumi.settings import ProviderSettings
@@ -33,10 +33,15 @@ __all__ = ["OFFER_SEARCH", "probe"]
 OFFER_SEARCH: dict[str, Any] = {"limit": 3, "rentable": {"eq": True}, "order": [["dph_total", "asc"]]}
 
 
+# The provider's backoff, over a shorter span: a doctor run should end within a minute, and a URL that
+# does not answer should say so in seconds, not after the provider's five minutes of retrying.
+RETRY = RetryPolicy(max_attempts=6, base_delay=0.25, max_delay=4.0, max_total=20.0)
+
+
 def client_for(settings: ProviderSettings, tape: Tape) -> VastClient:
     import requests
 
-    return VastClient(settings, send=tape.wrap(session_send(requests.Session())))
+    return VastClient(settings, retry=RETRY, send=tape.wrap(session_send(requests.Session())))
 
 
 def probe(settings: ProviderSettings) -> list[Exchange]:
