@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import economy, fleet, overhead, refresh, scale, speed
+from benchmarks import doctor, economy, fleet, overhead, refresh, scale, speed
 from benchmarks.common import Table
 
 BENCHMARKS: dict[str, Callable[[Path], Table]] = {
@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[Path], Table]] = {
     "overhead": overhead.run,
     "fleet": fleet.run,
     "speed": speed.run,
+    "doctor": doctor.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADER = (

@@ -120,12 +120,13 @@ def _ssh_list_empty(answers: Answers) -> tuple[str | None, str]:
 
 
 def _bid_field(answers: Answers) -> tuple[str | None, str]:
-    compared = []
+    compared: list[tuple[Any, float, float]] = []
     for row in answers.instances():
-        search, base = row.get("search"), row.get("dph_base")
-        listed = search.get("gpuCostPerHour") if isinstance(search, dict) else None
-        if row.get("is_bid") is True and _number(listed) and _number(base):
-            compared.append((row.get("id"), float(listed), float(base)))
+        search = row.get("search")
+        listed = _number(search.get("gpuCostPerHour")) if isinstance(search, dict) else None
+        base = _number(row.get("dph_base"))
+        if row.get("is_bid") is True and listed is not None and base is not None:
+            compared.append((row.get("id"), listed, base))
     if not compared:
         return None, "not observed: no interruptible instance with search.gpuCostPerHour and dph_base"
     differing = [c for c in compared if not math.isclose(c[1], c[2], abs_tol=1e-9)]
@@ -225,8 +226,8 @@ def _is_search_quota(exchange: Exchange) -> bool:
     return isinstance(payload, dict) and payload.get("error") == "search_quota_exceeded"
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _message(payload: Any, text: str) -> str:

@@ -67,7 +67,7 @@ def redact(exchanges: Iterable[Exchange], api_key: str) -> list[Exchange]:
     exchanges = list(exchanges)
     found: set[str] = {api_key} if api_key else set()
     account = _account_id(exchanges)
-    bodies = []
+    bodies: list[Any] = []
     for exchange in exchanges:
         payload = exchange.payload()
         if payload is None:
