@@ -60,6 +60,7 @@ ENDPOINT_TYPE = "pulumi-python:dynamic/vast:Endpoint"
 FLEET_TYPE = "pulumi-python:dynamic/vast:Fleet"
 DEFAULT_ORGANIZATION = "organization"  # what Pulumi's self-managed backends call every organization
 _DEFAULT_NAME = re.compile(r"^(?P<resource>.+)-(?P<marker>[0-9a-f]{8})$")
+_DEFAULT_NAME_ANY = re.compile(r"^(?P<resource>.+)[-_](?P<marker>[0-9a-f]{8})$")
 
 
 class StateError(VastError, RuntimeError):
@@ -245,8 +246,9 @@ def instance_marker(row: Row) -> tuple[str, str] | None:
 
 
 def default_name_marker(name: str) -> str | None:
-    """The 8 hex of a marker a default name (``<resource name>-<8 hex>``) ends with, if it is one."""
-    match = _DEFAULT_NAME.match(name)
+    """The 8 hex of a marker a default name ends with, if it is one: ``<resource name>-<8 hex>``, or
+    ``<resource name>_<8 hex>`` (a volume's, under Vast's volume name rule ``^\\w{1,64}$``)."""
+    match = _DEFAULT_NAME_ANY.match(name)
     return match["marker"] if match else None
 
 

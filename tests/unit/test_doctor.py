@@ -15,8 +15,9 @@ import pytest
 from tests.emulator.conftest import Api
 from vast_pulumi import doctor
 from vast_pulumi.__main__ import main
-from vast_pulumi.doctor import Report
+from vast_pulumi.doctor import Report, _scopes
 from vast_pulumi.doctor._exchanges import Exchange
+from vast_pulumi.doctor._probe import probe
 from vast_pulumi.doctor._readings import READINGS
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.readings import REGISTRY
@@ -246,7 +247,7 @@ def test_a_renamed_field_is_a_divergence_naming_route_and_field(emulator_factory
     """A test double of the answer: the emulator's instance list with ``actual_status`` renamed."""
     emulator = emulator_factory()
     Api(emulator.url, KEY).rent()
-    exchanges = doctor._probe.probe(ProviderSettings(api_key=KEY, api_url=emulator.url))
+    exchanges = probe(ProviderSettings(api_key=KEY, api_url=emulator.url))
     renamed = [_renamed(e, "actual_status", "actualStatus") for e in exchanges]
     report = doctor.analyze(renamed)
     assert [(d.route, d.field, d.problem) for d in report.divergences] == [
@@ -343,3 +344,69 @@ def test_a_recording_replays_to_the_same_report(emulator_factory: Any, tmp_path:
 def test_replay_of_something_else_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "recording.json").write_text('{"format": "other"}')
     assert main(["doctor", "--replay", str(tmp_path)], out=io.StringIO()) == 2
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_a_committed_recording_still_replays_with_its_readings() -> None:
+    """tests/data/doctor_recording: the emulator under `pessimistic` (README there says how it was made)."""
+    report = doctor.replay(DATA / "doctor_recording")
+    assert report.exit_code == 0
+    assert {o.reading: o.choice for o in report.readings if o.choice} == {
+        "bid_field": "listing",
+        "ssh_list_empty": "404",
+        "destroying_get": "gone",
+        "worker_ties": "untied",
+    }
+    assert report.key.account_id == 1  # redacted
+    assert [(b.kind, b.managed.split(" ")[0]) for b in report.billed] == [
+        ("worker", "worker"),
+        ("instance", "vast-pulumi"),
+        ("instance", "no"),
+        ("volume", "vast-pulumi"),
+    ]
+
+
+# -- scopes ----------------------------------------------------------------------------------------
+
+
+def test_the_scope_table_is_vasts_route_table() -> None:
+    table = json.loads((DATA / "api_scopes.json").read_text())["endpoints"]
+    for (method, route), scope in _scopes.READ_SCOPES.items():
+        assert table[route][method] == scope, (method, route)
+    writes = {
+        ("PUT", "/api/v0/asks/{id}/"): "instance_write",
+        ("DELETE", "/api/v0/instances/{id}/"): "instance_write",
+        ("PUT", "/api/v0/volumes/"): "instance_write",
+        ("POST", "/api/v0/endptjobs/"): "misc",
+        ("POST", "/api/v0/workergroups/"): "misc",
+        ("POST", "/api/v0/template/"): "user_write",
+        ("POST", "/api/v0/ssh/"): "user_write",
+        ("POST", "/api/v0/secrets/"): "user_write",
+    }
+    for (method, route), scope in writes.items():
+        assert table[route][method] == scope and scope in _scopes.WRITE_SCOPES
+
+
+def test_a_refused_read_names_its_scope_and_is_a_divergence() -> None:
+    """A test double: a key without ``misc`` (the emulator has no scoped keys)."""
+    refused = json.dumps({"success": False, "error": "forbidden", "msg": "This key lacks scope misc"})
+    exchanges = [
+        Exchange("GET", "/api/v0/users/current/", "/api/v0/users/current/", 200, {}, '{"id": 7}'),
+        Exchange("GET", "/api/v0/endptjobs/", "/api/v0/endptjobs/", 403, {}, refused),
+    ]
+    report = doctor.analyze(exchanges)
+    assert {s.scope: s.status for s in report.scopes}["misc"] == "refused (403)"
+    assert [(d.route, d.problem) for d in report.divergences] == [
+        ("GET /api/v0/endptjobs/", "failed: 403 forbidden This key lacks scope misc")
+    ]
+    assert report.exit_code == 1
+
+
+def test_no_key_at_all_is_exit_2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("VAST_API_KEY", "VASTAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert main(["doctor", "--url", "http://127.0.0.1:9"], out=io.StringIO()) == 2
