@@ -57,7 +57,7 @@ def _billing(report: Report) -> list[str]:
     lines = []
     for item in report.billed:
         price = f"{item.dph:.4f}" if item.dph is not None else "-"
-        lines.append(f"  {item.kind:<8} {item.id:>10}  {price:>8} $/h  {item.status:<24} {item.managed}")
+        lines.append(f"  {item.kind:<8} {item.id:>10}  {price:>8} $/h  {item.status:<26} {item.managed}")
     if lines:
         lines.append(
             f"  total {total(lambda m: True):.4f} $/h; not made by vast-pulumi: "
