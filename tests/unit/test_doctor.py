@@ -19,6 +19,7 @@ from vast_pulumi.doctor import Report, _scopes
 from vast_pulumi.doctor._exchanges import Exchange
 from vast_pulumi.doctor._probe import probe
 from vast_pulumi.doctor._readings import READINGS
+from vast_pulumi.doctor._redact import redact
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.readings import REGISTRY
 from vast_pulumi.settings import ProviderSettings
@@ -410,3 +411,46 @@ def test_no_key_at_all_is_exit_2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     assert main(["doctor", "--url", "http://127.0.0.1:9"], out=io.StringIO()) == 2
+
+
+def test_redaction_keeps_types_names_and_markers_and_drops_the_rest() -> None:
+
+    marked = "VAST_PULUMI_GROUP_MARKER=0123456789abcdef"
+    group = {
+        "id": 5,
+        "user_id": 42,
+        "api_key": "group-key-1234",
+        "launch_args": f"--env '-e {marked} -e HF_TOKEN=hf_abcd' --disk 8",
+    }
+    exchanges = [
+        Exchange(
+            "GET",
+            "/api/v0/users/current/",
+            "/api/v0/users/current/",
+            200,
+            {},
+            '{"id": 42, "email": "a@b.io"}',
+        ),
+        Exchange(
+            "GET", "/api/v0/workergroups/", "/api/v0/workergroups/", 200, {}, json.dumps({"results": [group]})
+        ),
+        Exchange(
+            "GET",
+            "/api/v1/instances/",
+            "/api/v1/instances/",
+            429,
+            {},
+            "too frequent from 203.0.113.9 hf_abcd",
+        ),
+    ]
+    user, groups, limited = redact(exchanges, "the-api-key")
+    assert json.loads(user.body) == {"id": 1, "email": "REDACTED"}
+    assert json.loads(groups.body)["results"] == [
+        {
+            "id": 5,
+            "user_id": 1,
+            "api_key": "REDACTED",
+            "launch_args": f"--env '-e {marked} -e HF_TOKEN=REDACTED' --disk 8",
+        }
+    ]
+    assert limited.body == "too frequent from 0.0.0.0 REDACTED"  # a secret met elsewhere, an IP
