@@ -142,6 +142,23 @@ def test_volume_name_seen_only_where_a_loose_name_exists(
     assert reading(run(emulator), "volume_name") == seen
 
 
+@pytest.mark.parametrize(("choice", "seen"), [("any", "any"), ("same_machine", None)])
+def test_volume_machine_seen_only_where_a_volume_is_mounted_across_machines(
+    emulator_factory: Any, choice: str, seen: str | None
+) -> None:
+    emulator = emulator_factory(readings={"volume_machine": choice})
+    api = Api(emulator.url, KEY)
+    volume_offer = api.post("/api/v0/volumes/search/", {"limit": 1}).json()["offers"][0]
+    volume = int(
+        api.put("/api/v0/volumes/", {"id": volume_offer["id"], "size": 10}).json()["volume_name"][2:]
+    )
+    offer = next(o for o in api.offers(limit=5) if o["machine_id"] != volume_offer["machine_id"])
+    mount = {"create_new": False, "volume_id": volume, "mount_path": "/data"}
+    answer = api.put(f"/api/v0/asks/{offer['id']}/", {"image": "pytorch/pytorch", "volume_info": mount})
+    assert answer.status_code == (200 if choice == "any" else 400)
+    assert reading(run(emulator), "volume_machine") == seen
+
+
 @pytest.mark.parametrize("choice", ["global", "per_route"])
 def test_rate_limit_bodies_met_on_a_read_route_cannot_tell_the_readings_apart(
     emulator_factory: Any, choice: str
@@ -168,7 +185,7 @@ def test_a_429_shape_neither_reading_gives_is_named(emulator_factory: Any) -> No
 
 def test_readings_a_read_cannot_tell_say_so(emulator_factory: Any) -> None:
     report = run(emulator_factory())
-    for name in ("delete_gone_error", "volume_machine", "worker_recruit"):
+    for name in ("delete_gone_error", "worker_recruit"):
         assert next(o.evidence for o in report.readings if o.reading == name) == "not observable read-only"
 
 

@@ -5,7 +5,8 @@ Only these, each once (the instance list pages as the provider pages it):
 * ``GET /api/v0/users/current/`` (first: a key or URL that does not work stops here);
 * ``GET /api/v1/instances/``, ``GET /api/v0/endptjobs/``, ``GET /api/v0/workergroups/`` (worker rows
   are instance rows), ``GET /api/v0/ssh/``, ``GET /api/v0/secrets/`` (the report uses the answer's
-  shape only; its values are redacted from a recording), ``GET /api/v0/template/`` (the account's own), ``GET /api/v0/volumes/``;
+  shape only; its values are redacted from a recording), ``GET /api/v0/template/`` (the account's
+  own), ``GET /api/v0/volumes/``;
 * one offer search, ``POST /api/v0/bundles/`` with ``limit`` 3: the documented form of a search, which
   changes nothing;
 * ``GET /api/v0/instances/{id}/`` of one instance the list shows on its way out, if any: which reading

@@ -94,6 +94,7 @@ def observe(answers: Answers) -> list[Observation]:
         "destroying_get": _destroying_get,
         "templateless_workergroup": _templateless_workergroup,
         "volume_name": _volume_name,
+        "volume_machine": _volume_machine,
         "rate_limit_bodies": _rate_limit_bodies,
         "worker_ties": _worker_ties,
     }
@@ -166,6 +167,22 @@ def _volume_name(answers: Answers) -> tuple[str | None, str]:
     if loose:
         return "lenient", f"a volume's name breaks ^\\w{{1,64}}$ ({len(loose[0])} characters, not all \\w)"
     return None, f"{NOT_READ_ONLY} (no volume named outside ^\\w{{1,64}}$ on the account)"
+
+
+def _volume_machine(answers: Answers) -> tuple[str | None, str]:
+    """An instance on one machine mounting a local volume of another shows the lenient reading."""
+    machines = {v.get("id"): v.get("machine_id") for v in answers.rows("GET", "/api/v0/volumes/", "volumes")}
+    for row in answers.instances():
+        mounts = row.get("volume_info")
+        for mount in mounts if isinstance(mounts, list) else []:
+            volume = mount.get("id") if isinstance(mount, dict) else None
+            where = machines.get(volume)
+            if where is not None and row.get("machine_id") is not None and where != row.get("machine_id"):
+                return "any", (
+                    f"instance {row.get('id')} on machine {row.get('machine_id')} mounts volume {volume} "
+                    f"of machine {where}"
+                )
+    return None, f"{NOT_READ_ONLY} (no instance mounts a volume of another machine)"
 
 
 def _rate_limit_bodies(answers: Answers) -> tuple[str | None, str]:
