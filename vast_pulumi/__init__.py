@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.2.0"
 
 if TYPE_CHECKING:
+    from vast_pulumi.endpoint_costs import EndpointCosts, get_endpoint_costs
     from vast_pulumi.endpoint import Endpoint, EndpointArgs
     from vast_pulumi.envvar import EnvVar, EnvVarArgs
     from vast_pulumi.errors import (
@@ -98,6 +99,8 @@ _EXPORTS = {
     "VolumeArgs": "vast_pulumi.volume",
     "Workergroup": "vast_pulumi.workergroup",
     "WorkergroupArgs": "vast_pulumi.workergroup",
+    "EndpointCosts": "vast_pulumi.endpoint_costs",
+    "get_endpoint_costs": "vast_pulumi.endpoint_costs",
     "get_instance": "vast_pulumi.lookups",
     "get_instances": "vast_pulumi.lookups",
     "get_offers": "vast_pulumi.offers",
@@ -112,6 +115,7 @@ __all__ = [
     "DeleteTimeoutError",
     "Endpoint",
     "EndpointArgs",
+    "EndpointCosts",
     "EnvVar",
     "EnvVarArgs",
     "Fleet",
@@ -144,6 +148,7 @@ __all__ = [
     "VolumeArgs",
     "Workergroup",
     "WorkergroupArgs",
+    "get_endpoint_costs",
     "get_instance",
     "get_instances",
     "get_offers",

@@ -158,6 +158,15 @@ class VastClient:
     def delete_workergroup(self, workergroup_id: int) -> bool:
         return self._delete(f"/api/v0/workergroups/{workergroup_id}/")
 
+    # -- the autoscaler's routes (run.vast.ai: a client made for that URL, see endpoint_costs) ------------
+
+    def endpoint_workers(self, endpoint_id: int) -> list[Row]:
+        """``POST /get_endpoint_workers/``: the endpoint's workers with their states. The route answers
+        a bad key or an endpoint it cannot query yet in-band (``error_msg``); like the official SDK,
+        that reads as no workers (``vastai/serverless/client/client.py:486-495``)."""
+        reply = self._call("POST", "/get_endpoint_workers/", body={"id": endpoint_id})
+        return [] if "error_msg" in reply else _rows(reply, LIST_REPLY)
+
     # -- offers ------------------------------------------------------------------------------------------
 
     def search_offers(self, query: Mapping[str, Any]) -> list[Row]:
