@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import destroy, economy, fleet, overhead, plugin, refresh, scale, speed
+from benchmarks import destroy, doctor, economy, fleet, overhead, plugin, refresh, scale, speed
 from benchmarks.common import Table
 
 BENCHMARKS: dict[str, Callable[[Path], Table]] = {
@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, Callable[[Path], Table]] = {
     "speed": speed.run,
     "destroy": destroy.run,
     "plugin": plugin.run,
+    "doctor": doctor.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADER = (

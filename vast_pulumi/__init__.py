@@ -56,7 +56,9 @@ if TYPE_CHECKING:
     from vast_pulumi.fleet import Fleet, FleetArgs
     from vast_pulumi.instance import Instance, InstanceArgs
     from vast_pulumi.lookups import (
+        EndpointCosts,
         User,
+        get_endpoint_costs,
         get_instance,
         get_instances,
         get_templates,
@@ -79,6 +81,8 @@ _EXPORTS = {
     "Offer": "vast_pulumi.offers",
     "ProviderSettings": "vast_pulumi.settings",
     "User": "vast_pulumi.lookups",
+    "EndpointCosts": "vast_pulumi.lookups",
+    "get_endpoint_costs": "vast_pulumi.lookups",
     "get_instance": "vast_pulumi.lookups",
     "get_instances": "vast_pulumi.lookups",
     "get_offers": "vast_pulumi.offers",
@@ -93,6 +97,7 @@ __all__ = [
     "DeleteTimeoutError",
     "Endpoint",
     "EndpointArgs",
+    "EndpointCosts",
     "EnvVar",
     "EnvVarArgs",
     "Fleet",
@@ -134,6 +139,7 @@ __all__ = [
     "VolumeArgs",
     "Workergroup",
     "WorkergroupArgs",
+    "get_endpoint_costs",
     "get_instance",
     "get_instances",
     "get_offers",

@@ -3,13 +3,16 @@
     vast-pulumi orphans dev prod                 # list what no stack records, with its $/hour
     vast-pulumi orphans --state dev.json --json  # from `pulumi stack export` files, for machines
     vast-pulumi orphans dev prod --destroy       # destroy them, after a confirmation (or --yes)
+    vast-pulumi doctor                           # the account against what the provider assumes
+    vast-pulumi doctor --json --record DIR       # as JSON; the answers, redacted, kept in DIR
 
 The API key comes from ``--api-key-file``, else ``VAST_API_KEY``, else the official client's key file;
 the URL from ``--url``, else ``VAST_URL``, else https://console.vast.ai. Keys are never printed. See
 :mod:`vast_pulumi.orphans` for what is (and is not) recognised as made by vast-pulumi.
 
-Exit status: 0 listed (or all destroyed), 1 not confirmed or something could not be destroyed, 2 an
-error (no key, a state that cannot be read, an API failure).
+Exit status of ``orphans``: 0 listed (or all destroyed), 1 not confirmed or something could not be
+destroyed, 2 an error (no key, a state that cannot be read, an API failure). Of ``doctor``: 0 all as
+expected, 1 divergences found, 2 the key or the URL does not work (see :mod:`vast_pulumi.doctor`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from vast_pulumi import orphans
+from vast_pulumi import doctor, orphans
 from vast_pulumi.client import Row, VastClient
 from vast_pulumi.errors import VastConfigError, VastError
 from vast_pulumi.orphans import Orphan, Outcome, StackState
@@ -86,12 +89,40 @@ def parser() -> argparse.ArgumentParser:
         default=600.0,
         help="seconds to wait for destroyed objects to go (default 600)",
     )
+    _doctor_parser(commands)
     return top
+
+
+def _doctor_parser(commands: Any) -> None:
+    command = commands.add_parser(
+        "doctor",
+        help="check the account against what the provider assumes (read-only, $0)",
+        description=(
+            "Read the account (GETs and one small offer search; nothing is written, rented or deleted) "
+            "and report: whether the key works and which account it is; each answer's shape against "
+            "what the provider reads; which reading of each disputed API behaviour the account shows; "
+            "the 429s met; what bills now, made by vast-pulumi or not. Exit status: 0 as expected, "
+            "1 divergences, 2 the key or the URL does not work."
+        ),
+    )
+    command.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    command.add_argument("--api-key-file", metavar="FILE", help="read the API key from this file")
+    command.add_argument(
+        "--url", metavar="URL", help="the API's URL (default: VAST_URL, else console.vast.ai)"
+    )
+    command.add_argument(
+        "--record", metavar="DIR", help="also write the answers, redacted, to DIR/recording.json"
+    )
+    command.add_argument(
+        "--replay", metavar="DIR", help="report from DIR/recording.json instead of calling the API"
+    )
 
 
 def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        if args.command == "doctor":
+            return _doctor(args, out or sys.stdout)
         return _orphans(args, stdin or sys.stdin, out or sys.stdout)
     except (VastError, OSError, RuntimeError) as error:
         print(f"{PROG}: {error}", file=sys.stderr)
@@ -129,6 +160,21 @@ def _orphans(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
     else:
         _print_outcome(out, outcome)
     return 1 if outcome.failed else 0
+
+
+def _doctor(args: argparse.Namespace, out: TextIO) -> int:
+    if args.replay:
+        if args.record:
+            raise VastConfigError("--replay and --record: choose one")
+        report, where = doctor.replay(args.replay), f"replay of {args.replay}"
+    else:
+        settings = ProviderSettings.resolve(_key(args.api_key_file), args.url)
+        report, where = doctor.run(settings, record=args.record), settings.api_url
+    if args.json:
+        print(json.dumps({"api_url": where, **report.as_json()}, indent=2), file=out)
+    else:
+        print(doctor.table(report, where), file=out)
+    return report.exit_code
 
 
 def _key(path: str | None) -> str | None:

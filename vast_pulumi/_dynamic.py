@@ -436,11 +436,17 @@ class VastResource(pulumi.dynamic.Resource):
         super().__init__(self.provider_class(), resource_name, props, merged)
 
     @classmethod
+    def default_name_for(cls, resource_name: str, marker: str) -> str:
+        """The value ``default_named`` gets when the program leaves it unset: ``<resource name>-<8 hex
+        of the marker>``, unless the resource's API has its own rule for names (a Volume's)."""
+        return default_name(resource_name, marker)
+
+    @classmethod
     def prepare(cls, values: dict[str, Any], resource_name: str) -> dict[str, Any]:
         """The program's inputs as the provider gets them: the default name filled (``default_named``),
         and secret inputs wrapped as secrets, so they are encrypted in state even when given plain."""
         if cls.default_named is not None and values.get(cls.default_named) is None:
-            values[cls.default_named] = default_name(resource_name, cls.marker(resource_name))
+            values[cls.default_named] = cls.default_name_for(resource_name, cls.marker(resource_name))
         for key, field in cls.provider_class.fields.items():
             if field.secret and values.get(key) is not None:
                 values[key] = pulumi.Output.secret(values[key])

@@ -48,6 +48,16 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PORT_FLAG = re.compile(r"^-p \d+(:\d+)?(/(tcp|udp))?$")
 
 
+# audit PA2: a volume rented through create_new belongs to no resource. It outlives the instance (volumes
+# bill per GB and month until deleted), so every destroy or replacement would leave one billing. A Volume
+# resource owns it instead: deleted on destroy, waited out, never re-rented by a retry.
+CREATE_NEW_REFUSED = (
+    "create_new=True is not supported: the volume it rents would belong to no resource and bill after "
+    "the instance is gone; make it a Volume resource and link it, "
+    "volume_info={'volume_id': Volume(...).volume_id, 'mount_path': ...}"
+)
+
+
 class InstanceVolume(BaseModel):
     """A volume to mount, as the create API's ``volume_info`` takes it."""
 
@@ -55,7 +65,10 @@ class InstanceVolume(BaseModel):
 
     volume_id: int = Field(gt=0, description="The volume (or, with create_new, the volume offer) id.")
     mount_path: str = Field(max_length=4096, description="Where it is mounted: an absolute container path.")
-    create_new: bool = Field(False, description="Rent a new volume from the volume offer volume_id.")
+    create_new: bool = Field(
+        False,
+        description="Refused at preview: a volume rented here would belong to no resource; use a Volume.",
+    )
     size: int | None = Field(None, ge=1, description="GB of a new volume (only with create_new).")
     name: str | None = Field(None, min_length=1, description="Name of a new volume (only with create_new).")
 
@@ -67,9 +80,11 @@ class InstanceVolume(BaseModel):
         return path
 
     @model_validator(mode="after")
-    def _new_only(self) -> InstanceVolume:
+    def _new_only(self, info: ValidationInfo) -> InstanceVolume:
         if not self.create_new and (self.size is not None or self.name is not None):
             raise ValueError("size and name only apply with create_new=True (a volume keeps its own)")
+        if self.create_new and info.context is not None:  # at check (preview); state still loads
+            raise ValueError(CREATE_NEW_REFUSED)
         return self
 
 

@@ -38,6 +38,7 @@ from vast_pulumi._instance_rows import (
     bid_of,
     describe_status,
     instance_failure,
+    int_or_none,
     is_live,
     machine_never_started,
     marker_of,
@@ -237,7 +238,33 @@ class InstanceOps:
         if inputs.offer_id is not None:
             yield inputs.offer_id
             return
-        yield from (offer.id for offer in self.offers(inputs))
+        machine = self.volume_machine(inputs)
+        if machine is None:
+            yield from (offer.id for offer in self.offers(inputs))
+            return
+        try:
+            offers = self.offers(_on_machine(inputs, machine))
+        except OfferUnavailableError as error:
+            raise OfferUnavailableError(
+                f"{error} (the search is pinned to machine {machine}, where volume_info's volume is: "
+                "a local volume mounts only on its own machine)"
+            ) from error
+        yield from (offer.id for offer in offers)
+
+    def volume_machine(self, inputs: InstanceInputs) -> int | None:
+        """The machine of the volume ``volume_info`` links: a local volume "can only be attached to
+        instances running on the same physical machine" (Vast's docs, audit V1), so the offer search
+        is pinned to it."""
+        info = inputs.volume_info
+        if info is None or info.create_new:
+            return None
+        row = next((v for v in self.client.list_volumes() if v.get("id") == info.volume_id), None)
+        if row is None:
+            raise VastNotFoundError(f"volume_info.volume_id: no volume {info.volume_id} on this account")
+        machine = int_or_none(row.get("machine_id"))
+        if machine is None:
+            raise VastNotFoundError(f"volume_info.volume_id: volume {info.volume_id} names no machine")
+        return machine
 
     # -- rent and start -----------------------------------------------------------------------------
 
@@ -505,20 +532,30 @@ def _changed(key: str, olds: Props, news: Props) -> bool:
 
 
 def _check_bid(launch: Launch, inputs: MachineInputs, row: Row) -> None:
-    """A rent with ``price`` must read back interruptible at that bid (``is_bid``, and the bid where
-    the row says it); an instance made for us that does not is not what was asked for, and may bill at
-    the on-demand price."""
+    """A rent with ``price`` must read back interruptible: an instance made for us that says
+    ``is_bid: false`` is on-demand, not what was asked for, and may bill at the on-demand price.
+
+    The price is only warned about. The API names no field for the bid, and its sources disagree on
+    whether ``search.gpuCostPerHour`` is the bid or the listing's price (audit I1): destroying a fresh
+    instance over it would make every interruptible ``up`` rent, destroy and fail.
+    """
     if inputs.price is None or not launch.ours:
         return
-    bid = bid_of(row)
-    if row.get("is_bid") is True and (bid is None or abs(bid - inputs.price) <= BID_TOLERANCE):
-        return
-    kind = "interruptible" if row.get("is_bid") is True else "on-demand"
-    at = f" at a bid of {bid:g} $/h" if bid is not None else ""
-    raise InstanceNotReadyError(
-        f"instance {launch.instance_id} was rented with price={inputs.price:g} but reads back as "
-        f"{kind}{at}, not interruptible at {inputs.price:g} $/h"
-    )
+    if row.get("is_bid") is False:
+        raise InstanceNotReadyError(
+            f"instance {launch.instance_id} was rented with price={inputs.price:g} but reads back as "
+            f"on-demand (is_bid false), not interruptible at {inputs.price:g} $/h"
+        )
+    shown = bid_of(row)
+    if row.get("is_bid") is None or (shown is not None and abs(shown - inputs.price) > BID_TOLERANCE):
+        _log.warning(
+            "vast: instance %s was rented with price=%g; its row shows is_bid=%s and "
+            "search.gpuCostPerHour=%s $/h (that field may be the listing's price, not the bid): kept",
+            launch.instance_id,
+            inputs.price,
+            row.get("is_bid"),
+            "none" if shown is None else f"{shown:g}",
+        )
 
 
 # -- request bodies -------------------------------------------------------------------------------------
@@ -573,6 +610,11 @@ def effective_runtype(inputs: Props) -> str | None:
     if inputs.get("template_hash_id"):
         return None
     return "args" if inputs.get("args") or inputs.get("args_str") else "ssh"
+
+
+def _on_machine(inputs: InstanceInputs, machine: int) -> InstanceInputs:
+    """The inputs with the offer query pinned to one machine."""
+    return inputs.model_copy(update={"offer_query": f"{inputs.offer_query} machine_id={machine}"})
 
 
 def _check_adopted_disk(inputs: InstanceInputs, row: Row) -> None:

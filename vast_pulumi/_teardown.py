@@ -1,7 +1,8 @@
 """Destroying instances until nothing bills: the one mechanism every delete uses.
 
-Destroy is asynchronous on Vast.ai: the API accepts the ``DELETE`` and keeps listing the instance for a
-while, shown stopped (``next_state`` "unloaded") until its machine has let it go. A delete that
+Destroy is asynchronous on Vast.ai: the API accepts the ``DELETE`` and may keep listing the instance for
+a while (Max19970/easy-server#125 saw the list hold it while the single GET already answered nothing),
+in whatever state the row then shows, until its machine has let it go. A delete that
 returned at the ``DELETE`` would report success for a machine that may still be there, so every
 delete that ends instances (an instance's, a workergroup's and an endpoint's workers, the orphan
 finder's) sends its ``DELETE``\\ s and then polls the account's instance list until none of them is

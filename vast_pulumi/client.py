@@ -158,6 +158,15 @@ class VastClient:
     def delete_workergroup(self, workergroup_id: int) -> bool:
         return self._delete(f"/api/v0/workergroups/{workergroup_id}/")
 
+    # -- the autoscaler's routes (run.vast.ai: a client made for that URL, see lookups) -------------------
+
+    def endpoint_workers(self, endpoint_id: int) -> list[Row]:
+        """``POST /get_endpoint_workers/``: the endpoint's workers with their states. The route answers
+        a bad key or an endpoint it cannot query yet in-band (``error_msg``); like the official SDK,
+        that reads as no workers (``vastai/serverless/client/client.py:486-495``)."""
+        reply = self._call("POST", "/get_endpoint_workers/", body={"id": endpoint_id})
+        return [] if "error_msg" in reply else _rows(reply, LIST_REPLY)
+
     # -- offers ------------------------------------------------------------------------------------------
 
     def search_offers(self, query: Mapping[str, Any]) -> list[Row]:
@@ -337,8 +346,18 @@ class VastClient:
         return row
 
     def list_ssh_keys(self) -> list[Row]:
-        """The account's keys; the list names the key text ``key`` (the create's reply ``public_key``)."""
-        return _rows(self._call("GET", "/api/v0/ssh/"), LIST_REPLY)
+        """The account's keys; the list names the key text ``key`` (the create's reply ``public_key``).
+
+        An account without keys may get 404 "No SSH keys found for the user." instead of ``[]``
+        (Vast's OpenAPI spec documents that 404 on this route, without a body): an empty list. A
+        rejected key is never read so (the transport raises :class:`VastAuthError` for it).
+        """
+        try:
+            return _rows(self._call("GET", "/api/v0/ssh/"), LIST_REPLY)
+        except VastApiError as error:
+            if error.status == 404 and error.is_not_found:
+                return []
+            raise
 
     def update_ssh_key(self, key_id: int, public_key: str) -> None:
         body = {"id": key_id, "ssh_key": public_key}

@@ -33,7 +33,6 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from vast_pulumi import _launch_args
 from vast_pulumi._dynamic import (
     ACCOUNT_KEY,
     MARKER_KEY,
@@ -48,7 +47,8 @@ from vast_pulumi._dynamic import (
 from vast_pulumi._fields import CREATE_ONLY, REPLACES, UPDATES, table
 from vast_pulumi._reconcile import CreateSteps, reconciling_create
 from vast_pulumi._teardown import NotGoneError, destroy_instances
-from vast_pulumi._workers import detached_workers
+from vast_pulumi._workers import detached_workers, group_markers, sweep_late_recruits
+from vast_pulumi._workers import now as sweep_now
 from vast_pulumi.client import Row
 from vast_pulumi.errors import AdoptError, VanishedError, VastConflictError
 
@@ -187,28 +187,35 @@ class EndpointProvider(VastProvider[EndpointInputs]):
 
         The API deletes the endpoint's workergroups with it and destroys the workers still attached
         to them, answering those it destroyed and those it could not. Workers of its groups that an
-        earlier group delete left detached are found by their groups' markers and destroyed too. A
-        worker the API could not destroy, or one still listed after the bound, fails the delete,
-        naming it. Already gone is fine.
+        earlier group delete left detached, and recruits that land after the delete, are found by
+        their groups' markers and destroyed too (never one tied to another listed group, nor an untied
+        one while another group shares the marker: see :mod:`vast_pulumi._workers`). A worker the API
+        could not destroy, or one still listed after the bound, fails the delete, naming it. Already
+        gone is fine.
         """
         self.owner(id_, props)
         endpoint_id = numeric_id(id_)
-        markers = {
-            marker
-            for row in self.client.cached_workergroups(max_age=0.0)
-            if row.get("endpoint_id") == endpoint_id
-            and (marker := _launch_args.marker_of(row.get("launch_args"))) is not None
-        }
+        before = self.client.cached_workergroups(max_age=0.0)
+        mine = (row for row in before if row.get("endpoint_id") == endpoint_id)
+        markers = {marker for marker in group_markers(mine).values() if marker}
         deletion = self.client.delete_endpoint(endpoint_id)
+        deleted_at = sweep_now()
         refused = deletion.failed_workers if deletion is not None else []
-        detached = [
-            worker
-            for worker in detached_workers(self.client.cached_instances(), markers)
-            if worker not in refused  # the API just failed to destroy it: reported below, not retried
-        ]
+
+        def find() -> list[int]:
+            live = group_markers(self.client.cached_workergroups())
+            # The API just failed to destroy a refused worker: reported below, not retried.
+            return [
+                w for w in detached_workers(self.client.cached_instances(), markers, live) if w not in refused
+            ]
+
         outcome = destroy_instances(
-            self.client, detached, awaiting=deletion.deleted_workers if deletion is not None else ()
+            self.client, find(), awaiting=deletion.deleted_workers if deletion is not None else ()
         )
+        if markers:
+            late = sweep_late_recruits(self.client, find, since=deleted_at)
+            outcome.gone.extend(late.gone)
+            outcome.failed.update(late.failed)
         failures = [
             *(f"worker instance {worker} (the API could not destroy it)" for worker in refused),
             *([outcome.describe_failures("worker instance")] if outcome.failed else []),

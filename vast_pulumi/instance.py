@@ -56,8 +56,16 @@ on the instance after it is rented and attached or detached in place when the li
 the list named are ever detached). A refresh reads them back: a named key detached outside the stack
 is drift, which the next ``up`` attaches again; a key the list does not name only gets a warning.
 ``volume_info`` mounts a volume as the create API takes it
-(``{"volume_id": Volume.volume_id, "mount_path": "/data"}``; ``create_new=True`` rents a new one from
-a volume offer); changing it rents a new instance.
+(``{"volume_id": Volume.volume_id, "mount_path": "/data"}``), and pins the offer search to the volume's
+machine (a local volume mounts nowhere else); changing it rents a new instance. ``create_new=True`` is
+refused at preview: the volume it would rent belongs to no resource and bills after the instance is
+gone (make it a ``Volume``).
+
+**Interruptibles.** With ``price`` the instance must read back ``is_bid``; the bid itself is neither
+compared at create nor read back by a refresh (the API names no field for it:
+``search.gpuCostPerHour`` may be the listing's price), only warned about. **Gone** includes being
+destroyed: a refresh drops such an instance, and an update of an instance destroyed out of band fails
+saying so, the next ``up`` planning a replacement.
 
 **Existing instances.** ``Instance.get("name", "123")`` reads one without managing it; the ``adopt_id``
 input makes ``create`` take instance 123 under management (label, state and image brought to the
@@ -106,14 +114,12 @@ from vast_pulumi._instance_rows import (
 from vast_pulumi._instances import BID_TOLERANCE, OFFER_SEARCH_LIMIT, InstanceOps, Launch, effective_runtype
 from vast_pulumi._preflight import check_rentable
 from vast_pulumi.client import Row
-from vast_pulumi.errors import InstanceNotReadyError
+from vast_pulumi.errors import InstanceNotReadyError, VanishedError, VastApiError, VastAuthError, VastError
 from vast_pulumi.offers import canonical_query
 from vast_pulumi.query import parse_query
 
 # The inputs, the row readers and the machinery live in their own modules; the names importers have
 # always taken from here stay importable from here.
-_log = logging.getLogger("vast_pulumi")
-
 __all__ = [
     "MARKER_ENV",
     "OFFER_SEARCH_LIMIT",
@@ -128,6 +134,8 @@ __all__ = [
     "marker_of",
     "ssh_command",
 ]
+
+_log = logging.getLogger("vast_pulumi")
 
 
 class InstanceProvider(VastProvider[InstanceInputs]):
@@ -181,8 +189,11 @@ class InstanceProvider(VastProvider[InstanceInputs]):
     def read(self, id_: str, props: Props) -> ReadResult:
         account = self.owner(id_, props)
         instance_id = numeric_id(id_)
-        row = InstanceOps(self.client).row(instance_id)
-        if row is None:
+        ops = InstanceOps(self.client)
+        row = ops.row(instance_id)
+        if row is None or not ops.is_live(row):
+            # Being destroyed counts as gone: its single GET may already answer nothing while the list
+            # still shows it (readings row and gone of destroying_get), and no start brings it back.
             return self.gone()
         imported = not props  # `pulumi import` or a get: the id alone
         if imported:
@@ -229,7 +240,12 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         instance_id = numeric_id(id_)
         marker = str(news.get(MARKER_KEY) or "")
         ops = InstanceOps(self.client)
-        restarted = ops.apply_changes(instance_id, olds, inputs, marker)
+        try:
+            restarted = ops.apply_changes(instance_id, olds, inputs, marker)
+        except VastApiError as error:
+            if error.is_not_found:
+                raise _vanished(instance_id, error) from error
+            raise
         if self.differs("ssh_key_ids", olds, news):
             ops.sync_keys(instance_id, inputs.ssh_key_ids or [], olds.get("ssh_key_ids") or [])
         if restarted and inputs.wait_until_ready:
@@ -250,10 +266,16 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         """As the base's (the field table says what replaces), but a replacement is checked first: one
         offer search for the new inputs, failing the diff (at preview, and at ``up`` before the old
         instance is touched) when nothing can be rented (:mod:`vast_pulumi._preflight`). It destroys
-        the old instance first, unless ``create_before_delete``."""
+        the old instance first, unless ``create_before_delete``. An in-place update is planned only for
+        an instance that still exists: one destroyed out of band (its update would meet a 404) is
+        replaced instead (one API read, and only when the diff would update)."""
         result = super().diff(id_, olds, news)
         if not result.replaces:
-            return result
+            changed = [key for key in INPUT_KEYS if self.differs(key, olds, news)] if result.changes else []
+            if not changed or not id_ or self._exists(numeric_id(id_)):
+                return result
+            _log.warning("vast: instance %s is gone or being destroyed: it is replaced, not updated", id_)
+            result = DiffResult(changes=True, replaces=changed)
         pinned_here = news.get("offer_id") is not None and same_value(
             news.get("offer_id"), olds.get("offer_id")
         )
@@ -261,9 +283,22 @@ class InstanceProvider(VastProvider[InstanceInputs]):
             check_rentable(lambda: self.client, news, what=f"instance {id_}")
         return DiffResult(
             changes=True,
-            replaces=list(result.replaces),
+            replaces=list(result.replaces or []),
             delete_before_replace=news.get("create_before_delete") is not True,
         )
+
+    def _exists(self, instance_id: int) -> bool:
+        """Whether the instance is still there and live; an unreadable list (not a rejected key) says
+        nothing, and the update is planned as usual."""
+        try:
+            ops = InstanceOps(self.client)
+            row = ops.row(instance_id)
+        except VastAuthError:
+            raise
+        except VastError as error:
+            _log.warning("vast: could not look up instance %s before the update: %s", instance_id, error)
+            return True
+        return row is not None and ops.is_live(row)
 
     def differs(self, key: str, olds: Props, news: Props) -> bool:
         new = news.get(key)
@@ -293,6 +328,15 @@ class InstanceProvider(VastProvider[InstanceInputs]):
         return outputs
 
 
+def _vanished(instance_id: int, error: VastApiError) -> VanishedError:
+    return VanishedError(
+        f"instance {instance_id} no longer exists on Vast.ai ({error.method} {error.path} answered "
+        f"{error.status} {error.error or ''}): it was destroyed outside this stack (by hand, or by its "
+        "host), and nothing was changed. The next `pulumi up` rents a replacement; `pulumi refresh` "
+        "drops it from the stack now"
+    )
+
+
 def _generation_marker(marker: str, inputs: InstanceInputs) -> str:
     """The marker a create puts on its instance. With ``create_before_delete`` the old instance of a
     replacement still runs, carrying the resource's marker: the new one gets a marker of its own
@@ -310,15 +354,24 @@ def _generation_marker(marker: str, inputs: InstanceInputs) -> str:
 def _price_read_back(row: Row, recorded: Any) -> Any:
     """``price`` as the list row says it: unset for an on-demand instance, the bid of an interruptible
     one (the recorded price while the bid is within ``BID_TOLERANCE`` of it); the recorded price where
-    the row says neither."""
+    the row says neither.
+
+    The API names no field for the bid: ``search.gpuCostPerHour`` is read as the bid only where it
+    differs from the listing's ``dph_base``. Equal, it may be the listing's price (audit I1, reading
+    ``bid_field``), and reading it back would show drift on every refresh."""
     if row.get("is_bid") is False:
         return None
     bid = bid_of(row)
-    if row.get("is_bid") is not True or bid is None:
+    if row.get("is_bid") is not True or bid is None or _is_listing_price(row, bid):
         return recorded
     if isinstance(recorded, int | float) and abs(bid - recorded) <= BID_TOLERANCE:
         return recorded
     return bid
+
+
+def _is_listing_price(row: Row, shown: float) -> bool:
+    listing = row.get("dph_base")
+    return isinstance(listing, int | float) and abs(shown - listing) <= BID_TOLERANCE
 
 
 class Instance(VastResource, module="vast", name="Instance"):

@@ -49,8 +49,10 @@ __all__ = [
     "Orphan",
     "StackState",
     "StateError",
+    "default_name_marker",
     "destroy",
     "find",
+    "instance_marker",
     "read_stack",
     "removed_stack",
     "state_of",
@@ -60,6 +62,7 @@ __all__ = [
 ENDPOINT_TYPE = "pulumi-python:dynamic/vast:Endpoint"
 DEFAULT_ORGANIZATION = "organization"  # what Pulumi's self-managed backends call every organization
 _DEFAULT_NAME = re.compile(r"^(?P<resource>.+)-(?P<marker>[0-9a-f]{8})$")
+_DEFAULT_NAME_ANY = re.compile(r"^(?P<resource>.+)[-_](?P<marker>[0-9a-f]{8})$")
 
 
 @dataclass(frozen=True)
@@ -275,15 +278,34 @@ def _orphans(listed: Mapping[str, list[Row]], states: Sequence[StackState]) -> l
     ]
 
 
+def instance_marker(row: Row) -> tuple[str, str] | None:
+    """The vast-pulumi marker an instance row carries, and whose it is: ``"instance"`` (an
+    ``Instance``'s or a ``Fleet`` member's) or ``"workergroup"`` (a worker recruited by a marked group)."""
+    env = env_of(row)
+    if marker := env.get(INSTANCE_MARKER_ENV):
+        return marker, "instance"
+    if group_marker := env.get(_launch_args.MARKER_ENV):
+        return group_marker, "workergroup"
+    return None
+
+
+def default_name_marker(name: str) -> str | None:
+    """The 8 hex of a marker a default name ends with, if it is one: ``<resource name>-<8 hex>``, or
+    ``<resource name>_<8 hex>`` (a volume's, under Vast's volume name rule ``^\\w{1,64}$``)."""
+    match = _DEFAULT_NAME_ANY.match(name)
+    return match["marker"] if match else None
+
+
 def _marked_instances(rows: list[Row], context: _Context) -> Iterable[Orphan]:
     for row in rows:
-        env = env_of(row)
-        marker = env.get(INSTANCE_MARKER_ENV)
-        group_marker = env.get(_launch_args.MARKER_ENV)
-        if marker:
+        found = instance_marker(row)
+        if found is None:
+            continue
+        marker, whose = found
+        if whose == "instance":
             yield _instance(row, marker, "")
-        elif group_marker and group_marker not in context.managed_groups:
-            yield _instance(row, group_marker, "worker of a workergroup no stack records; ")
+        elif marker not in context.managed_groups:
+            yield _instance(row, marker, "worker of a workergroup no stack records; ")
 
 
 def _instance(row: Row, marker: str, prefix: str) -> Orphan:

@@ -14,11 +14,15 @@ query sets them. Offers: :func:`vast_pulumi.lookups.get_volume_offers`.
 ``offer_query`` or ``name`` replaces it (the old one is deleted first, with its data). ``order`` only
 matters to a create.
 
+**Names** follow Vast's rule, "alphanumeric with underscores, with a max length of 64" (docs
+``guides/instances/storage/volumes.mdx:125``): a name that breaks it fails ``pulumi preview``. A volume
+made before this rule keeps its name (an unchanged name is never checked, nor generated again).
+
 **No duplicates.** The marker rides in the volume's name (its ``label``): left unset, ``name`` is
-``<resource name>-<8 hex>``, so a create adopts a volume left with that name by a killed ``pulumi up``,
-and a rent whose reply was lost looks for it instead of renting again (:mod:`vast_pulumi._reconcile`).
-A name you choose carries no marker: only a volume that appeared after this create first looked counts
-as its own.
+``<resource name>_<8 hex>`` (at most 64 characters), so a create adopts a volume left with that name by
+a killed ``pulumi up``, and a rent whose reply was lost looks for it instead of renting again
+(:mod:`vast_pulumi._reconcile`). A name you choose carries no marker: only a volume that appeared after
+this create first looked counts as its own.
 
 **Delete** fails while an instance mounts the volume (the API refuses; its message names them), and
 returns once the API no longer lists the volume.
@@ -26,11 +30,12 @@ returns once the API no longer lists the volume.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypedDict, Unpack
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, UpdateResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from vast_pulumi._dynamic import (
@@ -107,6 +112,26 @@ DEFAULT_ORDER = "storage_cost"
 OFFER_SEARCH_LIMIT = 20
 DELETE_WAIT = 120.0
 _POLL = 0.5
+# Vast's volume name rule (docs guides/instances/storage/volumes.mdx:125), read as ASCII.
+NAME_RULE = re.compile(r"[A-Za-z0-9_]{1,64}")
+NAME_RULE_TEXT = "must be 1 to 64 letters, digits or underscores (Vast's volume name rule)"
+_NOT_WORD = re.compile(r"[^A-Za-z0-9_]")
+_MARKER_CHARS = 8
+
+
+def default_volume_name(resource_name: str, marker: str) -> str:
+    """``<resource name>_<8 hex>``: other characters become ``_``, the whole at most 64 characters."""
+    tail = marker[:_MARKER_CHARS]
+    return f"{_NOT_WORD.sub('_', resource_name)[: 64 - 1 - len(tail)]}_{tail}"
+
+
+def _earlier_default(name: object, marker: str) -> str | None:
+    """The resource's generated name as it was before the rule, ``<resource name>-<8 hex>`` (other
+    characters ``-``), rewritten as it is generated now; None if ``name`` is not one."""
+    tail = marker[:_MARKER_CHARS]
+    if not tail or not isinstance(name, str) or not name.endswith(f"-{tail}"):
+        return None
+    return f"{_NOT_WORD.sub('_', name[: -len(tail) - 1])[: 64 - 1 - len(tail)]}_{tail}"
 
 
 def volume_offer_query(text: str, *, size: float = 1.0) -> dict[str, Any]:
@@ -153,7 +178,11 @@ class VolumeInputs(BaseModel):
     )
     order: str = Field(DEFAULT_ORDER, description="Best offer first by these fields ('-' for descending).")
     name: str | None = Field(
-        None, min_length=1, max_length=1024, description="The volume's name; default <resource name>-<8 hex>."
+        None,
+        min_length=1,
+        max_length=1024,
+        description="The volume's name, 1 to 64 letters, digits or underscores; "
+        "default <resource name>_<8 hex>.",
     )
 
     @field_validator("offer_query")
@@ -201,6 +230,20 @@ class VolumeProvider(VastProvider[VolumeInputs]):
     delete_before_replace = True  # the marker must be free for the new volume
     noun = "volume"
 
+    def check(self, olds: Props, news: Props) -> CheckResult:
+        """The name rule, for a name that would be sent (a new or changed one); a volume named before
+        the rule keeps its generated name instead of being replaced under a new one."""
+        marker = str(news.get(MARKER_KEY) or "")
+        if news.get("name") is not None and news.get("name") == _earlier_default(olds.get("name"), marker):
+            news = {**news, "name": olds["name"]}
+        result = super().check(olds, news)
+        name = result.inputs.get("name")
+        if result.failures or not isinstance(name, str) or name == olds.get("name"):
+            return result
+        if NAME_RULE.fullmatch(name):
+            return result
+        return CheckResult(result.inputs, [CheckFailure("name", f"name: {NAME_RULE_TEXT}")])
+
     def create(self, props: Props) -> CreateResult:
         inputs = self.parse(props)
         account = self.client.account_id()
@@ -243,7 +286,8 @@ class VolumeProvider(VastProvider[VolumeInputs]):
 
     def _create_steps(self, inputs: VolumeInputs, marker: str) -> CreateSteps:
         name = str(inputs.name)
-        generated = bool(marker) and name.endswith(f"-{marker[:8]}")
+        tail = marker[:_MARKER_CHARS]
+        generated = bool(tail) and name.endswith((f"_{tail}", f"-{tail}"))  # now, and before the rule
         earlier: set[int] | None = None
 
         def find() -> list[Row]:
@@ -358,3 +402,8 @@ class Volume(VastResource, module="vast", name="Volume"):
         **kwargs: Unpack[VolumeArgs],
     ) -> None:
         super().__init__(resource_name, {**(args or {}), **kwargs}, opts)
+
+    @classmethod
+    def default_name_for(cls, resource_name: str, marker: str) -> str:
+        """The default name follows Vast's volume name rule: ``<resource name>_<8 hex>``."""
+        return default_volume_name(resource_name, marker)

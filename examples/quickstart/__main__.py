@@ -1,12 +1,12 @@
-"""Quickstart: a serverless endpoint, a workergroup that recruits RTX 4090 workers for it, and a
-GPU instance rented from the cheapest offer matching a query.
+"""Quickstart: a serverless endpoint, a workergroup that recruits RTX 4090 workers for it from a
+template, and a GPU instance rented from the cheapest offer matching a query.
 
 Configuration: `vast:apiKey` (secret) and, to use the emulator, `vast:apiUrl`.
 """
 
 import pulumi
 
-from vast_pulumi import Endpoint, Instance, Workergroup
+from vast_pulumi import Endpoint, Instance, Template, Workergroup
 
 endpoint = Endpoint(
     "inference",
@@ -16,11 +16,19 @@ endpoint = Endpoint(
     inactivity_timeout=600,
 )
 
+# The workers' image and machines: Vast's SDK and CLI require a workergroup to name a template.
+vllm = Template(
+    "vllm",
+    image="vllm/vllm-openai",
+    tag="latest",
+    extra_filters="gpu_name=RTX_4090 num_gpus=1 reliability>0.95",
+    disk=64,
+)
+
 workers = Workergroup(
     "rtx-4090-workers",
     endpoint_id=endpoint.id,
-    search_params="gpu_name=RTX_4090 num_gpus=1 reliability>0.95",
-    launch_args="--image vllm/vllm-openai:latest --disk 64",
+    template_hash=vllm.hash_id,
     gpu_ram=24,
 )
 

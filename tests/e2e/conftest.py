@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from vast_pulumi._workers import LATE_RECRUIT_ENV
+from vast_pulumi.emulator.readings import PESSIMISTIC, ambient_profile
 from vast_pulumi.local_pulumi import LocalBackend, PulumiNotFoundError, Stack
 
 if TYPE_CHECKING:
@@ -39,7 +41,12 @@ def backend_or_fail(root: Path) -> LocalBackend:
     """An isolated PULUMI_HOME and file:// backend under ``root``. Fails (never skips) without the
     engine, with the hint to run `make setup`."""
     try:
-        return LocalBackend(root)
+        backend = LocalBackend(root)
+        # A workergroup's delete looks for late recruits for a second, not the 30 s a real autoscaler's
+        # lag needs: the emulator recruits synchronously under the default profile. Under pessimistic
+        # (worker_recruit=late) a rent lands 5 s after the decision on the emulator's clock: 8 s cover it.
+        backend.extra_env[LATE_RECRUIT_ENV] = "8" if ambient_profile() == PESSIMISTIC else "1"
+        return backend
     except PulumiNotFoundError as exc:
         missing = str(exc)  # fail outside the handler, so the message is shown once
     pytest.fail(missing, pytrace=False)

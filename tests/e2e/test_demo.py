@@ -28,6 +28,6 @@ def test_demo_deploys_the_quickstart_prints_outputs_and_destroys(local_backend: 
     assert demo.returncode == 0, output
     assert re.search(r'"ssh": "ssh -p \d+ root@\S+"', output), output
     assert re.search(r'"endpoint_id": "?\d+', output), output
-    assert "4 created" in output, output
-    assert "4 deleted" in output, output
+    assert "5 created" in output, output  # the stack, endpoint, template, workergroup, instance
+    assert "5 deleted" in output, output
     assert not (REPO_ROOT / "Pulumi.demo.yaml").exists()

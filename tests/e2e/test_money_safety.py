@@ -33,11 +33,14 @@ OTHER_KEY = "e2e-money-other-key-8c3a"
 RENT_ROUTE = "/api/v0/asks/{id}/"
 EMPTY: dict[str, set[int]] = {"endpoints": set(), "workergroups": set(), "instances": set()}
 
+# Workergroups name a template: the official SDK and CLI require one, and under the pessimistic profile
+# the emulator refuses a group without (reading templateless_workergroup).
 STACK_PROGRAM = """
-from vast_pulumi import Endpoint, Instance, Workergroup
+from vast_pulumi import Endpoint, Instance, Template, Workergroup
 
 endpoint = Endpoint("ep", max_workers=2)
-Workergroup("wg", endpoint_id=endpoint.id, search_params="gpu_name=RTX_4090 num_gpus=1")
+worker = Template("worker", image="vastai/base-image", extra_filters="gpu_name=RTX_4090 num_gpus=1")
+Workergroup("wg", endpoint_id=endpoint.id, template_hash=worker.hash_id)
 Instance("box", offer_query="num_gpus=1", image="vastai/base-image", disk=16)
 """
 INSTANCE_PROGRAM = """
@@ -46,10 +49,11 @@ from vast_pulumi import Instance
 Instance("box", offer_query="num_gpus=1", image="vastai/base-image", disk=16)
 """
 NAMED_ENDPOINT_PROGRAM = """
-from vast_pulumi import Endpoint, Workergroup
+from vast_pulumi import Endpoint, Template, Workergroup
 
 endpoint = Endpoint("api", endpoint_name="team-api", max_workers=3)
-Workergroup("wg", endpoint_id=endpoint.id, search_params="gpu_name=RTX_4090 num_gpus=1")
+worker = Template("worker", image="vastai/base-image", extra_filters="gpu_name=RTX_4090 num_gpus=1")
+Workergroup("wg", endpoint_id=endpoint.id, template_hash=worker.hash_id)
 """
 
 # The same stacks in YAML, through the provider plugin (issue 25): its money safety is the providers'.

@@ -8,14 +8,18 @@ from tests.emulator.conftest import Api, ManualClock
 from vast_pulumi.emulator import Emulator
 
 
-def test_endpoint_rows_carry_cli_defaults_a_secret_key_and_the_owner(api: Api, emulator: Emulator) -> None:
+def test_endpoint_rows_carry_the_specs_defaults_a_secret_key_and_the_owner(
+    api: Api, emulator: Emulator
+) -> None:
     endpoint_id = api.endpoint(endpoint_name="llama", max_workers=4)
     row = api.get(f"/api/v0/endptjobs/{endpoint_id}/").json()["result"]
     user_id = emulator.backend.authenticate("k-alpha").user_id
     assert row["endpoint_name"] == "llama"
     assert row["max_workers"] == 4
+    # min_load: the OpenAPI create body's default (openapi.yaml:1107), not the CLI's 0.0 (it always
+    # sends its own) nor the docs' UI default 1: the same one active worker either way.
     assert (row["min_load"], row["min_cold_load"], row["target_util"], row["cold_mult"]) == (
-        0.0,
+        10.0,
         0.0,
         0.9,
         2.5,

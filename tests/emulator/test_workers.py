@@ -52,23 +52,32 @@ def test_the_workergroups_own_cold_workers_is_ignored(api: Api) -> None:
     assert len(instances(api)) == 1
 
 
-def test_load_recruits_more_workers_up_to_max_workers_and_releases_the_newest(
+def test_load_recruits_more_workers_up_to_max_workers_and_releases_the_costliest(
     api: Api, emulator: Emulator, clock: ManualClock
 ) -> None:
-    endpoint_id = api.endpoint(cold_workers=1, max_workers=4, target_util=0.9)
+    endpoint_id = api.endpoint(cold_workers=1, max_workers=4, target_util=0.9, min_load=0, cold_mult=1)
     group_id = api.workergroup(endpoint_id)
-    (first,) = [r["id"] for r in workers_of(api, group_id)]
+    assert len(workers_of(api, group_id)) == 1
 
     answer = control(emulator, "PUT", f"endpoints/{endpoint_id}/load", {"load": 2})
-    assert answer.json() == {"endpoint_id": endpoint_id, "load": 2.0, "wanted_workers": 3}  # ceil(2 / 0.9)
+    # ceil(2 / 0.9) active, and as many in all (cold_mult 1 adds no inactive capacity)
+    assert answer.json() == {
+        "endpoint_id": endpoint_id,
+        "load": 2.0,
+        "wanted_workers": 3,
+        "active_workers": 3,
+    }
     assert len(workers_of(api, group_id)) == 3
 
     assert emulator.set_endpoint_load(endpoint_id, 50)["wanted_workers"] == 4
-    assert len(workers_of(api, group_id)) == 4
+    rows = workers_of(api, group_id)
+    assert len(rows) == 4
+    cheapest = min(rows, key=lambda r: (r["dph_total"], r["id"]))
 
     emulator.set_endpoint_load(endpoint_id, 0)
     clock.advance(emulator.backend.destroy_seconds)  # the released workers' destroys have finished
-    assert [r["id"] for r in workers_of(api, group_id)] == [first]
+    # cold_workers keeps one, the best price-performance (every worker's perf is the same)
+    assert [r["id"] for r in workers_of(api, group_id)] == [cheapest["id"]]
 
 
 def test_a_bad_load_is_refused_naming_the_field(emulator: Emulator, api: Api) -> None:
@@ -98,11 +107,11 @@ def test_workers_boot_over_boot_seconds_from_when_they_are_recruited(
     assert statuses[0] == (first["id"], "running")
     assert statuses[1][1] is None  # the new one starts booting when the load came
     shown = api.post("/get_endpoint_workers/", {"id": endpoint_id}).json()
-    assert [(w["id"], w["status"]) for w in shown] == [(first["id"], "idle"), (statuses[1][0], "creating")]
+    assert [(w["id"], w["status"]) for w in shown] == [(first["id"], "IDLE"), (statuses[1][0], "CREATING")]
 
 
 def test_new_workers_go_to_the_endpoints_group_with_the_fewest(api: Api, emulator: Emulator) -> None:
-    endpoint_id = api.endpoint(cold_workers=0)
+    endpoint_id = api.endpoint(cold_workers=0, min_load=0, cold_mult=1)
     one = api.workergroup(endpoint_id)
     two = api.workergroup(endpoint_id, search_params="gpu_name=RTX_3090 num_gpus=1")
     assert instances(api) == []
@@ -183,7 +192,7 @@ def test_another_account_sees_none_of_the_workers(api: Api, other_api: Api) -> N
 
 
 def test_deleting_a_workergroup_leaves_its_workers_listed_and_billing(api: Api, clock: ManualClock) -> None:
-    endpoint_id = api.endpoint(cold_workers=2)
+    endpoint_id = api.endpoint(cold_workers=2, min_load=200, cold_mult=1)  # two active workers
     group_id = api.workergroup(endpoint_id)
     clock.advance(1)
     ids = sorted(r["id"] for r in workers_of(api, group_id))
@@ -235,7 +244,7 @@ def test_get_workergroup_workers_lists_the_groups_workers(api: Api) -> None:
     group_id = api.workergroup(endpoint_id)
     (row,) = workers_of(api, group_id)
     body = api.post("/get_workergroup_workers/", {"id": group_id}).json()
-    assert [(w["id"], w["status"]) for w in body["workers"]] == [(row["id"], "creating")]
+    assert [(w["id"], w["status"]) for w in body["workers"]] == [(row["id"], "CREATING")]
     assert set(body["workers"][0]) == {"id", "status", "url", "created_at"}
     assert api.post("/get_workergroup_workers/", {"id": 1}).json() == (
         "authenticate_workergroup_apikey: invalid api_key or workergroup 1 not found"

@@ -89,6 +89,9 @@ def _no_ambient_credentials(
     """Keep the developer's real key (env or key file) and client settings out of every test."""
     for name in ("VAST_API_KEY", "VAST_URL", "VASTAI_API_KEY", "VASTAI_API_URL", "VAST_PULUMI_PACING_SCALE"):
         monkeypatch.delenv(name, raising=False)
+    # No late-recruit sweep after a workergroup's delete unless a test asks for one (the emulator's
+    # default recruits synchronously; the sweep's own tests set the window).
+    monkeypatch.setenv("VAST_PULUMI_LATE_RECRUIT_SECONDS", "0")
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
 

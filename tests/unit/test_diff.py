@@ -4,6 +4,7 @@ offer search (tests/unit/test_preflight.py), answered here by a stand-in market.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from pulumi.output import Unknown
@@ -168,14 +169,22 @@ def instance_outputs() -> dict[str, Any]:
 
 
 class OneOfferMarket:
-    """A client whose every offer search finds one offer, counting the searches."""
+    """A client whose every offer search finds one offer, counting the searches, and whose instance
+    list holds the box, live, counting the reads."""
+
+    settings = SimpleNamespace(api_url="http://127.0.0.1:1")
 
     def __init__(self) -> None:
         self.searches = 0
+        self.reads = 0
 
     def search_offers(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         self.searches += 1
         return [{"id": 7, "gpu_name": "RTX 3090", "num_gpus": 1, "dph_total": 0.3, "min_bid": 0.1}]
+
+    def cached_instances(self) -> list[dict[str, Any]]:
+        self.reads += 1
+        return [{"id": 9, "actual_status": "running", "intended_status": "running", "next_state": "running"}]
 
 
 def box_diff(**changes: Any) -> tuple[bool | None, list[str], bool | None]:
@@ -183,8 +192,10 @@ def box_diff(**changes: Any) -> tuple[bool | None, list[str], bool | None]:
     market = OneOfferMarket()
     provider._client = market  # type: ignore[assignment]
     result = provider.diff("9", instance_outputs(), checked(provider, {**BOX, **changes}))
-    # A replacement checks the new inputs with one search; anything else calls nothing.
+    # A replacement checks the new inputs with one search; an in-place update reads the list once (the
+    # instance must still exist: one destroyed out of band is replaced); no change calls nothing.
     assert market.searches == (1 if result.replaces else 0)
+    assert market.reads == (1 if result.changes and not result.replaces else 0)
     return result.changes, list(result.replaces or []), result.delete_before_replace
 
 

@@ -29,6 +29,16 @@ def checked(provider: InstanceProvider, **changes: Any) -> dict[str, Any]:
     return checked_news(provider, {**INSTANCE, "_marker": "feedfacecafebeef", **changes})
 
 
+def volume_offer_on_a_4090_machine(provider: InstanceProvider) -> dict[str, Any]:
+    """A volume offer on a machine that also offers what QUERY asks for: a linked volume pins the
+    instance's offer search to its machine."""
+    gpus = provider.client.search_offers(
+        {"gpu_name": {"eq": "RTX 4090"}, "num_gpus": {"eq": 1}, "limit": 500}
+    )
+    machines = {o["machine_id"] for o in gpus}
+    return next(o for o in provider.client.search_volume_offers({"limit": 64}) if o["machine_id"] in machines)
+
+
 def keys_on(provider: InstanceProvider, instance_id: str) -> list[str]:
     return sorted(
         " ".join(row["public_key"].split()[:2]) for row in provider.client.instance_ssh_keys(int(instance_id))
@@ -83,7 +93,7 @@ def test_an_unknown_key_id_fails_the_create_and_destroys_the_rented_instance(
 def test_volume_info_is_sent_as_the_create_api_takes_it_and_a_change_replaces(
     provider: InstanceProvider, emulator: Emulator
 ) -> None:
-    offer = provider.client.search_volume_offers({"limit": 1})[0]
+    offer = volume_offer_on_a_4090_machine(provider)
     volume_id = provider.client.create_volume(int(offer["id"]), 20, "data")
     created = provider.create(
         checked(provider, volume_info={"volume_id": float(volume_id), "mount_path": "/data"})

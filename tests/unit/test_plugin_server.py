@@ -62,6 +62,15 @@ def test_check_names_fields_in_camel_case_and_fills_the_generated_name() -> None
     assert inputs["coldWorkers"] == 4  # the providers' own default: min(5, max_workers)
 
 
+def test_check_fills_a_volume_name_by_vasts_name_rule() -> None:
+    """A volume's generated name is ``<name>_<8 hex>`` (``^[A-Za-z0-9_]{1,64}$``), as the dynamic
+    resource's: with ``-`` its own check would refuse it."""
+    good = check(configured(), "Volume", "team.models", {"size": 20, "offerQuery": "reliability>0.9"})
+    assert not good.failures
+    name = _props(good.inputs)["name"]
+    assert name.startswith("team_models_") and len(name) == len("team_models_") + 8
+
+
 def test_check_returns_secret_inputs_wrapped_as_secrets() -> None:
     servicer = configured()
     reply = check(servicer, "EnvVar", "token", {"name": "HF_TOKEN", "value": "abc123"})

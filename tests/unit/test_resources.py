@@ -153,6 +153,8 @@ def test_each_resource_registers_its_type_and_marker_and_outputs_its_account(kin
         marker = args.inputs["_marker"]
         assert re.fullmatch(r"[0-9a-f]{16}", marker)
         if resource_class.default_named is not None:
-            assert args.inputs[resource_class.default_named] == f"my-res-{marker[:8]}"
+            # A volume's name follows Vast's rule, ^[A-Za-z0-9_]{1,64}$: underscores where others have '-'.
+            joined = "_" if kind.name == "Volume" else "-"
+            assert args.inputs[resource_class.default_named] == f"my{joined}res{joined}{marker[:8]}"
 
     return resource.urn.apply(check)

@@ -14,7 +14,7 @@ from vast_pulumi.errors import VastApiError
 from vast_pulumi.volume import VolumeProvider, volume_offer_query
 
 MARKER = "0123456789abcdef"
-NAME = f"models-{MARKER[:8]}"
+NAME = f"models_{MARKER[:8]}"
 RENT = ("PUT", "/api/v0/volumes/")
 
 

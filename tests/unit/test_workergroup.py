@@ -345,7 +345,7 @@ def test_cold_workers_is_accepted_with_a_warning_and_never_sent(
         news = checked(
             provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090", cold_workers=2.0
         )
-    (warning,) = caplog.messages
+    (warning,) = [m for m in caplog.messages if "cold_workers" in m]
     assert "cold_workers has no effect" in warning and "Endpoint" in warning
     created = provider.create(news)
     (row,) = emulator.inventory()[0]["workergroups"]
@@ -364,6 +364,20 @@ def test_without_cold_workers_there_is_no_warning(
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="vast_pulumi"):
         checked(provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090")
+    assert [m for m in caplog.messages if "cold_workers" in m] == []
+
+
+def test_a_group_without_a_template_is_warned_about_at_check_and_one_with_a_template_is_not(
+    provider: WorkergroupProvider, endpoint_id: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Audit S3: the SDK and CLI require a template; the API may refuse a group without one."""
+    with caplog.at_level(logging.WARNING, logger="vast_pulumi"):
+        checked(provider, endpoint_id=float(endpoint_id), search_params="gpu_name=RTX_4090")
+    (warning,) = caplog.messages
+    assert "without template_hash or template_id" in warning and "Template" in warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vast_pulumi"):
+        checked(provider, endpoint_id=float(endpoint_id), template_hash="abc123")
     assert caplog.messages == []
 
 

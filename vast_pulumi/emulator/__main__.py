@@ -11,6 +11,14 @@ from collections.abc import Sequence
 from vast_pulumi.emulator import lifecycle
 from vast_pulumi.emulator.faults import FaultSpec, FaultSpecError
 from vast_pulumi.emulator.ratelimit import DEFAULT_STYLE, STYLES
+from vast_pulumi.emulator.readings import (
+    BY_NAME,
+    PROFILE_ENV,
+    PROFILES,
+    ReadingError,
+    ambient_profile,
+    parse_assignment,
+)
 from vast_pulumi.emulator.runtime import DEFAULT_API_KEY, Runtime, Settings
 from vast_pulumi.emulator.server import bind, serve_forever
 
@@ -124,8 +132,9 @@ def parser() -> argparse.ArgumentParser:
     edges.add_argument(
         "--rate-limit-style",
         choices=STYLES,
-        default=DEFAULT_STYLE,
-        help=f"the 429 body: {{'detail': ...}}, the JSON error, or plain text (default {DEFAULT_STYLE})",
+        default=None,
+        help="the 429 body on every route: {'detail': ...}, the JSON error, plain text or {'msg': ...} "
+        f"(default: per the reading rate_limit_bodies, {DEFAULT_STYLE} everywhere unless per_route)",
     )
     edges.add_argument(
         "--retry-after", action="store_true", help="send Retry-After (seconds to wait) with every 429"
@@ -141,7 +150,38 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept a second rent of an already rented offer; that instance never starts",
     )
+    disputed = p.add_argument_group(
+        "readings: where Vast's sources disagree or are silent (see the README's fidelity table)"
+    )
+    disputed.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help=f"pessimistic: the reading worse for a client, everywhere (default: ${PROFILE_ENV} or default)",
+    )
+    disputed.add_argument(
+        "--reading",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="one reading, over the profile; repeatable. "
+        + "; ".join(f"{r.name}={'|'.join(r.choices)}" for r in BY_NAME.values()),
+    )
     return p
+
+
+def _ambient() -> str:
+    try:
+        return ambient_profile()
+    except ReadingError as error:
+        raise SystemExit(f"vast-emulator: {error}") from None
+
+
+def _readings(assignments: Sequence[str]) -> dict[str, str]:
+    try:
+        return dict(parse_assignment(text) for text in assignments)
+    except ReadingError as error:
+        raise SystemExit(f"vast-emulator: --reading: {error}") from None
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -165,6 +205,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
         retry_after=args.retry_after,
         search_quota=args.search_quota,
         double_rent=args.double_rent,
+        profile=args.profile or _ambient(),
+        readings=_readings(args.reading),
     )
 
 

@@ -29,6 +29,7 @@ from vast_pulumi.emulator.ratelimit import Throttled
 from vast_pulumi.emulator.routing import Endpoint, json_body, method_routes
 from vast_pulumi.emulator.runtime import Runtime
 from vast_pulumi.emulator.schemas import parse_ids, volume_id
+from vast_pulumi.emulator.workerecho import worker_routes
 
 Body = JsonDict | list[JsonDict] | str  # ``GET /ssh/`` answers a bare array
 Result = Body | tuple[int, Body]
@@ -42,6 +43,8 @@ class Call:
     query: dict[str, str]
     id: int  # the {id} path parameter, 0 when the route has none
     path: dict[str, str] = field(default_factory=dict)  # every path parameter, as text
+    key: str | None = None  # the key the request carries (the serverless routes check it themselves)
+    base_url: str = ""  # where this request reached the emulator
 
     @property
     def account(self) -> Account:
@@ -78,6 +81,8 @@ def api(runtime: Runtime, handler: Handler, *, authenticated: bool = True) -> En
                 query=dict(request.query_params),
                 id=int(request.path_params.get("id", 0)),
                 path={k: str(v) for k, v in request.path_params.items()},
+                key=api_key_of(request),
+                base_url=str(request.base_url),
             )
             result = handler(call)
         except Throttled as throttled:
@@ -238,19 +243,31 @@ def change_bid(c: Call) -> Result:
 
 
 # Serverless workers: the autoscaler's routes (run.vast.ai; the client posts to --url when it is not
-# the console's). Unknown ids answer 200 with an error, as the sources show.
+# the console's). They check the key themselves (the account's or the endpoint's/group's own, as
+# Bearer or ``api_key`` in the body): a bad key or an unknown id answers 200 with an error, as the
+# sources show (the SDK reads it as "no workers yet", vastai/serverless/client/client.py:486-495).
+
+
+def _serverless_key(c: Call) -> str | None:
+    given = c.body.get("api_key")
+    return c.key or (given if isinstance(given, str) else None)
 
 
 def endpoint_workers(c: Call) -> Result:
-    rows = c.backend.endpoint_workers(c.account, _body_id(c))
+    rows = c.backend.endpoint_workers(_serverless_key(c), _body_id(c))
     if rows is None:  # what the serverless SDK's get_endpoint_workers reads
         unknown = f"invalid api_key or endpoint {_body_id(c)} not found"
         return {"error_msg": f"authenticate_endpoint_apikey_by_id: {unknown}"}
     return rows  # a list: the SDK requires one, the CLI takes it too
 
 
+def route_request(c: Call) -> Result:
+    """``POST /route/``, authenticated with the endpoint's key (see ``route``)."""
+    return c.backend.route(c.body, c.key, c.base_url)
+
+
 def workergroup_workers(c: Call) -> Result:
-    rows = c.backend.workergroup_workers(c.account, _body_id(c))
+    rows = c.backend.workergroup_workers(_serverless_key(c), _body_id(c))
     if rows is None:  # a plain JSON string (OpenAPI getWorkergroupWorkers)
         return f"authenticate_workergroup_apikey: invalid api_key or workergroup {_body_id(c)} not found"
     return {"workers": [{k: w[k] for k in ("id", "status", "url", "created_at")} for w in rows]}
@@ -449,13 +466,15 @@ ROUTES: Sequence[tuple[str, str, Handler]] = (
     ("GET", "/api/v0/volumes/", list_volumes),
     ("PUT", "/api/v0/volumes/", create_volume),
     ("DELETE", "/api/v0/volumes/", delete_volume),
-    ("POST", "/get_endpoint_workers/", endpoint_workers),
-    ("POST", "/get_workergroup_workers/", workergroup_workers),
 )
-# Public, no key needed: the CLI fetches these without credentials.
+# No account key checked up front: the CLI fetches the GPU names without credentials; the serverless
+# routes check their keys themselves.
 PUBLIC_ROUTES: Sequence[tuple[str, str, Handler]] = (
     ("GET", "/api/v0/gpu_names/unique/", gpu_names),
     ("GET", "/api/v0/gpu_types/", gpu_types),
+    ("POST", "/get_endpoint_workers/", endpoint_workers),
+    ("POST", "/get_workergroup_workers/", workergroup_workers),
+    ("POST", "/route/", route_request),
 )
 
 
@@ -483,7 +502,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def build_app(runtime: Runtime) -> EmulatorMiddleware:
     """The whole emulator as an ASGI app for uvicorn."""
     starlette = Starlette(
-        routes=[*_routes(runtime), *control_routes(runtime)],
+        routes=[*_routes(runtime), *control_routes(runtime), *worker_routes(runtime)],
         exception_handlers={HTTPException: _http_error, Exception: _http_error},
     )
     starlette.router.redirect_slashes = False

@@ -4,12 +4,29 @@ A workergroup recruits worker instances by renting offers that match its stored 
 (which holds its template's filters too). They are ordinary billing instances of the account:
 listed by ``/api/v1/instances/``, taking their offer out of the market, booting like any rent.
 
-How many workers an endpoint keeps (:func:`wanted`): its ``cold_workers`` even with no load (the
-console's "minimum workers"; the workergroup's own ``cold_workers`` is ignored, as on the real
-service), more as load rises, never more than ``max_workers``. Load is set through the control plane
-in workers' worth of traffic: a load of L asks for ``ceil(L / target_util)`` workers (a worker is
-meant to run at ``target_util``). Workers are spread evenly over the endpoint's groups; surplus
-workers (after the load falls) are released newest first. Only an ``active`` endpoint scales.
+The rules (:func:`targets`), as Vast's serverless docs give them (``guides/serverless/
+serverless-parameters.mdx``, ``pricing.mdx``; the README's fidelity table cites each):
+
+- load is in perf units per second: requests routed through ``/route/`` add their ``cost`` (the
+  last :data:`LOAD_WINDOW` seconds' worth, per second), the control plane's knob adds workers' worth
+  (``load`` x :data:`WORKER_PERF`). Every worker serves :data:`WORKER_PERF` (the sources benchmark
+  each worker; one figure for all keeps the knob's unit and the route's in step);
+- active capacity = ``max(min_load, load / target_util)``: ``min_load > 0`` always keeps an active
+  worker; total capacity = ``max(active capacity x cold_mult, min_cold_load)``; total workers at least
+  ``cold_workers`` (the console's "min workers"), at most ``max_workers`` (the endpoint's, and each
+  group's own ``max_workers`` for that group);
+- the workers beyond the active ones are inactive: they load (billing GPU, as every worker that
+  loads), then stop (``intended_status`` stopped: storage billed only); an inactive worker is
+  started again when load needs it, before anything new is rented;
+- ``inactivity_timeout`` (> 0) keeps one active worker until that long after the last load;
+  negative: always one; 0 or unset: no gating;
+- surplus is released worst price-performance first (highest ``dph_total`` per perf);
+- ``endpoint_state`` ``stopped``: every worker stops, nothing is recruited or released;
+  ``suspended``: frozen (loading workers finish loading); only ``active`` scales.
+
+Recruiting is synchronous by default: the rent is made in the call that decides it. Under the
+reading ``worker_recruit=late`` the rent lands :data:`RECRUIT_SECONDS` later on the emulator's clock,
+whatever happened meanwhile: a rent in flight when its group is deleted lands detached.
 
 No background thread: :func:`reconcile` runs under the backend's lock at every API call (before and
 after a change), at that call's clock time, so recruiting is deterministic for a given seed and
@@ -23,9 +40,10 @@ import itertools
 import math
 import shlex
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from vast_pulumi.emulator import catalogue, instances
+from vast_pulumi.emulator import catalogue, instances, lifecycle
 from vast_pulumi.emulator.errors import ApiError
 from vast_pulumi.emulator.models import Account, Endpoint, Instance, JsonDict, State, Workergroup
 
@@ -36,19 +54,16 @@ DEFAULT_DISK_GB = 8.0
 # A host that does not answer cannot destroy the instance it runs (the source is silent on when an
 # endpoint delete reports ``failed_workers``: this is the emulator's choice).
 UNREACHABLE = frozenset({"offline", "unknown"})
-# ``/get_endpoint_workers/`` states (worker-states doc, lower case as the CLI's benchmark compares).
-WORKER_STATES: dict[str | None, str] = {
-    None: "creating",
-    "loading": "loading",
-    "running": "idle",
-    "stopped": "stopped",
-}
-
-
-def wanted(endpoint: Endpoint) -> int:
-    """The number of workers the endpoint keeps: at least ``cold_workers``, at most ``max_workers``."""
-    busy = math.ceil(round(endpoint.load / endpoint.target_util, 9)) if endpoint.load > 0 else 0
-    return max(0, min(endpoint.max_workers, max(endpoint.cold_workers, busy)))
+# Load units per second one worker serves: the route API's default ``cost`` (openapi.yaml /route/,
+# ``cost`` default 100), so a worker serves one default request a second. The emulator's choice.
+WORKER_PERF = 100.0
+# Routed cost counts as load over this many seconds (the engine's averaging window is undocumented).
+LOAD_WINDOW = 10.0
+# How long a rent takes to land under ``worker_recruit=late``: the SDK waits "a few minutes" for
+# workers to become queryable (``vastai/serverless/client/client.py:486-495``); ours is shorter.
+RECRUIT_SECONDS = 5.0
+# The state of a worker that serves requests (the docs' "Ready (IDLE)"): the route API routes to it.
+READY = "IDLE"
 
 
 def workers(
@@ -56,23 +71,93 @@ def workers(
 ) -> list[Instance]:
     """The account's attached workers of an endpoint or a group, oldest first."""
     return [
+        i for i in listed(account, endpoint_id=endpoint_id, group_id=group_id) if i.destroying_since is None
+    ]
+
+
+def listed(
+    account: Account, *, endpoint_id: int | None = None, group_id: int | None = None
+) -> list[Instance]:
+    """Like :func:`workers`, with the workers being destroyed (shown DESTROYING), oldest first."""
+    return [
         i
         for i in sorted(account.instances.values(), key=lambda i: i.id)
         if i.worker
-        and i.destroying_since is None  # a worker being destroyed no longer counts
         and (endpoint_id is None or i.endpoint_id == endpoint_id)
         and (group_id is None or i.workergroup_id == group_id)
     ]
 
 
-def reconcile(state: State, now: float, *, linger: bool) -> bool:
-    """Recruit or release workers until every active endpoint has what it wants; True if any changed."""
+# The rules.
+
+
+@dataclass(frozen=True)
+class Targets:
+    active: int  # workers running
+    total: int  # workers kept, active and inactive
+
+
+def demand(endpoint: Endpoint, now: float) -> float:
+    """The endpoint's load in perf units per second: routed cost plus the control-plane knob."""
+    routed = sum(cost for at, cost in endpoint.routed if now - at < LOAD_WINDOW)
+    return endpoint.load * WORKER_PERF + routed / LOAD_WINDOW
+
+
+def _workers_for(capacity: float) -> int:
+    return math.ceil(round(capacity / WORKER_PERF, 9)) if capacity > 0 else 0
+
+
+def targets(endpoint: Endpoint, now: float) -> Targets:
+    """How many workers the endpoint keeps active and in all (see the module docstring)."""
+    active_capacity = max(endpoint.min_load, demand(endpoint, now) / endpoint.target_util)
+    active = _workers_for(active_capacity)
+    if active == 0 and _gated(endpoint, now):
+        active = 1
+    total_capacity = max(active_capacity * endpoint.cold_mult, endpoint.min_cold_load)
+    total = max(endpoint.cold_workers, active, _workers_for(total_capacity))
+    cap = max(0, endpoint.max_workers)
+    return Targets(active=min(active, cap), total=min(total, cap))
+
+
+def _gated(endpoint: Endpoint, now: float) -> bool:
+    """Whether ``inactivity_timeout`` forbids scaling to zero active workers now."""
+    timeout = endpoint.inactivity_timeout
+    if not timeout:  # unset: "not applied"; 0: "disable inactivity gating entirely"
+        return False
+    if timeout < 0:  # "never allow scaling to zero"
+        return True
+    return endpoint.last_activity is not None and now - endpoint.last_activity < timeout
+
+
+def note_activity(endpoint: Endpoint, now: float) -> None:
+    """Load seen now: ``inactivity_timeout`` counts from here; routed cost past its window is dropped."""
+    endpoint.routed = [entry for entry in endpoint.routed if now - entry[0] < LOAD_WINDOW]
+    if endpoint.load > 0:  # the knob's load lasts until it is set again (routed load: ``route.count``)
+        endpoint.last_activity = now
+
+
+def wanted(endpoint: Endpoint, now: float) -> int:
+    """The number of workers the endpoint keeps, active and inactive."""
+    return targets(endpoint, now).total
+
+
+# Reconciling.
+
+
+def reconcile(state: State, now: float, *, boot_seconds: float, linger: bool, late: bool = False) -> bool:
+    """Recruit, start, stop or release workers until every endpoint has what its rules want;
+    True if anything changed."""
     changed = False
     for account in state.accounts.values():
+        changed |= _land_recruits(state, account, now)
         _follow_moved_groups(account)
         for endpoint in sorted(account.endpoints.values(), key=lambda e: e.id):
+            note_activity(endpoint, now)
             if endpoint.endpoint_state == "active":
-                changed |= _scale(state, account, endpoint, now, linger=linger)
+                changed |= _scale(state, account, endpoint, now, boot_seconds, linger=linger, late=late)
+            elif endpoint.endpoint_state == "stopped":
+                changed |= _stop_all(account, endpoint, now)
+            # suspended: frozen, the engine manages nothing (workers loading finish loading)
     return changed
 
 
@@ -84,38 +169,153 @@ def _follow_moved_groups(account: Account) -> None:
             worker.endpoint_id = group.endpoint_id
 
 
-def _scale(state: State, account: Account, endpoint: Endpoint, now: float, *, linger: bool) -> bool:
+def _stop_all(account: Account, endpoint: Endpoint, now: float) -> bool:
+    """``stopped``: "All workers are changed to and are billed in the inactive state"."""
+    running = [w for w in _managed(account, endpoint.id) if w.intended_status == "running"]
+    for worker in running:
+        instances.set_state(worker, "stopped", now)
+    return bool(running)
+
+
+def _scale(
+    state: State,
+    account: Account,
+    endpoint: Endpoint,
+    now: float,
+    boot_seconds: float,
+    *,
+    linger: bool,
+    late: bool,
+) -> bool:
     groups = sorted(
         (g for g in account.workergroups.values() if g.endpoint_id == endpoint.id), key=lambda g: g.id
     )
     if not groups:
         return False
+    goal = targets(endpoint, now)
+    changed = _release(account, endpoint, goal.total, now, linger=linger)
+    changed |= _recruit_up_to(state, account, endpoint, groups, goal.total, now, late=late)
+    changed |= _activate(account, endpoint, goal.active, now, boot_seconds)
+    return changed
+
+
+def _in_flight(account: Account, endpoint_id: int) -> int:
+    return sum(1 for r in account.recruits if r["endpoint_id"] == endpoint_id)
+
+
+def _release(account: Account, endpoint: Endpoint, total: int, now: float, *, linger: bool) -> bool:
+    """Destroy the surplus, worst price-performance first (pricing.mdx: "the engine will remove the
+    GPU with the worst price-performance first"); the newest first among equals."""
+    present = workers(account, endpoint_id=endpoint.id)
+    surplus = len(present) + _in_flight(account, endpoint.id) - total
+    for worker in sorted(present, key=_price_performance, reverse=True)[: max(0, surplus)]:
+        instances.destroy(account, worker.id, now, linger=linger)
+    return surplus > 0 and bool(present)
+
+
+def _price_performance(worker: Instance) -> tuple[float, int]:
+    """Dollars per hour per perf unit (every worker's perf is :data:`WORKER_PERF`), then age."""
+    return (float(worker.offer.get("dph_total") or 0.0) / WORKER_PERF, worker.id)
+
+
+def _recruit_up_to(
+    state: State,
+    account: Account,
+    endpoint: Endpoint,
+    groups: list[Workergroup],
+    total: int,
+    now: float,
+    *,
+    late: bool,
+) -> bool:
+    """Rent workers for the endpoint's groups until it has ``total``: a new worker goes to the group
+    with the fewest below its own ``max_workers`` (lowest id first)."""
     count = {g.id: len(workers(account, group_id=g.id)) for g in groups}
-    target, changed = wanted(endpoint), False
-    recruiting = list(groups)  # groups that found an offer so far
-    while sum(count.values()) < target and recruiting:
+    for recruit in account.recruits:
+        if recruit["group_id"] in count:
+            count[recruit["group_id"]] += 1
+    recruiting = [g for g in groups if count[g.id] < g.max_workers]
+    changed = False
+    while sum(count.values()) < total and recruiting:
         group = min(recruiting, key=lambda g: (count[g.id], g.id))
-        if _recruit(state, account, group, now) is None:
+        if late:
+            account.recruits.append(_planned(group, now + RECRUIT_SECONDS))
+        elif _rent(state, account, _planned(group, now), now) is None:
             recruiting.remove(group)
             continue
         count[group.id] += 1
         changed = True
-    while sum(count.values()) > target:
-        group_id = max(count, key=lambda gid: (count[gid], gid))
-        instances.destroy(account, workers(account, group_id=group_id)[-1].id, now, linger=linger)
-        count[group_id] -= 1
-        changed = True
+        if count[group.id] >= group.max_workers:
+            recruiting.remove(group)
     return changed
 
 
-def _recruit(state: State, account: Account, group: Workergroup, now: float) -> Instance | None:
-    """Rent the best-scoring offer matching the group's query; None when nothing can be rented."""
-    image, disk, env = _launch_args(group.launch_args)
-    query: JsonDict = {**group.search_query, "order": [["score", "desc"]], "limit": 1}
+def _activate(account: Account, endpoint: Endpoint, active: int, now: float, boot_seconds: float) -> bool:
+    """Start inactive workers (best price-performance first) while fewer than ``active`` run; stop
+    the loaded ones beyond it (worst first). A worker still loading finishes loading first: cold
+    workers "load, then stop"."""
+    present = sorted(_managed(account, endpoint.id), key=_price_performance)
+    on = [w for w in present if w.intended_status == "running"]
+    off = [w for w in present if w.intended_status == "stopped"]
+    changed = False
+    for worker in off[: max(0, active - len(on))]:
+        instances.set_state(worker, "running", now)
+        changed = True
+    loaded = [w for w in on if _loaded(w, now, boot_seconds)]
+    keep = sorted(on, key=lambda w: (w not in loaded, _price_performance(w)))[:active]
+    for worker in loaded:
+        if worker not in keep:
+            instances.set_state(worker, "stopped", now)
+            changed = True
+    return changed
+
+
+def _loaded(worker: Instance, now: float, boot_seconds: float) -> bool:
+    return lifecycle.status(worker, now, boot_seconds).actual_status == "running"
+
+
+def _managed(account: Account, endpoint_id: int) -> list[Instance]:
+    """The workers the engine starts and stops: not those its host reported on (offline, exited)
+    nor those their machine cannot run."""
+    return [
+        w
+        for w in workers(account, endpoint_id=endpoint_id)
+        if w.status_override is None and w.unschedulable is None
+    ]
+
+
+# Renting.
+
+
+def _planned(group: Workergroup, due: float) -> JsonDict:
+    """A rent decided for ``group``, with everything it needs should the group be gone when it lands."""
+    return {
+        "due": due,
+        "group_id": group.id,
+        "endpoint_id": group.endpoint_id,
+        "search_query": group.search_query,
+        "template_hash": group.template_hash,
+        "launch_args": group.launch_args,
+    }
+
+
+def _land_recruits(state: State, account: Account, now: float) -> bool:
+    """Rents in flight whose time has come land, tied to their group if it still exists."""
+    due = [r for r in account.recruits if r["due"] <= now]
+    account.recruits = [r for r in account.recruits if r["due"] > now]
+    for recruit in due:
+        _rent(state, account, recruit, recruit["due"])
+    return bool(due)
+
+
+def _rent(state: State, account: Account, plan: JsonDict, now: float) -> Instance | None:
+    """Rent the best-scoring offer matching the plan's query; None when nothing can be rented."""
+    image, disk, env = _launch_args(plan["launch_args"])
+    query: JsonDict = {**plan["search_query"], "order": [["score", "desc"]], "limit": 1}
     body: JsonDict = {"disk": disk, "env": env}
-    if group.template_hash is not None:
-        body["template_hash_id"] = group.template_hash
-    if image is not None or group.template_hash is None:
+    if plan["template_hash"] is not None:
+        body["template_hash_id"] = plan["template_hash"]
+    if image is not None or plan["template_hash"] is None:
         body["image"] = image or DEFAULT_IMAGE
     try:
         offers = catalogue.search(state, {**query, "allocated_storage": disk})
@@ -125,7 +325,10 @@ def _recruit(state: State, account: Account, group: Workergroup, now: float) -> 
     except ApiError:
         return None  # the real autoscaler logs it and tries again later
     worker = account.instances[int(contract["new_contract"])]
-    worker.worker, worker.workergroup_id, worker.endpoint_id = True, group.id, group.endpoint_id
+    group = account.workergroups.get(plan["group_id"])
+    worker.worker = True
+    if group is not None:  # a rent that lands after its group's delete is tied to nothing
+        worker.workergroup_id, worker.endpoint_id = group.id, group.endpoint_id
     return worker
 
 
@@ -167,9 +370,12 @@ def _env_of(env: str) -> dict[str, str]:
     return result
 
 
+# Deletes.
+
+
 def detach(account: Account, group_id: int) -> None:
     """A deleted group's workers stay, billing, tied to nothing (the official client's help says
-    deleting a workergroup does not destroy its instances)."""
+    deleting a workergroup does not destroy its instances). Its rents in flight still land."""
     for worker in workers(account, group_id=group_id):
         worker.workergroup_id = worker.endpoint_id = None
 
@@ -194,24 +400,58 @@ def destroy_for_endpoint(
     return deleted, failed
 
 
-def tie(instance: Instance) -> JsonDict:
-    """The worker's group and endpoint as its instance row shows them (ordinary rows have neither)."""
-    if not instance.worker:
+# What clients see.
+
+
+def tie(instance: Instance, *, tied: bool = True) -> JsonDict:
+    """The worker's group and endpoint as its instance row shows them (ordinary rows have neither;
+    under the reading ``worker_ties=untied`` no row has them)."""
+    if not instance.worker or not tied:
         return {}
     return {"workergroup_id": instance.workergroup_id, "endpoint_id": instance.endpoint_id}
 
 
-def worker_rows(rows: Iterable[JsonDict], boot_seconds: float) -> list[JsonDict]:
-    """Rendered worker instances as the autoscaler's ``/get_endpoint_workers/`` lists them."""
-    return [_worker_row(row, boot_seconds) for row in rows]
+def worker_state(instance: Instance, now: float, boot_seconds: float) -> str:
+    """The worker's state as the docs' CLI and logs name them (``guides/serverless/worker-states.mdx``;
+    ``UNAVAIL``: ``vastai/cli/commands/benchmarks.py:58`` treats ``unavail`` as terminal)."""
+    if instance.destroying_since is not None:
+        return "DESTROYING"
+    override = instance.status_override
+    if override is not None:
+        return "UNAVAIL" if override.get("actual_status") in UNREACHABLE else "ERROR"
+    if instance.unschedulable is not None:
+        return "ERROR" if instance.unschedulable["actual_status"] == "created" else "CREATED"
+    if instance.intended_status == "stopped":
+        return "STOPPED"
+    status = lifecycle.status(instance, now, boot_seconds).actual_status
+    if status == "running":
+        return READY
+    if status is None:
+        return "CREATING"
+    if not instance.first_boot:
+        return "STARTING"  # "starting up after initial boot (not first time)"
+    # First boot: docker pull/run (LOADING), then the model's first load (MODEL_LOADING), halves.
+    return "LOADING" if now - instance.phase_started < boot_seconds * 0.6 else "MODEL_LOADING"
 
 
-def _worker_row(row: JsonDict, boot_seconds: float) -> JsonDict:
-    status = WORKER_STATES.get(row["actual_status"], "error")
-    perf = float(row.get("dlperf") or 0.0)
-    running = row["actual_status"] == "running"
+def worker_rows(
+    found: Iterable[tuple[Instance, JsonDict]], now: float, boot_seconds: float
+) -> list[JsonDict]:
+    """Workers (each with its rendered instance row) as ``/get_endpoint_workers/`` lists them."""
+    return [_worker_row(instance, row, now, boot_seconds) for instance, row in found]
+
+
+def worker_url(row: JsonDict) -> str:
+    """The worker's HTTP address: its first port mapping that is not SSH's 22 (openapi.yaml:4396
+    shows ``http://IP:8000``); empty while it has none."""
     ports: dict[str, list[dict[str, str]]] = row.get("ports") or {}
-    first = next((p[0]["HostPort"] for p in ports.values() if p), None)
+    port = next((p[0]["HostPort"] for name, p in ports.items() if p and not name.startswith("22/")), None)
+    return f"http://{row['public_ipaddr']}:{port}" if port else ""
+
+
+def _worker_row(instance: Instance, row: JsonDict, now: float, boot_seconds: float) -> JsonDict:
+    status = worker_state(instance, now, boot_seconds)
+    ready = status == READY
     return {
         "id": row["id"],
         "status": status,
@@ -219,15 +459,17 @@ def _worker_row(row: JsonDict, boot_seconds: float) -> JsonDict:
         "cur_load": 0.0,
         "new_load": 0.0,
         "cur_load_rolling_avg": 0.0,
-        "cur_perf": 0.0,
-        "perf": perf,
-        "measured_perf": perf,
-        "dlperf": perf,
+        "cur_perf": WORKER_PERF if ready else 0.0,
+        "perf": WORKER_PERF,
+        # "measured_perf is only real once status==idle; before that it's a dlperf placeholder"
+        # (vastai/cli/commands/benchmarks.py:585)
+        "measured_perf": WORKER_PERF if ready else float(row.get("dlperf") or 0.0),
+        "dlperf": float(row.get("dlperf") or 0.0),
         "reliability": row.get("reliability2") or 0.0,
         "reqs_working": 0,
         "disk_usage": 0.0,
         "started_at": row["start_date"],
-        "loaded_at": row["start_date"] + boot_seconds if running else 0.0,
-        "url": f"http://{row['public_ipaddr']}:{first}" if running and first else "",
+        "loaded_at": instance.phase_started + boot_seconds if ready else 0.0,
+        "url": worker_url(row) if ready else "",
         "created_at": datetime.fromtimestamp(row["start_date"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,6 +25,7 @@ from vast_pulumi.emulator import (
     instances,
     lifecycle,
     listing,
+    route,
     sshkeys,
     templates,
     volumeoffers,
@@ -33,6 +35,7 @@ from vast_pulumi.emulator import (
 from vast_pulumi.emulator.auth import EXPIRED, REVOKED, KeyRejected
 from vast_pulumi.emulator.errors import ApiError, invalid_args
 from vast_pulumi.emulator.models import Account, Endpoint, Instance, JsonDict, State, Workergroup
+from vast_pulumi.emulator.readings import Readings
 from vast_pulumi.emulator.schemas import VolumeInfoBody
 
 Clock = Callable[[], float]
@@ -59,7 +62,10 @@ class Backend:
         state: State | None = None,
         saver: Saver | None = None,
         workers: bool = True,
+        readings: Readings | None = None,
     ) -> None:
+        # Where the sources disagree or are silent: which reading this emulator models (readings.py).
+        self.readings = readings if readings is not None else Readings()
         self.api_keys = list(dict.fromkeys(api_keys))
         # Serverless workers (``autoscaler``): on, as the real service always recruits them.
         self.workers = workers
@@ -72,6 +78,8 @@ class Backend:
         # Whether listing endpoints on an account with none answers 400 (the HTTP layer asks).
         self.no_endpoints_error = no_endpoints_error
         self.clock = clock
+        # Signs the route API's grants; routed workers (``workerecho``) check it.
+        self.route_secret = secrets.token_bytes(32)
         self._saver = saver
         self._lock = threading.RLock()
         self.state = state if state is not None else self._fresh_state()
@@ -191,7 +199,11 @@ class Backend:
     def _reconcile(self) -> bool:
         """The autoscaler's work up to now, done at each call (no background thread races a test)."""
         return self.workers and autoscaler.reconcile(
-            self.state, self.clock(), linger=self.destroy_seconds > 0
+            self.state,
+            self.clock(),
+            boot_seconds=self.boot_seconds,
+            linger=self.destroy_seconds > 0,
+            late=self.readings.is_("worker_recruit", "late"),
         )
 
     def save(self) -> None:
@@ -235,7 +247,13 @@ class Backend:
 
     def create_workergroup(self, account: Account, body: JsonDict) -> int:
         with self._mutating():
-            return workergroups.create(self.state, account, body, self.clock())
+            return workergroups.create(
+                self.state,
+                account,
+                body,
+                self.clock(),
+                require_template=self.readings.is_("templateless_workergroup", "400"),
+            )
 
     def update_workergroup(self, account: Account, group_id: int, body: JsonDict) -> None:
         with self._mutating():
@@ -260,7 +278,9 @@ class Backend:
     def create_instance(self, account: Account, offer_id: int, body: JsonDict) -> JsonDict:
         with self._mutating():
             try:
-                mount = volumes.mount_request(self.state, account, body.get("volume_info"))
+                mount = volumes.mount_request(
+                    self.state, account, body.get("volume_info"), self._volume_rules(offer_id)
+                )
             except ApiError as error:
                 error.extra.setdefault("ask_id", offer_id)  # every create error names the offer
                 raise
@@ -270,6 +290,15 @@ class Backend:
             self._equip(account, account.instances[result["new_contract"]], mount)
             return result
 
+    def _volume_rules(self, offer_id: int | None) -> volumes.Rules:
+        """The readings a volume request is checked under: its name rule, and the machine it must be on
+        (the offer's; none when the offer is unknown, which the rent itself then refuses)."""
+        machine = None
+        if offer_id is not None and self.readings.is_("volume_machine", "same_machine"):
+            offer = self.state.offers.get(offer_id) or self.state.rented_offers.get(offer_id, {}).get("offer")
+            machine = None if offer is None else int(offer["machine_id"])
+        return volumes.Rules(strict_name=self.readings.is_("volume_name", "strict"), machine_id=machine)
+
     def _equip(self, account: Account, instance: Instance, mount: VolumeInfoBody | None) -> None:
         """What a new instance gets besides the offer: the account's SSH keys, its volume."""
         sshkeys.add_account_keys(account, instance)
@@ -277,14 +306,20 @@ class Backend:
             volumes.mount(self.state, account, instance, mount, self.clock())
 
     def render_instance(self, instance: Instance) -> JsonDict:
-        row = lifecycle.render(instance, self.clock(), self.boot_seconds)
-        row.update({k: v for k, v in autoscaler.tie(instance).items() if k not in instance.overrides})
+        listing_price = self.readings.is_("bid_field", "listing")
+        row = lifecycle.render(instance, self.clock(), self.boot_seconds, search_listing=listing_price)
+        ties = autoscaler.tie(instance, tied=self.readings.is_("worker_ties", "tied"))
+        row.update({k: v for k, v in ties.items() if k not in instance.overrides})
         return row
 
     def get_instance(self, account: Account, instance_id: int) -> JsonDict | None:
         with self._reading():
             instance = account.instances.get(instance_id)
-            return None if instance is None else self.render_instance(instance)
+            if instance is None:
+                return None
+            if instance.destroying_since is not None and self.readings.is_("destroying_get", "gone"):
+                return None  # gone at once on the single GET; the list still lingers (audit D1)
+            return self.render_instance(instance)
 
     def list_instances(self, account: Account, params: Mapping[str, str]) -> JsonDict:
         request = listing.page_request(params)
@@ -322,7 +357,13 @@ class Backend:
 
     def destroy_instance(self, account: Account, instance_id: int) -> None:
         with self._mutating():
-            instances.destroy(account, instance_id, self.clock(), linger=self.destroy_seconds > 0)
+            instances.destroy(
+                account,
+                instance_id,
+                self.clock(),
+                linger=self.destroy_seconds > 0,
+                gone_error=self.readings.value("delete_gone_error"),
+            )
 
     def destroy_instances(self, account: Account, ids: Sequence[int]) -> None:
         with self._mutating():
@@ -332,21 +373,85 @@ class Backend:
 
     # Serverless workers (the autoscaler's routes on run.vast.ai).
 
-    def endpoint_workers(self, account: Account, endpoint_id: int) -> list[JsonDict] | None:
-        """``/get_endpoint_workers/``: the endpoint's workers; None when the account has no such endpoint."""
+    def endpoint_workers(self, key: str | None, endpoint_id: int) -> list[JsonDict] | None:
+        """``/get_endpoint_workers/``: the endpoint's workers (those being destroyed too, shown
+        DESTROYING); None when the key is neither the account's nor the endpoint's own, or there
+        is no such endpoint (the route answers that in-band)."""
         with self._reading():
-            if endpoint_id not in account.endpoints:
+            account = self._serverless_account(key, "endpoints", endpoint_id)
+            if account is None:
                 return None
-            rows = [self.render_instance(i) for i in autoscaler.workers(account, endpoint_id=endpoint_id)]
-            return autoscaler.worker_rows(rows, self.boot_seconds)
+            return self._worker_rows(autoscaler.listed(account, endpoint_id=endpoint_id))
 
-    def workergroup_workers(self, account: Account, group_id: int) -> list[JsonDict] | None:
-        """``/get_workergroup_workers/``: the group's workers; None when the account has no such group."""
+    def workergroup_workers(self, key: str | None, group_id: int) -> list[JsonDict] | None:
+        """``/get_workergroup_workers/``: the group's workers; None as for :meth:`endpoint_workers`."""
         with self._reading():
-            if group_id not in account.workergroups:
+            account = self._serverless_account(key, "workergroups", group_id)
+            if account is None:
                 return None
-            rows = [self.render_instance(i) for i in autoscaler.workers(account, group_id=group_id)]
-            return autoscaler.worker_rows(rows, self.boot_seconds)
+            return self._worker_rows(autoscaler.listed(account, group_id=group_id))
+
+    def _worker_rows(self, found: Sequence[Instance]) -> list[JsonDict]:
+        pairs = [(i, self.render_instance(i)) for i in found]
+        return autoscaler.worker_rows(pairs, self.clock(), self.boot_seconds)
+
+    def _serverless_account(self, key: str | None, kind: str, resource_id: int) -> Account | None:
+        """The account owning endpoint/workergroup ``resource_id``, if ``key`` is that account's key
+        or the resource's own ``api_key``."""
+        try:
+            account: Account | None = self.authenticate(key)
+        except KeyRejected:
+            account = None
+        if account is not None and resource_id in getattr(account, kind):
+            return account
+        for owner in self.state.accounts.values():
+            resource = getattr(owner, kind).get(resource_id)
+            if resource is not None and key and secrets.compare_digest(resource.api_key, key):
+                return owner
+        return None
+
+    def route(self, body: JsonDict, key: str | None, base_url: str) -> tuple[int, JsonDict]:
+        """``POST /route/``: a ready worker of the endpoint, or the waiting answer (see ``route``)."""
+        if not key and isinstance(body.get("api_key"), str):
+            key = body["api_key"]
+        if not key:
+            return route.AUTH_FAILED
+        request = route.parse(body)
+        if request is None:
+            return route.BAD_REQUEST
+        with self._mutating():
+            found = route.find(self.state, request.endpoint, key)
+            if isinstance(found[0], int):
+                return found
+            account, endpoint = found
+            reqnum = route.count(endpoint, request, self.clock())
+            self._reconcile()  # the new load recruits or starts workers before the answer
+            states = self._worker_states(account, endpoint.id)
+            return 200, route.answer(account, endpoint, request, reqnum, states, base_url, self.route_secret)
+
+    def _worker_states(self, account: Account, endpoint_id: int) -> dict[int, str]:
+        now = self.clock()
+        return {
+            i.id: autoscaler.worker_state(i, now, self.boot_seconds)
+            for i in autoscaler.listed(account, endpoint_id=endpoint_id)
+        }
+
+    def routed_worker(self, worker_id: int, grant: Any) -> tuple[int, JsonDict]:
+        """A request at a routed worker's address: 200 if it carries a grant signed for this worker
+        (the route answer, as the SDK forwards it in ``auth_data``) and the worker is ready."""
+        with self._reading():
+            worker = next(
+                (a.instances[worker_id] for a in self.state.accounts.values() if worker_id in a.instances),
+                None,
+            )
+            if worker is None or not worker.worker:
+                return 404, {"error": f"no worker {worker_id}"}
+            if not isinstance(grant, dict) or not _signed_for(grant, worker_id, self.route_secret):
+                return 401, {"error": "auth_data: not a grant of the route API for this worker"}
+            state = autoscaler.worker_state(worker, self.clock(), self.boot_seconds)
+            if state != autoscaler.READY:
+                return 503, {"error": f"worker {worker_id} is {state}"}
+            return 200, {"worker_id": worker_id, "reqnum": grant["reqnum"]}
 
     # Templates.
 
@@ -370,7 +475,10 @@ class Backend:
 
     def list_ssh_keys(self, account: Account) -> list[JsonDict]:
         with self._reading():
-            return sshkeys.listed(account)
+            keys = sshkeys.listed(account)
+        if not keys and self.readings.is_("ssh_list_empty", "404"):
+            raise sshkeys.NO_KEYS_FOUND  # openapi.yaml:2038-2039 (audit K3)
+        return keys
 
     def create_ssh_key(self, account: Account, body: JsonDict) -> JsonDict:
         with self._mutating():
@@ -426,7 +534,7 @@ class Backend:
 
     def create_volume(self, account: Account, body: JsonDict) -> JsonDict:
         with self._mutating():
-            return volumes.create(self.state, account, body, self.clock())
+            return volumes.create(self.state, account, body, self.clock(), self._volume_rules(None))
 
     def delete_volume(self, account: Account, volume_id: int) -> None:
         with self._mutating():
@@ -465,11 +573,17 @@ class Backend:
         with self._mutating():
             endpoint = self._find_any("endpoints", endpoint_id)
             assert isinstance(endpoint, Endpoint)
+            now = self.clock()
+            if endpoint.load > 0:  # the load ends now: inactivity counts from here
+                endpoint.last_activity = now
             endpoint.load = float(load)
+            autoscaler.note_activity(endpoint, now)
+            goal = autoscaler.targets(endpoint, now)
             return {
                 "endpoint_id": endpoint_id,
                 "load": endpoint.load,
-                "wanted_workers": autoscaler.wanted(endpoint),
+                "wanted_workers": goal.total,
+                "active_workers": goal.active,
             }
 
     def set_workers(self, enabled: bool) -> None:
@@ -539,3 +653,11 @@ class Backend:
                 }
                 for account in self.state.accounts.values()
             ]
+
+
+def _signed_for(grant: JsonDict, worker_id: int, secret: bytes) -> bool:
+    signature, url = grant.get("signature"), grant.get("url")
+    if not isinstance(signature, str) or not isinstance(url, str):
+        return False
+    mine = url.endswith(route.WORKER_PATH.format(id=worker_id))
+    return mine and secrets.compare_digest(route.sign(secret, grant), signature)

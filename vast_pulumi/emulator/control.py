@@ -15,7 +15,8 @@ No account key; loopback clients only. Routes:
   park matching API requests until released (``stage`` "after": applied, answer held back);
   ``GET /_emulator/hold`` -> ``{"holds": [{"method", "route", "stage", "parked"}]}``;
   ``DELETE /_emulator/hold`` releases every hold
-- ``PUT /_emulator/endpoints/{id}/load`` ``{"load": 3}`` -> ``{"endpoint_id", "load", "wanted_workers"}``:
+- ``PUT /_emulator/endpoints/{id}/load`` ``{"load": 3}`` -> ``{"endpoint_id", "load", "wanted_workers",
+  "active_workers"}``:
   traffic on a serverless endpoint, in workers' worth (see ``autoscaler``)
 - ``GET /_emulator/workers`` / ``PUT /_emulator/workers`` ``{"enabled": false}`` -> ``{"enabled": ...}``:
   serverless workers on or off
@@ -26,6 +27,9 @@ No account key; loopback clients only. Routes:
 - ``POST /_emulator/accounts/{label}/keys`` ``{"api_key": K}``: another key for the account
 - ``POST /_emulator/keys/revoke`` / ``POST /_emulator/keys/expire`` ``{"api_key": K}``: the key is
   deleted (401 "Invalid user key") / an expired session key (404 "Session expired...")
+- ``GET /_emulator/readings`` -> ``{"profile": ..., "readings": {name: choice}}``;
+  ``PUT /_emulator/readings`` ``{name: choice, ...}``: change readings (an unknown name or choice: 400
+  naming it, nothing changed); see ``readings``
 - ``PUT /_emulator/search_quota`` ``{"per_day": N}`` (null: no quota);
   ``POST /_emulator/accounts/{label}/search_quota/exhaust``: the account's quota is used up today
 """
@@ -42,6 +46,7 @@ from vast_pulumi.emulator.errors import ApiError
 from vast_pulumi.emulator.faults import FaultSpec, FaultSpecError
 from vast_pulumi.emulator.holds import BEFORE, HoldSpecError
 from vast_pulumi.emulator.models import JsonDict
+from vast_pulumi.emulator.readings import ReadingError
 from vast_pulumi.emulator.routing import Endpoint, json_body, method_routes
 from vast_pulumi.emulator.runtime import Runtime
 
@@ -192,6 +197,15 @@ async def exhaust_search_quota(runtime: Runtime, request: Request, body: JsonDic
     return {"success": True}
 
 
+async def readings(runtime: Runtime, request: Request, body: JsonDict) -> JsonDict:
+    if request.method == "PUT":
+        try:
+            runtime.readings.update(body)
+        except ReadingError as error:
+            raise ApiError(400, "invalid_args", f"Invalid args: {error}") from None
+    return {"profile": runtime.readings.profile, "readings": runtime.readings.as_dict()}
+
+
 def control_routes(runtime: Runtime) -> list[BaseRoute]:
     table: list[tuple[str, str, Handler]] = [
         ("GET", "/_emulator/requests/", requests_log),
@@ -213,6 +227,8 @@ def control_routes(runtime: Runtime) -> list[BaseRoute]:
         ("POST", "/_emulator/accounts/{label}/keys/", add_key),
         ("POST", "/_emulator/keys/revoke/", revoke_key),
         ("POST", "/_emulator/keys/expire/", expire_key),
+        ("GET", "/_emulator/readings/", readings),
+        ("PUT", "/_emulator/readings/", readings),
         ("PUT", "/_emulator/search_quota/", search_quota),
         ("POST", "/_emulator/accounts/{label}/search_quota/exhaust/", exhaust_search_quota),
     ]

@@ -15,7 +15,8 @@ from vast_pulumi.emulator.schemas import EndpointBody, parse
 def row(endpoint: Endpoint) -> JsonDict:
     data = asdict(endpoint)
     overrides = data.pop("overrides")
-    data.pop("load")  # the emulator's control-plane input, not an API field
+    for internal in ("load", "routed", "reqnum", "last_activity"):  # the emulator's own, not API fields
+        data.pop(internal)
     return {**data, **overrides}
 
 

@@ -307,10 +307,15 @@ def set_machine_busy(state: State, machine_id: int, busy: bool, now: float) -> N
                 restart(instance, now)
 
 
-def destroy(account: Account, instance_id: int, now: float, *, linger: bool) -> None:
-    """DELETE: with ``linger``, the instance is only marked; the backend removes it later."""
+def destroy(
+    account: Account, instance_id: int, now: float, *, linger: bool, gone_error: str = "not_found"
+) -> None:
+    """DELETE: with ``linger``, the instance is only marked; the backend removes it later. An instance
+    that is gone answers 404 with ``gone_error`` (reading ``delete_gone_error``, audit D3)."""
     instance = account.instances.get(instance_id)
     if instance is None:
+        if gone_error == "no_such_instance":  # openapi.yaml:568-577's words for it
+            raise ApiError(404, "no_such_instance", "Instance with that ID does not exist.")
         raise ApiError(404, "not_found", f"Instance {instance_id} not found.")
     if not linger:
         del account.instances[instance_id]

@@ -23,13 +23,14 @@ from typing import Any
 
 from vast_pulumi.emulator.models import Instance, JsonDict
 
-# The sources are silent on what a row shows while it is being destroyed; this is the worse case for
-# a client: it looks like a live stopped instance (label and all), only ``next_state`` "unloaded"
-# (the contract state of a released machine) and the message tell otherwise.
+# No source shows a row while it is being destroyed; this rendering is ours, the worse case for a
+# client: it looks like a live stopped instance (label and all), only ``next_state`` "unloaded" and
+# the message tell otherwise (the docs put "unloaded" in ``cur_state``; the provider reads both).
 DESTROYING_MSG = "Destroying instance."
-# How long a destroyed instance lingers by default. Destroy is asynchronous on the real service
-# (Max19970/easy-server#125: rows still answered right after an accepted destroy); how long is not
-# documented, "a few seconds" is our choice.
+# How long a destroyed instance lingers in the list by default. Destroy is asynchronous on the real
+# service (Max19970/easy-server#125: the list still held the instance for a while, while the single
+# GET answered a non-object at once: reading ``destroying_get``); how long is not documented, "a few
+# seconds" is our choice.
 DESTROY_SECONDS = 5.0
 # Not from a source: what a stopped interruptible says when its bid is too low.
 OUTBID_MSG = "Stopped: outbid. Your bid of {bid} $/h is below the current minimum bid of {min_bid} $/h."
@@ -119,8 +120,9 @@ def status(instance: Instance, now: float, boot_seconds: float) -> Status:
     return Status("loading", "running", f"Pulling image {instance.image or 'template image'}")
 
 
-def render(instance: Instance, now: float, boot_seconds: float) -> JsonDict:
-    """The instance as ``GET /instances/{id}/`` and ``/api/v1/instances/`` show it."""
+def render(instance: Instance, now: float, boot_seconds: float, *, search_listing: bool = False) -> JsonDict:
+    """The instance as ``GET /instances/{id}/`` and ``/api/v1/instances/`` show it. ``search_listing``
+    (reading ``bid_field=listing``): ``search`` shows the listing's price, not the bid."""
     state = status(instance, now, boot_seconds)
     row: JsonDict = {key: instance.offer.get(key) for key in MACHINE_FIELDS}
     row.update(
@@ -141,7 +143,7 @@ def render(instance: Instance, now: float, boot_seconds: float) -> JsonDict:
         template_hash_id=instance.template_hash_id,
         template_name=instance.template_name,
         **_connectivity(instance, running=state.actual_status == "running"),
-        **_pricing(instance, running=state.cur_state == "running"),
+        **_pricing(instance, running=state.cur_state == "running", search_listing=search_listing),
         disk_space=instance.disk,
         gpu_totalram=instance.offer.get("gpu_total_ram"),
         reliability2=instance.offer.get("reliability2"),
@@ -190,20 +192,22 @@ def _next_state(instance: Instance) -> str:
     return "stopped" if outbid(instance) else instance.intended_status
 
 
-def _pricing(instance: Instance, *, running: bool) -> dict[str, Any]:
+def _pricing(instance: Instance, *, running: bool, search_listing: bool) -> dict[str, Any]:
     """Prices as Vast's OpenAPI spec's Instance schema has them (openapi.yaml:9906-9925, 9987-10005):
     ``is_bid``; ``min_bid``, the machine's current minimum (from the offer columns); ``dph_total``,
-    the rented price (the bid, for an interruptible) plus storage; ``search``, that price broken
-    down; ``instance``, what it costs now (storage only while the GPU is not held). The spec has no
-    field named for the bid itself: it is ``search.gpuCostPerHour``."""
+    the rented price (the bid, for an interruptible) plus storage; ``search``, "Search pricing
+    details"; ``instance``, what it costs now (storage only while the GPU is not held). The spec
+    names no field for the bid. Whether ``search.gpuCostPerHour`` is the bid or the listing's
+    ``dph_base`` (the spec's example) is the reading ``bid_field`` (audit I1)."""
     storage_hourly = round(instance.offer["storage_cost"] * instance.disk / 730.0, 6)
     base = instance.price if instance.price is not None else instance.offer["dph_base"]
+    searched = instance.offer["dph_base"] if search_listing else base
     gpu_now = base if running else 0.0
     return {
         "is_bid": instance.price is not None,
         "dph_total": round(base + storage_hourly, 6),
         "storage_total_cost": storage_hourly,
-        "search": _breakdown(base, storage_hourly),
+        "search": _breakdown(searched, storage_hourly),
         "instance": _breakdown(gpu_now, storage_hourly),
     }
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from vast_pulumi.emulator.faults import RESET_AFTER, RESET_BEFORE, status_after, status_error
 from vast_pulumi.emulator.holds import AFTER, BEFORE, Hold, Holds
+from vast_pulumi.emulator.ratelimit import path_key
 from vast_pulumi.emulator.requestlog import redacted_path
 from vast_pulumi.emulator.runtime import Runtime
 
@@ -63,7 +64,8 @@ class EmulatorMiddleware:
             await _drop_connection(send)
             return
         if fault == "429":  # in the shape the rate limiter answers with
-            throttled = self.runtime.limiter.rejection(1.0, wait=1.0)
+            key = path_key(scope["method"], scope["path"])
+            throttled = self.runtime.limiter.rejection(1.0, wait=1.0, key=key)
             exchange.finish(throttled.status)
             await _send(send, throttled.status, throttled.body, throttled.media_type, throttled.headers)
             return

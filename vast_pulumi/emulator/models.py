@@ -20,7 +20,9 @@ class Endpoint:
     api_key: str
     user_id: int
     created_at: float
-    min_load: float = 0.0
+    # Defaults as the OpenAPI create body gives them (openapi.yaml:1104-1127); where Vast's docs
+    # (UI) disagree (min_load 1, cold_mult 3, max_workers 16) the API's own contract wins.
+    min_load: float = 10.0
     min_cold_load: float = 0.0
     target_util: float = 0.9
     cold_mult: float = 2.5
@@ -36,6 +38,12 @@ class Endpoint:
     # The traffic the control plane says the endpoint serves, in workers' worth (see ``autoscaler``);
     # never part of the API's row.
     load: float = 0.0
+    # Requests routed through ``/route/`` as ``[time, cost]`` (the last ``autoscaler.LOAD_WINDOW``
+    # seconds' worth), the last request number handed out, and when the endpoint last had load
+    # (``inactivity_timeout`` counts from it). None of these is part of the API's row.
+    routed: list[list[float]] = field(default_factory=list)
+    reqnum: int = 0
+    last_activity: float | None = None
 
 
 @dataclass
@@ -150,6 +158,9 @@ class Account:
     # More keys of the same account (control plane), and keys that no longer work, by digest.
     other_key_digests: list[str] = field(default_factory=list)
     dead_keys: dict[str, str] = field(default_factory=dict)  # digest -> "revoked" | "expired"
+    # Worker rents the autoscaler has decided on but not yet made (reading ``worker_recruit=late``):
+    # ``{"due", "group_id", "endpoint_id", "search_query", "template_hash", "launch_args"}``.
+    recruits: list[JsonDict] = field(default_factory=list)
 
 
 @dataclass
@@ -214,4 +225,5 @@ def _account(raw: JsonDict) -> Account:
         volumes={int(k): Volume(**v) for k, v in raw.get("volumes", {}).items()},
         other_key_digests=list(raw.get("other_key_digests", [])),
         dead_keys=dict(raw.get("dead_keys", {})),
+        recruits=list(raw.get("recruits", [])),
     )

@@ -12,6 +12,10 @@ Its 429 comes in three shapes (:data:`STYLES`, ``--rate-limit-style``):
   few routes (openapi.yaml:3774-3789, 5869-5884).
 - ``text``: the message as plain text, which Vast's rate-limit docs say some routes send.
 
+Which shape a route answers with is a reading (``readings``, ``rate_limit_bodies``): ``global`` uses
+``detail`` everywhere; ``per_route`` the shape the spec gives that route (:data:`ROUTE_STYLES`). An
+explicit ``--rate-limit-style`` overrides both.
+
 ``Retry-After`` (``--retry-after``): off by default, as no 429 in the spec documents a header; on,
 it gives the seconds until the route's interval has passed, rounded up. The official client honours
 it up to 60 s (vastai/api/client.py:99-112), so both cases occur.
@@ -26,7 +30,9 @@ import threading
 import time
 from collections.abc import Callable
 
-STYLES = ("detail", "json", "text")
+from vast_pulumi.emulator.readings import Readings
+
+STYLES = ("detail", "json", "text", "msg")
 DEFAULT_STYLE = "detail"
 
 # Seconds between calls, per (method, path as Vast's OpenAPI spec spells it): every 429 example
@@ -94,6 +100,18 @@ THRESHOLDS: dict[tuple[str, str], float] = {
     ("GET", "/api/v0/users/{user_id}/machine-earnings"): 2.0,
 }
 
+# The routes whose 429 the spec does not give as ``{detail}`` (reading ``rate_limit_bodies=per_route``):
+# the JSON error on DELETE /instances/{id} (openapi.yaml:3774-3789) and DELETE /team/members/{id}
+# (5869-5884), a bare ``{msg}`` on POST /team/invite; POST /template and GET /machines document a 429
+# without a body, answered as plain text (the docs: the body is "often plain text").
+ROUTE_STYLES: dict[tuple[str, str], str] = {
+    ("DELETE", "/api/v0/instances/{id}"): "json",
+    ("DELETE", "/api/v0/team/members/{id}"): "json",
+    ("POST", "/api/v0/team/invite"): "msg",
+    ("POST", "/api/v0/template"): "text",
+    ("GET", "/api/v0/machines"): "text",
+}
+
 # Same server route under another name: one clock for both.
 ALIASES = {"/api/v0/autojobs": "/api/v0/workergroups", "/api/v0/autojobs/{}": "/api/v0/workergroups/{}"}
 
@@ -108,6 +126,13 @@ def route_key(method: str, route: str) -> tuple[str, str]:
 
 
 _BY_ROUTE = {route_key(method, path): seconds for (method, path), seconds in THRESHOLDS.items()}
+_STYLE_BY_ROUTE = {route_key(method, path): style for (method, path), style in ROUTE_STYLES.items()}
+_NUMBER = re.compile(r"/\d+(?=/|$)")
+
+
+def path_key(method: str, path: str) -> tuple[str, str]:
+    """A request path's route key, before routing (an injected fault): numbers are parameters."""
+    return route_key(method, _NUMBER.sub("/{}", path))
 
 
 def threshold(method: str, route: str) -> float | None:
@@ -135,15 +160,17 @@ class RateLimiter:
         *,
         enabled: bool,
         scale: float = 1.0,
-        style: str = DEFAULT_STYLE,
+        style: str | None = None,
         retry_after: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        readings: Readings | None = None,
     ) -> None:
-        if style not in STYLES:
+        if style is not None and style not in STYLES:
             raise ValueError(f"rate-limit style {style!r}: use one of {', '.join(STYLES)}")
         self.enabled = enabled
         self.scale = scale
-        self.style = style
+        self.style = style  # None: per the reading rate_limit_bodies
+        self.readings = readings if readings is not None else Readings()
         self.retry_after = retry_after
         self.clock = clock  # a test may share one fake clock between the emulator and a client
         self._last_accepted: dict[tuple[str, str, str], float] = {}
@@ -161,18 +188,30 @@ class RateLimiter:
             last = self._last_accepted.get((account, *key))
             interval = seconds * self.scale
             if last is not None and now - last < interval:
-                raise self.rejection(seconds, wait=interval - (now - last))
+                raise self.rejection(seconds, wait=interval - (now - last), key=key)
             self._last_accepted[(account, *key)] = now
 
-    def rejection(self, threshold: float, *, wait: float) -> Throttled:
-        """The 429 in the configured shape. The message names the published threshold, whatever
-        ``--rate-limit-scale`` is; ``Retry-After`` (when on) the real wait."""
+    def style_for(self, key: tuple[str, str] | None) -> str:
+        """The 429 shape of a route: ``--rate-limit-style`` if given, else per the reading."""
+        if self.style is not None:
+            return self.style
+        if key is not None and self.readings.is_("rate_limit_bodies", "per_route"):
+            return _STYLE_BY_ROUTE.get(key, DEFAULT_STYLE)
+        return DEFAULT_STYLE
+
+    def rejection(self, threshold: float, *, wait: float, key: tuple[str, str] | None = None) -> Throttled:
+        """The 429 in the route's shape (``key`` from :func:`route_key`). The message names the
+        published threshold, whatever ``--rate-limit-scale`` is; ``Retry-After`` (when on) the real wait."""
         message = f"API requests too frequent endpoint threshold={threshold:.1f}"
         headers = {"Retry-After": str(max(1, math.ceil(wait)))} if self.retry_after else {}
-        if self.style == "text":
+        style = self.style_for(key)
+        if style == "text":
             return Throttled(message.encode(), "text/plain; charset=utf-8", headers)
-        if self.style == "detail":
-            body: dict[str, object] = {"detail": message}
+        body: dict[str, object]
+        if style == "detail":
+            body = {"detail": message}
+        elif style == "msg":
+            body = {"msg": message}
         else:
             body = {"success": False, "error": "rate_limit_exceeded", "msg": message}
         return Throttled(json.dumps(body).encode(), "application/json", headers)

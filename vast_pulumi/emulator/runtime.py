@@ -15,7 +15,8 @@ from vast_pulumi.emulator.faults import FaultInjector, FaultSpec
 from vast_pulumi.emulator.holds import Holds
 from vast_pulumi.emulator.persistence import StateFile
 from vast_pulumi.emulator.quota import SearchQuota
-from vast_pulumi.emulator.ratelimit import DEFAULT_STYLE, RateLimiter
+from vast_pulumi.emulator.ratelimit import RateLimiter
+from vast_pulumi.emulator.readings import Readings, ambient_profile
 from vast_pulumi.emulator.requestlog import RequestLog
 
 DEFAULT_API_KEY = "test-key"
@@ -35,10 +36,15 @@ class Settings:
     # The real API's hard edges (README, "Fidelity"): on by default where it always behaves so.
     destroy_seconds: float = lifecycle.DESTROY_SECONDS
     no_endpoints_error: bool = True
-    rate_limit_style: str = DEFAULT_STYLE
+    rate_limit_style: str | None = None  # None: per the reading rate_limit_bodies
     retry_after: bool = False
     search_quota: int | None = None
     double_rent: bool = False
+    # Where the sources disagree or are silent (``readings``): "pessimistic" takes the choice worse
+    # for a client everywhere; explicit readings ({name: choice}) win over the profile. Unset:
+    # $VAST_EMULATOR_PROFILE, else "default".
+    profile: str = field(default_factory=ambient_profile)
+    readings: Mapping[str, str] = field(default_factory=dict)
 
 
 class Latency:
@@ -67,6 +73,7 @@ class Runtime:
         self.settings = settings
         state_file = StateFile(settings.state) if settings.state is not None else None
         loaded = state_file.load() if state_file is not None else None
+        self.readings = Readings(settings.profile, settings.readings)
         self.backend = Backend(
             settings.api_keys,
             seed=settings.seed,
@@ -77,6 +84,7 @@ class Runtime:
             state=loaded,
             saver=state_file.save if state_file is not None else None,
             workers=settings.workers,
+            readings=self.readings,
         )
         if state_file is not None:
             self.backend.save()  # the file exists from the start, with any new accounts
@@ -87,6 +95,7 @@ class Runtime:
             scale=settings.rate_limit_scale,
             style=settings.rate_limit_style,
             retry_after=settings.retry_after,
+            readings=self.readings,
         )
         self.search_quota = SearchQuota(settings.search_quota)
         self.latency = Latency(settings.latency_ms, settings.seed)

@@ -20,7 +20,7 @@ from vast_pulumi.emulator import lifecycle
 from vast_pulumi.emulator.app import build_app
 from vast_pulumi.emulator.backend import Backend
 from vast_pulumi.emulator.faults import FaultSpec
-from vast_pulumi.emulator.ratelimit import DEFAULT_STYLE
+from vast_pulumi.emulator.readings import ambient_profile
 from vast_pulumi.emulator.runtime import DEFAULT_API_KEY, Runtime, Settings
 
 STARTUP_TIMEOUT = 30.0
@@ -97,10 +97,12 @@ class Emulator:
         workers: bool = True,
         destroy_seconds: float = lifecycle.DESTROY_SECONDS,
         no_endpoints_error: bool = True,
-        rate_limit_style: str = DEFAULT_STYLE,
+        rate_limit_style: str | None = None,
         retry_after: bool = False,
         search_quota: int | None = None,
         double_rent: bool = False,
+        profile: str | None = None,
+        readings: Mapping[str, str] | None = None,
     ) -> None:
         settings = Settings(
             api_keys=list(api_keys) if api_keys else [DEFAULT_API_KEY],
@@ -118,6 +120,8 @@ class Emulator:
             retry_after=retry_after,
             search_quota=search_quota,
             double_rent=double_rent,
+            profile=profile if profile is not None else ambient_profile(),  # $VAST_EMULATOR_PROFILE
+            readings=dict(readings or {}),
         )
         self.runtime = Runtime(settings)
         self._host, self._port = host, port
@@ -222,6 +226,14 @@ class Emulator:
 
     def set_machine_busy(self, machine_id: int, busy: bool = True) -> None:
         self.backend.set_machine_busy(machine_id, busy)
+
+    def readings(self) -> dict[str, str]:
+        """Every reading's current choice (see :mod:`vast_pulumi.emulator.readings`)."""
+        return self.runtime.readings.as_dict()
+
+    def set_readings(self, **choices: str) -> None:
+        """Change readings at run time, e.g. ``set_readings(ssh_list_empty="404")``."""
+        self.runtime.readings.update(choices)
 
 
 def _wait_until(ready: Callable[[], bool], thread: threading.Thread) -> None:

@@ -42,6 +42,9 @@ KEY_TYPES = frozenset(
 )
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 NO_SSH_KEY = ApiError(400, "no_ssh_key", "No ssh key provided")
+# ``GET /ssh/`` on an account without keys, reading ``ssh_list_empty=404``: the spec documents the 404
+# and its description (openapi.yaml:2038-2039), no body; the code is the API's usual not_found.
+NO_KEYS_FOUND = ApiError(404, "not_found", "No SSH keys found for the user.")
 
 
 def public_key_line(value: Any, field: str = "ssh_key") -> str:

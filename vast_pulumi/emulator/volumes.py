@@ -17,7 +17,9 @@ makes a new volume from an offer (``create_new: true``) or links one of the acco
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from vast_pulumi.emulator import volumeoffers
@@ -47,6 +49,35 @@ MACHINE_FIELDS = (
     "static_ip",
     "geolocation",
 )
+
+
+# Reading ``volume_name=strict`` (audit V2): "alphanumeric with underscores, with a max length of 64"
+# (docs guides/instances/storage/volumes.mdx:125); ASCII, the narrower reading of "alphanumeric".
+NAME_RULE = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The readings a volume request is checked under (see ``readings``)."""
+
+    strict_name: bool = False  # volume_name=strict
+    machine_id: int | None = None  # volume_machine=same_machine: the machine the instance rents on
+
+
+def _check_name(name: str | None, field: str, rules: Rules) -> None:
+    if name is not None and rules.strict_name and not NAME_RULE.fullmatch(name):
+        raise invalid_args(field, f"{name!r}: a volume name is 1 to 64 letters, digits or underscores")
+
+
+def _check_machine(volume_machine: int, what: str, rules: Rules) -> None:
+    """A local volume "can only be attached to instances running on the same physical machine"
+    (docs guides/instances/storage/volumes.mdx:13-15, reading ``volume_machine=same_machine``, V1)."""
+    if rules.machine_id is not None and volume_machine != rules.machine_id:
+        raise invalid_args(
+            "volume_info.volume_id",
+            f"{what} is on machine {volume_machine}, the offer on machine {rules.machine_id}: "
+            "a local volume mounts only on its own machine",
+        )
 
 
 def name_of(volume: Volume) -> str:
@@ -82,8 +113,9 @@ def listed(account: Account, params: Mapping[str, str]) -> list[JsonDict]:
     return [row(account, v) for v in sorted(account.volumes.values(), key=lambda v: v.id)]
 
 
-def create(state: State, account: Account, body: dict[str, Any], now: float) -> JsonDict:
+def create(state: State, account: Account, body: dict[str, Any], now: float, rules: Rules) -> JsonDict:
     request = parse(CreateVolumeBody, body)
+    _check_name(request.name, "name", rules)
     volume = _rent(state, account, request.id, request.size, request.name, now)
     return {"success": True, "volume_name": name_of(volume)}
 
@@ -109,11 +141,12 @@ def delete(state: State, account: Account, volume_id: int) -> None:
 # Volumes of an instance create.
 
 
-def mount_request(state: State, account: Account, raw: Any) -> VolumeInfoBody | None:
+def mount_request(state: State, account: Account, raw: Any, rules: Rules) -> VolumeInfoBody | None:
     """The create's ``volume_info``, checked before anything is rented (a bad one creates nothing)."""
     request = parse(VolumeOfCreateBody, {"volume_info": raw}).volume_info
     if request is None:
         return None
+    _check_name(request.name, "volume_info.name", rules)
     if request.create_new:
         offer = state.volume_offers.get(request.volume_id)
         if offer is None:
@@ -121,11 +154,14 @@ def mount_request(state: State, account: Account, raw: Any) -> VolumeInfoBody | 
         if (request.size or DEFAULT_SIZE) > offer["disk_space"]:
             left = f"{offer['disk_space']:.0f} GB"
             raise invalid_args("volume_info.size", f"more than the {left} the offer has left")
+        _check_machine(int(offer["machine_id"]), f"volume offer {request.volume_id}", rules)
     else:
         if request.size is not None:
             raise invalid_args("volume_info.size", "only with create_new (a linked volume keeps its size)")
-        if request.volume_id not in account.volumes:
+        volume = account.volumes.get(request.volume_id)
+        if volume is None:
             raise invalid_args("volume_info.volume_id", f"no volume {request.volume_id} on this account")
+        _check_machine(int(volume.offer["machine_id"]), f"volume {volume.id}", rules)
     return request
 
 

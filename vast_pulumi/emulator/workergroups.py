@@ -77,8 +77,14 @@ def _template_fields(state: State, account: Account, given: dict[str, Any]) -> d
     return {"template_hash": template.hash_id, "template_id": template.id, "_filters": template.content}
 
 
-def create(state: State, account: Account, body: dict[str, Any], now: float) -> int:
+def create(
+    state: State, account: Account, body: dict[str, Any], now: float, *, require_template: bool = False
+) -> int:
+    """``require_template`` (reading ``templateless_workergroup=400``, audit S3): the SDK's rule, "Either
+    template_hash or template_id is required" (vastai/data/workergroup.py:13-18)."""
     given = parse(WorkergroupBody, body).given()
+    if require_template and given.get("template_hash") is None and given.get("template_id") is None:
+        raise ApiError(400, "invalid_args", "Invalid args: Either template_hash or template_id is required")
     endpoint = _endpoint(account, given.pop("endpoint_id", None), given.pop("endpoint_name", None))
     template = _template_fields(state, account, given)
     filters = (template.pop("_filters", None) or {}).get("extra_filters") or {}

@@ -61,6 +61,12 @@ class VolumeOffersArgs(_Args):
     limit: int = Field(64, ge=1, description="Most offers returned.")
 
 
+class EndpointCostsArgs(_Args):
+    """Arguments of getEndpointCosts."""
+
+    endpoint: str = Field(description="The endpoint's name, or its id.")
+
+
 @dataclass(frozen=True)
 class Function:
     name: str
@@ -100,6 +106,11 @@ def _camel_models(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return {camel(name): getattr(value, name) for name in type(value).model_fields}
     return value
+
+
+def _endpoint_ref(endpoint: str) -> int | str:
+    """An id given as digits is the id (an endpoint named by digits alone is found by that id)."""
+    return int(endpoint) if endpoint.isdigit() else endpoint
 
 
 def _key(settings: ProviderSettings) -> dict[str, str]:
@@ -156,6 +167,15 @@ _ALL = (
         "offers",
         list[dict[str, Any]],
         lambda a, s: lookups.get_volume_offers(a.query, size=a.size, limit=a.limit, **_key(s)),
+    ),
+    Function(
+        "getEndpointCosts",
+        EndpointCostsArgs,
+        "What a serverless endpoint's workers cost now: $/h of the active and of the inactive ones, "
+        "and how many are in each state.",
+        "",
+        lookups.EndpointCosts,
+        lambda a, s: lookups.get_endpoint_costs(_endpoint_ref(a.endpoint), **_key(s)),
     ),
 )
 FUNCTIONS: dict[str, Function] = {function.token: function for function in _ALL}

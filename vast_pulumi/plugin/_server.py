@@ -27,7 +27,7 @@ from pulumi.runtime import proto, rpc
 from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 from pulumi.runtime.proto import ResourceProviderServicer, provider_pb2_grpc
 
-from vast_pulumi._dynamic import MARKER_KEY, VastProvider, default_name, failure_field, marker_of
+from vast_pulumi._dynamic import MARKER_KEY, VastProvider, failure_field, marker_of
 from vast_pulumi._provider_server import serve_plugin
 from vast_pulumi._version import __version__
 from vast_pulumi.errors import VastError
@@ -158,7 +158,7 @@ class VastPluginServicer(ResourceProviderServicer):
         news = shape.to_provider(_props(request.news, keep_unknowns=True))
         named = shape.resource.default_named  # the resource's own rule: <name>-<8 hex of the marker>
         if named is not None and news.get(named) is None:
-            news[named] = default_name(name, marker)
+            news[named] = shape.resource.default_name_for(name, marker)  # a Volume's: <name>_<8 hex>
         news[MARKER_KEY] = marker
         result = self._provider(shape).check(olds, news)
         # No property, as the providers give none (the engine would print the program's value of it);
