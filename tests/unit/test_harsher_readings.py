@@ -11,7 +11,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from tests.unit.conftest import FakeTime, api_calls, configured
+from tests.unit.conftest import INSTANCE as BOX
+from tests.unit.conftest import QUERY, FakeTime, api_calls, checked_news, configured
 from vast_pulumi import _workers
 from vast_pulumi._launch_args import MARKER_ENV as GROUP_MARKER_ENV
 from vast_pulumi.client import Row, VastClient
@@ -26,7 +27,8 @@ from vast_pulumi.workergroup import WorkergroupProvider
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJK9F1pSEMt/BAon67seVRFk7PHt5CVhLLud826EorlK me@laptop"
 MARKER = "0123456789abcdef"
-QUERY = "gpu_name=RTX_4090 num_gpus=1"
+
+pytestmark = pytest.mark.usefixtures("quick_polls")
 
 
 def started(factory: Callable[..., Emulator], **readings: str) -> Emulator:
@@ -251,12 +253,7 @@ def test_pa1_a_worker_recruited_after_its_groups_delete_is_destroyed_too(
 # Instances: I1 (the bid field), V1 (a local volume's machine), PA2 (create_new), and an instance
 # destroyed out of band (D1: refresh while it is being destroyed; an update that meets its 404).
 
-INSTANCE = {"offer_query": QUERY, "image": "pytorch/pytorch", "disk": 16.0, "_marker": "feedfacecafebeef"}
-
-
-@pytest.fixture(autouse=True)
-def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vast_pulumi._instances.POLL_SECONDS", 0.1)
+INSTANCE = {**BOX, "_marker": "feedfacecafebeef"}
 
 
 def _instances(emulator: Emulator) -> InstanceProvider:
@@ -264,9 +261,7 @@ def _instances(emulator: Emulator) -> InstanceProvider:
 
 
 def _checked(provider: InstanceProvider, **changes: Any) -> dict[str, Any]:
-    result = provider.check({}, {"__provider": "blob", **INSTANCE, **changes})
-    assert result.failures == []
-    return {**result.inputs, "__provider": "blob"}
+    return checked_news(provider, {**INSTANCE, **changes})
 
 
 def test_i1_an_interruptible_whose_row_shows_the_listing_price_is_kept_not_destroyed(
