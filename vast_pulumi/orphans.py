@@ -340,8 +340,8 @@ def _marked_ssh_keys(rows: list[Row], _context: _Context) -> Iterable[Orphan]:
 def _by_default_name(
     type_token: str, kind: str, name_of: Callable[[Row], str], details: Callable[[Row, str], str]
 ) -> Callable[[list[Row], _Context], Iterable[Orphan]]:
-    """A finder of objects whose default name, ``<resource name>-<8 hex>``, carries the 8 hex of the marker
-    of a resource of ``type_token`` in a given stack."""
+    """A finder of objects whose default name, ``<resource name>-<8 hex>`` (``_`` for a volume, by Vast's
+    volume name rule), carries the 8 hex of the marker of a resource of ``type_token`` in a given stack."""
 
     # The same resource through the provider plugin has a marker of its own type token.
     registered = _registry.by_token(type_token)
@@ -351,7 +351,7 @@ def _by_default_name(
         known = {r.marker for state in context.states for r in state.resources if r.kind == kind and r.marker}
         for row in rows:
             name = name_of(row)
-            match = _DEFAULT_NAME.match(name)
+            match = _DEFAULT_NAME_ANY.match(name)
             if match is None:
                 continue
             candidates = known | {

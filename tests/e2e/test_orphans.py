@@ -123,7 +123,7 @@ def test_a_volume_left_by_a_stack_removed_with_force_is_listed_and_destroyed(
         assert listing.returncode == 0, listing.stderr
         (orphan,) = json.loads(listing.stdout)["orphans"]
         assert (orphan["kind"], orphan["id"]) == ("volume", volume)
-        assert orphan["dph_total"] > 0 and orphan["details"].startswith("name 'data-")
+        assert orphan["dph_total"] > 0 and orphan["details"].startswith("name 'data_")
         destroyed = orphans_of_removed("--destroy", "--yes")
         assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
         assert f"destroyed volume {volume}" in destroyed.stdout
