@@ -73,6 +73,7 @@ def test_a_rentable_replacement_destroys_first_unless_create_before_delete(
 def test_no_replacement_no_search(provider: InstanceProvider, emulator: Emulator) -> None:
     created = provider.create(box(provider))
     olds = created.outs
+    assert olds is not None
     mark = len(emulator.request_log())
     assert provider.diff(created.id, olds, {**olds, "create_before_delete": True}).changes is False
     assert api_calls(emulator, mark) == []  # no change: no call at all
