@@ -113,9 +113,10 @@ def live_vast_ids(emulator: Emulator) -> dict[str, set[str]]:
 
 
 def billing(emulator: Emulator) -> list[dict[str, Any]]:
-    """The instances the account pays for: not yet exited (the endpoint's workers)."""
+    """The instances the account pays for (the endpoint's workers): every one listed, running or not (a
+    cold worker loads, then stops, and bills its storage while stopped)."""
     (account,) = emulator.inventory()
-    return [row for row in account["instances"] if row.get("actual_status") not in ("exited", None)]
+    return list(account["instances"])
 
 
 def billing_outside_state(emulator: Emulator, stack: Stack) -> list[int]:
