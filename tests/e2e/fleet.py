@@ -66,12 +66,13 @@ def set_faults(emulator: Emulator, spec: str) -> None:
 def live_ids(emulator: Emulator, api_key: str) -> dict[str, set[int]]:
     """What exists on the account, read through the API with faults switched off, but the workers a
     listed workergroup recruited (the group's business: billing, yet in no stack's state). Workers of
-    no listed group count as instances: once their group is gone, they are leftovers."""
+    no listed group count as instances: once their group is gone, they are leftovers. The groups'
+    workers are the autoscaler's lists, whether or not instance rows name their group (reading
+    ``worker_ties``), and whenever a recruit lands (``worker_recruit``)."""
     set_faults(emulator, "")
     inventory = VastInventory(emulator.url, api_key)
-    groups = {int(r["id"]) for r in inventory.workergroups()}
     return {
         "endpoints": {int(r["id"]) for r in inventory.endpoints()},
-        "workergroups": groups,
-        "instances": {int(r["id"]) for r in inventory.instances() if r.get("workergroup_id") not in groups},
+        "workergroups": {int(r["id"]) for r in inventory.workergroups()},
+        "instances": inventory.rented()[0],
     }

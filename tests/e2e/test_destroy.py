@@ -37,10 +37,6 @@ def deployed(backend: LocalBackend, project: Path, url: str) -> Stack:
     return backend.stack(project, "dev", config={"vast:apiUrl": url}, secrets={"vast:apiKey": API_KEY})
 
 
-def workers(inventory: VastInventory) -> list[dict[str, Any]]:
-    return [row for row in inventory.instances() if row.get("workergroup_id") is not None]
-
-
 def test_destroy_returns_only_when_the_api_lists_nothing_not_even_the_workers(
     local_backend: LocalBackend, make_project: Any
 ) -> None:
@@ -48,7 +44,7 @@ def test_destroy_returns_only_when_the_api_lists_nothing_not_even_the_workers(
         inventory = VastInventory(emulator.url, API_KEY)
         stack = deployed(local_backend, make_project("destroy", PROGRAM), emulator.url)
         stack.up()
-        assert len(workers(inventory)) == 2  # recruited by the stack's group, billing
+        assert len(inventory.await_workers(2)) == 2  # recruited by the stack's group, billing
         assert len(inventory.instances()) == 3
 
         stack.destroy()
@@ -87,10 +83,10 @@ def test_a_worker_that_cannot_be_destroyed_fails_the_destroy_naming_it_and_the_s
             timeout=10,
         ).raise_for_status()
         emulator.set_endpoint_load(endpoint_id, 3.0)  # traffic: the endpoint scales to 3, in their group
-        theirs = {int(row["id"]) for row in inventory.workergroups()} - {
+        (theirs,) = {int(row["id"]) for row in inventory.workergroups()} - {
             int(r["id"]) for r in stack.resources() if r["type"].endswith(":Workergroup")
         }
-        stuck = next(int(row["id"]) for row in workers(inventory) if row["workergroup_id"] in theirs)
+        (stuck,) = inventory.await_workers(1, group_id=theirs)
         requests.post(
             f"{emulator.url}/_emulator/instances/{stuck}/status/",
             json={"actual_status": "offline"},

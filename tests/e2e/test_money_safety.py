@@ -63,11 +63,16 @@ resources:
     type: vast:index:Endpoint
     properties:
       maxWorkers: 2
+  worker:
+    type: vast:index:Template
+    properties:
+      image: vastai/base-image
+      extraFilters: gpu_name=RTX_4090 num_gpus=1
   wg:
     type: vast:index:Workergroup
     properties:
       endpointId: ${ep.id}
-      searchParams: gpu_name=RTX_4090 num_gpus=1
+      templateHash: ${worker.hashId}
   box:
     type: vast:index:Instance
     properties:

@@ -52,14 +52,6 @@ def edit(project: Path, old: str, new: str) -> None:
     program.write_text(source.replace(old, new))
 
 
-def rented(inventory: VastInventory) -> tuple[set[int], set[int]]:
-    """The account's instances: (those no workergroup recruited, the workers of its workergroups)."""
-    groups = {int(row["id"]) for row in inventory.workergroups()}
-    rows = inventory.instances()
-    workers = {int(row["id"]) for row in rows if row.get("workergroup_id") in groups}
-    return {int(row["id"]) for row in rows} - workers, workers
-
-
 def ops(steps: list[dict[str, object]]) -> dict[str, list[str]]:
     """op -> resource names, without the stack itself and unchanged resources."""
     by_op: dict[str, list[str]] = {}
@@ -75,15 +67,13 @@ def test_up_creates_everything_preview_then_has_no_changes_and_destroy_leaves_no
 ) -> None:
     stack.up()
     outputs = stack.outputs()
+    # The endpoint keeps a cold worker: the workergroup recruits it, billing, beside the stack's instance.
+    (worker,) = inventory.await_workers(1)
     ids = inventory.ids()
     assert ids["endpoints"] == {int(outputs["endpoint_id"])}
     assert ids["workergroups"] == {int(outputs["workergroup_id"])}
-    # The endpoint keeps a cold worker: the workergroup recruits it, billing, beside the stack's instance.
-    assert rented(inventory) == (
-        {int(outputs["instance_id"])},
-        ids["instances"] - {int(outputs["instance_id"])},
-    )
-    assert len(ids["instances"]) == 2
+    assert ids["instances"] == {int(outputs["instance_id"]), worker}
+    assert inventory.rented() == ({int(outputs["instance_id"])}, {worker})
     instance = inventory.instance(outputs["instance_id"])
     assert instance is not None and instance["actual_status"] == "running"
     # The official client's rule: the direct 22/tcp mapping on the public address, when there is one.
@@ -121,7 +111,7 @@ def test_changing_instance_image_is_exactly_one_replace(
     assert "update" not in done
     new_id = int(stack.outputs()["instance_id"])
     assert new_id != old_id
-    assert rented(inventory)[0] == {new_id}
+    assert inventory.rented()[0] == {new_id}
 
 
 def test_instance_destroyed_out_of_band_leaves_state_on_refresh_and_up_recreates_it(
@@ -138,4 +128,4 @@ def test_instance_destroyed_out_of_band_leaves_state_on_refresh_and_up_recreates
     stack.up()
     new_id = int(stack.outputs()["instance_id"])
     assert new_id != old_id
-    assert rented(inventory)[0] == {new_id}
+    assert inventory.rented()[0] == {new_id}
