@@ -200,7 +200,7 @@ def test_worker_states_follow_the_docs(api: Api, emulator: Emulator, clock: Manu
 
 
 def test_a_bad_key_on_the_worker_routes_is_answered_in_band(
-    api: Api, other_api: Api, emulator: Emulator
+    api: Api, other_api: Api, emulator: Emulator, clock: ManualClock
 ) -> None:
     """S9: 200 with ``error_msg`` (the SDK reads it as "no workers yet"), or the spec's plain string;
     the endpoint's own key is accepted as well as the account's."""

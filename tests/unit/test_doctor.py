@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.conftest import Api
+from tests.emulator.conftest import Api, ManualClock
 from vast_pulumi import doctor
 from vast_pulumi.__main__ import main
 from vast_pulumi.doctor import Report, _scopes
@@ -232,6 +232,9 @@ def test_the_doctor_only_reads(emulator_factory: Any, tmp_path: Path) -> None:
     api = Api(emulator.url, KEY)
     doomed = api.rent()
     api.delete(f"/api/v0/instances/{doomed}/")  # so that the single GET is made too
+    # Time stands still from here: rows carry time-derived fields (uptime_mins), and only the doctor's
+    # calls may change what the inventory holds.
+    emulator.backend.clock = ManualClock(emulator.backend.clock())
     before, seen = emulator.inventory(), len(emulator.request_log())
     assert main(["doctor", "--url", emulator.url, "--record", str(tmp_path)], out=io.StringIO()) == 0
     calls = {(e["method"], e["route"]) for e in emulator.request_log(seen)}

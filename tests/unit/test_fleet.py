@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.emulator.conftest import ManualClock
 from tests.unit.conftest import api_calls, checked_news, configured
 from vast_pulumi import _teardown
 from vast_pulumi._dynamic import failure_field
@@ -471,6 +472,9 @@ def test_a_key_of_another_account_fails_read_update_and_delete_and_touches_nothi
     fleet_id, news, outs = create(owner, count=2)
     stranger = configured(FleetProvider(), emulator.url, "other-key")
     engine_outs = {**outs, "account_id": float(outs["account_id"])}
+    # Time stands still from here: rows carry time-derived fields (uptime_mins), and only the
+    # stranger's calls may change what the inventory holds.
+    emulator.backend.clock = ManualClock(emulator.backend.clock())
     before = emulator.inventory()
     for attempt in (
         lambda: stranger.read(fleet_id, engine_outs),
