@@ -9,6 +9,7 @@ lock is released, so the file never holds a half-applied change.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import secrets
 import threading
@@ -39,11 +40,36 @@ from vast_pulumi.emulator.readings import Readings
 from vast_pulumi.emulator.schemas import VolumeInfoBody
 
 Clock = Callable[[], float]
-Saver = Callable[[JsonDict], None]
+Saver = Callable[[State], None]
 
 
 def key_digest(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def fresh_state(seed: int) -> State:
+    """A new service for ``seed``: its seeded GPU and volume markets, no accounts.
+
+    Seeding draws a few thousand random numbers (about 2 ms); test suites start an emulator per test,
+    mostly with the same seeds, so each seed's market is built once per process and copied. The
+    copy is a new dict per offer: an offer's values are scalars, and the service changes offers
+    only by replacing or updating those (a rent pops one, a volume rent lowers ``disk_space``)."""
+    seeded = _seeded_market(seed)
+    return State(
+        seed=seed,
+        offers={offer_id: dict(offer) for offer_id, offer in seeded.offers.items()},
+        volume_offers={offer_id: dict(offer) for offer_id, offer in seeded.volume_offers.items()},
+        counters=dict(seeded.counters),
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _seeded_market(seed: int) -> State:
+    """Only ever copied (``fresh_state``), never handed out."""
+    state = State(seed=seed)
+    catalogue.seed_catalogue(state)
+    volumeoffers.seed_volume_market(state)
+    return state
 
 
 class Backend:
@@ -90,10 +116,7 @@ class Backend:
     # Accounts and transactions.
 
     def _fresh_state(self) -> State:
-        state = State(seed=self.seed)
-        catalogue.seed_catalogue(state)
-        volumeoffers.seed_volume_market(state)
-        return state
+        return fresh_state(self.seed)
 
     def _ensure_accounts(self) -> None:
         """One account per key; a loaded state keeps its accounts (matched by key digest)."""
@@ -209,7 +232,7 @@ class Backend:
     def save(self) -> None:
         if self._saver is not None:
             with self._lock:
-                self._saver(dataclasses.asdict(self.state))
+                self._saver(self.state)
 
     def reset(self) -> None:
         """Back to a fresh market and empty accounts (same keys, same labels)."""

@@ -7,6 +7,7 @@ No fsync: this protects against the emulator dying, not the machine.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -32,9 +33,9 @@ class StateFile:
             raise ValueError(f"{self.path} is not a vast emulator state file ({FORMAT})")
         return state_from_dict(data["state"])
 
-    def save(self, state: JsonDict) -> None:
+    def save(self, state: State) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps({"format": FORMAT, "state": state}, separators=(",", ":"))
+        payload = json.dumps({"format": FORMAT, "state": state}, separators=(",", ":"), default=_fields)
         fd, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w") as handle:
@@ -43,3 +44,13 @@ class StateFile:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def _fields(value: object) -> JsonDict:
+    """A dataclass of the state as JSON sees it: the JSON of ``dataclasses.asdict(state)``, without
+    the deep copy asdict makes first (the state is saved after every change; the copy was most of
+    the cost). The models are plain dataclasses: their ``__dict__`` is exactly their fields."""
+    if not dataclasses.is_dataclass(value) or isinstance(value, type):
+        raise TypeError(f"{type(value).__name__} is not part of the emulator's state")
+    fields: JsonDict = vars(value)
+    return fields
