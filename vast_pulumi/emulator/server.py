@@ -47,6 +47,30 @@ class _Server(uvicorn.Server):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), 1.0)
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's graceful shutdown without its fixed 100 ms pause: stop accepting, ask every open
+        connection to close once its answer is out, and wait (polling every 5 ms, at most
+        ``timeout_graceful_shutdown``) only while connections or their tasks remain. The pause was
+        most of an emulator's stop, and suites stop one per test."""
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        state = self.server_state
+        try:
+            async with asyncio.timeout(self.config.timeout_graceful_shutdown):
+                while (state.connections or state.tasks) and not self.force_exit:
+                    await asyncio.sleep(0.005)
+                for server in self.servers:
+                    await server.wait_closed()
+        except TimeoutError:
+            for task in state.tasks:
+                task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
+        if not self.force_exit:
+            await self.lifespan.shutdown()
+
     def request_exit(self) -> None:
         """Stop serving (callable from any thread): the main loop wakes at once and sees it."""
         self.should_exit = True
