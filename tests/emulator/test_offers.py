@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from vastai.api.query import offers_alias, offers_fields, offers_mult, parse_query
 
 from tests.emulator.conftest import Api
-from vast_pulumi.emulator import Emulator
+from vast_pulumi.emulator import Emulator, catalogue, volumeoffers
+from vast_pulumi.emulator.backend import fresh_state
+from vast_pulumi.emulator.catalogue import RENDERED_FIELDS, render_offer
+from vast_pulumi.emulator.errors import ApiError
+from vast_pulumi.emulator.matching import matches
+from vast_pulumi.emulator.models import State
 
 # What the official client sends for `search offers`, default filters first (vastai/api/offers.py).
 CLI_DEFAULTS = {
@@ -177,3 +185,54 @@ def test_allocated_storage_is_priced_in_and_defaults_to_8_gb(api: Api) -> None:
     assert large["dph_total"] == round(default["dph_base"] + 500 * per_gb_hour, 6)
     assert large["search"]["diskHour"] == round(500 * per_gb_hour, 6)
     assert large["dph_total"] > small["dph_total"]
+
+
+def test_a_search_renders_only_offers_its_stored_column_filters_pass_and_finds_the_same_rows() -> None:
+    """``catalogue.search`` renders just the offers passing its filters on stored columns; the rows
+    are those of rendering the whole market and filtering every row, for filters on stored and on
+    rendered columns, aliases, every operator, bids and an unknown operator (which fails alike)."""
+    state = fresh_state(5)
+    probe = next(iter(state.offers.values()))
+    changed = {
+        k for k, v in render_offer(probe, storage=8.0, bid=True).items() if probe.get(k, object()) != v
+    }
+    assert changed <= RENDERED_FIELDS  # a column render_offer changes must be known as rendered
+
+    def naive(query: dict[str, Any]) -> list[dict[str, Any]]:
+        bid = query.get("type") == "bid"
+        rows = [
+            render_offer(o, storage=float(query.get("allocated_storage", 8.0)), bid=bid)
+            for o in state.offers.values()
+        ]
+        rows = [row for row in rows if matches(row, {k: v for k, v in query.items() if isinstance(v, dict)})]
+        return sorted(rows, key=lambda row: row["id"])
+
+    queries: list[dict[str, Any]] = [
+        {"gpu_name": {"eq": "RTX_4090"}, "num_gpus": {"eq": "1"}},
+        {"gpu_name": {"in": ["RTX 3090", "L40S"]}, "dph": {"lt": 0.5}, "type": "bid"},
+        {"reliability": {"gte": 0.95}, "score": {"gt": 100}, "allocated_storage": 50},
+        {"geolocation": {"eq": "SE"}, "dlperf_usd": {"gte": 50}, "verified": {"eq": True}},
+        {"driver_version": {"gte": "535086005"}, "num_gpus": {"notin": [1, 2]}, "flops_usd": {"neq": 0}},
+        {"dph_total": {"lte": 1.0}},
+        {"cuda_vers": {"gte": 12.4}, "rented": {"eq": False}},
+    ]
+    for query in queries:
+        found = sorted(catalogue.search(state, query), key=lambda row: row["id"])
+        assert found == naive(query), query
+        assert found  # each query selects something: the comparison is not of two empty lists
+    with pytest.raises(ApiError, match="unknown operator"):
+        catalogue.search(state, {"gpu_name": {"eq": "RTX 4090"}, "dph": {"about": 1}})
+
+
+def test_each_fresh_market_is_seeded_alike_and_is_its_own() -> None:
+    """A seed's market is built once per process and copied (``backend.fresh_state``): each copy is the
+    market seeding gives, and a change to one (a rent, a volume rent's disk) leaves the others alone."""
+    seeded = State(seed=7)
+    catalogue.seed_catalogue(seeded)
+    volumeoffers.seed_volume_market(seeded)
+    first, second = fresh_state(7), fresh_state(7)
+    assert first == seeded and second == seeded
+    offer_id, volume_offer_id = next(iter(first.offers)), next(iter(first.volume_offers))
+    catalogue.take_offer(first, offer_id, holder=1)
+    first.volume_offers[volume_offer_id]["disk_space"] = 0.0
+    assert fresh_state(7) == seeded and second == seeded

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vast_pulumi.emulator.errors import ApiError, invalid_args
-from vast_pulumi.emulator.matching import ALIASES, FilterError, matches
+from vast_pulumi.emulator.matching import ALIASES, OPERATORS, FilterError, field_name, matches
 from vast_pulumi.emulator.models import JsonDict, State
 
 
@@ -283,6 +283,20 @@ def take_offer(state: State, offer_id: int, holder: int) -> JsonDict:
     return offer
 
 
+# The columns render_offer adds or changes; every other column of a row is the stored offer's.
+RENDERED_FIELDS = frozenset(
+    {
+        "dph_total",
+        "is_bid",
+        "dlperf_per_dphtotal",
+        "flops_per_dphtotal",
+        "score",
+        "storage_total_cost",
+        "search",
+    }
+)
+
+
 def render_offer(offer: Mapping[str, Any], *, storage: float, bid: bool = False) -> JsonDict:
     """An offer as ``/bundles/`` shows it: prices for ``storage`` GB of disk, per the search type."""
     storage_hourly = offer["storage_cost"] * storage / HOURS_PER_MONTH
@@ -312,8 +326,9 @@ def search(state: State, query: Mapping[str, Any]) -> list[JsonDict]:
     kind = _search_type(query.get("type", "on-demand"))
     storage = _number(query.get("allocated_storage", 8.0), "allocated_storage")
     filters = _filters(query)
-    rows = [render_offer(o, storage=storage, bid=kind == "bid") for o in state.offers.values()]
     try:
+        offers = _candidates(state, filters)
+        rows = [render_offer(o, storage=storage, bid=kind == "bid") for o in offers]
         rows = [row for row in rows if matches(row, filters)]
     except FilterError as error:
         raise ApiError(400, "invalid_request", str(error)) from None
@@ -322,6 +337,19 @@ def search(state: State, query: Mapping[str, Any]) -> list[JsonDict]:
     if limit is not None:
         rows = rows[: int(_number(limit, "limit"))]
     return rows
+
+
+def _candidates(state: State, filters: Mapping[str, Any]) -> list[JsonDict]:
+    """The stored offers that can pass ``filters``: those passing its filters on columns
+    :func:`render_offer` leaves as stored, so only those are rendered (a search renders a few offers,
+    not the market). The rendered rows still pass through every filter: this only drops offers that
+    would fail it anyway, as the outcome of a filter with known operators is all ``matches`` gives
+    (with an unknown one, which fails the search, every offer goes on as before)."""
+    known = all(op in OPERATORS for ops in filters.values() for op in ops)
+    stored = {name: ops for name, ops in filters.items() if field_name(name) not in RENDERED_FIELDS}
+    if not known or not stored:
+        return list(state.offers.values())
+    return [offer for offer in state.offers.values() if matches(offer, stored)]
 
 
 def _search_type(kind: Any) -> str:
