@@ -8,6 +8,7 @@ API's JSON error happen once, in :func:`api`.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from vast_pulumi.emulator import auth
 from vast_pulumi.emulator.backend import Backend
 from vast_pulumi.emulator.control import control_routes
 from vast_pulumi.emulator.errors import ApiError
-from vast_pulumi.emulator.middleware import ACCOUNT_KEY, ROUTE_KEY, EmulatorMiddleware
+from vast_pulumi.emulator.middleware import ACCOUNT_KEY, ROUTE_KEY, EmulatorMiddleware, runtime_of
 from vast_pulumi.emulator.models import Account, JsonDict
 from vast_pulumi.emulator.ratelimit import Throttled
 from vast_pulumi.emulator.routing import Endpoint, json_body, method_routes
@@ -68,8 +69,9 @@ def api_key_of(request: Request) -> str | None:
     return request.query_params.get("api_key")  # legacy, still accepted by the API
 
 
-def api(runtime: Runtime, handler: Handler, *, authenticated: bool = True) -> Endpoint:
+def api(handler: Handler, *, authenticated: bool = True) -> Endpoint:
     async def endpoint(request: Request) -> Response:
+        runtime = runtime_of(request)
         template = route_template(request.scope["route"].path)
         request.scope[ROUTE_KEY] = template
         try:
@@ -478,12 +480,13 @@ PUBLIC_ROUTES: Sequence[tuple[str, str, Handler]] = (
 )
 
 
-def _routes(runtime: Runtime) -> list[BaseRoute]:
-    rows = [(method, path, api(runtime, handler)) for method, path, handler in ROUTES]
-    rows += [
-        (method, path, api(runtime, handler, authenticated=False)) for method, path, handler in PUBLIC_ROUTES
-    ]
-    return method_routes(rows)
+@functools.cache
+def _routes() -> tuple[BaseRoute, ...]:
+    """Every route, built once per process and shared by its emulators (a route finds the emulator
+    a request reached with ``runtime_of``; Starlette's routes keep no per-request state)."""
+    rows = [(method, path, api(handler)) for method, path, handler in ROUTES]
+    rows += [(method, path, api(handler, authenticated=False)) for method, path, handler in PUBLIC_ROUTES]
+    return (*method_routes(rows), *control_routes(), *worker_routes())
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -502,7 +505,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def build_app(runtime: Runtime) -> EmulatorMiddleware:
     """The whole emulator as an ASGI app for uvicorn."""
     starlette = Starlette(
-        routes=[*_routes(runtime), *control_routes(runtime), *worker_routes(runtime)],
+        routes=list(_routes()),
         exception_handlers={HTTPException: _http_error, Exception: _http_error},
     )
     starlette.router.redirect_slashes = False

@@ -45,6 +45,7 @@ from starlette.routing import BaseRoute
 from vast_pulumi.emulator.errors import ApiError
 from vast_pulumi.emulator.faults import FaultSpec, FaultSpecError
 from vast_pulumi.emulator.holds import BEFORE, HoldSpecError
+from vast_pulumi.emulator.middleware import runtime_of
 from vast_pulumi.emulator.models import JsonDict
 from vast_pulumi.emulator.readings import ReadingError
 from vast_pulumi.emulator.routing import Endpoint, json_body, method_routes
@@ -54,8 +55,9 @@ LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 Handler = Callable[[Runtime, Request, JsonDict], Awaitable[JsonDict]]
 
 
-def _guarded(runtime: Runtime, handler: Handler) -> Endpoint:
+def _guarded(handler: Handler) -> Endpoint:
     async def endpoint(request: Request) -> Response:
+        runtime = runtime_of(request)
         client = request.client.host if request.client else None
         if client not in LOOPBACK:
             return JSONResponse(ApiError(403, "forbidden", "The control plane is loopback-only").body(), 403)
@@ -206,7 +208,8 @@ async def readings(runtime: Runtime, request: Request, body: JsonDict) -> JsonDi
     return {"profile": runtime.readings.profile, "readings": runtime.readings.as_dict()}
 
 
-def control_routes(runtime: Runtime) -> list[BaseRoute]:
+def control_routes() -> list[BaseRoute]:
+    """The control plane's routes, for any emulator (handlers find theirs with ``runtime_of``)."""
     table: list[tuple[str, str, Handler]] = [
         ("GET", "/_emulator/requests/", requests_log),
         ("POST", "/_emulator/reset/", reset),
@@ -232,4 +235,4 @@ def control_routes(runtime: Runtime) -> list[BaseRoute]:
         ("PUT", "/_emulator/search_quota/", search_quota),
         ("POST", "/_emulator/accounts/{label}/search_quota/exhaust/", exhaust_search_quota),
     ]
-    return method_routes((method, path, _guarded(runtime, handler)) for method, path, handler in table)
+    return method_routes((method, path, _guarded(handler)) for method, path, handler in table)

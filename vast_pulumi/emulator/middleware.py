@@ -14,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.requests import Request
+
 from vast_pulumi.emulator.faults import RESET_AFTER, RESET_BEFORE, status_after, status_error
 from vast_pulumi.emulator.holds import AFTER, BEFORE, Hold, Holds
 from vast_pulumi.emulator.ratelimit import path_key
@@ -31,6 +33,16 @@ API_PREFIX = "/api/"
 # Keys the routes leave in the scope for the log.
 ACCOUNT_KEY = "vast_emulator.account"
 ROUTE_KEY = "vast_emulator.route"
+# The runtime serving the request, for the routes: they are built once per process and shared by
+# every emulator in it (building ~50 Starlette routes cost about 1 ms per emulator started).
+RUNTIME_KEY = "vast_emulator.runtime"
+
+
+def runtime_of(request: Request) -> Runtime:
+    """The runtime of the emulator the request reached (set by :class:`EmulatorMiddleware`)."""
+    runtime = request.scope[RUNTIME_KEY]
+    assert isinstance(runtime, Runtime)
+    return runtime
 
 
 class EmulatorMiddleware:
@@ -43,6 +55,7 @@ class EmulatorMiddleware:
             await self.app(scope, receive, send)
             return
         scope = _with_trailing_slash(scope)
+        scope[RUNTIME_KEY] = self.runtime
         _no_delay(send)
         if scope["path"].startswith(CONTROL_PREFIX):
             await self.app(scope, receive, send)  # the control plane: no faults, no log

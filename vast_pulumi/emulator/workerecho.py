@@ -14,14 +14,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from vast_pulumi.emulator.errors import ApiError
+from vast_pulumi.emulator.middleware import runtime_of
 from vast_pulumi.emulator.routing import json_body, method_routes
-from vast_pulumi.emulator.runtime import Runtime
 
 PATHS = ("/_emulator/worker/{id:int}/", "/_emulator/worker/{id:int}/{rest:path}")
 
 
-def worker_routes(runtime: Runtime) -> list[BaseRoute]:
+def worker_routes() -> list[BaseRoute]:
+    """The workers' routes, for any emulator (the handler finds its with ``runtime_of``)."""
+
     async def echo(request: Request) -> Response:
+        runtime = runtime_of(request)
         try:
             body = await json_body(request)
         except ApiError as error:
