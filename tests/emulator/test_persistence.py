@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from tests.emulator.conftest import Api
@@ -19,6 +20,10 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         group_id = api.workergroup(endpoint_id)
         offer_id = api.offers(gpu_name={"eq": "RTX 4090"}, limit=1)[0]["id"]
         instance_id = api.rent(offer_id, label="kept-box")
+        running_by = time.monotonic() + 10
+        while (api.instance(instance_id) or {}).get("actual_status") != "running":  # booted (0.1 s)
+            assert time.monotonic() < running_by, "the instance never booted"
+            time.sleep(0.02)
         template = api.post("/api/v0/template/", {"name": "t", "image": "a/b"}).json()["template"]
         before = emu.backend.inventory()
         offers_before = dict(emu.backend.state.offers)
@@ -29,7 +34,7 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         assert [g["id"] for g in api.get("/api/v0/workergroups/").json()["results"]] == [group_id]
         row = api.instance(instance_id)
         assert row is not None
-        assert (row["label"], row["actual_status"]) == ("kept-box", "running")
+        assert (row["label"], row["actual_status"]) == ("kept-box", "running")  # still booted
         assert "no_such_ask" in api.put(f"/api/v0/asks/{offer_id}/", {"image": "x"}).json()["msg"]
         assert emu.backend.state.offers == offers_before
         assert template["hash_id"] in {t["hash_id"] for t in api.get("/api/v0/template/").json()["templates"]}
