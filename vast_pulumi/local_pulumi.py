@@ -378,6 +378,16 @@ class Stack:
         resources: list[dict[str, Any]] = latest.get("resources") or []
         return resources
 
+    def state_outputs(self) -> dict[str, Any]:
+        """The stack's outputs as its last checkpoint holds them, read like ``resources()`` (no CLI
+        run): a plain value is what ``outputs()`` prints; a secret one is the state's envelope (its
+        ``ciphertext``), where ``outputs()`` prints ``[secret]``."""
+        for resource in self.resources():
+            if resource["type"] == "pulumi:pulumi:Stack":
+                outputs: dict[str, Any] = resource.get("outputs") or {}
+                return outputs
+        return {}
+
     def remove(self) -> None:
         self.run("stack", "rm", "--yes", "--force")
 
