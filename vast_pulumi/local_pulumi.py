@@ -147,6 +147,12 @@ class LocalBackend:
             PYTHONUNBUFFERED="1",
         )
         env.pop("PULUMI_ACCESS_TOKEN", None)
+        # Each command is a short-lived Go process (and so are the language hosts and Go plugins it
+        # starts) that spends a tenth of a second on package initialisation alone: collecting garbage
+        # it is about to exit with costs ~7% of a `pulumi preview`'s CPU. Collect only near 1 GiB
+        # instead; the caller's own settings win.
+        env.setdefault("GOGC", "off")
+        env.setdefault("GOMEMLIMIT", "1GiB")
         env.update(self.extra_env)
         return env
 

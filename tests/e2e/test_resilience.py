@@ -31,8 +31,14 @@ def deploy(backend: LocalBackend, emulator: Emulator, project: Path) -> Stack:
     return backend.stack(project, "dev", config=config, secrets={"vast:apiKey": API_KEY})
 
 
-# Three seeds in every run; all ten under --soak (`make soak`).
-SEEDS = [pytest.param(seed, marks=[pytest.mark.soak] if seed > 3 else []) for seed in range(1, 11)]
+# One seed in every run, all ten under --soak (`make soak`). Each seed places the faults differently; the
+# one every run uses injects every fault kind, and among them loses the answer of a rent the API applied: the
+# create of unknown outcome that only its marker can resolve. The test checks that it still does.
+EVERY_RUN_SEED = 1
+SEEDS = [
+    pytest.param(seed, marks=[] if seed == EVERY_RUN_SEED else [pytest.mark.soak]) for seed in range(1, 11)
+]
+RENT_ROUTE = "/api/v0/asks/{id}/"
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -55,6 +61,13 @@ def test_fault_matrix_up_and_destroy_leave_no_duplicates_or_orphans(
         up_output = stack.up().output
         up_seconds = time.monotonic() - started
         faulted = sum(1 for r in emulator.request_log() if r.get("fault"))
+        if seed == EVERY_RUN_SEED:
+            lost = [
+                r
+                for r in emulator.request_log()
+                if (r.get("fault"), r.get("route")) == ("reset-after", RENT_ROUTE)
+            ]
+            assert lost, "this seed no longer loses a rent's answer: pick another for every run"
         managed = managed_ids(stack)
         assert len(managed["instances"]) == FLEET + 1
         assert live_ids(emulator, API_KEY) == managed
@@ -183,7 +196,12 @@ def recover(stack: Stack) -> None:
     stack.up()
 
 
-@pytest.mark.parametrize("rents", [1, 3, 6])
+# Killed after the 3rd of 6 rents in every run: some members rented, some not, one maybe in flight. After
+# the 1st (almost nothing to recover) and the 6th (everything rented, nothing started) under --soak.
+KILL_POINTS = [pytest.param(1, marks=pytest.mark.soak), 3, pytest.param(6, marks=pytest.mark.soak)]
+
+
+@pytest.mark.parametrize("rents", KILL_POINTS)
 def test_killed_up_recovers_with_cancel_and_up_leaving_nothing_orphaned(
     local_backend: LocalBackend, tmp_path: Path, rents: int
 ) -> None:
