@@ -120,6 +120,7 @@ test-fast: setup
 # and under pessimistic only the out-of-band destroy test and the unit tests of the audit's A rows.
 SOAK_LONG_FORMS := tests/e2e/test_resilience.py tests/e2e/test_no_echo.py
 PESSIMISTIC_E2E := tests/e2e/test_money_safety.py tests/e2e/test_quickstart.py tests/e2e/test_destroy.py \
+	tests/e2e/test_account_resources_lifecycle.py \
 	tests/e2e/test_sshkey.py tests/e2e/test_volume.py tests/e2e/test_spot_and_double_rent.py
 soak: setup
 	$(BIN)/python -m pytest --soak $(SOAK_LONG_FORMS) $(XDIST)
