@@ -31,14 +31,13 @@ def deploy(backend: LocalBackend, emulator: Emulator, project: Path) -> Stack:
     return backend.stack(project, "dev", config=config, secrets={"vast:apiKey": API_KEY})
 
 
-# One seed in every run, all ten under --soak (`make soak`). Each seed places the faults differently; the
-# one every run uses injects every fault kind, and among them loses the answer of a rent the API applied: the
-# create of unknown outcome that only its marker can resolve. The test checks that it still does.
-EVERY_RUN_SEED = 1
-SEEDS = [
-    pytest.param(seed, marks=[] if seed == EVERY_RUN_SEED else [pytest.mark.soak]) for seed in range(1, 11)
-]
-RENT_ROUTE = "/api/v0/asks/{id}/"
+# One seed in every run, all ten under --soak (`make soak`). A seed draws the faults, but which request
+# meets which draw depends on thread timing: a run is a random sample of fault placements, and more seeds
+# only sample more. The placements that cost money each have a deterministic test that runs every time: a
+# rent, endpoint and workergroup create answered by a dropped connection after the API applied it
+# (tests/unit/test_instance.py, test_endpoint.py, test_workergroup.py), a rent answered 500 after it was
+# applied through the real CLI (tests/e2e/test_money_safety.py).
+SEEDS = [pytest.param(seed, marks=[] if seed == 1 else [pytest.mark.soak]) for seed in range(1, 11)]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -61,13 +60,6 @@ def test_fault_matrix_up_and_destroy_leave_no_duplicates_or_orphans(
         up_output = stack.up().output
         up_seconds = time.monotonic() - started
         faulted = sum(1 for r in emulator.request_log() if r.get("fault"))
-        if seed == EVERY_RUN_SEED:
-            lost = [
-                r
-                for r in emulator.request_log()
-                if (r.get("fault"), r.get("route")) == ("reset-after", RENT_ROUTE)
-            ]
-            assert lost, "this seed no longer loses a rent's answer: pick another for every run"
         managed = managed_ids(stack)
         assert len(managed["instances"]) == FLEET + 1
         assert live_ids(emulator, API_KEY) == managed
