@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import pytest
 from pulumi.dynamic import Config, ConfigureRequest
 
-from vast_pulumi import _snapshot, _transport
+from vast_pulumi import _snapshot, _transport, client
 from vast_pulumi._dynamic import VastProvider, failure_field
 from vast_pulumi.client import route_template
 from vast_pulumi.emulator import Emulator
@@ -94,6 +94,15 @@ def _no_ambient_credentials(
     monkeypatch.setenv("VAST_PULUMI_LATE_RECRUIT_SECONDS", "0")
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_shared_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no process-wide clients (``client.shared_client`` keeps one per URL and
+    key). Every emulator takes a free port, and a later test's may be the port an earlier test's had:
+    with the same key it would get that test's client, with its account id already read (seen: a
+    fault aimed at a create's POST hit the read after it, the ``users/current`` call being skipped)."""
+    monkeypatch.setattr(client, "_clients", {})
 
 
 def seed_for(faulted: list[bool], probability: float) -> int:
