@@ -17,8 +17,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from vast_pulumi._registry import RESOURCES
-from vast_pulumi._version import __version__ as __version__
+# First: in a Pulumi program or provider process, what the SDK loaded is frozen before this package's
+# imports allocate (see the module).
+from vast_pulumi._startup import freeze_if_pulumi_process
+
+freeze_if_pulumi_process()
+
+from vast_pulumi._registry import RESOURCES  # noqa: E402
+from vast_pulumi._version import __version__ as __version__  # noqa: E402
 
 if TYPE_CHECKING:
     from vast_pulumi.endpoint import Endpoint, EndpointArgs
