@@ -17,14 +17,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# First: in a Pulumi program or provider process, what the SDK loaded is frozen before this package's
-# imports allocate (see the module).
-from vast_pulumi._startup import freeze_if_pulumi_process
-
-freeze_if_pulumi_process()
-
-from vast_pulumi._registry import RESOURCES  # noqa: E402
-from vast_pulumi._version import __version__ as __version__  # noqa: E402
+from vast_pulumi._registry import RESOURCES
+from vast_pulumi._startup import freeze_at_exit_if_pulumi_process
+from vast_pulumi._version import __version__ as __version__
 
 if TYPE_CHECKING:
     from vast_pulumi.endpoint import Endpoint, EndpointArgs
@@ -156,6 +151,9 @@ __all__ = [
 # The rest of __all__ is the errors (vast_pulumi.errors): written out once, in __all__, as type
 # checkers need it.
 _EXPORTS.update((name, "vast_pulumi.errors") for name in __all__ if name not in _EXPORTS)
+
+# A Pulumi program or provider process ends without tearing its objects down one by one (see the module).
+freeze_at_exit_if_pulumi_process()
 
 
 def __getattr__(name: str) -> Any:

@@ -1,27 +1,30 @@
-"""Keep the garbage collector off what a Pulumi process loaded before vast_pulumi.
+"""Let a Pulumi process end without tearing down its objects one by one.
 
 Every ``pulumi up/preview/refresh/destroy`` starts two Python processes that import this package: the
 program (``pulumi-language-python-exec`` running the user's ``__main__.py``) and the dynamic-provider
-server (``python -m pulumi.dynamic``, which unpickles our providers and so imports their modules). Both
-have loaded the Pulumi SDK first: hundreds of thousands of gRPC, protobuf and module objects that live as
-long as the process. Importing pydantic and the resource modules allocates enough to start full
-collections, and each one walks all of the SDK's objects again, for nothing: measured, that was about
-half of the CPU the import of vast_pulumi costs in either process (``python -m benchmarks startup``).
+server (``python -m pulumi.dynamic``, which unpickles our providers and so imports their modules). When
+such a process ends, the interpreter's finalization runs full garbage collections that find and free
+every reference cycle still alive: the modules of the Pulumi SDK, gRPC, protobuf and pydantic, and ours,
+tens of thousands of objects the operating system reclaims at once anyway. Measured
+(``python -m benchmarks startup``), that teardown cost a program more CPU than importing vast_pulumi did.
 
-So, in those two processes only, the package's first import moves every object that exists at that
-moment to the collector's permanent generation (:func:`gc.freeze`): later collections skip them. Cyclic
-garbage made before the import, if any, is then kept until the process exits: a one-off, bounded cost
-in processes that exit when their command does. Anywhere else (tests, scripts, the emulator, the CLI)
-nothing changes.
+So, in those two processes only, the package's first import registers :func:`gc.freeze` to run at exit
+(after the program's or server's own work, before finalization): every object is moved to the
+collector's permanent generation, and finalization's collections skip them. Nothing changes while the
+process runs; at exit, ``atexit`` handlers registered earlier (``logging``'s flush among them) still run,
+and module globals are still released; only the finalizers of objects kept alive by reference cycles
+alone are not run, which Python never guarantees at exit. Anywhere else (tests, scripts, the emulator,
+the CLI) nothing changes.
 """
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 import sys
 
-__all__ = ["freeze_if_pulumi_process", "is_pulumi_process"]
+__all__ = ["freeze_at_exit_if_pulumi_process", "is_pulumi_process"]
 
 PROGRAM_HOST = "pulumi-language-python-exec"  # the script the Python language host runs programs with
 PROVIDER_SERVER = "pulumi.dynamic.__main__"  # the module ``python -m pulumi.dynamic`` runs
@@ -38,6 +41,6 @@ def is_pulumi_process() -> bool:
     return getattr(main_spec, "name", None) == PROVIDER_SERVER
 
 
-def freeze_if_pulumi_process() -> None:
+def freeze_at_exit_if_pulumi_process() -> None:
     if is_pulumi_process():
-        gc.freeze()
+        atexit.register(gc.freeze)

@@ -1,7 +1,8 @@
-"""The package's first import freezes what the Pulumi SDK loaded before it (``_startup``), in a Pulumi
-program run by the language host and in the dynamic-provider server, and nowhere else. Each case runs a
-fresh interpreter the way that process is started; the last check reads the installed language host
-for what ``is_pulumi_process`` relies on."""
+"""In a Pulumi program run by the language host and in the dynamic-provider server, and nowhere else,
+the package's first import has every object frozen at exit (``_startup``), so finalization does not
+tear them down one by one. Each case runs a fresh interpreter the way that process is started and reads
+the freeze from an exit handler registered before the import (handlers run last first); the last check
+reads the installed language host for what ``is_pulumi_process`` relies on."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from pathlib import Path
 
 from vast_pulumi import _startup
 
-FROZEN = "import vast_pulumi, gc; print(gc.get_freeze_count())"
+FROZEN = (
+    "import atexit, gc\n"
+    "atexit.register(lambda: print(gc.get_freeze_count()))\n"
+    "import vast_pulumi\n"
+    "assert gc.get_freeze_count() == 0  # nothing changes while the process runs\n"
+)
 # As the language host runs a program: its script first, then sys.argv swapped for the program's.
 PROGRAM = "import sys\nsys.argv = ['.']\n" + FROZEN
 # As ``python -m pulumi.dynamic`` gives ``__main__`` its spec.
@@ -29,13 +35,13 @@ def frozen_count(*args: str) -> int:
     return int(done.stdout)
 
 
-def test_a_program_run_by_the_language_host_freezes_what_was_loaded(tmp_path: Path) -> None:
+def test_a_program_run_by_the_language_host_is_frozen_at_exit(tmp_path: Path) -> None:
     host = tmp_path / _startup.PROGRAM_HOST
     host.write_text(PROGRAM)
     assert frozen_count(str(host)) > 0
 
 
-def test_the_provider_server_freezes_what_was_loaded() -> None:
+def test_the_provider_server_is_frozen_at_exit() -> None:
     assert frozen_count("-c", PROVIDER) > 0
 
 
