@@ -6,8 +6,9 @@ program (the user's ``__main__.py``, importing resources from ``vast_pulumi``) a
 the inputs). A ``make test`` starts ~350 of them, so their startup is a large share of its CPU.
 
 Each probe runs in ``RUNS`` fresh interpreters, interleaved (drift on a busy machine hits every probe
-alike); the figure is the median CPU-s (user + system) of one process. vast_pulumi's share is a probe
-minus the baseline: the Pulumi SDK alone, as either process imports it anyway.
+alike); the figure is the median CPU-s (user + system) of one whole process, its exit included (in those
+two processes vast_pulumi makes the interpreter's finalization cheaper, see ``vast_pulumi._startup``).
+vast_pulumi's share is a probe minus the baseline: the Pulumi SDK alone, as either process imports it.
 
 ``python -m benchmarks.startup [PYTHON ...]`` prints the table for each interpreter given (say, another
 checkout's ``.venv/bin/python``), measured in the same interleaved run, for before/after figures.
