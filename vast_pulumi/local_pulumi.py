@@ -63,7 +63,7 @@ def find_pulumi() -> str:
     return found
 
 
-class _SecretSeals:
+class SecretSeals:
     """Ciphertexts ``pulumi config set --secret`` made, for later stacks of the same passphrase.
 
     Sealing a secret costs the CLI a 1,000,000-round PBKDF2 (~0.36 CPU-s), and the end-to-end tests
@@ -71,33 +71,69 @@ class _SecretSeals:
     (``encryptionsalt``); a new stack whose file already carries a salt that the passphrase opens
     keeps it (``pulumi stack init``), so the ciphertexts made under that salt are its own. The CLI
     still decrypts each of them on every command: they are not made up, only not made again.
+
+    With a ``directory``, processes share them (pytest-xdist's workers): a salt is written once (the
+    first process to write it wins; one that sealed under its own salt before keeps using that one),
+    each ciphertext atomically. Files are named by digests, so no passphrase or secret is ever in the
+    clear there; they hold only what a stack's settings file holds.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, directory: Path | None = None) -> None:
         self._lock = threading.Lock()
+        self._directory = directory
         # Keyed by digests, so the cache never holds a passphrase or a secret in the clear.
         self._salts: dict[str, str] = {}  # passphrase -> the first salt it sealed under
         self._sealed: dict[tuple[str, str, str], str] = {}  # (passphrase, salt, value) -> ciphertext
 
     def salt(self, passphrase: str) -> str | None:
+        key = _digest(passphrase)
         with self._lock:
-            return self._salts.get(_digest(passphrase))
+            if key not in self._salts and (shared := self._read(f"{key}.salt")):
+                self._salts[key] = shared
+            return self._salts.get(key)
 
     def ciphertext(self, passphrase: str, salt: str, value: str) -> str | None:
+        key = (_digest(passphrase), salt, _digest(value))
         with self._lock:
-            return self._sealed.get((_digest(passphrase), salt, _digest(value)))
+            if key not in self._sealed and (shared := self._read(_seal_file(*key))):
+                self._sealed[key] = shared
+            return self._sealed.get(key)
 
     def remember(self, passphrase: str, salt: str, value: str, ciphertext: str) -> None:
+        key = (_digest(passphrase), salt, _digest(value))
         with self._lock:
-            self._salts.setdefault(_digest(passphrase), salt)
-            self._sealed[_digest(passphrase), salt, _digest(value)] = ciphertext
+            self._salts.setdefault(key[0], salt)
+            self._sealed[key] = ciphertext
+            if self._directory is not None:
+                self._share(self._directory, key, ciphertext)
+
+    @staticmethod
+    def _share(directory: Path, key: tuple[str, str, str], ciphertext: str) -> None:
+        passphrase, salt, _ = key
+        with contextlib.suppress(FileExistsError), open(directory / f"{passphrase}.salt", "x") as first:
+            first.write(salt)
+        partial = directory / f"{_seal_file(*key)}.{os.getpid()}"
+        partial.write_text(ciphertext)
+        partial.replace(directory / _seal_file(*key))
+
+    def _read(self, name: str) -> str | None:
+        if self._directory is None:
+            return None
+        try:
+            return (self._directory / name).read_text() or None  # empty: a salt being written
+        except FileNotFoundError:
+            return None
+
+
+def _seal_file(passphrase: str, salt: str, value: str) -> str:
+    return f"{passphrase}-{_digest(salt)}-{value}.seal"
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-_SEALS = _SecretSeals()
+_SEALS = SecretSeals()
 
 
 @dataclass
@@ -107,6 +143,7 @@ class LocalBackend:
     root: Path
     passphrase: str = "vast-pulumi-local"
     extra_env: dict[str, str] = field(default_factory=dict)
+    seals: SecretSeals = field(default_factory=lambda: _SEALS)  # this process's, unless shared
 
     @classmethod
     @contextmanager
@@ -147,6 +184,12 @@ class LocalBackend:
             PYTHONUNBUFFERED="1",
         )
         env.pop("PULUMI_ACCESS_TOKEN", None)
+        # Each command is a short-lived Go process (and so are the language hosts and Go plugins it
+        # starts) that spends a tenth of a second on package initialisation alone: collecting garbage
+        # it is about to exit with costs ~7% of a `pulumi preview`'s CPU. Collect only near 1 GiB
+        # instead; the caller's own settings win.
+        env.setdefault("GOGC", "off")
+        env.setdefault("GOMEMLIMIT", "1GiB")
         env.update(self.extra_env)
         return env
 
@@ -281,25 +324,27 @@ class Stack:
     def set_config(self, key: str, value: str, *, secret: bool = False) -> None:
         """``pulumi config set``: plain values are written to the settings file as the CLI writes
         them (each CLI run costs ~0.23 CPU-s: it derives the passphrase key first); a secret is
-        sealed by the CLI once per value and salt (see ``_SecretSeals``)."""
+        sealed by the CLI once per value and salt (see ``SecretSeals``)."""
         key = key if ":" in key else f"{self.project_name}:{key}"  # the CLI's rule for a bare key
         if not secret:
             self._write_config(key, value)
             return
         passphrase = self.backend.passphrase
         salt = self._settings().get("encryptionsalt")
-        sealed = _SEALS.ciphertext(passphrase, salt, value) if salt else None
+        sealed = self.backend.seals.ciphertext(passphrase, salt, value) if salt else None
         if sealed:
             self._write_config(key, {"secure": sealed})
             return
         self._seal(key, value)
         settings = self._settings()
         if settings.get("encryptionsalt"):  # a passphrase stack (not a cloud KMS one)
-            _SEALS.remember(passphrase, settings["encryptionsalt"], value, settings["config"][key]["secure"])
+            self.backend.seals.remember(
+                passphrase, settings["encryptionsalt"], value, settings["config"][key]["secure"]
+            )
 
     def use_known_salt(self) -> None:
         """Start a new settings file with the salt earlier stacks of this passphrase sealed under."""
-        salt = _SEALS.salt(self.backend.passphrase)
+        salt = self.backend.seals.salt(self.backend.passphrase)
         settings = self._settings()
         if salt and not {"encryptionsalt", "secretsprovider", "encryptedkey"} & settings.keys():
             self.config_file.write_text(yaml.safe_dump({"encryptionsalt": salt, **settings}, sort_keys=False))
@@ -377,6 +422,16 @@ class Stack:
             latest = self.export().get("deployment", {})
         resources: list[dict[str, Any]] = latest.get("resources") or []
         return resources
+
+    def state_outputs(self) -> dict[str, Any]:
+        """The stack's outputs as its last checkpoint holds them, read like ``resources()`` (no CLI
+        run): a plain value is what ``outputs()`` prints; a secret one is the state's envelope (its
+        ``ciphertext``), where ``outputs()`` prints ``[secret]``."""
+        for resource in self.resources():
+            if resource["type"] == "pulumi:pulumi:Stack":
+                outputs: dict[str, Any] = resource.get("outputs") or {}
+                return outputs
+        return {}
 
     def remove(self) -> None:
         self.run("stack", "rm", "--yes", "--force")

@@ -21,7 +21,7 @@ import pytest
 
 from vast_pulumi._workers import LATE_RECRUIT_ENV
 from vast_pulumi.emulator.readings import PESSIMISTIC, ambient_profile
-from vast_pulumi.local_pulumi import LocalBackend, PulumiNotFoundError, Stack
+from vast_pulumi.local_pulumi import LocalBackend, PulumiNotFoundError, SecretSeals, Stack
 
 if TYPE_CHECKING:
     from vast_pulumi.emulator import Emulator
@@ -37,11 +37,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def backend_or_fail(root: Path) -> LocalBackend:
+def backend_or_fail(root: Path, seals: SecretSeals | None = None) -> LocalBackend:
     """An isolated PULUMI_HOME and file:// backend under ``root``. Fails (never skips) without the
     engine, with the hint to run `make setup`."""
     try:
-        backend = LocalBackend(root)
+        backend = LocalBackend(root) if seals is None else LocalBackend(root, seals=seals)
         # A workergroup's delete looks for late recruits for a second, not the 30 s a real autoscaler's
         # lag needs: the emulator recruits synchronously under the default profile. Under pessimistic
         # (worker_recruit=late) a rent lands 5 s after the decision on the emulator's clock: 8 s cover it.
@@ -52,9 +52,20 @@ def backend_or_fail(root: Path) -> LocalBackend:
     pytest.fail(missing, pytrace=False)
 
 
+@pytest.fixture(scope="session")
+def shared_seals(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> SecretSeals:
+    """The secrets every worker's stacks have sealed, kept in this run's temporary root (which
+    pytest-xdist's workers share): each distinct secret costs one `pulumi config set --secret` per
+    run, not one per worker."""
+    run_root = tmp_path_factory.getbasetemp()
+    directory = (run_root if worker_id == "master" else run_root.parent) / "sealed-secrets"
+    directory.mkdir(exist_ok=True)
+    return SecretSeals(directory)
+
+
 @pytest.fixture
-def local_backend(tmp_path: Path) -> LocalBackend:
-    return backend_or_fail(tmp_path / "pulumi")
+def local_backend(tmp_path: Path, shared_seals: SecretSeals) -> LocalBackend:
+    return backend_or_fail(tmp_path / "pulumi", shared_seals)
 
 
 def emulator_stack(

@@ -1,4 +1,5 @@
-"""What the per-resource end-to-end lifecycles share (Template, SshKey, EnvVar, Volume; tests/e2e/
+"""What the account resources' end-to-end tests share (Template, SshKey, EnvVar, Volume: their one
+lifecycle in tests/e2e/test_account_resources_lifecycle.py, their own cases in tests/e2e/
 test_<resource>.py): one emulator per test, the official client as the out-of-band hand, a stack whose
 changing inputs come from its config (the program itself never changes), and readers of what ``up``
 did and what state holds."""
@@ -8,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,13 +77,14 @@ def in_state(stack: Stack, type_name: str) -> list[dict[str, Any]]:
 
 
 def refresh_forgets_deleted(
-    stack: Stack, emulator: Emulator, home: Path, type_name: str, *delete: str
+    stack: Stack, emulator: Emulator, home: Path, deletes: Mapping[str, Sequence[str]]
 ) -> None:
-    """The official client runs ``delete *delete`` behind the stack's back, and ``pulumi refresh`` drops the
-    stack's ``type_name`` from state."""
-    vastai(emulator, home, "delete", *delete)
+    """For each ``type_name: args`` of ``deletes``, the official client runs ``delete *args`` behind the
+    stack's back; then one ``pulumi refresh`` drops every one of those types from state."""
+    for args in deletes.values():
+        vastai(emulator, home, "delete", *args)
     stack.refresh()
-    assert in_state(stack, type_name) == []
+    assert {type_name: in_state(stack, type_name) for type_name in deletes} == {name: [] for name in deletes}
 
 
 BadInputCheck = Callable[[str, str, str], None]

@@ -58,8 +58,9 @@ def test_endpoint_stack_up_preview_destroy(
         == "1b47061264138c4ac30d75fd1eb44270"
     )
     assert "ciphertext" in endpoint["outputs"]["api_key"]
-    # What the tests read as the stack's resources is what the CLI exports.
+    # What the tests read as the stack's resources and outputs is what the CLI exports and prints.
     assert stack.resources() == stack.export()["deployment"]["resources"]
+    assert stack.state_outputs() == outputs
 
     stack.preview("--expect-no-changes")
     stack.destroy()

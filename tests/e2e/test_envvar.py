@@ -1,65 +1,12 @@
-"""An EnvVar through the real CLI against the emulator: up, a no-change preview, an in-place update, a
-replacement (a new name), an out-of-band delete then refresh and re-up, a destroy that leaves nothing."""
+"""An EnvVar through the real CLI against the emulator: bad input refused at preview. Its lifecycle (up,
+an in-place update, a replacement by a new name, an out-of-band delete then refresh and re-up, destroy)
+runs with the other account resources' in tests/e2e/test_account_resources_lifecycle.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from tests.e2e.conftest import ProjectFactory
-from tests.e2e.lifecycle import (
-    API_KEY,
-    BadInputCheck,
-    bad_input_fails_at_preview,
-    emulator,
-    make_stack,
-    refresh_forgets_deleted,
-    up_ops,
-)
-from vast_pulumi.emulator import Emulator
-from vast_pulumi.local_pulumi import LocalBackend
+from tests.e2e.lifecycle import BadInputCheck, bad_input_fails_at_preview, emulator
 
 __all__ = ["bad_input_fails_at_preview", "emulator"]  # the fixtures, imported
-
-
-ENV_PROGRAM = """
-import pulumi
-from vast_pulumi import EnvVar
-
-config = pulumi.Config()
-token = EnvVar("token", name=config.require("name"), value=config.require_secret("token"))
-pulumi.export("name", token.name)
-"""
-
-
-def env_vars(emulator: Emulator) -> dict[str, str]:
-    return dict(emulator.backend.authenticate(API_KEY).env_vars)
-
-
-def test_env_var_lifecycle(
-    local_backend: LocalBackend, make_project: ProjectFactory, emulator: Emulator, tmp_path: Path
-) -> None:
-    stack = make_stack(local_backend, make_project, emulator, "envs", ENV_PROGRAM, {"name": "hf_token"})
-    stack.set_config("envs:token", "first-token-1", secret=True)
-    stack.up()
-    assert env_vars(emulator) == {"HF_TOKEN": "first-token-1"}
-    assert stack.outputs()["name"] == "HF_TOKEN"
-    stack.preview("--expect-no-changes")
-
-    stack.set_config("envs:token", "second-token-2", secret=True)
-    assert up_ops(stack) == {"update": ["token"]}
-    assert env_vars(emulator) == {"HF_TOKEN": "second-token-2"}
-
-    stack.set_config("envs:name", "MODEL_TOKEN")
-    assert "replace" in up_ops(stack)
-    assert env_vars(emulator) == {"MODEL_TOKEN": "second-token-2"}
-
-    refresh_forgets_deleted(stack, emulator, tmp_path, "EnvVar", "env-var", "MODEL_TOKEN")
-    stack.up()
-    assert env_vars(emulator) == {"MODEL_TOKEN": "second-token-2"}
-
-    stack.preview("--expect-no-changes")  # the re-made object is what the program says
-    stack.destroy()
-    assert env_vars(emulator) == {}
 
 
 def test_bad_input_fails_at_preview_naming_field_and_rule_with_nothing_made(

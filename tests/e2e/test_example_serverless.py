@@ -40,7 +40,7 @@ def test_serverless_from_scratch_deploys_and_destroys_cleanly(
         secrets={"vast:apiKey": API_KEY, "serverless-from-scratch:hfToken": HF_TOKEN},
     )
     stack.up()
-    outputs = stack.outputs()
+    outputs = stack.state_outputs()
     (account,) = emulator.inventory()
     (template,) = account["templates"]
     (endpoint,) = account["endpoints"]

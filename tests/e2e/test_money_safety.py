@@ -90,6 +90,10 @@ resources:
       disk: 16
 """
 FACES = ["dynamic", "plugin"]
+# Both faces call the same account guard (vast_pulumi/_dynamic.py); every run checks it through the dynamic
+# face, the plugin face under --soak (`make soak`). The plugin face's own path runs in every run in
+# test_a_rent_applied_then_answered_500_leaves_exactly_one_instance[plugin] and tests/e2e/test_plugin.py.
+GUARD_FACES = ["dynamic", pytest.param("plugin", marks=pytest.mark.soak)]
 
 MakeProject = Callable[[str, str], Path]
 
@@ -162,7 +166,13 @@ def auth_as_404() -> Iterator[Callable[[str], str]]:
     server.shutdown()
 
 
-@pytest.mark.parametrize("shape", ["401", "404 auth_error"])
+# The harsher shape in every run: a 404 that a careless client reads as "gone". The plain 401 under --soak;
+# tests/unit/test_account_safety.py puts both shapes (and three more) through every resource's read and
+# delete in every run.
+REVOKED_SHAPES = [pytest.param("401", marks=pytest.mark.soak), "404 auth_error"]
+
+
+@pytest.mark.parametrize("shape", REVOKED_SHAPES)
 def test_a_revoked_key_at_refresh_and_destroy_fails_in_one_line_and_keeps_every_resource(
     local_backend: LocalBackend, make_project: MakeProject, auth_as_404: Callable[[str], str], shape: str
 ) -> None:
@@ -195,7 +205,7 @@ def test_a_revoked_key_at_refresh_and_destroy_fails_in_one_line_and_keeps_every_
 # -- 2. a key of another account ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize("face", GUARD_FACES)
 def test_a_key_of_another_account_fails_refresh_naming_both_accounts_and_keeps_every_resource(
     local_backend: LocalBackend, make_project: MakeProject, face: str
 ) -> None:

@@ -215,10 +215,14 @@ def test_multi_cloud_stack_lifecycle(
 
 
 BROKEN = """
-# An invalid manifest that needs the endpoint first: fails mid-up, after the Vast side was created.
+# An invalid manifest that waits for the whole Vast side (the endpoint's name, the workergroup's id): it
+# fails mid-up, after all of it was created. Waiting on the endpoint alone raced the workergroup's create:
+# the engine starts no new step once one failed.
 k8s.yaml.v2.ConfigGroup(
     "broken",
-    yaml=endpoint.endpoint_name.apply(lambda name: f"apiVersion: v1\\nmetadata:\\n  name: {name}\\n"),
+    yaml=pulumi.Output.all(endpoint.endpoint_name, workers.id).apply(
+        lambda args: f"apiVersion: v1\\nmetadata:\\n  name: {args[0]}\\n"
+    ),
     opts=on_cluster,
 )
 """

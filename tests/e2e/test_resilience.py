@@ -31,8 +31,13 @@ def deploy(backend: LocalBackend, emulator: Emulator, project: Path) -> Stack:
     return backend.stack(project, "dev", config=config, secrets={"vast:apiKey": API_KEY})
 
 
-# Three seeds in every run; all ten under --soak (`make soak`).
-SEEDS = [pytest.param(seed, marks=[pytest.mark.soak] if seed > 3 else []) for seed in range(1, 11)]
+# One seed in every run, all ten under --soak (`make soak`). A seed draws the faults, but which request
+# meets which draw depends on thread timing: a run is a random sample of fault placements, and more seeds
+# only sample more. The placements that cost money each have a deterministic test that runs every time: a
+# rent, endpoint and workergroup create answered by a dropped connection after the API applied it
+# (tests/unit/test_instance.py, test_endpoint.py, test_workergroup.py), a rent answered 500 after it was
+# applied through the real CLI (tests/e2e/test_money_safety.py).
+SEEDS = [pytest.param(seed, marks=[] if seed == 1 else [pytest.mark.soak]) for seed in range(1, 11)]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -183,7 +188,12 @@ def recover(stack: Stack) -> None:
     stack.up()
 
 
-@pytest.mark.parametrize("rents", [1, 3, 6])
+# Killed after the 3rd of 6 rents in every run: some members rented, some not, one maybe in flight. After
+# the 1st (almost nothing to recover) and the 6th (everything rented, nothing started) under --soak.
+KILL_POINTS = [pytest.param(1, marks=pytest.mark.soak), 3, pytest.param(6, marks=pytest.mark.soak)]
+
+
+@pytest.mark.parametrize("rents", KILL_POINTS)
 def test_killed_up_recovers_with_cancel_and_up_leaving_nothing_orphaned(
     local_backend: LocalBackend, tmp_path: Path, rents: int
 ) -> None:

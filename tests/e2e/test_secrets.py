@@ -84,8 +84,9 @@ def test_no_secret_appears_in_plaintext_anywhere(
             "secrets:hfToken": ENV_VAR_VALUE,
         },
     )
-    printed = [stack.preview().output, stack.up().output, stack.refresh().output]
-    outputs = stack.outputs()
+    shown = [stack.preview(), stack.up(), stack.refresh(), stack.run("stack", "output", "--json")]
+    printed = [result.output for result in shown]
+    outputs = json.loads(shown[-1].stdout)
     secrets = {
         "API key": API_KEY,
         "image_login": REGISTRY_LOGIN,
@@ -103,7 +104,6 @@ def test_no_secret_appears_in_plaintext_anywhere(
 
     state_file = local_backend.state_file("secrets", "dev").read_text()
     exported = json.dumps(stack.export())
-    printed.append(stack.run("stack", "output", "--json").output)
     printed.append(stack.preview("--diff").output)
     revealed = json.dumps(stack.export(show_secrets=True))
     # An env var's new value, in the diff of a preview and of an update.

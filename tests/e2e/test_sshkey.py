@@ -1,63 +1,13 @@
-"""An SshKey through the real CLI against the emulator: up, a no-change preview, an in-place update, an
-out-of-band delete with the official client then refresh and re-up, a destroy that leaves nothing."""
+"""An SshKey through the real CLI against the emulator: bad input refused at preview. Its lifecycle (up,
+an in-place update to a new key, an out-of-band delete with the official client then refresh and re-up,
+destroy) runs with the other account resources' in tests/e2e/test_account_resources_lifecycle.py; an
+instance that carries a stack's key is in tests/e2e/test_volume.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from tests.e2e.conftest import ProjectFactory
-from tests.e2e.lifecycle import (
-    BadInputCheck,
-    bad_input_fails_at_preview,
-    emulator,
-    inventory,
-    make_stack,
-    refresh_forgets_deleted,
-    up_ops,
-)
-from tests.unit.test_sshkey import ED25519, ED25519_FINGERPRINT, RSA, RSA_FINGERPRINT
-from vast_pulumi.emulator import Emulator
-from vast_pulumi.local_pulumi import LocalBackend
+from tests.e2e.lifecycle import BadInputCheck, bad_input_fails_at_preview, emulator
 
 __all__ = ["bad_input_fails_at_preview", "emulator"]  # the fixtures, imported
-
-
-SSH_PROGRAM = """
-import pulumi
-from vast_pulumi import SshKey
-
-key = SshKey("laptop", public_key=pulumi.Config().require("publicKey"))
-pulumi.export("key_id", key.key_id)
-pulumi.export("fingerprint", key.fingerprint)
-"""
-
-
-def test_ssh_key_lifecycle(
-    local_backend: LocalBackend, make_project: ProjectFactory, emulator: Emulator, tmp_path: Path
-) -> None:
-    stack = make_stack(local_backend, make_project, emulator, "keys", SSH_PROGRAM, {"publicKey": ED25519})
-    stack.up()
-    outputs = stack.outputs()
-    (row,) = inventory(emulator)["ssh_keys"]
-    assert (row["id"], outputs["fingerprint"]) == (outputs["key_id"], ED25519_FINGERPRINT)
-    assert row["key"].startswith(ED25519 + " vast-pulumi:")
-    stack.preview("--expect-no-changes")
-
-    # A new key updates the account key in place (public_key is the only input: no replacement applies).
-    stack.set_config("keys:publicKey", RSA)
-    assert up_ops(stack) == {"update": ["laptop"]}
-    (row,) = inventory(emulator)["ssh_keys"]
-    assert row["id"] == outputs["key_id"] and row["key"].startswith(RSA)
-    assert stack.outputs()["fingerprint"] == RSA_FINGERPRINT
-
-    refresh_forgets_deleted(stack, emulator, tmp_path, "SshKey", "ssh-key", str(outputs["key_id"]))
-    stack.up()
-    (row,) = inventory(emulator)["ssh_keys"]
-    assert row["key"].startswith(RSA)
-
-    stack.preview("--expect-no-changes")  # the re-made object is what the program says
-    stack.destroy()
-    assert inventory(emulator)["ssh_keys"] == []
 
 
 def test_bad_input_fails_at_preview_naming_field_and_rule_with_nothing_made(

@@ -1,11 +1,9 @@
-"""A Volume through the real CLI against the emulator: up, a no-change preview, a replacement, an
-out-of-band delete then refresh and re-up, a destroy that leaves nothing; and an Instance that mounts the
-stack's volume with its SSH key."""
+"""A Volume through the real CLI against the emulator: an Instance that mounts the stack's volume with its
+SSH key, and bad input refused at preview. Its lifecycle (up, a replacement by a new size, an
+out-of-band delete then refresh and re-up, destroy) runs with the other account resources' in
+tests/e2e/test_account_resources_lifecycle.py."""
 
 from __future__ import annotations
-
-import re
-from pathlib import Path
 
 from tests.e2e.conftest import ProjectFactory
 from tests.e2e.lifecycle import (
@@ -15,56 +13,12 @@ from tests.e2e.lifecycle import (
     emulator,
     inventory,
     make_stack,
-    refresh_forgets_deleted,
-    up_ops,
 )
 from tests.unit.test_sshkey import ED25519
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.local_pulumi import LocalBackend
 
 __all__ = ["bad_input_fails_at_preview", "emulator"]  # the fixtures, imported
-
-
-VOLUME_PROGRAM = """
-import pulumi
-from vast_pulumi import Volume
-
-config = pulumi.Config()
-data = Volume(
-    "data", size=config.require_int("size"), offer_query="reliability>0.9", order=config.require("order")
-)
-pulumi.export("volume_id", data.volume_id)
-"""
-
-
-def test_volume_lifecycle(
-    local_backend: LocalBackend, make_project: ProjectFactory, emulator: Emulator, tmp_path: Path
-) -> None:
-    config = {"size": "20", "order": "storage_cost"}
-    stack = make_stack(local_backend, make_project, emulator, "vols", VOLUME_PROGRAM, config)
-    stack.up()
-    (row,) = inventory(emulator)["volumes"]
-    assert row["id"] == stack.outputs()["volume_id"] and row["disk_space"] == 20.0
-    assert re.fullmatch(r"data_[0-9a-f]{8}", row["label"])
-    stack.preview("--expect-no-changes")
-
-    stack.set_config("vols:order", "-reliability")  # only matters to a create: nothing to do
-    assert up_ops(stack) == {}
-    assert [v["id"] for v in inventory(emulator)["volumes"]] == [row["id"]]
-
-    stack.set_config("vols:size", "30")
-    assert "replace" in up_ops(stack)
-    (bigger,) = inventory(emulator)["volumes"]
-    assert bigger["id"] != row["id"] and bigger["disk_space"] == 30.0
-
-    refresh_forgets_deleted(stack, emulator, tmp_path, "Volume", "volume", str(bigger["id"]))
-    stack.up()
-    (again,) = inventory(emulator)["volumes"]
-    assert again["disk_space"] == 30.0
-
-    stack.preview("--expect-no-changes")  # the re-made object is what the program says
-    stack.destroy()
-    assert inventory(emulator)["volumes"] == []
 
 
 MOUNT_PROGRAM = """
@@ -92,7 +46,7 @@ def test_an_instance_mounts_the_stacks_volume_with_its_key_and_destroy_leaves_ne
 ) -> None:
     stack = make_stack(local_backend, make_project, emulator, "mount", MOUNT_PROGRAM, {"publicKey": ED25519})
     stack.up()
-    outputs = stack.outputs()
+    outputs = stack.state_outputs()
     (box,) = inventory(emulator)["instances"]
     assert str(box["id"]) == outputs["box_id"]
     assert [(v["id"], v["mount_path"]) for v in box["volume_info"]] == [(outputs["volume_id"], "/data")]

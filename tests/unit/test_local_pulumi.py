@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from vast_pulumi import local_pulumi
-from vast_pulumi.local_pulumi import LocalBackend, PulumiCommandError, Stack
+from vast_pulumi.local_pulumi import LocalBackend, PulumiCommandError, SecretSeals, Stack
 
 FakeCli = Callable[[str], Stack]
 
@@ -65,3 +65,23 @@ def test_a_command_past_its_timeout_is_killed_and_says_so(fake_cli: FakeCli) -> 
     result = fake_cli("exec sleep 600\n").run("up", check=False, timeout=0.2)
     assert result.returncode == -signal.SIGKILL
     assert result.stderr.strip() == "(killed after the 0.2 s timeout)"
+
+
+def test_seals_in_one_directory_are_shared_and_name_nothing_in_the_clear(tmp_path: Path) -> None:
+    first, second = SecretSeals(tmp_path), SecretSeals(tmp_path)
+    first.remember("the-passphrase", "v1:salt-a", "the-secret", "v1:ciphertext-a")
+    # Another process sealed under its own salt before it saw the shared one: the first salt stays.
+    second.remember("the-passphrase", "v1:salt-b", "other-secret", "v1:ciphertext-b")
+    third = SecretSeals(tmp_path)
+    assert third.salt("the-passphrase") == "v1:salt-a"
+    assert third.ciphertext("the-passphrase", "v1:salt-a", "the-secret") == "v1:ciphertext-a"
+    assert third.ciphertext("the-passphrase", "v1:salt-b", "other-secret") == "v1:ciphertext-b"
+    assert third.ciphertext("the-passphrase", "v1:salt-a", "other-secret") is None
+    assert second.salt("the-passphrase") == "v1:salt-b"  # what it sealed under, in memory
+    written = " ".join(path.name + path.read_text() for path in tmp_path.iterdir())
+    assert "the-passphrase" not in written and "the-secret" not in written and "other-secret" not in written
+
+
+def test_seals_without_a_directory_stay_in_the_process(tmp_path: Path) -> None:
+    SecretSeals().remember("p", "v1:salt", "s", "v1:c")
+    assert SecretSeals().salt("p") is None
