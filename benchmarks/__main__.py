@@ -14,7 +14,19 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import destroy, doctor, economy, emulator, fleet, overhead, plugin, refresh, scale, speed
+from benchmarks import (
+    destroy,
+    doctor,
+    economy,
+    emulator,
+    fleet,
+    overhead,
+    plugin,
+    refresh,
+    scale,
+    speed,
+    startup,
+)
 from benchmarks.common import Table
 
 BENCHMARKS: dict[str, Callable[[Path], Table]] = {
@@ -27,6 +39,7 @@ BENCHMARKS: dict[str, Callable[[Path], Table]] = {
     "destroy": destroy.run,
     "plugin": plugin.run,
     "doctor": doctor.run,
+    "startup": startup.run,
     "emulator": emulator.run,
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")

@@ -18,6 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from vast_pulumi._registry import RESOURCES
+from vast_pulumi._startup import freeze_at_exit_if_pulumi_process
 from vast_pulumi._version import __version__ as __version__
 
 if TYPE_CHECKING:
@@ -150,6 +151,9 @@ __all__ = [
 # The rest of __all__ is the errors (vast_pulumi.errors): written out once, in __all__, as type
 # checkers need it.
 _EXPORTS.update((name, "vast_pulumi.errors") for name in __all__ if name not in _EXPORTS)
+
+# A Pulumi program or provider process ends without tearing its objects down one by one (see the module).
+freeze_at_exit_if_pulumi_process()
 
 
 def __getattr__(name: str) -> Any:

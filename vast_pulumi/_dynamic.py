@@ -40,6 +40,7 @@ import pulumi.dynamic
 from pulumi.dynamic import CheckFailure, CheckResult, ConfigureRequest, DiffResult, ReadResult
 from pulumi.output import Unknown
 from pydantic import BaseModel, ValidationError, ValidationInfo
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from vast_pulumi._fields import Field, OnChange
@@ -498,11 +499,20 @@ def constructor_doc(resource: type[VastResource]) -> str:
         "",
     ]
     for name, info in provider.inputs_model.model_fields.items():
-        value = None if info.is_required() else _plain(info.get_default(call_default_factory=True))
+        value = None if info.is_required() else _plain(_default_of(info))
         default = "required" if info.is_required() else "unset" if value is None else f"default {value!r}"
         change = provider.fields[name].on_change.value
         lines.append(f"* ``{name}`` ({default}; on change: {change}): {info.description}")
     return "\n".join(lines)
+
+
+def _default_of(info: FieldInfo) -> object:
+    """An optional input's default, its factory called as the reference calls it (``_docs``). Not
+    ``get_default(call_default_factory=True)``: that first inspects the factory's signature, which for
+    a builtin such as ``dict`` parses its text signature, at the import of every resource module."""
+    if info.default_factory is not None:
+        return info.default_factory()  # type: ignore[call-arg]  # no input's factory takes the other inputs
+    return info.default
 
 
 def _plain(value: object) -> object:

@@ -61,7 +61,7 @@ CREATE_NEW_REFUSED = (
 class InstanceVolume(BaseModel):
     """A volume to mount, as the create API's ``volume_info`` takes it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     volume_id: int = Field(gt=0, description="The volume (or, with create_new, the volume offer) id.")
     mount_path: str = Field(max_length=4096, description="Where it is mounted: an absolute container path.")

@@ -124,7 +124,7 @@ _RENT_THREADS = 32
 class FleetRollout(BaseModel):
     """How members are replaced when an input needs new machines."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     max_unavailable: int = Field(0, ge=0, description="Members that may be down at once.")
     max_surge: int = Field(1, ge=0, description="Members rented beyond count at once.")

@@ -41,7 +41,7 @@ __all__ = [
 class User(BaseModel):
     """The account the API key belongs to. Extra API fields are kept (``user.model_extra``)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     id: int
     username: str | None = None
@@ -152,7 +152,7 @@ NOT_BILLED = frozenset({"DESTROYING", "ERROR", "PENDING"})
 class EndpointCosts(BaseModel):
     """An endpoint's workers now: $/h of the active and of the inactive ones, and counts by state."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     endpoint_id: int
     endpoint_name: str

@@ -47,7 +47,10 @@ _ORDER_EXAMPLES = "; name offer fields, e.g. 'dph_total' (cheapest first), '-dlp
 class Offer(BaseModel):
     """A rentable machine offer. Extra API fields are kept (``offer.model_extra``)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # Its validator is built on first use, like the inputs models': the programs and providers that import
+    # this module for its query helpers (Template, Workergroup, Instance) never pay for it, nor for
+    # pydantic's plugin scan that the first build of any model runs.
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     id: int
     machine_id: int | None = None
