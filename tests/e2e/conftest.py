@@ -11,6 +11,7 @@ API no longer lists what it deleted, without spending minutes of the suite on it
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
 from collections.abc import Callable, Mapping
@@ -50,6 +51,21 @@ def backend_or_fail(root: Path, seals: SecretSeals | None = None) -> LocalBacken
     except PulumiNotFoundError as exc:
         missing = str(exc)  # fail outside the handler, so the message is shown once
     pytest.fail(missing, pytrace=False)
+
+
+OUR_FRAME = re.compile(r'File "[^"]*[/\\]vast_pulumi[/\\]')
+
+
+def tracebacks_through_our_code(output: str) -> list[str]:
+    """The Python tracebacks in a command's output that pass through vast_pulumi's code.
+
+    A preview that fails a resource's check ends the deployment while the program may still be
+    registering other resources; the Pulumi SDK's program process then sometimes prints its own
+    traceback (the resource monitor shut down, then the language host's interrupt, in the SDK and
+    gRPC frames only: seen once in a fresh-clone run of `test_bad_input`). That one is the engine's
+    shutdown race, not our failure; a traceback with a frame of ours is ours."""
+    blocks = output.split("Traceback (most recent call last):")[1:]
+    return [block for block in blocks if OUR_FRAME.search(block)]
 
 
 @pytest.fixture(scope="session")

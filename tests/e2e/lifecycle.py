@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ProjectFactory, emulator_stack
+from tests.e2e.conftest import ProjectFactory, emulator_stack, tracebacks_through_our_code
 from tests.vastai_cli import VastaiCli
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
@@ -110,7 +110,8 @@ def bad_input_fails_at_preview(
         assert result.returncode != 0, result.stdout
         problem = rf"resource '[\w-]+' has a problem: {field}: [^\n]*{rule}"
         assert re.search(problem, result.stdout), result.stdout
-        assert "SEEDED" not in result.stdout and "Traceback" not in result.stdout
+        assert "SEEDED" not in result.stdout
+        assert tracebacks_through_our_code(result.stdout) == []
         writes = [r for r in emulator.request_log()[before:] if r["method"] in {"POST", "PUT", "DELETE"}]
         assert writes == []
 
