@@ -111,7 +111,7 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -m "not e2e" $(XDIST)
 
-# What `make test` leaves to the soak (README, "Tests"): the long forms of the randomised tests (the
+# What `make test` leaves to the soak (README, "Two commands"): the long forms of the randomised tests (the
 # fault matrix over all ten seeds, the rate-limit test at the API's full intervals, every no-echo case),
 # then every case marked `soak` elsewhere (the other kill points of a killed up, the plain-401 revoked
 # key, the plugin face of the foreign-key guard). Then the money-safety and lifecycle end-to-end tests
