@@ -59,11 +59,13 @@ OUR_FRAME = re.compile(r'File "[^"]*[/\\]vast_pulumi[/\\]')
 def tracebacks_through_our_code(output: str) -> list[str]:
     """The Python tracebacks in a command's output that pass through vast_pulumi's code.
 
-    A preview that fails a resource's check ends the deployment while the program may still be
-    registering other resources; the Pulumi SDK's program process then sometimes prints its own
-    traceback (the resource monitor shut down, then the language host's interrupt, in the SDK and
-    gRPC frames only: seen once in a fresh-clone run of `test_bad_input`). That one is the engine's
-    shutdown race, not our failure; a traceback with a frame of ours is ours."""
+    A command that runs the program (preview, up, refresh --run-program) and fails a resource's step
+    ends the deployment while the program may still be registering other resources; the Pulumi SDK's
+    program process then sometimes prints its own traceback (the resource monitor shut down, then
+    the language host's interrupt, in the SDK's and gRPC's frames only: seen in `test_bad_input` in a
+    fresh-clone run, and in the foreign-key refresh of `test_money_safety` under the pessimistic
+    readings). That one is the engine's shutdown race, not our failure; a traceback with a frame of
+    ours is ours, and fails the tests that call this."""
     blocks = output.split("Traceback (most recent call last):")[1:]
     return [block for block in blocks if OUR_FRAME.search(block)]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import tracebacks_through_our_code
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
@@ -55,7 +56,7 @@ def test_wrong_key_is_one_clear_line(
         "Vast API rejected the API key from the stack config vast:apiKey (401 Invalid user key); "
         "set vast:apiKey or VAST_API_KEY. " + STALE_CONFIG_NOTE
     )
-    assert "Traceback" not in output
+    assert tracebacks_through_our_code(output) == []
     assert WRONG_KEY not in output
     assert VastInventory(emulator.url, RIGHT_KEY).endpoints() == []
 

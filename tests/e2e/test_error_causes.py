@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 import yaml  # type: ignore[import-untyped]  # installed with the Pulumi SDK
 
-from tests.e2e.conftest import ProjectFactory
+from tests.e2e.conftest import ProjectFactory, tracebacks_through_our_code
 from tests.e2e.vast_api import VastInventory
 from vast_pulumi.emulator import Emulator
 from vast_pulumi.emulator.pytest_plugin import FAST_DESTROY_SECONDS
@@ -63,7 +63,7 @@ def test_errors_name_the_cause_and_the_fix(
         "<input>=<value>, ..., opts=pulumi.ResourceOptions(...)); the second argument, if any, is a dict of "
         "inputs (InstanceArgs)\n"
     ) in positional.stdout, positional.output
-    assert "Traceback" not in positional.output
+    assert tracebacks_through_our_code(positional.output) == []
 
     (project / "__main__.py").write_text(PROGRAM)
     typo = stack.preview(check=False)
