@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from vast_pulumi import _registry, errors
-from vast_pulumi._dynamic import ACCOUNT_DESCRIPTION, ACCOUNT_KEY, VastProvider, VastResource
+from vast_pulumi._dynamic import ACCOUNT_DESCRIPTION, ACCOUNT_KEY, VastProvider, VastResource, input_default
 
 __all__ = ["RESOURCES", "main", "output_annotations", "render"]
 
@@ -147,9 +147,8 @@ def _type(annotation: Any) -> str:
 def _default(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
-    if field.default_factory is not None:
-        return f"`{field.default_factory()!r}`"  # type: ignore[call-arg]
-    return "unset" if field.default is None else f"`{field.default!r}`"
+    default = input_default(field)
+    return "unset" if default is None else f"`{default!r}`"
 
 
 def _rule(field: FieldInfo) -> str:

@@ -347,11 +347,7 @@ class VastProvider(pulumi.dynamic.ResourceProvider, Generic[InputsT]):
     def input_defaults(self) -> Props:
         """Every optional input's default, as check fills it in."""
         fields = self.inputs_model.model_fields.items()
-        return {
-            name: field.get_default(call_default_factory=True)
-            for name, field in fields
-            if not field.is_required()
-        }
+        return {name: input_default(field) for name, field in fields if not field.is_required()}
 
     def imported_result(self, id_: str, outs: Props) -> ReadResult:
         """A read by the id alone (``pulumi import``, ``get``): the inputs describe the object as it
@@ -499,17 +495,18 @@ def constructor_doc(resource: type[VastResource]) -> str:
         "",
     ]
     for name, info in provider.inputs_model.model_fields.items():
-        value = None if info.is_required() else _plain(_default_of(info))
+        value = None if info.is_required() else _plain(input_default(info))
         default = "required" if info.is_required() else "unset" if value is None else f"default {value!r}"
         change = provider.fields[name].on_change.value
         lines.append(f"* ``{name}`` ({default}; on change: {change}): {info.description}")
     return "\n".join(lines)
 
 
-def _default_of(info: FieldInfo) -> object:
-    """An optional input's default, its factory called as the reference calls it (``_docs``). Not
-    ``get_default(call_default_factory=True)``: that first inspects the factory's signature, which for
-    a builtin such as ``dict`` parses its text signature, at the import of every resource module."""
+def input_default(info: FieldInfo) -> object:
+    """An optional input's default, its factory called (check, the constructor docs and the reference
+    all take it from here). Not ``get_default(call_default_factory=True)``: that first inspects the
+    factory's signature, which for a builtin such as ``dict`` parses its text signature, at the import
+    of every resource module."""
     if info.default_factory is not None:
         return info.default_factory()  # type: ignore[call-arg]  # no input's factory takes the other inputs
     return info.default
