@@ -11,6 +11,7 @@ API no longer lists what it deleted, without spending minutes of the suite on it
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import textwrap
@@ -71,12 +72,13 @@ def tracebacks_through_our_code(output: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def shared_seals(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> SecretSeals:
+def shared_seals(tmp_path_factory: pytest.TempPathFactory) -> SecretSeals:
     """The secrets every worker's stacks have sealed, kept in this run's temporary root (which
     pytest-xdist's workers share): each distinct secret costs one `pulumi config set --secret` per
     run, not one per worker."""
     run_root = tmp_path_factory.getbasetemp()
-    directory = (run_root if worker_id == "master" else run_root.parent) / "sealed-secrets"
+    under_xdist = "PYTEST_XDIST_WORKER" in os.environ  # not its worker_id fixture: absent with -p no:xdist
+    directory = (run_root.parent if under_xdist else run_root) / "sealed-secrets"
     directory.mkdir(exist_ok=True)
     return SecretSeals(directory)
 
